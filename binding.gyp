@@ -1,0 +1,32 @@
+{
+  # The one list of native sources. The sanitizer/fuzz CMake build reads this file too, so the
+  # two can never drift apart.
+  "variables": {
+    "mcast_core_sources": [
+      "native/socket_ops.cc",
+      "native/cmsg_decode.cc",
+      "native/recv_batch.cc",
+      "native/send_batch.cc",
+      "native/interfaces.cc"
+    ],
+    "mcast_binding_sources": [
+      "native/addon.cc",
+      "native/napi_errors.cc",
+      "native/socket_wrap.cc"
+    ]
+  },
+  "targets": [
+    {
+      "target_name": "mcast",
+      "sources": [ "<@(mcast_core_sources)", "<@(mcast_binding_sources)" ],
+      "include_dirs": [ "<!(node -p \"require('node-addon-api').include_dir\")" ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS",
+        "NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED"
+      ],
+      "cflags_cc": [ "-std=c++17", "-Wall", "-Wextra", "-fno-exceptions", "-O2" ],
+      "cflags_cc!": [ "-fno-rtti" ]
+    }
+  ]
+}

@@ -1,0 +1,114 @@
+/**
+ * Loads the native addon (a prebuild from prebuilds/ or the local build/) and describes it.
+ * The facade is the only user of these types: they are positional and unchecked by design,
+ * every argument is validated in lib/ before it reaches native code.
+ */
+import * as path from 'node:path';
+import nodeGypBuild = require('node-gyp-build');
+
+/** Membership operations, in the order of native/socket_ops.h MembershipOp. */
+export const MembershipOp = {
+  Join: 0,
+  Leave: 1,
+  JoinSource: 2,
+  LeaveSource: 3,
+  BlockSource: 4,
+  UnblockSource: 5,
+} as const;
+export type MembershipOp = (typeof MembershipOp)[keyof typeof MembershipOp];
+
+/** The native socket object (native/socket_wrap.h). */
+export interface NativeSocket {
+  close(): void;
+  setReceiving(on: boolean): void;
+  waitWritable(): void;
+  ref(): void;
+  unref(): void;
+  membership(op: MembershipOp, group: string, source: string | null, ifindex: number): void;
+  setMulticastInterface(ifindex: number, sourceAddress?: string): void;
+  setIntOption(level: number, name: number, value: number, label: string): void;
+  getIntOption(level: number, name: number, label: string): number;
+  setRawOption(level: number, name: number, bytes: Uint8Array): void;
+  getRawOption(level: number, name: number, size: number): Buffer;
+  setBufferSize(receive: boolean, bytes: number): number;
+  address(): [string, number];
+  send(bytes: Uint8Array, address: string, port: number, scopeId: number): number;
+  sendBatch(datagrams: readonly Uint8Array[], count: number, address: string, port: number, scopeId: number): number;
+  stats(out: Float64Array): void;
+  fd(): number;
+  /** Set by lib/socket.ts: the facade that receives this socket's events. */
+  owner?: NativeSocketOwner;
+}
+
+/** What the native dispatchers call on the facade. */
+export interface NativeSocketOwner {
+  onBatch(count: number): void;
+  onError(errno: number, syscall: string): void;
+  onWritable(): void;
+}
+
+export interface NativeSocketConstructor {
+  new (
+    family: 4 | 6,
+    address: string,
+    port: number,
+    reuseAddr: boolean,
+    reusePort: boolean,
+    multicastAll: boolean,
+    timestamps: boolean,
+    batchSize: number,
+    maxMessageSize: number,
+    slab: ArrayBuffer,
+    records: ArrayBuffer,
+  ): NativeSocket;
+}
+
+/** Offsets of the receive metadata records (native/batch_layout.h). */
+export interface RecordLayout {
+  recordBytes: number;
+  size: number;
+  originalSize: number;
+  flags: number;
+  ifIndex: number;
+  port: number;
+  ttl: number;
+  sourceByte: number;
+  destinationByte: number;
+  timestampByte: number;
+  flagTruncated: number;
+  flagTimestamp: number;
+  flagPktinfo: number;
+}
+
+/** One row per (interface, address): name, index, IFF_* flags, family (4, 6 or 0), address, netmask, scope id. */
+export type InterfaceRow = [string, number, number, 0 | 4 | 6, string, string, number];
+
+export interface NativeBinding {
+  Socket: NativeSocketConstructor;
+  setCallbacks(
+    onBatch: (this: NativeSocket, count: number) => void,
+    onError: (this: NativeSocket, errno: number, syscall: string) => void,
+    onWritable: (this: NativeSocket) => void,
+  ): void;
+  listInterfaces(): InterfaceRow[];
+  ifNameToIndex(name: string): number;
+  ifIndexToName(index: number): string | undefined;
+  constants: Readonly<Record<string, number>>;
+  layout: RecordLayout;
+}
+
+/** The addon, loaded once per environment (main thread or worker). */
+export const binding = nodeGypBuild(path.join(__dirname, '..')) as NativeBinding;
+
+// One dispatcher per environment for all sockets: a socket's callbacks never root it.
+binding.setCallbacks(
+  function onBatch(count) {
+    this.owner?.onBatch(count);
+  },
+  function onError(errno, syscall) {
+    this.owner?.onError(errno, syscall);
+  },
+  function onWritable() {
+    this.owner?.onWritable();
+  },
+);

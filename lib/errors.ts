@@ -1,0 +1,120 @@
+/**
+ * Node-style errors. Every error mcast throws has a `code`: an errno name (EADDRINUSE,
+ * ENOBUFS, ...) for failed system calls, or an ERR_* code for a value it refused.
+ */
+import { getSystemErrorName } from 'node:util';
+
+/** Context that makes a failed call's message say what was being done. */
+export interface ErrorContext {
+  group?: string;
+  source?: string;
+  interface?: string;
+  /** What the user asked for, e.g. `join 239.1.2.3 on eth1 (index 3)`. */
+  action?: string;
+  /** An explanation added after the system's message. */
+  hint?: string;
+}
+
+/** A failed system call. */
+export class McastError extends Error {
+  readonly code: string;
+  readonly errno: number;
+  readonly syscall: string;
+  readonly group?: string;
+  readonly source?: string;
+  readonly interface?: string;
+
+  constructor(code: string, errno: number, syscall: string, message: string, context: ErrorContext = {}) {
+    super(message);
+    this.name = 'McastError';
+    this.code = code;
+    this.errno = errno;
+    this.syscall = syscall;
+    if (context.group !== undefined) this.group = context.group;
+    if (context.source !== undefined) this.source = context.source;
+    if (context.interface !== undefined) this.interface = context.interface;
+  }
+}
+
+/** Errno-specific explanations, where the system's own words do not tell the user what to do. */
+const HINTS: Readonly<Record<string, string>> = {
+  ENOBUFS:
+    'the per-socket limit of memberships (net.ipv4.igmp_max_memberships, default 20) or of sources per group (net.ipv4.igmp_max_msf, default 10) is reached; raise the sysctl or spread the groups over more sockets',
+  EADDRINUSE: 'this socket has already joined that group on that interface',
+  EADDRNOTAVAIL: 'the socket has no such membership, or the address is not local',
+  ENODEV: 'no such interface, or no multicast route to choose one: name the interface explicitly',
+  ENETUNREACH: 'no route for this destination: set the outgoing interface (setMulticastInterface)',
+  EMSGSIZE: 'the datagram is larger than the path allows',
+  EPERM: 'the operation needs more privilege (CAP_NET_ADMIN / CAP_NET_RAW) in this network namespace',
+};
+
+function errnoName(errno: number): string {
+  try {
+    return getSystemErrorName(-Math.abs(errno));
+  } catch {
+    return `E${errno}`;
+  }
+}
+
+/** Turns an error from the binding (`errno`, `syscall`) into an McastError with context. */
+export function systemError(errno: number, syscall: string, context: ErrorContext = {}): McastError {
+  const code = errnoName(errno);
+  const hint = context.hint ?? HINTS[code];
+  const what = context.action !== undefined ? `${context.action} failed: ` : '';
+  const message = `${what}${syscall} ${code}${hint !== undefined ? ` (${hint})` : ''}`;
+  return new McastError(code, errno, syscall, message, context);
+}
+
+/** Re-throws an error from the binding as an McastError with context; other errors pass unchanged. */
+export function rethrowNative(error: unknown, context: ErrorContext = {}): never {
+  if (error instanceof Error && typeof (error as { errno?: unknown }).errno === 'number') {
+    const native = error as Error & { errno: number; syscall?: string; sent?: number };
+    const converted = systemError(native.errno, native.syscall ?? 'unknown', context);
+    if (typeof native.sent === 'number') (converted as McastError & { sent?: number }).sent = native.sent;
+    throw converted;
+  }
+  throw error;
+}
+
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'string') {
+    const shown = value.length > 40 ? `${value.slice(0, 40)}...` : value;
+    return `'${shown.replace(/\0/g, '\\0')}' (string)`;
+  }
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') {
+    return `${String(value)} (${typeof value})`;
+  }
+  if (typeof value === 'function') return `function ${value.name || '<anonymous>'}`;
+  if (Array.isArray(value)) return `an array of length ${value.length}`;
+  const ctor = (value as { constructor?: { name?: string } }).constructor?.name;
+  return ctor !== undefined ? `an instance of ${ctor}` : typeof value;
+}
+
+function withCode<E extends Error>(error: E, code: string): E & { code: string } {
+  return Object.assign(error, { code });
+}
+
+/** `The "ttl" argument must be an integer from 0 to 255. Received 300 (number)`, a TypeError. */
+export function invalidArgType(name: string, expected: string, actual: unknown): TypeError & { code: string } {
+  return withCode(
+    new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`),
+    'ERR_INVALID_ARG_TYPE',
+  );
+}
+
+/** A value of the right type but outside what is allowed, a RangeError. */
+export function outOfRange(name: string, expected: string, actual: unknown): RangeError & { code: string } {
+  return withCode(
+    new RangeError(`The value of "${name}" is out of range. It must be ${expected}. Received ${describe(actual)}`),
+    'ERR_OUT_OF_RANGE',
+  );
+}
+
+/** A refused value with an mcast-specific code (ERR_MCAST_*), a TypeError or plain Error. */
+export function mcastError(code: string, message: string, kind: 'type' | 'plain' = 'plain'): Error & { code: string } {
+  return withCode(kind === 'type' ? new TypeError(message) : new Error(message), code);
+}
+
+export { describe as describeValue };

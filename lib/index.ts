@@ -1,0 +1,16 @@
+/**
+ * mcast: UDP multicast for Node.js with exact interface control, source-specific joins and
+ * batched receive/send (recvmmsg/sendmmsg).
+ */
+import { binding } from './binding';
+
+export { createSocket, Socket } from './socket';
+export { listInterfaces } from './interfaces';
+export { McastError } from './errors';
+export type * from './types';
+
+/**
+ * Socket option levels and names of this platform (SOL_SOCKET, IPPROTO_IP, IP_MULTICAST_TTL,
+ * MCAST_JOIN_GROUP, ...), for setOption/getOption.
+ */
+export const constants: Readonly<Record<string, number>> = Object.freeze({ ...binding.constants });

@@ -1,0 +1,120 @@
+/**
+ * The host's interfaces, and resolution of an interface reference (name, address or index) to
+ * the index that the membership and outgoing-interface socket options take.
+ */
+import { addressFamily } from './address';
+import { binding } from './binding';
+import { invalidArgType, mcastError } from './errors';
+import type { Family, InterfaceInfo, InterfaceRef } from './types';
+
+const { IFF_UP = 1, IFF_LOOPBACK = 8, IFF_MULTICAST = 0x1000 } = binding.constants;
+
+/**
+ * Lists the interfaces with their flags and addresses, ordered by index.
+ * @example listInterfaces().filter((i) => i.multicast && i.up).map((i) => i.name)
+ */
+export function listInterfaces(): InterfaceInfo[] {
+  const byName = new Map<string, InterfaceInfo>();
+  for (const [name, index, flags, family, address, netmask, scopeId] of binding.listInterfaces()) {
+    let entry = byName.get(name);
+    if (entry === undefined) {
+      entry = {
+        name,
+        index,
+        up: (flags & IFF_UP) !== 0,
+        multicast: (flags & IFF_MULTICAST) !== 0,
+        loopback: (flags & IFF_LOOPBACK) !== 0,
+        addresses: [],
+      };
+      byName.set(name, entry);
+    }
+    if (family !== 0) entry.addresses.push({ family: family === 4 ? 'IPv4' : 'IPv6', address, netmask, scopeId });
+  }
+  return [...byName.values()].sort((a, b) => a.index - b.index);
+}
+
+/** A resolved interface: its index and a label for messages, e.g. `eth1 (index 3)`. */
+export interface ResolvedInterface {
+  index: number;
+  name: string;
+  label: string;
+  /** The address the reference named, when it was an address. */
+  address?: string;
+}
+
+const NAME_MAX_BYTES = 15; // IFNAMSIZ - 1
+
+function unknownInterface(message: string): Error & { code: string } {
+  return mcastError('ERR_MCAST_UNKNOWN_INTERFACE', message);
+}
+
+function resolved(index: number, name: string): ResolvedInterface {
+  return { index, name, label: `${name} (index ${index})` };
+}
+
+function byIndex(name: string, index: number): ResolvedInterface {
+  if (!Number.isInteger(index) || index < 1 || index > 0x7fffffff) {
+    throw invalidArgType(name, 'an interface name, address or index (a positive integer)', index);
+  }
+  const ifname = binding.ifIndexToName(index);
+  if (ifname === undefined) throw unknownInterface(`No interface has index ${index} (see listInterfaces())`);
+  return resolved(index, ifname);
+}
+
+function byAddress(name: string, address: string, family: Family): ResolvedInterface {
+  const actual = addressFamily(address);
+  if (actual === 0) {
+    throw mcastError('ERR_INVALID_IP_ADDRESS', `The "${name}" argument '${address}' is neither an interface name nor a valid address`, 'type');
+  }
+  if (actual !== family) {
+    throw mcastError(
+      'ERR_MCAST_FAMILY_MISMATCH',
+      `The "${name}" argument ${address} is an IPv${actual} address but the socket is IPv${family}`,
+    );
+  }
+  const wanted = family === 4 ? 'IPv4' : 'IPv6';
+  const normalized = address.toLowerCase();
+  for (const info of listInterfaces()) {
+    if (info.addresses.some((a) => a.family === wanted && a.address.toLowerCase() === normalized)) {
+      return { ...resolved(info.index, info.name), address };
+    }
+  }
+  throw unknownInterface(`No interface has the address ${address} (see listInterfaces())`);
+}
+
+function byName(name: string, ifname: string): ResolvedInterface {
+  if (ifname.length === 0 || Buffer.byteLength(ifname) > NAME_MAX_BYTES || /[\0/\s:]/.test(ifname) || ifname === '.' || ifname === '..') {
+    throw mcastError(
+      'ERR_INVALID_ARG_VALUE',
+      `The "${name}" argument '${ifname.replace(/\0/g, '\\0')}' is not a valid interface name (1 to ${NAME_MAX_BYTES} bytes, no NUL, '/', ':' or white space)`,
+      'type',
+    );
+  }
+  const index = binding.ifNameToIndex(ifname);
+  if (index === 0) throw unknownInterface(`No interface is named '${ifname}' (see listInterfaces())`);
+  return resolved(index, ifname);
+}
+
+/** Resolves a name, an address of the socket's family or an index to an existing interface. */
+export function resolveInterface(name: string, ref: InterfaceRef, family: Family): ResolvedInterface {
+  if (typeof ref === 'number') return byIndex(name, ref);
+  if (typeof ref !== 'string') {
+    throw invalidArgType(name, 'an interface name, address or index', ref);
+  }
+  if (addressFamily(ref) !== 0 || (ref.includes(':') && !ref.includes('%') && ref.length > 2)) {
+    return byAddress(name, ref, family);
+  }
+  return byName(name, ref);
+}
+
+/** The first IPv4 address of the interface with `index`, if it has one. */
+export function firstIPv4Address(index: number): string | undefined {
+  return listInterfaces()
+    .find((info) => info.index === index)
+    ?.addresses.find((a) => a.family === 'IPv4')?.address;
+}
+
+/** Name of the interface with `index`, or `index N` when it has gone. */
+export function interfaceName(index: number): string {
+  return binding.ifIndexToName(index) ?? `index ${index}`;
+}

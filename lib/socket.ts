@@ -1,0 +1,572 @@
+/**
+ * The multicast socket: validates every argument, resolves interfaces, and hands plain values
+ * to the native socket. Receiving starts when the first 'message' or 'batch' listener is added
+ * and stops when the last one is removed; a socket without listeners does not keep the event
+ * loop alive and, once unreachable, is collected and its descriptor closed.
+ */
+import { EventEmitter } from 'node:events';
+
+import { Batch } from './batch';
+import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
+import { type ErrorContext, invalidArgType, mcastError, outOfRange, rethrowNative, systemError } from './errors';
+import { firstIPv4Address, resolveInterface, type ResolvedInterface } from './interfaces';
+import {
+  checkAddress,
+  checkBoolean,
+  checkFamily,
+  checkGroup,
+  checkInteger,
+  checkKnownKeys,
+  checkOptionsObject,
+  checkPort,
+  checkSource,
+} from './validate';
+import type {
+  BoundAddress,
+  Family,
+  InterfaceRef,
+  MembershipOptions,
+  MessageInfo,
+  RecvBatch,
+  SendData,
+  SocketOptions,
+  SocketStats,
+} from './types';
+
+const C = binding.constants as Record<string, number>;
+const SOCKET_OPTION_KEYS = [
+  'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'recvBufferSize', 'sendBufferSize',
+  'batchSize', 'maxMessageSize', 'timestamps', 'ttl', 'loopback', 'interface',
+] as const;
+const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
+/** The largest UDP payload: 65535 minus the IP and UDP headers. */
+const MAX_DATAGRAM = { 4: 65507, 6: 65527 } as const;
+const MAX_BUFFER_SIZE = 0x3fffffff;
+
+let bufferWarningShown = false;
+
+/** Per-family socket option names, like Go's ipv4/ipv6 option tables. */
+function optionTable(family: Family) {
+  const v6 = family === 6;
+  return {
+    level: v6 ? C.IPPROTO_IPV6! : C.IPPROTO_IP!,
+    ttl: v6 ? C.IPV6_MULTICAST_HOPS! : C.IP_MULTICAST_TTL!,
+    ttlLabel: v6 ? 'setsockopt(IPV6_MULTICAST_HOPS)' : 'setsockopt(IP_MULTICAST_TTL)',
+    loop: v6 ? C.IPV6_MULTICAST_LOOP! : C.IP_MULTICAST_LOOP!,
+    loopLabel: v6 ? 'setsockopt(IPV6_MULTICAST_LOOP)' : 'setsockopt(IP_MULTICAST_LOOP)',
+    all: v6 ? C.IPV6_MULTICAST_ALL! : C.IP_MULTICAST_ALL!,
+    allLabel: v6 ? 'setsockopt(IPV6_MULTICAST_ALL)' : 'setsockopt(IP_MULTICAST_ALL)',
+  };
+}
+
+function toBytes(name: string, data: unknown, family: Family): Uint8Array {
+  let bytes: Uint8Array;
+  if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
+  else if (data instanceof Uint8Array) bytes = data;
+  else throw invalidArgType(name, 'a Buffer, Uint8Array or string', data);
+  if (bytes.length > MAX_DATAGRAM[family]) {
+    throw Object.assign(
+      outOfRange(name, `at most ${MAX_DATAGRAM[family]} bytes (the largest UDP datagram over IPv${family})`, bytes.length),
+      { code: 'ERR_MCAST_MESSAGE_TOO_LARGE' },
+    );
+  }
+  return bytes;
+}
+
+export interface Socket {
+  /** A datagram, copied out of the receive slab. Convenient; the 'batch' event is the fast path. */
+  on(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
+  /** A whole recvmmsg result, zero copy, valid during the call only. */
+  on(event: 'batch', listener: (batch: RecvBatch) => void): this;
+  /** A receive error reported by the kernel (with code, errno and syscall). */
+  on(event: 'error', listener: (error: Error) => void): this;
+  /** The socket was closed. */
+  on(event: 'close', listener: () => void): this;
+  once(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
+  once(event: 'batch', listener: (batch: RecvBatch) => void): this;
+  once(event: 'error', listener: (error: Error) => void): this;
+  once(event: 'close', listener: () => void): this;
+}
+
+export class Socket extends EventEmitter implements NativeSocketOwner {
+  readonly family: Family;
+  readonly batchSize: number;
+  readonly maxMessageSize: number;
+  readonly #native: NativeSocket;
+  readonly #batch: Batch;
+  readonly #options: ReturnType<typeof optionTable>;
+  readonly #stats = new Float64Array(8);
+  readonly #zoneCache = new Map<string, number>();
+  #closed = false;
+  #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
+
+  /** Use {@link createSocket}. */
+  constructor(options: SocketOptions = {}) {
+    super();
+    const o = checkOptionsObject('options', options);
+    checkKnownKeys('options', o, SOCKET_OPTION_KEYS);
+    const family = o.family === undefined ? 4 : checkFamily(o.family);
+    const port = o.port === undefined ? 0 : checkPort('options.port', o.port, true);
+    const address = o.address === undefined ? (family === 4 ? '0.0.0.0' : '::') : checkAddress('options.address', o.address, family);
+    const flag = (key: keyof SocketOptions, fallback: boolean): boolean =>
+      o[key] === undefined ? fallback : checkBoolean(`options.${key}`, o[key]);
+    const reuseAddr = flag('reuseAddr', true);
+    const reusePort = flag('reusePort', false);
+    const multicastAll = flag('multicastAll', false);
+    const timestamps = flag('timestamps', false);
+    this.batchSize = o.batchSize === undefined ? 64 : checkInteger('options.batchSize', o.batchSize, 1, 1024);
+    this.maxMessageSize =
+      o.maxMessageSize === undefined ? 2048 : checkInteger('options.maxMessageSize', o.maxMessageSize, 1, 65535);
+    this.family = family;
+    this.#options = optionTable(family);
+
+    // Check what needs no socket before creating one, so bad input leaves nothing open.
+    const recvBufferSize =
+      o.recvBufferSize === undefined ? undefined : checkInteger('options.recvBufferSize', o.recvBufferSize, 1, MAX_BUFFER_SIZE);
+    const sendBufferSize =
+      o.sendBufferSize === undefined ? undefined : checkInteger('options.sendBufferSize', o.sendBufferSize, 1, MAX_BUFFER_SIZE);
+    const ttl = o.ttl === undefined ? undefined : checkInteger('options.ttl', o.ttl, 0, 255);
+    const loopback = o.loopback === undefined ? undefined : checkBoolean('options.loopback', o.loopback);
+    const outgoing =
+      o.interface === undefined ? undefined : resolveInterface('options.interface', o.interface as InterfaceRef, family);
+
+    const slab = new ArrayBuffer(this.batchSize * this.maxMessageSize);
+    const records = new ArrayBuffer(this.batchSize * binding.layout.recordBytes);
+    try {
+      this.#native = new binding.Socket(
+        family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
+        this.batchSize, this.maxMessageSize, slab, records,
+      );
+    } catch (error) {
+      rethrowNative(error, { action: `bind ${family === 6 ? `[${address}]` : address}:${port}` });
+    }
+    this.#native.owner = this;
+    this.#batch = new Batch(slab, records, family, this.maxMessageSize);
+    try {
+      if (recvBufferSize !== undefined) this.setRecvBufferSize(recvBufferSize);
+      if (sendBufferSize !== undefined) this.setSendBufferSize(sendBufferSize);
+      if (ttl !== undefined) this.setTTL(ttl);
+      if (loopback !== undefined) this.setLoopback(loopback);
+      if (outgoing !== undefined) this.#setOutgoing(outgoing);
+    } catch (error) {
+      this.close();
+      throw error;
+    }
+    super.on('newListener', (event: string | symbol) => {
+      if ((event === 'message' || event === 'batch') && !this.#closed) this.#native.setReceiving(true);
+    });
+    super.on('removeListener', (event: string | symbol) => {
+      if ((event === 'message' || event === 'batch') && !this.#closed && !this.#hasReceivers()) {
+        this.#native.setReceiving(false);
+      }
+    });
+  }
+
+  #hasReceivers(): boolean {
+    return this.listenerCount('message') + this.listenerCount('batch') > 0;
+  }
+
+  #checkOpen(what: string): void {
+    if (this.#closed) {
+      throw mcastError('ERR_MCAST_SOCKET_CLOSED', `Cannot ${what}: the socket is closed`);
+    }
+  }
+
+  /** True once close() has been called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  // ---- memberships ----------------------------------------------------------------------
+
+  #membership(op: MembershipOp, verb: string, groupArg: unknown, sourceArg: unknown, options: unknown): this {
+    this.#checkOpen(verb);
+    const o = checkOptionsObject('options', options);
+    checkKnownKeys('options', o, MEMBERSHIP_OPTION_KEYS);
+    const { group, zone } = checkGroup('group', groupArg, this.family);
+    const source = sourceArg === undefined ? undefined : checkSource('source', sourceArg, this.family);
+    const ref = (o.interface as InterfaceRef | undefined) ?? zone;
+    const iface = ref === undefined ? undefined : resolveInterface('options.interface', ref, this.family);
+    const context: ErrorContext = {
+      group,
+      action: `${verb} ${group}${source !== undefined ? ` from source ${source}` : ''} on ${
+        iface?.label ?? 'the interface the kernel picks by route'
+      }`,
+    };
+    if (source !== undefined) context.source = source;
+    if (iface !== undefined) context.interface = iface.name;
+    try {
+      this.#native.membership(op, group, source ?? null, iface?.index ?? 0);
+    } catch (error) {
+      rethrowNative(error, context);
+    }
+    return this;
+  }
+
+  /**
+   * Joins `group` (MCAST_JOIN_GROUP), or with `source` only that source's traffic to it
+   * (MCAST_JOIN_SOURCE_GROUP, source-specific multicast).
+   * @example sock.join('239.1.2.3', { interface: 'eth1' })
+   * @example sock.join('232.1.1.1', { interface: 3, source: '10.0.0.7' })
+   * @throws ERR_MCAST_NOT_MULTICAST, ERR_MCAST_UNKNOWN_INTERFACE, EADDRINUSE (joined twice), ENOBUFS (limit)
+   */
+  join(group: string, options?: MembershipOptions): this {
+    const source = options?.source;
+    return this.#membership(source === undefined ? MembershipOp.Join : MembershipOp.JoinSource, 'join', group, source, options);
+  }
+
+  /** Leaves what join() joined, with the same group, interface and source. */
+  leave(group: string, options?: MembershipOptions): this {
+    const source = options?.source;
+    return this.#membership(source === undefined ? MembershipOp.Leave : MembershipOp.LeaveSource, 'leave', group, source, options);
+  }
+
+  /** Stops receiving `source`'s traffic to an any-source group this socket joined (MCAST_BLOCK_SOURCE). */
+  blockSource(group: string, source: string, options?: Omit<MembershipOptions, 'source'>): this {
+    return this.#membership(MembershipOp.BlockSource, 'block source for', group, source, options);
+  }
+
+  /** Undoes blockSource() (MCAST_UNBLOCK_SOURCE). */
+  unblockSource(group: string, source: string, options?: Omit<MembershipOptions, 'source'>): this {
+    return this.#membership(MembershipOp.UnblockSource, 'unblock source for', group, source, options);
+  }
+
+  // ---- outgoing options -----------------------------------------------------------------
+
+  #setOutgoing(iface: ResolvedInterface): void {
+    // IPv4 also names the source address: the kernel's own choice by scope fails on `lo`.
+    const source = this.family === 4 ? (iface.address ?? firstIPv4Address(iface.index)) : undefined;
+    try {
+      this.#native.setMulticastInterface(iface.index, source);
+    } catch (error) {
+      rethrowNative(error, { action: `set the outgoing interface to ${iface.label}`, interface: iface.name });
+    }
+  }
+
+  /** The interface multicast is sent from (IP_MULTICAST_IF by index / IPV6_MULTICAST_IF). */
+  setMulticastInterface(iface: InterfaceRef): this {
+    this.#checkOpen('set the multicast interface');
+    this.#setOutgoing(resolveInterface('interface', iface, this.family));
+    return this;
+  }
+
+  #setInt(level: number, name: number, value: number, label: string, action: string): void {
+    try {
+      this.#native.setIntOption(level, name, value, label);
+    } catch (error) {
+      rethrowNative(error, { action });
+    }
+  }
+
+  /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS: 0 keeps datagrams on this host, 1 (default) on the link. */
+  setTTL(ttl: number): this {
+    this.#checkOpen('set the TTL');
+    checkInteger('ttl', ttl, 0, 255);
+    this.#setInt(this.#options.level, this.#options.ttl, ttl, this.#options.ttlLabel, `set the multicast TTL to ${ttl}`);
+    return this;
+  }
+
+  /** The multicast TTL / hop limit in force. */
+  getTTL(): number {
+    this.#checkOpen('get the TTL');
+    return this.#native.getIntOption(this.#options.level, this.#options.ttl, 'getsockopt');
+  }
+
+  /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP: whether this host's own receivers get what it sends. */
+  setLoopback(on: boolean): this {
+    this.#checkOpen('set loopback');
+    checkBoolean('on', on);
+    this.#setInt(this.#options.level, this.#options.loop, on ? 1 : 0, this.#options.loopLabel, `turn loopback ${on ? 'on' : 'off'}`);
+    return this;
+  }
+
+  /** IP_MULTICAST_ALL / IPV6_MULTICAST_ALL (see SocketOptions.multicastAll). */
+  setMulticastAll(on: boolean): this {
+    this.#checkOpen('set multicastAll');
+    checkBoolean('on', on);
+    this.#setInt(this.#options.level, this.#options.all, on ? 1 : 0, this.#options.allLabel, `turn multicastAll ${on ? 'on' : 'off'}`);
+    return this;
+  }
+
+  // ---- buffers ---------------------------------------------------------------------------
+
+  #setBuffer(receive: boolean, bytes: number): number {
+    const name = receive ? 'recvBufferSize' : 'sendBufferSize';
+    this.#checkOpen(`set ${name}`);
+    checkInteger(name, bytes, 1, MAX_BUFFER_SIZE);
+    let effective = 0;
+    try {
+      effective = this.#native.setBufferSize(receive, bytes);
+    } catch (error) {
+      rethrowNative(error, { action: `set ${name} to ${bytes}` });
+    }
+    // The kernel reports twice the usable size; less than that means it capped the request.
+    if (effective < bytes * 2 && !bufferWarningShown) {
+      bufferWarningShown = true;
+      const sysctl = receive ? 'net.core.rmem_max' : 'net.core.wmem_max';
+      process.emitWarning(
+        `mcast: asked for a ${name} of ${bytes} bytes, the kernel granted ${Math.floor(effective / 2)} (raise ${sysctl}, or run with CAP_NET_ADMIN so that SO_${receive ? 'RCV' : 'SND'}BUFFORCE is used)`,
+        { code: 'MCAST_BUFFER_SIZE' },
+      );
+    }
+    return effective;
+  }
+
+  /** Asks for a receive buffer of `bytes`; returns what the kernel reports (its doubled figure). */
+  setRecvBufferSize(bytes: number): number {
+    return this.#setBuffer(true, bytes);
+  }
+
+  /** Asks for a send buffer of `bytes`; returns what the kernel reports (its doubled figure). */
+  setSendBufferSize(bytes: number): number {
+    return this.#setBuffer(false, bytes);
+  }
+
+  /** SO_RCVBUF as the kernel reports it. */
+  getRecvBufferSize(): number {
+    this.#checkOpen('get the receive buffer size');
+    return this.#native.getIntOption(C.SOL_SOCKET!, C.SO_RCVBUF!, 'getsockopt(SO_RCVBUF)');
+  }
+
+  /** SO_SNDBUF as the kernel reports it. */
+  getSendBufferSize(): number {
+    this.#checkOpen('get the send buffer size');
+    return this.#native.getIntOption(C.SOL_SOCKET!, C.SO_SNDBUF!, 'getsockopt(SO_SNDBUF)');
+  }
+
+  // ---- raw options -----------------------------------------------------------------------
+
+  /**
+   * Raw setsockopt: a number or boolean is passed as a C int, a Buffer as it is.
+   * @example sock.setOption(constants.IPPROTO_IP, constants.IP_TOS, 0x10)
+   */
+  setOption(level: number, name: number, value: number | boolean | Uint8Array): this {
+    this.#checkOpen('set an option');
+    checkInteger('level', level, 0, 0x7fffffff);
+    checkInteger('name', name, 0, 0x7fffffff);
+    const action = `setsockopt(level ${level}, name ${name})`;
+    try {
+      if (typeof value === 'boolean' || typeof value === 'number') {
+        const int = typeof value === 'boolean' ? (value ? 1 : 0) : checkInteger('value', value, -0x80000000, 0x7fffffff);
+        this.#native.setIntOption(level, name, int, 'setsockopt');
+      } else if (value instanceof Uint8Array) {
+        this.#native.setRawOption(level, name, value);
+      } else {
+        throw invalidArgType('value', 'a number, boolean or Buffer', value);
+      }
+    } catch (error) {
+      rethrowNative(error, { action });
+    }
+    return this;
+  }
+
+  /** Raw getsockopt into `size` bytes (default 4); returns the bytes the kernel wrote. */
+  getOption(level: number, name: number, size = 4): Buffer {
+    this.#checkOpen('get an option');
+    checkInteger('level', level, 0, 0x7fffffff);
+    checkInteger('name', name, 0, 0x7fffffff);
+    checkInteger('size', size, 1, 65536);
+    try {
+      return this.#native.getRawOption(level, name, size);
+    } catch (error) {
+      rethrowNative(error, { action: `getsockopt(level ${level}, name ${name})` });
+    }
+  }
+
+  // ---- sending ---------------------------------------------------------------------------
+
+  #destination(address: unknown, port: unknown): { address: string; port: number; scopeId: number } {
+    let text = address;
+    let scopeId = 0;
+    if (this.family === 6 && typeof address === 'string' && address.includes('%')) {
+      const at = address.indexOf('%');
+      const zone = address.slice(at + 1);
+      text = address.slice(0, at);
+      let cached = this.#zoneCache.get(zone);
+      if (cached === undefined) {
+        cached = resolveInterface('address', /^\d+$/.test(zone) ? Number(zone) : zone, 6).index;
+        this.#zoneCache.set(zone, cached);
+      }
+      scopeId = cached;
+    }
+    return { address: checkAddress('address', text, this.family), port: checkPort('port', port, false), scopeId };
+  }
+
+  /**
+   * Sends one datagram. Returns true when the kernel took it, false when the socket's send
+   * queue was full (nothing was sent: wait with `await sock.writable()` and send again).
+   * @throws ERR_MCAST_MESSAGE_TOO_LARGE, ENETUNREACH (no route: set the interface), ...
+   */
+  send(data: SendData, address: string, port: number): boolean {
+    this.#checkOpen('send');
+    const bytes = toBytes('data', data, this.family);
+    const dest = this.#destination(address, port);
+    try {
+      return this.#native.send(bytes, dest.address, dest.port, dest.scopeId) === 1;
+    } catch (error) {
+      rethrowNative(error, { action: `send ${bytes.length} bytes to ${dest.address}:${dest.port}` });
+    }
+  }
+
+  /**
+   * Sends many datagrams to one destination with sendmmsg. Returns how many the kernel took,
+   * in order; fewer than given means the send queue filled up (see sendAll for a loop).
+   * @throws an error with `sent` set when a datagram after the first ones was refused
+   */
+  sendBatch(datagrams: readonly SendData[], address: string, port: number): number {
+    this.#checkOpen('send');
+    if (!Array.isArray(datagrams)) throw invalidArgType('datagrams', 'an array of Buffer, Uint8Array or string', datagrams);
+    if (datagrams.length === 0) {
+      throw mcastError('ERR_INVALID_ARG_VALUE', 'The "datagrams" argument must hold at least one datagram. Received an empty array', 'type');
+    }
+    let list = datagrams as readonly Uint8Array[];
+    for (let i = 0; i < datagrams.length; i++) {
+      const item = datagrams[i];
+      if (!(item instanceof Uint8Array) || item.length > MAX_DATAGRAM[this.family]) {
+        // Convert (strings) or reject; only then does the list need a copy.
+        if (list === datagrams) list = datagrams.slice() as Uint8Array[];
+        (list as Uint8Array[])[i] = toBytes(`datagrams[${i}]`, item, this.family);
+      }
+    }
+    const dest = this.#destination(address, port);
+    try {
+      return this.#native.sendBatch(list, list.length, dest.address, dest.port, dest.scopeId);
+    } catch (error) {
+      rethrowNative(error, { action: `send ${list.length} datagrams to ${dest.address}:${dest.port}` });
+    }
+  }
+
+  /**
+   * Sends every datagram, waiting for the kernel's send queue when it is full. Resolves with
+   * the number sent (all of them).
+   */
+  async sendAll(datagrams: readonly SendData[], address: string, port: number): Promise<number> {
+    let sent = this.sendBatch(datagrams, address, port);
+    while (sent < datagrams.length) {
+      await this.writable();
+      sent += this.sendBatch(datagrams.slice(sent), address, port);
+    }
+    return sent;
+  }
+
+  /** Resolves when the socket's send queue has room again (uv_poll for writability). */
+  writable(): Promise<void> {
+    this.#checkOpen('wait for writability');
+    return new Promise((resolve, reject) => {
+      this.#writableWaiters.push({ resolve, reject });
+      this.#native.waitWritable();
+    });
+  }
+
+  // ---- state -----------------------------------------------------------------------------
+
+  /** The local address and port the socket is bound to. */
+  address(): BoundAddress {
+    this.#checkOpen('get the address');
+    const [address, port] = this.#native.address();
+    return { address, family: this.family === 4 ? 'IPv4' : 'IPv6', port };
+  }
+
+  /** Counters since creation; still readable after close(). */
+  stats(): SocketStats {
+    const s = this.#stats;
+    this.#native.stats(s);
+    return {
+      packetsReceived: s[0]!,
+      bytesReceived: s[1]!,
+      batches: s[2]!,
+      truncated: s[3]!,
+      kernelDrops: s[4]!,
+      packetsSent: s[5]!,
+      bytesSent: s[6]!,
+      sendWouldBlock: s[7]!,
+    };
+  }
+
+  /** Lets the socket keep the event loop alive while it receives (the default). */
+  ref(): this {
+    if (!this.#closed) this.#native.ref();
+    return this;
+  }
+
+  /** Lets the process exit even though this socket is receiving. */
+  unref(): this {
+    if (!this.#closed) this.#native.unref();
+    return this;
+  }
+
+  /** Closes the socket. Idempotent; safe inside its own 'batch' or 'message' listener. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#native.close();
+    this.#batch.count = 0;
+    const waiters = this.#writableWaiters;
+    this.#writableWaiters = [];
+    for (const w of waiters) w.reject(mcastError('ERR_MCAST_SOCKET_CLOSED', 'The socket was closed while waiting to send'));
+    process.nextTick(() => this.emit('close'));
+  }
+
+  // ---- native callbacks (lib/binding.ts dispatches them) ---------------------------------
+
+  /** @internal */
+  onBatch(count: number): void {
+    const batch = this.#batch;
+    batch.count = count;
+    try {
+      if (this.listenerCount('batch') > 0) this.emit('batch', batch);
+      if (this.listenerCount('message') > 0) this.#emitMessages(batch);
+    } finally {
+      batch.count = 0;
+    }
+  }
+
+  #emitMessages(batch: Batch): void {
+    const count = batch.count;
+    const family = this.family === 4 ? 'IPv4' : 'IPv6';
+    for (let i = 0; i < count && !this.#closed; i++) {
+      const info: MessageInfo = {
+        address: batch.address(i),
+        port: batch.port(i),
+        family,
+        size: batch.size(i),
+        originalSize: batch.originalSize(i),
+        truncated: batch.truncated(i),
+        destination: batch.destination(i),
+        interfaceIndex: batch.interfaceIndex(i),
+        ttl: batch.ttl(i),
+      };
+      const timestamp = batch.timestamp(i);
+      if (timestamp !== undefined) info.timestamp = timestamp;
+      this.emit('message', Buffer.from(batch.data(i)), info);
+    }
+  }
+
+  /** @internal */
+  onError(errno: number, syscall: string): void {
+    this.emit('error', systemError(errno, syscall, { action: 'receive' }));
+  }
+
+  /** @internal */
+  onWritable(): void {
+    const waiters = this.#writableWaiters;
+    this.#writableWaiters = [];
+    for (const w of waiters) w.resolve();
+  }
+
+  /** @internal The descriptor, or -1 once closed (tests count open descriptors with it). */
+  fd(): number {
+    return this.#native.fd();
+  }
+}
+
+/**
+ * Creates a UDP socket bound synchronously to `options.port` (throws if it cannot be bound).
+ * @example
+ * const sock = createSocket({ family: 4, port: 12345 });
+ * sock.join('239.1.2.3', { interface: 'eth1' });
+ * sock.on('message', (data, info) => console.log(info.address, data.toString()));
+ */
+export function createSocket(options?: SocketOptions): Socket {
+  return new Socket(options);
+}

@@ -1,0 +1,168 @@
+/**
+ * Public types of mcast. These are the documentation users read first: every option says what
+ * it does, what the default is and which socket option it maps to.
+ */
+
+/** Address family of a socket: 4 (AF_INET) or 6 (AF_INET6). */
+export type Family = 4 | 6;
+
+/**
+ * An interface reference, accepted wherever mcast asks for an interface:
+ * - a name (`'eth1'`, at most 15 bytes),
+ * - an address assigned to the interface (`'10.0.1.2'`, `'fe80::1'`),
+ * - an interface index (`3`), as `ip link` and `if_nametoindex(3)` number them.
+ */
+export type InterfaceRef = string | number;
+
+/** Options of {@link createSocket}. Every option is validated before any system call is made. */
+export interface SocketOptions {
+  /** 4 for IPv4 (default), 6 for IPv6. An IPv6 socket is IPV6_V6ONLY. */
+  family?: Family;
+  /** Local port to bind (0 = ephemeral, the default). The socket is bound synchronously. */
+  port?: number;
+  /** Local address to bind; the wildcard (`0.0.0.0` / `::`) by default. */
+  address?: string;
+  /** SO_REUSEADDR, default true: several receivers of one group may share a port. */
+  reuseAddr?: boolean;
+  /** SO_REUSEPORT, default false: the kernel load-balances datagrams among the sockets. */
+  reusePort?: boolean;
+  /**
+   * IP_MULTICAST_ALL / IPV6_MULTICAST_ALL. Default **false** (the kernel default is true): the
+   * socket receives only the (group, interface) pairs that it joined itself. With `true`, any
+   * socket bound to the port receives every group joined by any socket of the host.
+   */
+  multicastAll?: boolean;
+  /** SO_RCVBUF in bytes (SO_RCVBUFFORCE when the process may). Warns once if the kernel grants less. */
+  recvBufferSize?: number;
+  /** SO_SNDBUF in bytes (SO_SNDBUFFORCE when the process may). Warns once if the kernel grants less. */
+  sendBufferSize?: number;
+  /** Datagrams read per recvmmsg call, 1 to 1024 (default 64). */
+  batchSize?: number;
+  /**
+   * Bytes kept per datagram, 1 to 65535 (default 2048). A longer datagram is delivered cut to
+   * this size, flagged as truncated and counted in `stats().truncated`: never silently cut.
+   */
+  maxMessageSize?: number;
+  /** SO_TIMESTAMPNS: the kernel's receive time of each datagram, in ns (default false). */
+  timestamps?: boolean;
+  /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS, 0 to 255 (kernel default 1). */
+  ttl?: number;
+  /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP (kernel default true). */
+  loopback?: boolean;
+  /** Outgoing interface for multicast (IP_MULTICAST_IF with an index / IPV6_MULTICAST_IF). */
+  interface?: InterfaceRef;
+}
+
+/** Options of join, leave, blockSource and unblockSource. */
+export interface MembershipOptions {
+  /**
+   * Interface to join on. Strongly recommended on a multi-homed host: without it the kernel
+   * picks the interface of the route to the group (and fails with ENODEV when there is none).
+   */
+  interface?: InterfaceRef;
+  /** Source-specific join (SSM, MCAST_JOIN_SOURCE_GROUP): only this unicast source is received. */
+  source?: string;
+}
+
+/** What the 'message' event tells about a datagram. */
+export interface MessageInfo {
+  /** Source address. */
+  address: string;
+  /** Source port. */
+  port: number;
+  family: 'IPv4' | 'IPv6';
+  /** Bytes delivered (at most maxMessageSize). */
+  size: number;
+  /** The datagram's real size on the wire (> size when truncated). */
+  originalSize: number;
+  /** True when the datagram was longer than maxMessageSize and was cut. */
+  truncated: boolean;
+  /** Destination address of the datagram (the group), from IP_PKTINFO / IPV6_PKTINFO. */
+  destination: string;
+  /** Index of the interface the datagram arrived on. */
+  interfaceIndex: number;
+  /** IP TTL / IPv6 hop limit the datagram arrived with (-1 when the kernel did not say). */
+  ttl: number;
+  /** Kernel receive time in ns since the Unix epoch, when the socket has `timestamps: true`. */
+  timestamp?: bigint;
+}
+
+/**
+ * One recvmmsg result, handed to 'batch' listeners. Zero copy: every accessor reads the receive
+ * slab or the metadata arrays that the addon fills in place. **Valid during the callback only**:
+ * the next batch overwrites it (after the callback `count` reads 0). Copy what you keep.
+ */
+export interface RecvBatch {
+  /** Datagrams in this batch. */
+  readonly count: number;
+  /** The whole receive slab; datagram i occupies `buffer[offset(i) .. offset(i) + size(i)]`. */
+  readonly buffer: Buffer;
+  readonly family: Family;
+  /** Start of datagram i in `buffer` (allocates nothing). */
+  offset(i: number): number;
+  /** Bytes of datagram i in `buffer` (allocates nothing). */
+  size(i: number): number;
+  /** Real size of datagram i on the wire. */
+  originalSize(i: number): number;
+  /** True when datagram i was cut to maxMessageSize. */
+  truncated(i: number): boolean;
+  /** A view (not a copy) of datagram i. */
+  data(i: number): Buffer;
+  /** Source address of datagram i (formatted strings are cached per source). */
+  address(i: number): string;
+  /** Source port of datagram i. */
+  port(i: number): number;
+  /** Destination (group) address of datagram i. */
+  destination(i: number): string;
+  /** Arrival interface index of datagram i. */
+  interfaceIndex(i: number): number;
+  /** TTL / hop limit datagram i arrived with, -1 when unknown. */
+  ttl(i: number): number;
+  /** Kernel receive time of datagram i in ns, or undefined without `timestamps: true`. */
+  timestamp(i: number): bigint | undefined;
+}
+
+/** Counters since the socket was created. */
+export interface SocketStats {
+  packetsReceived: number;
+  bytesReceived: number;
+  /** recvmmsg calls that returned at least one datagram. */
+  batches: number;
+  /** Datagrams longer than maxMessageSize (delivered cut and flagged). */
+  truncated: number;
+  /** The kernel's count of datagrams dropped on this socket's queue (SO_RXQ_OVFL). */
+  kernelDrops: number;
+  packetsSent: number;
+  bytesSent: number;
+  /** Send attempts that found the kernel queue full (EAGAIN): the datagrams were not sent. */
+  sendWouldBlock: number;
+}
+
+/** One address of an interface. */
+export interface InterfaceAddress {
+  family: 'IPv4' | 'IPv6';
+  address: string;
+  netmask: string;
+  /** IPv6 scope id (the interface index for link-local addresses), 0 otherwise. */
+  scopeId: number;
+}
+
+/** One network interface, from getifaddrs(3) and if_nametoindex(3). */
+export interface InterfaceInfo {
+  name: string;
+  index: number;
+  up: boolean;
+  multicast: boolean;
+  loopback: boolean;
+  addresses: InterfaceAddress[];
+}
+
+/** The address a socket is bound to. */
+export interface BoundAddress {
+  address: string;
+  family: 'IPv4' | 'IPv6';
+  port: number;
+}
+
+/** Data accepted by send and sendBatch. */
+export type SendData = Buffer | Uint8Array | string;

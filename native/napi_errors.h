@@ -1,0 +1,19 @@
+// Errors thrown by the binding. Native code tells the errno and the syscall; lib/errors.ts turns
+// them into Node-style errors with `code` and a message naming the group, source and interface.
+#pragma once
+
+#include <napi.h>
+
+namespace mcast {
+
+// An Error whose message is "SYSCALL: strerror", with `errno` (positive) and `syscall` set.
+Napi::Error SystemError(Napi::Env env, int err, const char* syscall);
+
+// Throws SystemError and returns undefined, for `return ThrowSystem(...)` in methods.
+Napi::Value ThrowSystem(Napi::Env env, int err, const char* syscall);
+
+// Throws a TypeError with code ERR_INVALID_ARG_TYPE. The facade validates every argument first,
+// so this only guards the binding against direct misuse.
+Napi::Value ThrowArgType(Napi::Env env, const char* what);
+
+}  // namespace mcast

@@ -1,0 +1,61 @@
+#include "recv_batch.h"
+
+#include <errno.h>
+
+#include "batch_layout.h"
+#include "cmsg_decode.h"
+
+namespace mcast {
+
+RecvBatch::RecvBatch(size_t batch_size, size_t max_message_size, uint8_t* slab, uint8_t* records)
+    : batch_size_(batch_size),
+      max_message_size_(max_message_size),
+      records_(records),
+      msgs_(batch_size),
+      iov_(batch_size),
+      names_(batch_size),
+      control_(batch_size) {
+  for (size_t i = 0; i < batch_size; i++) {
+    iov_[i].iov_base = slab + i * max_message_size;
+    iov_[i].iov_len = max_message_size;
+    msghdr& h = msgs_[i].msg_hdr;
+    h.msg_iov = &iov_[i];
+    h.msg_iovlen = 1;
+    h.msg_name = &names_[i];
+    h.msg_control = control_[i].bytes;
+  }
+}
+
+int RecvBatch::Receive(int fd, RecvCounters* counters) {
+  // The kernel overwrites the name and control lengths: give every slot its full room back.
+  for (size_t i = 0; i < batch_size_; i++) {
+    msghdr& h = msgs_[i].msg_hdr;
+    h.msg_namelen = sizeof(sockaddr_storage);
+    h.msg_controllen = kControlBytes;
+    h.msg_flags = 0;
+  }
+  int n;
+  do {
+    // MSG_TRUNC makes msg_len the datagram's real size, so a cut datagram is seen as such.
+    n = recvmmsg(fd, msgs_.data(), static_cast<unsigned>(batch_size_), MSG_DONTWAIT | MSG_TRUNC,
+                 nullptr);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return -errno;
+
+  for (int i = 0; i < n; i++) {
+    const uint32_t wire_size = msgs_[i].msg_len;
+    DecodeResult r = DecodeDatagram(msgs_[i].msg_hdr, wire_size,
+                                    static_cast<uint32_t>(max_message_size_),
+                                    records_ + static_cast<size_t>(i) * layout::kRecordBytes);
+    counters->bytes += wire_size < max_message_size_ ? wire_size : max_message_size_;
+    if (r.truncated) counters->truncated++;
+    if (r.has_drop_count) counters->kernel_drops = r.drop_count;
+  }
+  if (n > 0) {
+    counters->packets += static_cast<uint64_t>(n);
+    counters->batches++;
+  }
+  return n;
+}
+
+}  // namespace mcast

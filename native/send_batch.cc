@@ -1,0 +1,85 @@
+#include "send_batch.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <sys/uio.h>
+
+// sendmmsg's own cap on vlen (UIO_MAXIOV); glibc exposes it only as IOV_MAX.
+#ifndef UIO_MAXIOV
+#define UIO_MAXIOV 1024
+#endif
+
+namespace mcast {
+
+namespace {
+
+void CountSent(SendCounters* counters, size_t packets, uint64_t bytes) {
+  counters->packets += packets;
+  counters->bytes += bytes;
+}
+
+}  // namespace
+
+void SendBatch::Reserve(size_t count) {
+  if (msgs_.size() >= count) return;
+  msgs_.resize(count);
+  iov_.resize(count);
+  // resize() may have moved iov_: point every header at its iovec again.
+  for (size_t i = 0; i < count; i++) {
+    msgs_[i].msg_hdr.msg_iov = &iov_[i];
+    msgs_[i].msg_hdr.msg_iovlen = 1;
+  }
+}
+
+void SendBatch::Set(size_t i, const uint8_t* data, size_t length) {
+  iov_[i].iov_base = const_cast<uint8_t*>(data);
+  iov_[i].iov_len = length;
+}
+
+SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCounters* counters) {
+  SendResult result;
+  for (size_t i = 0; i < count; i++) {
+    msghdr& h = msgs_[i].msg_hdr;
+    h.msg_name = const_cast<sockaddr*>(dest.get());
+    h.msg_namelen = dest.length;
+  }
+  while (result.sent < count) {
+    size_t chunk = count - result.sent;
+    if (chunk > UIO_MAXIOV) chunk = UIO_MAXIOV;
+    int n = sendmmsg(fd, &msgs_[result.sent], static_cast<unsigned>(chunk), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      // After a partial send the kernel reports the error of the first datagram it refused here.
+      result.error = errno;
+      if (result.error == EAGAIN || result.error == EWOULDBLOCK) {
+        result.error = EAGAIN;
+        counters->would_block++;
+      }
+      break;
+    }
+    uint64_t bytes = 0;
+    for (int i = 0; i < n; i++) bytes += msgs_[result.sent + static_cast<size_t>(i)].msg_len;
+    CountSent(counters, static_cast<size_t>(n), bytes);
+    result.sent += static_cast<size_t>(n);
+  }
+  return result;
+}
+
+SendResult SendOne(int fd, const SockAddr& dest, const uint8_t* data, size_t length,
+                   SendCounters* counters) {
+  SendResult result;
+  ssize_t n;
+  do {
+    n = sendto(fd, data, length, MSG_DONTWAIT, dest.get(), dest.length);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    result.error = errno == EWOULDBLOCK ? EAGAIN : errno;
+    if (result.error == EAGAIN) counters->would_block++;
+    return result;
+  }
+  result.sent = 1;
+  CountSent(counters, 1, static_cast<uint64_t>(n));
+  return result;
+}
+
+}  // namespace mcast

@@ -1,0 +1,214 @@
+#include "socket_ops.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <net/if.h>
+#include <unistd.h>
+
+#include <cstring>
+
+// Older libc headers lack the newer Linux options; the values are the kernel's ABI.
+#ifndef IP_MULTICAST_ALL
+#define IP_MULTICAST_ALL 49
+#endif
+#ifndef IPV6_MULTICAST_ALL
+#define IPV6_MULTICAST_ALL 29
+#endif
+#ifndef SO_RXQ_OVFL
+#define SO_RXQ_OVFL 40
+#endif
+
+namespace mcast {
+
+namespace {
+
+int SetOpt(int fd, int level, int name, const void* value, socklen_t len) {
+  return setsockopt(fd, level, name, value, len) == 0 ? 0 : errno;
+}
+
+}  // namespace
+
+bool ParseAddress(int family, const char* text, uint16_t port, uint32_t scope_id, SockAddr* out) {
+  *out = SockAddr{};
+  if (family == AF_INET) {
+    auto* sin = reinterpret_cast<sockaddr_in*>(&out->storage);
+    if (inet_pton(AF_INET, text, &sin->sin_addr) != 1) return false;
+    sin->sin_family = AF_INET;
+    sin->sin_port = htons(port);
+    out->length = sizeof(sockaddr_in);
+    return true;
+  }
+  if (family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&out->storage);
+    if (inet_pton(AF_INET6, text, &sin6->sin6_addr) != 1) return false;
+    sin6->sin6_family = AF_INET6;
+    sin6->sin6_port = htons(port);
+    sin6->sin6_scope_id = scope_id;
+    out->length = sizeof(sockaddr_in6);
+    return true;
+  }
+  return false;
+}
+
+bool FormatAddress(const sockaddr* addr, char* buf, size_t buf_len, uint16_t* port) {
+  if (addr->sa_family == AF_INET) {
+    auto* sin = reinterpret_cast<const sockaddr_in*>(addr);
+    *port = ntohs(sin->sin_port);
+    return inet_ntop(AF_INET, &sin->sin_addr, buf, static_cast<socklen_t>(buf_len)) != nullptr;
+  }
+  if (addr->sa_family == AF_INET6) {
+    auto* sin6 = reinterpret_cast<const sockaddr_in6*>(addr);
+    *port = ntohs(sin6->sin6_port);
+    return inet_ntop(AF_INET6, &sin6->sin6_addr, buf, static_cast<socklen_t>(buf_len)) != nullptr;
+  }
+  return false;
+}
+
+// Options that must be in place before bind(), and the control messages every datagram carries.
+static int PrepareSocket(int fd, const OpenOptions& o, const char** failed_call) {
+  struct Step {
+    bool wanted;  // whether this socket needs the option at all (family, user's choice)
+    int level;
+    int name;
+    int value;
+    const char* call;
+  };
+  const bool v6 = o.family == AF_INET6;
+  const Step steps[] = {
+      {o.reuse_addr, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)"},
+      {o.reuse_port, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)"},
+      // Without this an IPv6 wildcard socket would also take IPv4 traffic of the port.
+      {v6, IPPROTO_IPV6, IPV6_V6ONLY, 1, "setsockopt(IPV6_V6ONLY)"},
+      // The kernel default (1) delivers every group joined by any socket on the host to every
+      // socket bound to the port: the cross-talk multi-homed receivers must not see.
+      {!v6, IPPROTO_IP, IP_MULTICAST_ALL, o.multicast_all ? 1 : 0, "setsockopt(IP_MULTICAST_ALL)"},
+      {v6, IPPROTO_IPV6, IPV6_MULTICAST_ALL, o.multicast_all ? 1 : 0,
+       "setsockopt(IPV6_MULTICAST_ALL)"},
+      {!v6, IPPROTO_IP, IP_PKTINFO, 1, "setsockopt(IP_PKTINFO)"},
+      {v6, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "setsockopt(IPV6_RECVPKTINFO)"},
+      {!v6, IPPROTO_IP, IP_RECVTTL, 1, "setsockopt(IP_RECVTTL)"},
+      {v6, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "setsockopt(IPV6_RECVHOPLIMIT)"},
+      {true, SOL_SOCKET, SO_RXQ_OVFL, 1, "setsockopt(SO_RXQ_OVFL)"},
+      {o.timestamps, SOL_SOCKET, SO_TIMESTAMPNS, 1, "setsockopt(SO_TIMESTAMPNS)"},
+  };
+  for (const Step& s : steps) {
+    if (!s.wanted) continue;
+    int err = SetIntOption(fd, s.level, s.name, s.value);
+    if (err != 0) {
+      *failed_call = s.call;
+      return err;
+    }
+  }
+  return 0;
+}
+
+int OpenBoundSocket(const OpenOptions& options, const SockAddr& bind_addr, int* fd_out,
+                    const char** failed_call) {
+  *fd_out = -1;
+  int fd = socket(options.family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, IPPROTO_UDP);
+  if (fd < 0) {
+    *failed_call = "socket";
+    return errno;
+  }
+  int err = PrepareSocket(fd, options, failed_call);
+  if (err == 0 && bind(fd, bind_addr.get(), bind_addr.length) != 0) {
+    err = errno;
+    *failed_call = "bind";
+  }
+  if (err != 0) {
+    close(fd);
+    return err;
+  }
+  *fd_out = fd;
+  return 0;
+}
+
+int MembershipOptName(MembershipOp op) {
+  switch (op) {
+    case MembershipOp::kJoin: return MCAST_JOIN_GROUP;
+    case MembershipOp::kLeave: return MCAST_LEAVE_GROUP;
+    case MembershipOp::kJoinSource: return MCAST_JOIN_SOURCE_GROUP;
+    case MembershipOp::kLeaveSource: return MCAST_LEAVE_SOURCE_GROUP;
+    case MembershipOp::kBlockSource: return MCAST_BLOCK_SOURCE;
+    case MembershipOp::kUnblockSource: return MCAST_UNBLOCK_SOURCE;
+  }
+  return -1;
+}
+
+const char* MembershipOptLabel(MembershipOp op) {
+  switch (op) {
+    case MembershipOp::kJoin: return "setsockopt(MCAST_JOIN_GROUP)";
+    case MembershipOp::kLeave: return "setsockopt(MCAST_LEAVE_GROUP)";
+    case MembershipOp::kJoinSource: return "setsockopt(MCAST_JOIN_SOURCE_GROUP)";
+    case MembershipOp::kLeaveSource: return "setsockopt(MCAST_LEAVE_SOURCE_GROUP)";
+    case MembershipOp::kBlockSource: return "setsockopt(MCAST_BLOCK_SOURCE)";
+    case MembershipOp::kUnblockSource: return "setsockopt(MCAST_UNBLOCK_SOURCE)";
+  }
+  return "setsockopt";
+}
+
+bool MembershipHasSource(MembershipOp op) {
+  return op != MembershipOp::kJoin && op != MembershipOp::kLeave;
+}
+
+int ChangeMembership(int fd, int family, MembershipOp op, const SockAddr& group,
+                     const SockAddr* source, uint32_t ifindex) {
+  const int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
+  const int name = MembershipOptName(op);
+  if (!MembershipHasSource(op)) {
+    group_req req{};
+    req.gr_interface = ifindex;
+    std::memcpy(&req.gr_group, &group.storage, group.length);
+    return SetOpt(fd, level, name, &req, sizeof(req));
+  }
+  if (source == nullptr) return EINVAL;
+  group_source_req req{};
+  req.gsr_interface = ifindex;
+  std::memcpy(&req.gsr_group, &group.storage, group.length);
+  std::memcpy(&req.gsr_source, &source->storage, source->length);
+  return SetOpt(fd, level, name, &req, sizeof(req));
+}
+
+int SetMulticastInterface(int fd, int family, uint32_t ifindex, const SockAddr* source) {
+  if (family == AF_INET6) {
+    int index = static_cast<int>(ifindex);
+    return SetOpt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &index, sizeof(index));
+  }
+  // ip_mreqn selects by index. Without an address the kernel picks the source by scope, which
+  // on `lo` (127.0.0.1 is host scope) gives 0.0.0.0: so the caller names the address too.
+  ip_mreqn req{};
+  req.imr_ifindex = static_cast<int>(ifindex);
+  if (source != nullptr && source->storage.ss_family == AF_INET) {
+    req.imr_address = reinterpret_cast<const sockaddr_in*>(&source->storage)->sin_addr;
+  }
+  return SetOpt(fd, IPPROTO_IP, IP_MULTICAST_IF, &req, sizeof(req));
+}
+
+int SetIntOption(int fd, int level, int name, int value) {
+  return SetOpt(fd, level, name, &value, sizeof(value));
+}
+
+int GetIntOption(int fd, int level, int name, int* value) {
+  socklen_t len = sizeof(*value);
+  *value = 0;
+  return getsockopt(fd, level, name, value, &len) == 0 ? 0 : errno;
+}
+
+int SetBufferSize(int fd, bool receive, int bytes, int* effective) {
+  const int plain = receive ? SO_RCVBUF : SO_SNDBUF;
+  const int force = receive ? SO_RCVBUFFORCE : SO_SNDBUFFORCE;
+  // EPERM from the FORCE variant just means no CAP_NET_ADMIN: the plain option is capped by
+  // net.core.rmem_max / wmem_max, which the caller reports.
+  if (SetIntOption(fd, SOL_SOCKET, force, bytes) != 0) {
+    int err = SetIntOption(fd, SOL_SOCKET, plain, bytes);
+    if (err != 0) return err;
+  }
+  return GetIntOption(fd, SOL_SOCKET, plain, effective);
+}
+
+int LocalAddress(int fd, SockAddr* out) {
+  out->length = sizeof(out->storage);
+  return getsockname(fd, out->get(), &out->length) == 0 ? 0 : errno;
+}
+
+}  // namespace mcast

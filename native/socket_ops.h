@@ -1,0 +1,74 @@
+// Plain POSIX socket operations for multicast: no N-API in here, so that the fuzz target and the
+// native unit tests can use them directly. Every function returns 0 or a positive errno and never
+// throws; the caller names the syscall in its error.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace mcast {
+
+// A socket address with its length, as the socket calls want it.
+struct SockAddr {
+  sockaddr_storage storage{};
+  socklen_t length = 0;
+  const sockaddr* get() const { return reinterpret_cast<const sockaddr*>(&storage); }
+  sockaddr* get() { return reinterpret_cast<sockaddr*>(&storage); }
+};
+
+// Fills `out` from a numeric address string of `family` (AF_INET/AF_INET6), a port and an IPv6
+// scope id. Returns false when the text is not an address of that family.
+bool ParseAddress(int family, const char* text, uint16_t port, uint32_t scope_id, SockAddr* out);
+
+// Writes the numeric text of `addr` (without port) into `buf` and its port into `*port`.
+// Returns false for families other than AF_INET/AF_INET6.
+bool FormatAddress(const sockaddr* addr, char* buf, size_t buf_len, uint16_t* port);
+
+// Options fixed at creation: everything needed before bind().
+struct OpenOptions {
+  int family = AF_INET;
+  bool reuse_addr = true;
+  bool reuse_port = false;
+  bool multicast_all = false;
+  bool timestamps = false;
+};
+
+// Creates a non-blocking, close-on-exec UDP socket, sets the options that must precede bind(),
+// asks for the per-datagram control messages mcast always delivers (packet info, TTL, kernel
+// drop counter) and binds it. On success `*fd_out` owns the descriptor; on failure nothing is
+// left open and `*failed_call` names the call that failed.
+int OpenBoundSocket(const OpenOptions& options, const SockAddr& bind_addr, int* fd_out,
+                    const char** failed_call);
+
+// The membership operations of RFC 3678's protocol-independent API (group_req and
+// group_source_req take an interface index and work for IPv4 and IPv6 alike).
+enum class MembershipOp { kJoin, kLeave, kJoinSource, kLeaveSource, kBlockSource, kUnblockSource };
+
+// The setsockopt name of `op` (MCAST_JOIN_GROUP, ...) and its printable name.
+int MembershipOptName(MembershipOp op);
+const char* MembershipOptLabel(MembershipOp op);
+bool MembershipHasSource(MembershipOp op);
+
+// Applies `op` for `group` (and `source` for the source operations) on interface `ifindex`
+// (0 lets the kernel choose by route).
+int ChangeMembership(int fd, int family, MembershipOp op, const SockAddr& group,
+                     const SockAddr* source, uint32_t ifindex);
+
+// IP_MULTICAST_IF (ip_mreqn: index, and the IPv4 source address to use, which may be null) or
+// IPV6_MULTICAST_IF (index).
+int SetMulticastInterface(int fd, int family, uint32_t ifindex, const SockAddr* source);
+
+int SetIntOption(int fd, int level, int name, int value);
+int GetIntOption(int fd, int level, int name, int* value);
+
+// Asks for a receive (or send) buffer of `bytes`: first the *FORCE variant, which needs
+// CAP_NET_ADMIN and ignores net.core.rmem_max/wmem_max, then the plain one. `*effective` gets
+// what the kernel reports afterwards (it doubles the request for its own bookkeeping).
+int SetBufferSize(int fd, bool receive, int bytes, int* effective);
+
+int LocalAddress(int fd, SockAddr* out);
+
+}  // namespace mcast

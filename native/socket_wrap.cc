@@ -1,0 +1,507 @@
+#include "socket_wrap.h"
+
+#include <errno.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "addon_data.h"
+#include "batch_layout.h"
+#include "napi_errors.h"
+
+namespace mcast {
+
+namespace {
+
+// recvmmsg rounds per readable event: enough to drain a burst, few enough that one busy socket
+// cannot starve the rest of the loop (libuv's udp.c caps its reads the same way).
+constexpr int kMaxRoundsPerWake = 32;
+
+bool GetBytes(napi_env env, napi_value value, uint8_t** data, size_t* length) {
+  napi_typedarray_type type;
+  size_t count;
+  void* base;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, value, &type, &count, &base, &buffer, &offset) != napi_ok ||
+      type != napi_uint8_array) {
+    return false;
+  }
+  *data = static_cast<uint8_t*>(base);
+  *length = count;
+  return true;
+}
+
+}  // namespace
+
+Napi::Function SocketWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Socket",
+                     {
+                         InstanceMethod<&SocketWrap::JS_close>("close"),
+                         InstanceMethod<&SocketWrap::JS_setReceiving>("setReceiving"),
+                         InstanceMethod<&SocketWrap::JS_waitWritable>("waitWritable"),
+                         InstanceMethod<&SocketWrap::JS_ref>("ref"),
+                         InstanceMethod<&SocketWrap::JS_unref>("unref"),
+                         InstanceMethod<&SocketWrap::JS_membership>("membership"),
+                         InstanceMethod<&SocketWrap::JS_setMulticastInterface>(
+                             "setMulticastInterface"),
+                         InstanceMethod<&SocketWrap::JS_setIntOption>("setIntOption"),
+                         InstanceMethod<&SocketWrap::JS_getIntOption>("getIntOption"),
+                         InstanceMethod<&SocketWrap::JS_setRawOption>("setRawOption"),
+                         InstanceMethod<&SocketWrap::JS_getRawOption>("getRawOption"),
+                         InstanceMethod<&SocketWrap::JS_setBufferSize>("setBufferSize"),
+                         InstanceMethod<&SocketWrap::JS_address>("address"),
+                         InstanceMethod<&SocketWrap::JS_send>("send"),
+                         InstanceMethod<&SocketWrap::JS_sendBatch>("sendBatch"),
+                         InstanceMethod<&SocketWrap::JS_stats>("stats"),
+                         InstanceMethod<&SocketWrap::JS_fd>("fd"),
+                     });
+}
+
+SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<SocketWrap>(info) {
+  Napi::Env env = info.Env();
+  addon_ = env.GetInstanceData<AddonData>();
+  if (info.Length() < 11 || !info[0].IsNumber() || !info[1].IsString() || !info[2].IsNumber() ||
+      !info[7].IsNumber() || !info[8].IsNumber() || !info[9].IsArrayBuffer() ||
+      !info[10].IsArrayBuffer()) {
+    ThrowArgType(env, "(family, address, port, reuseAddr, reusePort, multicastAll, timestamps, "
+                      "batchSize, maxMessageSize, slab, records)");
+    return;
+  }
+  family_ = info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
+  const std::string address = info[1].As<Napi::String>().Utf8Value();
+  const uint32_t port = info[2].As<Napi::Number>().Uint32Value();
+  OpenOptions options;
+  options.family = family_;
+  options.reuse_addr = info[3].ToBoolean();
+  options.reuse_port = info[4].ToBoolean();
+  options.multicast_all = info[5].ToBoolean();
+  options.timestamps = info[6].ToBoolean();
+  const uint32_t batch_size = info[7].As<Napi::Number>().Uint32Value();
+  const uint32_t max_size = info[8].As<Napi::Number>().Uint32Value();
+  Napi::ArrayBuffer slab = info[9].As<Napi::ArrayBuffer>();
+  Napi::ArrayBuffer records = info[10].As<Napi::ArrayBuffer>();
+  if (batch_size == 0 || max_size == 0 || port > 65535 ||
+      slab.ByteLength() < static_cast<size_t>(batch_size) * max_size ||
+      records.ByteLength() < static_cast<size_t>(batch_size) * layout::kRecordBytes) {
+    ThrowArgType(env, "a slab and records large enough for batchSize and maxMessageSize");
+    return;
+  }
+
+  SockAddr bind_addr;
+  if (!ParseAddress(family_, address.c_str(), static_cast<uint16_t>(port), 0, &bind_addr)) {
+    ThrowSystem(env, EINVAL, "inet_pton");
+    return;
+  }
+  const char* failed_call = "socket";
+  int err = OpenBoundSocket(options, bind_addr, &fd_, &failed_call);
+  if (err != 0) {
+    ThrowSystem(env, err, failed_call);
+    return;
+  }
+
+  uv_loop_t* loop = nullptr;
+  napi_get_uv_event_loop(env, &loop);
+  watcher_ = new PollWatcher();
+  watcher_->owner = this;
+  uv_poll_init(loop, &watcher_->poll, fd_);
+  watcher_->poll.data = watcher_;
+  // Closes the socket when its environment (main thread or worker) is torn down; libuv's close
+  // callback completes the hook, so Node waits for the handle before closing the loop.
+  napi_add_async_cleanup_hook(env, OnEnvCleanup, watcher_, &watcher_->cleanup);
+  napi_async_init(env, Value(), Napi::String::New(env, "mcast.Socket"), &async_context_);
+
+  slab_ref_ = Napi::Persistent(slab);
+  records_ref_ = Napi::Persistent(records);
+  batch_ = std::make_unique<RecvBatch>(batch_size, max_size, static_cast<uint8_t*>(slab.Data()),
+                                       static_cast<uint8_t*>(records.Data()));
+}
+
+SocketWrap::~SocketWrap() {
+  // Reached when the JS object is collected: an unreachable socket must not leak its fd.
+  CloseNative();
+  if (async_context_ != nullptr) napi_async_destroy(Env(), async_context_);
+}
+
+void SocketWrap::CloseNative() {
+  if (closed_) return;
+  closed_ = true;
+  receiving_ = false;
+  want_writable_ = false;
+  if (watcher_ != nullptr) {
+    watcher_->owner = nullptr;
+    watcher_->closing = true;
+    // uv_close stops the poll and removes the fd from epoll at once, so the fd can go now.
+    uv_close(reinterpret_cast<uv_handle_t*>(&watcher_->poll), OnWatcherClosed);
+    watcher_ = nullptr;
+  }
+  if (fd_ >= 0) {
+    ::close(fd_);
+    fd_ = -1;
+  }
+}
+
+void SocketWrap::OnWatcherClosed(uv_handle_t* handle) {
+  auto* watcher = static_cast<PollWatcher*>(handle->data);
+  if (watcher->cleanup != nullptr) napi_remove_async_cleanup_hook(watcher->cleanup);
+  delete watcher;
+}
+
+void SocketWrap::OnEnvCleanup(napi_async_cleanup_hook_handle /*handle*/, void* arg) {
+  auto* watcher = static_cast<PollWatcher*>(arg);
+  if (watcher->closing) return;  // its close callback will complete the hook
+  SocketWrap* owner = watcher->owner;
+  // The environment is going away: no JS, and the async context dies with it.
+  owner->async_context_ = nullptr;
+  owner->CloseNative();
+}
+
+bool SocketWrap::CheckOpen(Napi::Env env) {
+  if (!closed_) return true;
+  ThrowSystem(env, EBADF, "socket closed");
+  return false;
+}
+
+void SocketWrap::UpdatePoll() {
+  if (closed_ || watcher_ == nullptr) return;
+  const int events = (receiving_ ? UV_READABLE : 0) | (want_writable_ ? UV_WRITABLE : 0);
+  if (events != 0) {
+    uv_poll_start(&watcher_->poll, events, OnPoll);
+    if (!pinned_) {
+      Ref();
+      pinned_ = true;
+    }
+  } else {
+    uv_poll_stop(&watcher_->poll);
+    if (pinned_) {
+      Unref();
+      pinned_ = false;
+    }
+  }
+}
+
+void SocketWrap::OnPoll(uv_poll_t* handle, int status, int events) {
+  auto* watcher = static_cast<PollWatcher*>(handle->data);
+  if (watcher->owner != nullptr) watcher->owner->HandleEvents(status, events);
+}
+
+void SocketWrap::HandleEvents(int status, int events) {
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  // A local handle keeps the JS object alive across callbacks that may close and drop it.
+  Napi::Object self = Value();
+  static_cast<void>(self);
+  if (status < 0) {
+    // uv_poll reports -errno (e.g. a socket error); hand it to JS as an 'error' event.
+    Dispatch(addon_->on_error, {Napi::Number::New(env, -status), Napi::String::New(env, "poll")});
+    return;
+  }
+  if ((events & UV_WRITABLE) && want_writable_) {
+    want_writable_ = false;
+    UpdatePoll();
+    if (!Dispatch(addon_->on_writable, {})) return;
+  }
+  if ((events & UV_READABLE) && receiving_) DrainReadable();
+}
+
+void SocketWrap::DrainReadable() {
+  Napi::Env env = Env();
+  for (int round = 0; round < kMaxRoundsPerWake && receiving_ && !closed_; round++) {
+    int n = batch_->Receive(fd_, &rx_);
+    if (n == -EAGAIN || n == -EWOULDBLOCK || n == 0) return;
+    if (n < 0) {
+      Dispatch(addon_->on_error, {Napi::Number::New(env, -n), Napi::String::New(env, "recvmmsg")});
+      return;
+    }
+    if (!Dispatch(addon_->on_batch, {Napi::Number::New(env, n)})) return;
+    // A short batch means the queue is empty: skip the recvmmsg that would say EAGAIN.
+    if (static_cast<size_t>(n) < batch_->batch_size()) return;
+  }
+}
+
+bool SocketWrap::Dispatch(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
+  if (fn.IsEmpty()) return true;
+  Napi::Env env = Env();
+  napi_value result;
+  napi_status status = napi_make_callback(env, async_context_, Value(), fn.Value(), args.size(),
+                                          args.begin(), &result);
+  if (status == napi_ok) return true;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    // A listener threw: report it as uncaught (the 'uncaughtException' path), as Node does for
+    // any EventEmitter listener. The socket itself stays usable. During worker termination the
+    // exception is empty and nothing is reported.
+    napi_valuetype type = napi_undefined;
+    if (error != nullptr) napi_typeof(env, error, &type);
+    if (type != napi_undefined) napi_fatal_exception(env, error);
+  }
+  return false;
+}
+
+Napi::Value SocketWrap::JS_close(const Napi::CallbackInfo& info) {
+  CloseNative();
+  if (pinned_) {
+    Unref();
+    pinned_ = false;
+  }
+  if (async_context_ != nullptr) {
+    napi_async_destroy(info.Env(), async_context_);
+    async_context_ = nullptr;
+  }
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketWrap::JS_setReceiving(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return info.Env().Undefined();
+  receiving_ = info[0].ToBoolean();
+  UpdatePoll();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketWrap::JS_waitWritable(const Napi::CallbackInfo& info) {
+  if (!CheckOpen(info.Env())) return info.Env().Undefined();
+  want_writable_ = true;
+  UpdatePoll();
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketWrap::JS_ref(const Napi::CallbackInfo& info) {
+  if (watcher_ != nullptr) uv_ref(reinterpret_cast<uv_handle_t*>(&watcher_->poll));
+  return info.Env().Undefined();
+}
+
+Napi::Value SocketWrap::JS_unref(const Napi::CallbackInfo& info) {
+  if (watcher_ != nullptr) uv_unref(reinterpret_cast<uv_handle_t*>(&watcher_->poll));
+  return info.Env().Undefined();
+}
+
+// membership(op, group, source | null, ifindex)
+Napi::Value SocketWrap::JS_membership(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber() || !info[1].IsString() || !info[3].IsNumber()) {
+    return ThrowArgType(env, "(op, group, source, ifindex)");
+  }
+  const int op_index = info[0].As<Napi::Number>().Int32Value();
+  if (op_index < 0 || op_index > static_cast<int>(MembershipOp::kUnblockSource)) {
+    return ThrowArgType(env, "a membership operation 0..5");
+  }
+  const auto op = static_cast<MembershipOp>(op_index);
+  SockAddr group, source;
+  if (!ParseAddress(family_, info[1].As<Napi::String>().Utf8Value().c_str(), 0, 0, &group)) {
+    return ThrowSystem(env, EINVAL, "inet_pton(group)");
+  }
+  const bool with_source = MembershipHasSource(op);
+  if (with_source && (!info[2].IsString() ||
+                      !ParseAddress(family_, info[2].As<Napi::String>().Utf8Value().c_str(), 0, 0,
+                                    &source))) {
+    return ThrowSystem(env, EINVAL, "inet_pton(source)");
+  }
+  const uint32_t ifindex = info[3].As<Napi::Number>().Uint32Value();
+  int err = ChangeMembership(fd_, family_, op, group, with_source ? &source : nullptr, ifindex);
+  if (err != 0) return ThrowSystem(env, err, MembershipOptLabel(op));
+  return env.Undefined();
+}
+
+Napi::Value SocketWrap::JS_setMulticastInterface(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber()) return ThrowArgType(env, "(ifindex, sourceAddress?)");
+  SockAddr source;
+  const bool with_source =
+      info[1].IsString() &&
+      ParseAddress(family_, info[1].As<Napi::String>().Utf8Value().c_str(), 0, 0, &source);
+  int err = SetMulticastInterface(fd_, family_, info[0].As<Napi::Number>().Uint32Value(),
+                                  with_source ? &source : nullptr);
+  if (err != 0) {
+    return ThrowSystem(env, err, family_ == AF_INET6 ? "setsockopt(IPV6_MULTICAST_IF)"
+                                                     : "setsockopt(IP_MULTICAST_IF)");
+  }
+  return env.Undefined();
+}
+
+// setIntOption(level, name, value, label)
+Napi::Value SocketWrap::JS_setIntOption(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber() || !info[3].IsString()) {
+    return ThrowArgType(env, "(level, name, value, label)");
+  }
+  int err = SetIntOption(fd_, info[0].As<Napi::Number>().Int32Value(),
+                         info[1].As<Napi::Number>().Int32Value(),
+                         info[2].As<Napi::Number>().Int32Value());
+  if (err != 0) return ThrowSystem(env, err, info[3].As<Napi::String>().Utf8Value().c_str());
+  return env.Undefined();
+}
+
+// getIntOption(level, name, label) -> number
+Napi::Value SocketWrap::JS_getIntOption(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsString()) {
+    return ThrowArgType(env, "(level, name, label)");
+  }
+  int value = 0;
+  int err = GetIntOption(fd_, info[0].As<Napi::Number>().Int32Value(),
+                         info[1].As<Napi::Number>().Int32Value(), &value);
+  if (err != 0) return ThrowSystem(env, err, info[2].As<Napi::String>().Utf8Value().c_str());
+  return Napi::Number::New(env, value);
+}
+
+// setRawOption(level, name, bytes: Uint8Array)
+Napi::Value SocketWrap::JS_setRawOption(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint8_t* data;
+  size_t length;
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !GetBytes(env, info[2], &data, &length)) {
+    return ThrowArgType(env, "(level, name, bytes)");
+  }
+  if (setsockopt(fd_, info[0].As<Napi::Number>().Int32Value(),
+                 info[1].As<Napi::Number>().Int32Value(), data,
+                 static_cast<socklen_t>(length)) != 0) {
+    return ThrowSystem(env, errno, "setsockopt");
+  }
+  return env.Undefined();
+}
+
+// getRawOption(level, name, size) -> Buffer of the length the kernel returned
+Napi::Value SocketWrap::JS_getRawOption(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
+    return ThrowArgType(env, "(level, name, size)");
+  }
+  std::vector<uint8_t> bytes(info[2].As<Napi::Number>().Uint32Value());
+  socklen_t length = static_cast<socklen_t>(bytes.size());
+  if (getsockopt(fd_, info[0].As<Napi::Number>().Int32Value(),
+                 info[1].As<Napi::Number>().Int32Value(), bytes.data(), &length) != 0) {
+    return ThrowSystem(env, errno, "getsockopt");
+  }
+  return Napi::Buffer<uint8_t>::Copy(env, bytes.data(), length);
+}
+
+// setBufferSize(receive: boolean, bytes) -> the size the kernel reports afterwards
+Napi::Value SocketWrap::JS_setBufferSize(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[1].IsNumber()) return ThrowArgType(env, "(receive, bytes)");
+  const bool receive = info[0].ToBoolean();
+  int effective = 0;
+  int err = SetBufferSize(fd_, receive, info[1].As<Napi::Number>().Int32Value(), &effective);
+  if (err != 0) return ThrowSystem(env, err, receive ? "setsockopt(SO_RCVBUF)" : "setsockopt(SO_SNDBUF)");
+  return Napi::Number::New(env, effective);
+}
+
+// address() -> [address, port]
+Napi::Value SocketWrap::JS_address(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  SockAddr local;
+  int err = LocalAddress(fd_, &local);
+  if (err != 0) return ThrowSystem(env, err, "getsockname");
+  char text[INET6_ADDRSTRLEN] = "";
+  uint16_t port = 0;
+  FormatAddress(local.get(), text, sizeof(text), &port);
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::String::New(env, text));
+  result.Set(1u, Napi::Number::New(env, port));
+  return result;
+}
+
+// Parses (address, port, scopeId) at info[first..first+2].
+bool SocketWrap::ParseDestination(const Napi::CallbackInfo& info, size_t first, SockAddr* out) {
+  Napi::Env env = info.Env();
+  if (!info[first].IsString() || !info[first + 1].IsNumber() || !info[first + 2].IsNumber()) {
+    ThrowArgType(env, "(address, port, scopeId)");
+    return false;
+  }
+  // Short destination strings fit on the stack; no allocation on the send path.
+  char text[64];
+  size_t length = 0;
+  if (napi_get_value_string_utf8(env, info[first], text, sizeof(text), &length) != napi_ok ||
+      !ParseAddress(family_, text, static_cast<uint16_t>(info[first + 1].As<Napi::Number>().Uint32Value()),
+                    info[first + 2].As<Napi::Number>().Uint32Value(), out)) {
+    ThrowSystem(env, EINVAL, "inet_pton(destination)");
+    return false;
+  }
+  return true;
+}
+
+// send(bytes, address, port, scopeId) -> 1 when sent, 0 when the send queue is full
+Napi::Value SocketWrap::JS_send(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint8_t* data;
+  size_t length;
+  if (!GetBytes(env, info[0], &data, &length)) return ThrowArgType(env, "a Uint8Array to send");
+  SockAddr dest;
+  if (!ParseDestination(info, 1, &dest)) return env.Undefined();
+  SendResult r = SendOne(fd_, dest, data, length, &tx_);
+  if (r.error != 0 && r.error != EAGAIN) return ThrowSystem(env, r.error, "sendto");
+  return Napi::Number::New(env, static_cast<double>(r.sent));
+}
+
+// sendBatch(array of Uint8Array, count, address, port, scopeId) -> datagrams accepted; a hard
+// error after some were sent is thrown with `sent` set on the error.
+Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsArray() || !info[1].IsNumber()) return ThrowArgType(env, "(datagrams, count, ...)");
+  napi_value array = info[0];
+  const uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+  SockAddr dest;
+  if (!ParseDestination(info, 2, &dest)) return env.Undefined();
+  send_batch_.Reserve(count);
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    uint8_t* data;
+    size_t length;
+    if (napi_get_element(env, array, i, &element) != napi_ok ||
+        !GetBytes(env, element, &data, &length)) {
+      return ThrowArgType(env, "an array of Uint8Array");
+    }
+    send_batch_.Set(i, data, length);
+  }
+  SendResult r = send_batch_.Send(fd_, dest, count, &tx_);
+  if (r.error != 0 && r.error != EAGAIN) {
+    Napi::Error error = SystemError(env, r.error, "sendmmsg");
+    error.Set("sent", Napi::Number::New(env, static_cast<double>(r.sent)));
+    error.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(r.sent));
+}
+
+// stats(out: Float64Array(8)): packets, bytes, batches, truncated, kernelDrops, sent packets,
+// sent bytes, sends refused with EAGAIN. Works after close, for the final figures.
+Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsTypedArray()) return ThrowArgType(env, "a Float64Array(8)");
+  Napi::TypedArray out = info[0].As<Napi::TypedArray>();
+  if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 8) {
+    return ThrowArgType(env, "a Float64Array(8)");
+  }
+  auto* values = reinterpret_cast<double*>(static_cast<uint8_t*>(out.ArrayBuffer().Data()) +
+                                           out.ByteOffset());
+  values[0] = static_cast<double>(rx_.packets);
+  values[1] = static_cast<double>(rx_.bytes);
+  values[2] = static_cast<double>(rx_.batches);
+  values[3] = static_cast<double>(rx_.truncated);
+  values[4] = static_cast<double>(rx_.kernel_drops);
+  values[5] = static_cast<double>(tx_.packets);
+  values[6] = static_cast<double>(tx_.bytes);
+  values[7] = static_cast<double>(tx_.would_block);
+  return env.Undefined();
+}
+
+// fd() -> the descriptor, or -1 once closed (for tests that count open descriptors).
+Napi::Value SocketWrap::JS_fd(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), fd_);
+}
+
+}  // namespace mcast

@@ -1,0 +1,92 @@
+// The JS-visible socket: owns the descriptor and a uv_poll_t on the environment's own loop, and
+// translates JS calls into socket_ops / recv_batch / send_batch. Argument checking here is only a
+// guard; lib/socket.ts validates every value and builds the errors users see.
+#pragma once
+
+#include <napi.h>
+#include <uv.h>
+
+#include <memory>
+
+#include "recv_batch.h"
+#include "send_batch.h"
+#include "socket_ops.h"
+
+namespace mcast {
+
+struct AddonData;
+class SocketWrap;
+
+// The libuv side of a socket. It outlives the SocketWrap when needed: libuv owns it from
+// uv_close() until the close callback, which frees it and releases the environment cleanup hook.
+struct PollWatcher {
+  uv_poll_t poll;
+  SocketWrap* owner = nullptr;  // null once the socket has closed or been collected
+  bool closing = false;
+  napi_async_cleanup_hook_handle cleanup = nullptr;
+};
+
+class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // new Socket(family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
+  //            batchSize, maxMessageSize, slab: ArrayBuffer, records: ArrayBuffer)
+  explicit SocketWrap(const Napi::CallbackInfo& info);
+  ~SocketWrap() override;
+
+  // Closes the descriptor and the poll handle without calling into JS (GC, env teardown).
+  void CloseNative();
+
+ private:
+  Napi::Value JS_close(const Napi::CallbackInfo& info);
+  Napi::Value JS_setReceiving(const Napi::CallbackInfo& info);
+  Napi::Value JS_waitWritable(const Napi::CallbackInfo& info);
+  Napi::Value JS_ref(const Napi::CallbackInfo& info);
+  Napi::Value JS_unref(const Napi::CallbackInfo& info);
+  Napi::Value JS_membership(const Napi::CallbackInfo& info);
+  Napi::Value JS_setMulticastInterface(const Napi::CallbackInfo& info);
+  Napi::Value JS_setIntOption(const Napi::CallbackInfo& info);
+  Napi::Value JS_getIntOption(const Napi::CallbackInfo& info);
+  Napi::Value JS_setRawOption(const Napi::CallbackInfo& info);
+  Napi::Value JS_getRawOption(const Napi::CallbackInfo& info);
+  Napi::Value JS_setBufferSize(const Napi::CallbackInfo& info);
+  Napi::Value JS_address(const Napi::CallbackInfo& info);
+  Napi::Value JS_send(const Napi::CallbackInfo& info);
+  Napi::Value JS_sendBatch(const Napi::CallbackInfo& info);
+  Napi::Value JS_stats(const Napi::CallbackInfo& info);
+  Napi::Value JS_fd(const Napi::CallbackInfo& info);
+
+  static void OnPoll(uv_poll_t* handle, int status, int events);
+  static void OnWatcherClosed(uv_handle_t* handle);
+  static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg);
+
+  void HandleEvents(int status, int events);
+  void DrainReadable();
+  // Starts or stops the poll for the events wanted now, and holds the JS object strongly while
+  // any are wanted (a receiving socket must not be collected; an idle one may be).
+  void UpdatePoll();
+  // Calls one of the environment's dispatch functions with `this` = this socket. Returns false
+  // when it threw; the exception is then reported as uncaught, as for any EventEmitter listener.
+  bool Dispatch(Napi::FunctionReference& fn, std::initializer_list<napi_value> args);
+  bool CheckOpen(Napi::Env env);
+  bool ParseDestination(const Napi::CallbackInfo& info, size_t first, SockAddr* out);
+
+  AddonData* addon_ = nullptr;
+  int fd_ = -1;
+  int family_ = AF_INET;
+  bool receiving_ = false;
+  bool want_writable_ = false;
+  bool pinned_ = false;
+  bool closed_ = false;
+  PollWatcher* watcher_ = nullptr;
+  napi_async_context async_context_ = nullptr;
+  std::unique_ptr<RecvBatch> batch_;
+  SendBatch send_batch_;
+  RecvCounters rx_;
+  SendCounters tx_;
+  Napi::Reference<Napi::ArrayBuffer> slab_ref_;
+  Napi::Reference<Napi::ArrayBuffer> records_ref_;
+};
+
+}  // namespace mcast

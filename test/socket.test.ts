@@ -1,0 +1,316 @@
+/**
+ * The socket on loopback (inside the sandbox namespace): binding, joins, the 'message' and
+ * 'batch' paths, batching, truncation, timestamps, accounting of kernel drops, and close.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { constants, createSocket, listInterfaces, type Socket, type SocketOptions } from '../lib/index.js';
+import { collectBatches, collectMessages, settle, uniquePort, waitFor } from './helpers.js';
+
+const open: Socket[] = [];
+function socket(options: SocketOptions = {}): Socket {
+  const s = createSocket(options);
+  open.push(s);
+  return s;
+}
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const LO = listInterfaces().find((i) => i.loopback);
+const GROUP = '239.10.0.1';
+
+/** A receiver joined on lo and a sender whose multicast goes out lo. */
+function loopbackPair(port: number, options: SocketOptions = {}): { rx: Socket; tx: Socket } {
+  const rx = socket({ port, ...options }).join(GROUP, { interface: 'lo' });
+  const tx = socket({ interface: 'lo' });
+  return { rx, tx };
+}
+
+describe('createSocket()', () => {
+  it('binds synchronously to the port asked for, or an ephemeral one', () => {
+    const port = uniquePort();
+    expect(socket({ port }).address()).toEqual({ address: '0.0.0.0', family: 'IPv4', port });
+    const eph = socket().address();
+    expect(eph.port).toBeGreaterThan(1023);
+    expect(socket({ family: 6, address: '::1' }).address()).toMatchObject({ address: '::1', family: 'IPv6' });
+  });
+
+  it('fails at once with EADDRINUSE when the port is taken without reuseAddr', () => {
+    const port = uniquePort();
+    socket({ port, reuseAddr: false });
+    expect(() => socket({ port, reuseAddr: false })).toThrow(expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind' }));
+  });
+
+  it('applies ttl, loopback and buffer options', () => {
+    const s = socket({ ttl: 7, loopback: false, recvBufferSize: 65536 });
+    expect(s.getTTL()).toBe(7);
+    expect(s.getOption(constants.IPPROTO_IP!, constants.IP_MULTICAST_LOOP!).readInt32LE(0)).toBe(0);
+    // The kernel reports twice what was asked (its own bookkeeping).
+    expect(s.getRecvBufferSize()).toBe(131072);
+  });
+
+  it('switches IP_MULTICAST_ALL off by default and on with multicastAll', () => {
+    const off = socket();
+    const on = socket({ multicastAll: true });
+    const all = (s: Socket) => s.getOption(constants.IPPROTO_IP!, constants.IP_MULTICAST_ALL!).readInt32LE(0);
+    expect(all(off)).toBe(0);
+    expect(all(on)).toBe(1);
+  });
+});
+
+describe('listInterfaces()', () => {
+  it('lists lo with its index, flags and 127.0.0.1/255.0.0.0', () => {
+    expect(LO).toBeDefined();
+    expect(LO!.name).toBe('lo');
+    expect(LO!.up).toBe(true);
+    expect(LO!.addresses).toContainEqual({ family: 'IPv4', address: '127.0.0.1', netmask: '255.0.0.0', scopeId: 0 });
+  });
+});
+
+describe("the 'message' event", () => {
+  it('delivers a copy with source, destination group, interface, TTL and size', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    tx.setTTL(3);
+    const got = collectMessages(rx);
+    expect(tx.send('Hello, multicast world!', GROUP, port)).toBe(true);
+    await waitFor(() => got.length === 1, 'one datagram');
+    const { data, info } = got[0]!;
+    expect(data.toString()).toBe('Hello, multicast world!');
+    expect(info).toMatchObject({
+      address: '127.0.0.1',
+      port: tx.address().port,
+      family: 'IPv4',
+      size: 23,
+      originalSize: 23,
+      truncated: false,
+      destination: GROUP,
+      interfaceIndex: LO!.index,
+      ttl: 3,
+    });
+    expect(info.timestamp).toBeUndefined();
+  });
+
+  it('stamps each datagram with the kernel receive time when timestamps is on', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port, { timestamps: true });
+    const got = collectMessages(rx);
+    const before = BigInt(Date.now()) * 1_000_000n;
+    tx.send('t', GROUP, port);
+    await waitFor(() => got.length === 1, 'one datagram');
+    const ts = got[0]!.info.timestamp!;
+    expect(typeof ts).toBe('bigint');
+    expect(ts >= before - 1_000_000n).toBe(true);
+    expect(ts <= BigInt(Date.now()) * 1_000_000n + 1_000_000n).toBe(true);
+  });
+
+  it('flags and counts a datagram longer than maxMessageSize instead of cutting it silently', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port, { maxMessageSize: 16 });
+    const got = collectMessages(rx);
+    tx.send(Buffer.alloc(100, 7), GROUP, port);
+    tx.send(Buffer.alloc(16, 8), GROUP, port);
+    await waitFor(() => got.length === 2, 'two datagrams');
+    expect(got[0]!.info).toMatchObject({ size: 16, originalSize: 100, truncated: true });
+    expect(got[0]!.data).toEqual(Buffer.alloc(16, 7));
+    expect(got[1]!.info).toMatchObject({ size: 16, originalSize: 16, truncated: false });
+    expect(rx.stats().truncated).toBe(1);
+  });
+});
+
+describe("the 'batch' event", () => {
+  it('hands a queued burst over in batches larger than one (recvmmsg)', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port, { batchSize: 32 });
+    const payloads = Array.from({ length: 100 }, (_, i) => `datagram ${i}`);
+    // Nobody listens yet, so the kernel queues the burst.
+    expect(tx.sendBatch(payloads, GROUP, port)).toBe(100);
+    const batches = collectBatches(rx);
+    await waitFor(() => batches.reduce((n, b) => n + b.count, 0) === 100, '100 datagrams');
+    expect(batches.map((b) => b.count)).toEqual([32, 32, 32, 4]);
+    expect(batches.flatMap((b) => b.payloads)).toEqual(payloads);
+    expect(rx.stats()).toMatchObject({ packetsReceived: 100, batches: 4, kernelDrops: 0 });
+    expect(tx.stats()).toMatchObject({ packetsSent: 100, bytesSent: payloads.join('').length });
+  });
+
+  it('reads in place: offset/size index the slab, and data(i) is a view of it', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port, { maxMessageSize: 256 });
+    tx.sendBatch(['abc', 'defgh'], GROUP, port);
+    const seen: { offsets: number[]; sizes: number[]; sameMemory: boolean; fromSlab: string[] }[] = [];
+    rx.on('batch', (b) => {
+      const offsets = [];
+      const sizes = [];
+      const fromSlab = [];
+      for (let i = 0; i < b.count; i++) {
+        offsets.push(b.offset(i));
+        sizes.push(b.size(i));
+        fromSlab.push(b.buffer.toString('latin1', b.offset(i), b.offset(i) + b.size(i)));
+      }
+      seen.push({ offsets, sizes, fromSlab, sameMemory: b.data(0).buffer === b.buffer.buffer });
+    });
+    await waitFor(() => seen.length === 1, 'one batch');
+    expect(seen[0]).toEqual({ offsets: [0, 256], sizes: [3, 5], fromSlab: ['abc', 'defgh'], sameMemory: true });
+  });
+
+  it('is valid only during its callback', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    let kept: { count: number; size: (i: number) => number } | undefined;
+    rx.on('batch', (b) => {
+      kept = b;
+    });
+    tx.send('x', GROUP, port);
+    await waitFor(() => kept !== undefined, 'a batch');
+    expect(kept!.count).toBe(0);
+    expect(() => kept!.size(0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
+});
+
+describe('accounting', () => {
+  it('counts what the kernel dropped: received + kernelDrops = sent', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    // Shrink the queue (the kernel's minimum is 2304 bytes) so that a burst must overflow.
+    rx.setOption(constants.SOL_SOCKET!, constants.SO_RCVBUF!, 4096);
+    const sent = tx.sendBatch(Array.from({ length: 200 }, () => Buffer.alloc(64)), GROUP, port);
+    expect(sent).toBe(200);
+    const got = collectMessages(rx);
+    await waitFor(() => got.length > 0, 'the queued datagrams');
+    await settle(100);
+    // Drops are reported with the next datagram that makes it in.
+    tx.send(Buffer.alloc(64), GROUP, port);
+    await waitFor(() => rx.stats().packetsReceived + rx.stats().kernelDrops === 201, 'every datagram accounted for');
+    expect(rx.stats().kernelDrops).toBeGreaterThan(0);
+  });
+});
+
+describe('delivery rules', () => {
+  it('a socket that did not join gets nothing by default, and the group with multicastAll', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    const bystander = socket({ port });
+    const promiscuous = socket({ port, multicastAll: true });
+    const joined = collectMessages(rx);
+    const heardByBystander = collectMessages(bystander);
+    const heardByPromiscuous = collectMessages(promiscuous);
+    tx.send('m', GROUP, port);
+    await waitFor(() => joined.length === 1 && heardByPromiscuous.length === 1, 'the joined and multicastAll sockets');
+    await settle();
+    expect(heardByBystander).toHaveLength(0);
+  });
+
+  it('leave stops delivery', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    const got = collectMessages(rx);
+    tx.send('before', GROUP, port);
+    await waitFor(() => got.length === 1, 'the first datagram');
+    rx.leave(GROUP, { interface: 'lo' });
+    tx.send('after', GROUP, port);
+    await settle();
+    expect(got.map((g) => g.data.toString())).toEqual(['before']);
+  });
+
+  it('receives only the chosen source after a source-specific join', async () => {
+    const port = uniquePort();
+    const ssm = '232.1.1.1';
+    const rx = socket({ port }).join(ssm, { interface: 'lo', source: '127.0.0.1' });
+    const other = socket({ port }).join(ssm, { interface: 'lo', source: '127.0.0.2' });
+    const tx = socket({ interface: 'lo' });
+    const got = collectMessages(rx);
+    const otherGot = collectMessages(other);
+    tx.send('from 127.0.0.1', ssm, port);
+    await waitFor(() => got.length === 1, 'the chosen source');
+    await settle();
+    expect(otherGot).toHaveLength(0);
+  });
+});
+
+describe('Socket#close()', () => {
+  it('is idempotent, emits close once, and later calls fail with ERR_MCAST_SOCKET_CLOSED', async () => {
+    const s = socket();
+    let closes = 0;
+    s.on('close', () => closes++);
+    s.close();
+    s.close();
+    await settle(20);
+    expect(closes).toBe(1);
+    expect(s.fd()).toBe(-1);
+    expect(() => s.join(GROUP, { interface: 'lo' })).toThrow(expect.objectContaining({ code: 'ERR_MCAST_SOCKET_CLOSED' }));
+    expect(() => s.send('x', GROUP, 1)).toThrow(expect.objectContaining({ code: 'ERR_MCAST_SOCKET_CLOSED' }));
+    expect(s.stats().packetsReceived).toBe(0);
+  });
+
+  it('is safe inside its own batch callback: no further batches or messages', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port, { batchSize: 4 });
+    tx.sendBatch(Array.from({ length: 20 }, (_, i) => `${i}`), GROUP, port);
+    let batches = 0;
+    let messages = 0;
+    rx.on('batch', () => {
+      batches++;
+      rx.close();
+      rx.close();
+    });
+    rx.on('message', () => messages++);
+    await waitFor(() => rx.closed, 'the close');
+    await settle(50);
+    expect(batches).toBe(1);
+    expect(messages).toBe(0);
+  });
+
+  it("stops the 'message' loop of a batch when a listener closes the socket", async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    tx.sendBatch(['a', 'b', 'c'], GROUP, port);
+    const got: string[] = [];
+    rx.on('message', (d) => {
+      got.push(d.toString());
+      rx.close();
+    });
+    await waitFor(() => rx.closed, 'the close');
+    await settle(50);
+    expect(got).toEqual(['a']);
+  });
+
+  it('rejects pending writable() waits', async () => {
+    const s = socket();
+    s.setSendBufferSize(4096);
+    const wait = s.writable();
+    s.close();
+    // An idle socket is writable at once, so either outcome is a settled promise, never a hang.
+    await expect(Promise.race([wait.then(() => 'resolved', (e: { code: string }) => e.code), settle(1000).then(() => 'hung')])).resolves.not.toBe('hung');
+  });
+});
+
+describe('IPv6', () => {
+  it('sends and receives ff12:: on a link-local scope with the socket family checked', () => {
+    const s = socket({ family: 6 });
+    expect(() => s.join('239.1.1.1', { interface: 'lo' })).toThrow(expect.objectContaining({ code: 'ERR_MCAST_FAMILY_MISMATCH' }));
+    const v4 = socket();
+    expect(() => v4.join('ff12::1', { interface: 'lo' })).toThrow(expect.objectContaining({ code: 'ERR_MCAST_FAMILY_MISMATCH' }));
+  });
+});
+
+describe('module formats', () => {
+  it('loads by package name with require() and import(), sharing one implementation', () => {
+    // A child process, so that Node itself (not the test runner) resolves the exports map.
+    const script = `
+      import { createRequire } from 'node:module';
+      import * as esm from 'mcast';
+      const cjs = createRequire(import.meta.url)('mcast');
+      console.log(JSON.stringify({
+        same: esm.createSocket === cjs.createSocket && esm.Socket === cjs.Socket,
+        fn: typeof esm.createSocket,
+        join: esm.constants.MCAST_JOIN_GROUP,
+      }));`;
+    const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: ROOT, encoding: 'utf8' });
+    expect(JSON.parse(out)).toEqual({ same: true, fn: 'function', join: 42 });
+  });
+});

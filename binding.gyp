@@ -7,7 +7,8 @@
       "native/cmsg_decode.cc",
       "native/recv_batch.cc",
       "native/send_batch.cc",
-      "native/interfaces.cc"
+      "native/interfaces.cc",
+      "native/membership_filter.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",

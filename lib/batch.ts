@@ -45,7 +45,7 @@ export class Batch implements RecvBatch {
   }
 
   offset(i: number): number {
-    return this.check(i) * this.maxMessageSize;
+    return (this.records[this.check(i) * STRIDE32 + L.slot] as number) * this.maxMessageSize;
   }
 
   size(i: number): number {

@@ -36,6 +36,7 @@ export interface NativeSocket {
   sendBatch(datagrams: readonly Uint8Array[], count: number, address: string, port: number, scopeId: number): number;
   stats(out: Float64Array): void;
   fd(): number;
+  setInterfaceFilter(on: boolean): void;
   /** Set by lib/socket.ts: the facade that receives this socket's events. */
   owner?: NativeSocketOwner;
 }
@@ -72,6 +73,7 @@ export interface RecordLayout {
   ifIndex: number;
   port: number;
   ttl: number;
+  slot: number;
   sourceByte: number;
   destinationByte: number;
   timestampByte: number;

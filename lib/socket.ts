@@ -95,7 +95,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #native: NativeSocket;
   readonly #batch: Batch;
   readonly #options: ReturnType<typeof optionTable>;
-  readonly #stats = new Float64Array(8);
+  readonly #stats = new Float64Array(9);
   readonly #zoneCache = new Map<string, number>();
   #closed = false;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -285,6 +285,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#checkOpen('set multicastAll');
     checkBoolean('on', on);
     this.#setInt(this.#options.level, this.#options.all, on ? 1 : 0, this.#options.allLabel, `turn multicastAll ${on ? 'on' : 'off'}`);
+    this.#native.setInterfaceFilter(!on);
     return this;
   }
 
@@ -480,6 +481,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       packetsSent: s[5]!,
       bytesSent: s[6]!,
       sendWouldBlock: s[7]!,
+      filtered: s[8]!,
     };
   }
 

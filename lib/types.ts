@@ -136,6 +136,12 @@ export interface SocketStats {
   bytesSent: number;
   /** Send attempts that found the kernel queue full (EAGAIN): the datagrams were not sent. */
   sendWouldBlock: number;
+  /**
+   * IPv6 only: datagrams of a group this socket joined on another interface, dropped by mcast.
+   * Linux matches IPv6 multicast by group alone, so mcast checks the arrival interface itself
+   * (with multicastAll off, the default).
+   */
+  filtered: number;
 }
 
 /** One address of an interface. */

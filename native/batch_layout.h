@@ -7,7 +7,7 @@
 namespace mcast::layout {
 
 // One fixed-size record per datagram in the metadata ArrayBuffer.
-constexpr size_t kRecordBytes = 64;
+constexpr size_t kRecordBytes = 72;
 
 // int32 fields, by int32 index within a record.
 constexpr size_t kSize = 0;          // bytes delivered into the slab
@@ -16,11 +16,12 @@ constexpr size_t kFlags = 2;         // kFlag* bits below
 constexpr size_t kIfIndex = 3;       // arrival interface (IP_PKTINFO / IPV6_PKTINFO)
 constexpr size_t kPort = 4;          // source port
 constexpr size_t kTtl = 5;           // TTL / hop limit, -1 when the kernel sent none
+constexpr size_t kSlot = 6;          // slab slot holding the data (records skip filtered slots)
 
 // Byte offsets within a record.
-constexpr size_t kSourceByte = 24;       // 16 bytes: the source address (IPv4 in the first 4)
-constexpr size_t kDestinationByte = 40;  // 16 bytes: the destination (group) address
-constexpr size_t kTimestampByte = 56;    // uint64 little endian: receive time in ns
+constexpr size_t kSourceByte = 32;       // 16 bytes: the source address (IPv4 in the first 4)
+constexpr size_t kDestinationByte = 48;  // 16 bytes: the destination (group) address
+constexpr size_t kTimestampByte = 64;    // uint64 little endian: receive time in ns
 
 constexpr int kFlagTruncated = 1;
 constexpr int kFlagTimestamp = 2;

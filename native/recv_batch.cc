@@ -2,6 +2,8 @@
 
 #include <errno.h>
 
+#include <cstring>
+
 #include "batch_layout.h"
 #include "cmsg_decode.h"
 
@@ -26,7 +28,9 @@ RecvBatch::RecvBatch(size_t batch_size, size_t max_message_size, uint8_t* slab, 
   }
 }
 
-int RecvBatch::Receive(int fd, RecvCounters* counters) {
+int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* counters,
+                       int* delivered) {
+  *delivered = 0;
   // The kernel overwrites the name and control lengths: give every slot its full room back.
   for (size_t i = 0; i < batch_size_; i++) {
     msghdr& h = msgs_[i].msg_hdr;
@@ -42,19 +46,31 @@ int RecvBatch::Receive(int fd, RecvCounters* counters) {
   } while (n < 0 && errno == EINTR);
   if (n < 0) return -errno;
 
+  int out = 0;
   for (int i = 0; i < n; i++) {
     const uint32_t wire_size = msgs_[i].msg_len;
+    uint8_t* record = records_ + static_cast<size_t>(out) * layout::kRecordBytes;
     DecodeResult r = DecodeDatagram(msgs_[i].msg_hdr, wire_size,
-                                    static_cast<uint32_t>(max_message_size_),
-                                    records_ + static_cast<size_t>(i) * layout::kRecordBytes);
+                                    static_cast<uint32_t>(max_message_size_), record);
+    if (r.has_drop_count) counters->kernel_drops = r.drop_count;
+    int32_t ifindex;
+    std::memcpy(&ifindex, record + layout::kIfIndex * sizeof(int32_t), sizeof(ifindex));
+    if (filter != nullptr &&
+        !filter->Admits(record + layout::kDestinationByte, static_cast<uint32_t>(ifindex))) {
+      counters->filtered++;
+      continue;  // the next datagram's record takes this place
+    }
+    const int32_t slot = i;
+    std::memcpy(record + layout::kSlot * sizeof(int32_t), &slot, sizeof(slot));
     counters->bytes += wire_size < max_message_size_ ? wire_size : max_message_size_;
     if (r.truncated) counters->truncated++;
-    if (r.has_drop_count) counters->kernel_drops = r.drop_count;
+    out++;
   }
-  if (n > 0) {
-    counters->packets += static_cast<uint64_t>(n);
+  if (out > 0) {
+    counters->packets += static_cast<uint64_t>(out);
     counters->batches++;
   }
+  *delivered = out;
   return n;
 }
 

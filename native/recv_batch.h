@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "membership_filter.h"
+
 namespace mcast {
 
 struct RecvCounters {
@@ -16,6 +18,7 @@ struct RecvCounters {
   uint64_t batches = 0;
   uint64_t truncated = 0;
   uint32_t kernel_drops = 0;  // last SO_RXQ_OVFL value seen
+  uint64_t filtered = 0;      // IPv6 datagrams of a group joined on another interface only
 };
 
 class RecvBatch {
@@ -23,9 +26,10 @@ class RecvBatch {
   // `slab` holds batch_size * max_message_size bytes, `records` batch_size records.
   RecvBatch(size_t batch_size, size_t max_message_size, uint8_t* slab, uint8_t* records);
 
-  // One recvmmsg without waiting. Returns the number of datagrams (>= 1) written to the slab and
-  // records, or -errno (-EAGAIN when the queue is empty). Updates `counters`.
-  int Receive(int fd, RecvCounters* counters);
+  // One recvmmsg without waiting. Returns the number of datagrams read from the kernel (>= 1),
+  // or -errno (-EAGAIN when the queue is empty); `*delivered` gets how many of them have a
+  // record (those `filter`, when given, admits). Updates `counters`.
+  int Receive(int fd, const MembershipFilter* filter, RecvCounters* counters, int* delivered);
 
   size_t batch_size() const { return batch_size_; }
 

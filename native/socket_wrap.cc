@@ -56,6 +56,8 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_sendBatch>("sendBatch"),
                          InstanceMethod<&SocketWrap::JS_stats>("stats"),
                          InstanceMethod<&SocketWrap::JS_fd>("fd"),
+                         InstanceMethod<&SocketWrap::JS_setInterfaceFilter>(
+                             "setInterfaceFilter"),
                      });
 }
 
@@ -116,6 +118,10 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
   records_ref_ = Napi::Persistent(records);
   batch_ = std::make_unique<RecvBatch>(batch_size, max_size, static_cast<uint8_t*>(slab.Data()),
                                        static_cast<uint8_t*>(records.Data()));
+  if (family_ == AF_INET6) {
+    filter_ = std::make_unique<MembershipFilter>();
+    filter_on_ = !options.multicast_all;
+  }
 }
 
 SocketWrap::~SocketWrap() {
@@ -207,14 +213,16 @@ void SocketWrap::HandleEvents(int status, int events) {
 
 void SocketWrap::DrainReadable() {
   Napi::Env env = Env();
+  const MembershipFilter* filter = filter_on_ ? filter_.get() : nullptr;
   for (int round = 0; round < kMaxRoundsPerWake && receiving_ && !closed_; round++) {
-    int n = batch_->Receive(fd_, &rx_);
+    int delivered = 0;
+    int n = batch_->Receive(fd_, filter, &rx_, &delivered);
     if (n == -EAGAIN || n == -EWOULDBLOCK || n == 0) return;
     if (n < 0) {
       Dispatch(addon_->on_error, {Napi::Number::New(env, -n), Napi::String::New(env, "recvmmsg")});
       return;
     }
-    if (!Dispatch(addon_->on_batch, {Napi::Number::New(env, n)})) return;
+    if (delivered > 0 && !Dispatch(addon_->on_batch, {Napi::Number::New(env, delivered)})) return;
     // A short batch means the queue is empty: skip the recvmmsg that would say EAGAIN.
     if (static_cast<size_t>(n) < batch_->batch_size()) return;
   }
@@ -304,6 +312,11 @@ Napi::Value SocketWrap::JS_membership(const Napi::CallbackInfo& info) {
   const uint32_t ifindex = info[3].As<Napi::Number>().Uint32Value();
   int err = ChangeMembership(fd_, family_, op, group, with_source ? &source : nullptr, ifindex);
   if (err != 0) return ThrowSystem(env, err, MembershipOptLabel(op));
+  if (filter_ != nullptr) {
+    const in6_addr& g = reinterpret_cast<const sockaddr_in6*>(&group.storage)->sin6_addr;
+    if (op == MembershipOp::kJoin || op == MembershipOp::kJoinSource) filter_->Add(g, ifindex);
+    if (op == MembershipOp::kLeave || op == MembershipOp::kLeaveSource) filter_->Remove(g, ifindex);
+  }
   return env.Undefined();
 }
 
@@ -477,14 +490,14 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(r.sent));
 }
 
-// stats(out: Float64Array(8)): packets, bytes, batches, truncated, kernelDrops, sent packets,
-// sent bytes, sends refused with EAGAIN. Works after close, for the final figures.
+// stats(out: Float64Array(9)): packets, bytes, batches, truncated, kernelDrops, sent packets,
+// sent bytes, sends refused with EAGAIN, filtered. Works after close, for the final figures.
 Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) return ThrowArgType(env, "a Float64Array(8)");
+  if (!info[0].IsTypedArray()) return ThrowArgType(env, "a Float64Array(9)");
   Napi::TypedArray out = info[0].As<Napi::TypedArray>();
-  if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 8) {
-    return ThrowArgType(env, "a Float64Array(8)");
+  if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 9) {
+    return ThrowArgType(env, "a Float64Array(9)");
   }
   auto* values = reinterpret_cast<double*>(static_cast<uint8_t*>(out.ArrayBuffer().Data()) +
                                            out.ByteOffset());
@@ -496,7 +509,14 @@ Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   values[5] = static_cast<double>(tx_.packets);
   values[6] = static_cast<double>(tx_.bytes);
   values[7] = static_cast<double>(tx_.would_block);
+  values[8] = static_cast<double>(rx_.filtered);
   return env.Undefined();
+}
+
+// setInterfaceFilter(on): IPv6 only, follows IPV6_MULTICAST_ALL (see membership_filter.h).
+Napi::Value SocketWrap::JS_setInterfaceFilter(const Napi::CallbackInfo& info) {
+  if (filter_ != nullptr) filter_on_ = info[0].ToBoolean();
+  return info.Env().Undefined();
 }
 
 // fd() -> the descriptor, or -1 once closed (for tests that count open descriptors).

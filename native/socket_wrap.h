@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "membership_filter.h"
 #include "recv_batch.h"
 #include "send_batch.h"
 #include "socket_ops.h"
@@ -56,6 +57,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value JS_sendBatch(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_fd(const Napi::CallbackInfo& info);
+  Napi::Value JS_setInterfaceFilter(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnWatcherClosed(uv_handle_t* handle);
@@ -82,6 +84,9 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   PollWatcher* watcher_ = nullptr;
   napi_async_context async_context_ = nullptr;
   std::unique_ptr<RecvBatch> batch_;
+  // IPv6 only: what this socket joined, kept always, applied while filter_on_ (multicastAll off).
+  std::unique_ptr<MembershipFilter> filter_;
+  bool filter_on_ = false;
   SendBatch send_batch_;
   RecvCounters rx_;
   SendCounters tx_;

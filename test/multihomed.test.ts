@@ -1,0 +1,285 @@
+/**
+ * A multi-homed receiver: this test process is host H with two veth links, A to peer host PA
+ * and B to peer host PB. Peers send with Python's socket module (a program we did not write).
+ * Proves interface-exact joins (by name, index and address), isolation of two sockets on one
+ * port, source-specific joins, block/unblock, the outgoing interface, loopback on a real link,
+ * TTL, and IPv6.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+
+import { createSocket, type Socket, type SocketOptions } from '../lib/index.js';
+import { type Host, type Link, Topology } from './harness/netns.js';
+import { collectMessages, settle, uniquePort, waitFor } from './helpers.js';
+
+// python3 -c PY_SEND family group port ifref ttl count message [source]
+// ifref is the outgoing interface: an IPv4 address (IP_MULTICAST_IF) or an IPv6 ifindex.
+const PY_SEND = `
+import socket, sys
+family, group, port, ifref, ttl, count, message = sys.argv[1:8]
+source = sys.argv[8] if len(sys.argv) > 8 else None
+if family == '4':
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(ifref))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, int(ttl))
+    if source: s.bind((source, 0))
+else:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, int(ifref))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, int(ttl))
+for i in range(int(count)):
+    s.sendto(message.encode(), (group, int(port)))
+`;
+
+// python3 -c PY_RECV group port ifaddr seconds: the classic IP_ADD_MEMBERSHIP receiver; prints
+// one line "TTL PAYLOAD" per datagram (TTL from IP_RECVTTL) until `seconds` pass.
+const PY_RECV = `
+import socket, struct, sys, time
+group, port, ifaddr, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
+s.bind(('', port))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton(ifaddr))
+print('ready', flush=True)
+end = time.time() + seconds
+while time.time() < end:
+    s.settimeout(max(0.01, end - time.time()))
+    try:
+        data, anc, flags, addr = s.recvmsg(2048, socket.CMSG_SPACE(4))
+    except socket.timeout:
+        break
+    ttl = next((struct.unpack('i', d)[0] for l, t, d in anc if t == 2), -1)  # IP_TTL
+    print(ttl, data.decode(), flush=True)
+`;
+
+let net: Topology;
+let pa: Host;
+let pb: Host;
+let linkA: Link;
+let linkB: Link;
+
+beforeAll(async () => {
+  net = await Topology.create('mh', { autoDestroy: false });
+  [pa, pb] = await Promise.all([net.host('pa'), net.host('pb')]);
+  linkA = await net.link(net.self, net.ifname('a0'), pa, net.ifname('pa0'), {
+    selfAddr: '10.71.1.1/24',
+    peerAddr: '10.71.1.2/24',
+  });
+  linkB = await net.link(net.self, net.ifname('b0'), pb, net.ifname('pb0'), {
+    selfAddr: '10.71.2.1/24',
+    peerAddr: '10.71.2.2/24',
+  });
+  // A second address on PA, for source-specific tests.
+  await pa.addAddress(linkA.peer.ifname, '10.71.1.3/24');
+});
+
+afterAll(async () => {
+  await net?.destroy();
+});
+
+const open: Socket[] = [];
+function socket(options: SocketOptions = {}): Socket {
+  const s = createSocket(options);
+  open.push(s);
+  return s;
+}
+afterEach(() => {
+  for (const s of open.splice(0)) s.close();
+});
+
+/** Sends from a peer host with Python, outgoing interface by address (IPv4) or index (IPv6). */
+async function peerSend(host: Host, args: { family?: 4 | 6; group: string; port: number; ifref: string | number; ttl?: number; count?: number; message: string; source?: string }): Promise<void> {
+  const argv = [String(args.family ?? 4), args.group, String(args.port), String(args.ifref), String(args.ttl ?? 1), String(args.count ?? 1), args.message];
+  if (args.source !== undefined) argv.push(args.source);
+  const r = await host.python(PY_SEND, argv);
+  if (r.code !== 0) throw new Error(`python sender failed: ${r.stderr}`);
+}
+
+const texts = (got: { data: Buffer }[]) => got.map((g) => g.data.toString());
+
+describe('joins on one exact interface', () => {
+  it('two sockets on one port, joined on link A by name and link B by index, each hear only their link', async () => {
+    const port = uniquePort();
+    const group = '239.71.0.1';
+    const onA = socket({ port }).join(group, { interface: linkA.self.ifname });
+    const onB = socket({ port }).join(group, { interface: linkB.self.ifindex });
+    const gotA = collectMessages(onA);
+    const gotB = collectMessages(onB);
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'from A' });
+    await peerSend(pb, { group, port, ifref: '10.71.2.2', message: 'from B' });
+    await waitFor(() => gotA.length >= 1 && gotB.length >= 1, 'one datagram on each link');
+    await settle();
+    expect(texts(gotA)).toEqual(['from A']);
+    expect(texts(gotB)).toEqual(['from B']);
+    expect(gotA[0]!.info).toMatchObject({ address: '10.71.1.2', destination: group, interfaceIndex: linkA.self.ifindex });
+    expect(gotB[0]!.info).toMatchObject({ address: '10.71.2.2', destination: group, interfaceIndex: linkB.self.ifindex });
+  });
+
+  it('with multicastAll: true the kernel cross-talk is back: a socket hears both links', async () => {
+    const port = uniquePort();
+    const group = '239.71.0.2';
+    socket({ port }).join(group, { interface: linkB.self.ifname });
+    const onA = socket({ port, multicastAll: true }).join(group, { interface: linkA.self.ifname });
+    const gotA = collectMessages(onA);
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'from A' });
+    await peerSend(pb, { group, port, ifref: '10.71.2.2', message: 'from B' });
+    await waitFor(() => gotA.length === 2, 'both links');
+    expect(texts(gotA).sort()).toEqual(['from A', 'from B']);
+  });
+
+  it('joining by address is joining on the interface that has it', async () => {
+    const port = uniquePort();
+    const group = '239.71.0.3';
+    const byAddress = socket({ port }).join(group, { interface: '10.71.2.1' });
+    const got = collectMessages(byAddress);
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'from A' });
+    await peerSend(pb, { group, port, ifref: '10.71.2.2', message: 'from B' });
+    await waitFor(() => got.length >= 1, 'link B');
+    await settle();
+    expect(texts(got)).toEqual(['from B']);
+    expect(got[0]!.info.interfaceIndex).toBe(linkB.self.ifindex);
+  });
+
+  it('without an interface and without a multicast route the join fails with ENODEV, naming the fix', () => {
+    const s = socket();
+    expect(() => s.join('239.71.0.4')).toThrow(
+      expect.objectContaining({ code: 'ENODEV', syscall: 'setsockopt(MCAST_JOIN_GROUP)', message: expect.stringContaining('name the interface') }),
+    );
+  });
+
+  it('the same group on the same interface twice is EADDRINUSE; on the other interface it is fine', () => {
+    const s = socket().join('239.71.0.5', { interface: linkA.self.ifname });
+    expect(() => s.join('239.71.0.5', { interface: linkA.self.ifindex })).toThrow(
+      expect.objectContaining({ code: 'EADDRINUSE', group: '239.71.0.5', interface: linkA.self.ifname }),
+    );
+    expect(() => s.join('239.71.0.5', { interface: linkB.self.ifname })).not.toThrow();
+  });
+});
+
+describe('source filters', () => {
+  it('a source-specific join receives only the chosen source', async () => {
+    const port = uniquePort();
+    const group = '232.71.0.1';
+    const s = socket({ port }).join(group, { interface: linkA.self.ifname, source: '10.71.1.2' });
+    const got = collectMessages(s);
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'from .3', source: '10.71.1.3' });
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'from .2', source: '10.71.1.2' });
+    await waitFor(() => got.length >= 1, 'the chosen source');
+    await settle();
+    expect(texts(got)).toEqual(['from .2']);
+    expect(got[0]!.info.address).toBe('10.71.1.2');
+    s.leave(group, { interface: linkA.self.ifname, source: '10.71.1.2' });
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'after leave', source: '10.71.1.2' });
+    await settle();
+    expect(texts(got)).toEqual(['from .2']);
+  });
+
+  it('blockSource silences one source of an any-source group and unblockSource restores it', async () => {
+    const port = uniquePort();
+    const group = '239.71.1.1';
+    const iface = { interface: linkA.self.ifname };
+    const s = socket({ port }).join(group, iface).blockSource(group, '10.71.1.3', iface);
+    const got = collectMessages(s);
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'blocked', source: '10.71.1.3' });
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'allowed', source: '10.71.1.2' });
+    await waitFor(() => got.length >= 1, 'the allowed source');
+    await settle();
+    expect(texts(got)).toEqual(['allowed']);
+    s.unblockSource(group, '10.71.1.3', iface);
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'unblocked', source: '10.71.1.3' });
+    await waitFor(() => got.length === 2, 'the unblocked source');
+    expect(texts(got)).toEqual(['allowed', 'unblocked']);
+  });
+});
+
+describe('sending', () => {
+  it('goes out of the chosen interface only, with the TTL asked for, and loopback decides local delivery', async () => {
+    const port = uniquePort();
+    const group = '239.71.2.1';
+    const receiverA = pa.spawn(['python3', '-c', PY_RECV, group, String(port), '10.71.1.2', '3']);
+    const receiverB = pb.spawn(['python3', '-c', PY_RECV, group, String(port), '10.71.2.2', '3']);
+    const outA = readLines(receiverA);
+    const outB = readLines(receiverB);
+    await waitFor(() => outA.includes('ready') && outB.includes('ready'), 'the python receivers');
+
+    const local = socket({ port }).join(group, { interface: linkA.self.ifname });
+    const localGot = collectMessages(local);
+    const tx = socket({ interface: linkA.self.ifname, ttl: 5 });
+    tx.send('loop on', group, port);
+    await waitFor(() => localGot.length === 1 && outA.includes('5 loop on'), 'local and link A delivery');
+    tx.setLoopback(false);
+    tx.send('loop off', group, port);
+    await waitFor(() => outA.includes('5 loop off'), 'link A delivery with loopback off');
+    await settle();
+    expect(texts(localGot)).toEqual(['loop on']);
+    // A default socket sends with TTL 1, out of the interface it is told.
+    socket({ interface: '10.71.2.1' }).send('default ttl', group, port);
+    await waitFor(() => outB.includes('1 default ttl'), 'link B delivery');
+    expect(outA.filter((l) => l !== 'ready')).toEqual(['5 loop on', '5 loop off']);
+    expect(outB.filter((l) => l !== 'ready')).toEqual(['1 default ttl']);
+  });
+
+  it('reports the TTL a datagram arrived with', async () => {
+    const port = uniquePort();
+    const group = '239.71.2.2';
+    const s = socket({ port }).join(group, { interface: linkA.self.ifname });
+    const got = collectMessages(s);
+    await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'ttl 9', ttl: 9 });
+    await waitFor(() => got.length === 1, 'the datagram');
+    expect(got[0]!.info.ttl).toBe(9);
+  });
+});
+
+describe('IPv6', () => {
+  it('joins ff1e:: on link A only and receives from PA, with the arrival interface', async () => {
+    const port = uniquePort();
+    const group = 'ff1e::71:1';
+    const onA = socket({ family: 6, port }).join(group, { interface: linkA.self.ifname });
+    const onB = socket({ family: 6, port }).join(group, { interface: linkB.self.ifindex });
+    const gotA = collectMessages(onA);
+    const gotB = collectMessages(onB);
+    await peerSend(pa, { family: 6, group, port, ifref: linkA.peer.ifindex, message: 'v6 from A' });
+    await peerSend(pb, { family: 6, group, port, ifref: linkB.peer.ifindex, message: 'v6 from B' });
+    await waitFor(() => gotA.length >= 1 && gotB.length >= 1, 'one datagram on each link');
+    await settle();
+    expect(texts(gotA)).toEqual(['v6 from A']);
+    expect(texts(gotB)).toEqual(['v6 from B']);
+    // Linux hands each socket the other link's datagram too (IPv6 matches by group only):
+    // mcast's own interface check drops and counts it.
+    expect(onA.stats().filtered).toBe(1);
+    expect(onB.stats().filtered).toBe(1);
+    expect(gotA[0]!.info).toMatchObject({
+      family: 'IPv6',
+      address: linkA.peer.linkLocal,
+      destination: group,
+      interfaceIndex: linkA.self.ifindex,
+    });
+  });
+
+  it('sends to a link-scope group with a zone, and the batch path delivers it', async () => {
+    const port = uniquePort();
+    const group = 'ff12::71:2';
+    const rx = socket({ family: 6, port }).join(`${group}%${linkB.self.ifname}`);
+    const tx = socket({ family: 6, loopback: true });
+    const seen: string[] = [];
+    rx.on('batch', (b) => {
+      for (let i = 0; i < b.count; i++) seen.push(`${b.data(i).toString()} ${b.destination(i)} ${b.interfaceIndex(i)}`);
+    });
+    tx.send('zoned', `${group}%${linkB.self.ifname}`, port);
+    await waitFor(() => seen.length === 1, 'the looped-back datagram');
+    expect(seen).toEqual([`zoned ${group} ${linkB.self.ifindex}`]);
+  });
+});
+
+function readLines(child: { stdout: NodeJS.ReadableStream | null }): string[] {
+  const lines: string[] = [];
+  let partial = '';
+  child.stdout?.setEncoding('utf8');
+  child.stdout?.on('data', (chunk: string) => {
+    partial += chunk;
+    const parts = partial.split('\n');
+    partial = parts.pop() ?? '';
+    lines.push(...parts);
+  });
+  return lines;
+}

@@ -95,7 +95,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #native: NativeSocket;
   readonly #batch: Batch;
   readonly #options: ReturnType<typeof optionTable>;
-  readonly #stats = new Float64Array(9);
+  readonly #stats = new Float64Array(10);
   readonly #zoneCache = new Map<string, number>();
   #closed = false;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -482,6 +482,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       bytesSent: s[6]!,
       sendWouldBlock: s[7]!,
       filtered: s[8]!,
+      sendErrors: s[9]!,
     };
   }
 

@@ -130,12 +130,21 @@ export interface SocketStats {
   batches: number;
   /** Datagrams longer than maxMessageSize (delivered cut and flagged). */
   truncated: number;
-  /** The kernel's count of datagrams dropped on this socket's queue (SO_RXQ_OVFL). */
+  /**
+   * The kernel's count of datagrams dropped on this socket's queue (SO_RXQ_OVFL with each
+   * datagram, and SO_MEMINFO when stats() is called, so drops after the last datagram count too).
+   */
   kernelDrops: number;
   packetsSent: number;
   bytesSent: number;
-  /** Send attempts that found the kernel queue full (EAGAIN): the datagrams were not sent. */
+  /**
+   * Send calls that found no room: the socket's send buffer (EAGAIN) or the device queue
+   * (ENOBUFS, which mcast sees because it sets IP_RECVERR). Those datagrams were not sent and
+   * send/sendBatch said so in their return value.
+   */
   sendWouldBlock: number;
+  /** ICMP errors the kernel reported about datagrams this socket sent (IP_RECVERR error queue). */
+  sendErrors: number;
   /**
    * IPv6 only: datagrams of a group this socket joined on another interface, dropped by mcast.
    * Linux matches IPv6 multicast by group alone, so mcast checks the arrival interface itself

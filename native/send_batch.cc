@@ -18,6 +18,15 @@ void CountSent(SendCounters* counters, size_t packets, uint64_t bytes) {
   counters->bytes += bytes;
 }
 
+// EAGAIN and ENOBUFS both mean "no room now, nothing sent": one outcome for the caller.
+int Classify(int err, SendCounters* counters) {
+  if (err == EAGAIN || err == EWOULDBLOCK || err == ENOBUFS) {
+    counters->would_block++;
+    return EAGAIN;
+  }
+  return err;
+}
+
 }  // namespace
 
 void SendBatch::Reserve(size_t count) {
@@ -50,11 +59,7 @@ SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCount
     if (n < 0) {
       if (errno == EINTR) continue;
       // After a partial send the kernel reports the error of the first datagram it refused here.
-      result.error = errno;
-      if (result.error == EAGAIN || result.error == EWOULDBLOCK) {
-        result.error = EAGAIN;
-        counters->would_block++;
-      }
+      result.error = Classify(errno, counters);
       break;
     }
     uint64_t bytes = 0;
@@ -73,8 +78,7 @@ SendResult SendOne(int fd, const SockAddr& dest, const uint8_t* data, size_t len
     n = sendto(fd, data, length, MSG_DONTWAIT, dest.get(), dest.length);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
-    result.error = errno == EWOULDBLOCK ? EAGAIN : errno;
-    if (result.error == EAGAIN) counters->would_block++;
+    result.error = Classify(errno, counters);
     return result;
   }
   result.sent = 1;

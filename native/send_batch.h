@@ -15,11 +15,14 @@ namespace mcast {
 struct SendCounters {
   uint64_t packets = 0;
   uint64_t bytes = 0;
-  uint64_t would_block = 0;  // sends refused because the socket's send queue was full
+  // Sends refused for want of room: EAGAIN (the socket's send buffer) or ENOBUFS (the device
+  // queue; reported thanks to IP_RECVERR). Nothing was sent; the caller may retry.
+  uint64_t would_block = 0;
+  uint64_t async_errors = 0;  // ICMP errors about sent datagrams, from the error queue
 };
 
 // The outcome of a send: how many datagrams the kernel accepted, and the error that stopped
-// the rest (0 when all went, EAGAIN when the queue was full).
+// the rest (0 when all went, EAGAIN when a queue was full: the socket's or the device's).
 struct SendResult {
   size_t sent = 0;
   int error = 0;

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/errqueue.h>
+#include <linux/sock_diag.h>
 #include <net/if.h>
 #include <unistd.h>
 
@@ -78,7 +80,7 @@ static int PrepareSocket(int fd, const OpenOptions& o, const char** failed_call)
       {o.reuse_addr, SOL_SOCKET, SO_REUSEADDR, 1, "setsockopt(SO_REUSEADDR)"},
       {o.reuse_port, SOL_SOCKET, SO_REUSEPORT, 1, "setsockopt(SO_REUSEPORT)"},
       // Without this an IPv6 wildcard socket would also take IPv4 traffic of the port.
-      {v6, IPPROTO_IPV6, IPV6_V6ONLY, 1, "setsockopt(IPV6_V6ONLY)"},
+      {v6 && o.v6only, IPPROTO_IPV6, IPV6_V6ONLY, 1, "setsockopt(IPV6_V6ONLY)"},
       // The kernel default (1) delivers every group joined by any socket on the host to every
       // socket bound to the port: the cross-talk multi-homed receivers must not see.
       {!v6, IPPROTO_IP, IP_MULTICAST_ALL, o.multicast_all ? 1 : 0, "setsockopt(IP_MULTICAST_ALL)"},
@@ -89,6 +91,10 @@ static int PrepareSocket(int fd, const OpenOptions& o, const char** failed_call)
       {!v6, IPPROTO_IP, IP_RECVTTL, 1, "setsockopt(IP_RECVTTL)"},
       {v6, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "setsockopt(IPV6_RECVHOPLIMIT)"},
       {true, SOL_SOCKET, SO_RXQ_OVFL, 1, "setsockopt(SO_RXQ_OVFL)"},
+      // Without IP_RECVERR the kernel hides ENOBUFS (a full device queue dropped the datagram)
+      // from UDP senders and reports success: with it, sendmmsg says so.
+      {!v6, IPPROTO_IP, IP_RECVERR, 1, "setsockopt(IP_RECVERR)"},
+      {v6, IPPROTO_IPV6, IPV6_RECVERR, 1, "setsockopt(IPV6_RECVERR)"},
       {o.timestamps, SOL_SOCKET, SO_TIMESTAMPNS, 1, "setsockopt(SO_TIMESTAMPNS)"},
   };
   for (const Step& s : steps) {
@@ -209,6 +215,78 @@ int SetBufferSize(int fd, bool receive, int bytes, int* effective) {
 int LocalAddress(int fd, SockAddr* out) {
   out->length = sizeof(out->storage);
   return getsockname(fd, out->get(), &out->length) == 0 ? 0 : errno;
+}
+
+int Connect(int fd, const SockAddr& peer) {
+  return connect(fd, peer.get(), peer.length) == 0 ? 0 : errno;
+}
+
+int Disconnect(int fd) {
+  sockaddr unspec{};
+  unspec.sa_family = AF_UNSPEC;
+  // Linux may answer EAFNOSUPPORT although it did dissolve the association (libuv ignores it).
+  if (connect(fd, &unspec, sizeof(unspec)) == 0 || errno == EAFNOSUPPORT) return 0;
+  return errno;
+}
+
+int PeerAddress(int fd, SockAddr* out) {
+  out->length = sizeof(out->storage);
+  return getpeername(fd, out->get(), &out->length) == 0 ? 0 : errno;
+}
+
+int ReadDropCount(int fd, uint32_t* drops) {
+  uint32_t meminfo[SK_MEMINFO_VARS] = {};
+  socklen_t len = sizeof(meminfo);
+  if (getsockopt(fd, SOL_SOCKET, SO_MEMINFO, meminfo, &len) != 0) return errno;
+  *drops = len > SK_MEMINFO_DROPS * sizeof(uint32_t) ? meminfo[SK_MEMINFO_DROPS] : 0;
+  return 0;
+}
+
+uint32_t DrainErrorQueue(int fd, int* last_errno) {
+  uint32_t count = 0;
+  // SO_ERROR (read to clear it) mirrors the newest queued error; it counts on its own only when
+  // the queue is empty.
+  int pending = 0;
+  if (GetIntOption(fd, SOL_SOCKET, SO_ERROR, &pending) == 0 && pending != 0) *last_errno = pending;
+  // Bounded: the queue is bounded by the receive buffer, and the loop must not spin.
+  for (int i = 0; i < 256; i++) {
+    char data[1];
+    alignas(cmsghdr) char control[512];
+    iovec iov{data, sizeof(data)};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof(control);
+    if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
+    count++;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
+      const bool is_err = (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
+                          (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR);
+      if (is_err && c->cmsg_len >= CMSG_LEN(sizeof(sock_extended_err))) {
+        sock_extended_err ee;
+        std::memcpy(&ee, CMSG_DATA(c), sizeof(ee));
+        *last_errno = static_cast<int>(ee.ee_errno);
+      }
+    }
+  }
+  return count == 0 && pending != 0 ? 1 : count;
+}
+
+bool IsSendSideError(int err) {
+  switch (err) {
+    case ECONNREFUSED:
+    case EHOSTUNREACH:
+    case ENETUNREACH:
+    case EHOSTDOWN:
+    case ENETDOWN:
+    case EMSGSIZE:
+    case EPROTO:
+    case ENOPROTOOPT:
+      return true;
+    default:
+      return false;
+  }
 }
 
 }  // namespace mcast

@@ -34,6 +34,9 @@ struct OpenOptions {
   bool reuse_port = false;
   bool multicast_all = false;
   bool timestamps = false;
+  // IPV6_V6ONLY for AF_INET6. When false the kernel default (net.ipv6.bindv6only, normally 0:
+  // dual-stack, IPv4 peers seen as ::ffff:a.b.c.d) is left in place, as libuv does.
+  bool v6only = true;
 };
 
 // Creates a non-blocking, close-on-exec UDP socket, sets the options that must precede bind(),
@@ -70,5 +73,24 @@ int GetIntOption(int fd, int level, int name, int* value);
 int SetBufferSize(int fd, bool receive, int bytes, int* effective);
 
 int LocalAddress(int fd, SockAddr* out);
+
+// connect(2): sets the default destination and makes the kernel drop datagrams from other
+// sources. Disconnect() dissolves the association (connect with AF_UNSPEC).
+int Connect(int fd, const SockAddr& peer);
+int Disconnect(int fd);
+int PeerAddress(int fd, SockAddr* out);
+
+// The kernel's exact count of datagrams dropped on this socket (SO_MEMINFO's SK_MEMINFO_DROPS).
+// SO_RXQ_OVFL only reports drops on the next datagram that makes it in; this sees them all.
+int ReadDropCount(int fd, uint32_t* drops);
+
+// Takes pending asynchronous errors off the socket: SO_ERROR and the IP_RECVERR error queue
+// (ICMP errors about datagrams this socket sent). Returns how many there were; `*last_errno`
+// gets the errno of the last one.
+uint32_t DrainErrorQueue(int fd, int* last_errno);
+
+// Errors a receive call reports on behalf of an earlier send (ICMP via IP_RECVERR): they are
+// about a datagram sent, not about receiving, so the receive loop counts them and goes on.
+bool IsSendSideError(int err);
 
 }  // namespace mcast

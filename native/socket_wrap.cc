@@ -199,8 +199,12 @@ void SocketWrap::HandleEvents(int status, int events) {
   Napi::Object self = Value();
   static_cast<void>(self);
   if (status < 0) {
-    // uv_poll reports -errno (e.g. a socket error); hand it to JS as an 'error' event.
-    Dispatch(addon_->on_error, {Napi::Number::New(env, -status), Napi::String::New(env, "poll")});
+    // libuv reports POLLERR as UV_EBADF and stops the poll. On a socket that is still open it
+    // means pending asynchronous errors (ICMP about sent datagrams, via IP_RECVERR): take them
+    // off, count them, and poll again, so that receiving never stops silently.
+    int last = 0;
+    tx_.async_errors += DrainErrorQueue(fd_, &last);
+    UpdatePoll();
     return;
   }
   if ((events & UV_WRITABLE) && want_writable_) {
@@ -218,6 +222,10 @@ void SocketWrap::DrainReadable() {
     int delivered = 0;
     int n = batch_->Receive(fd_, filter, &rx_, &delivered);
     if (n == -EAGAIN || n == -EWOULDBLOCK || n == 0) return;
+    if (n < 0 && IsSendSideError(-n)) {
+      tx_.async_errors++;
+      continue;  // the error is consumed; datagrams may still be queued
+    }
     if (n < 0) {
       Dispatch(addon_->on_error, {Napi::Number::New(env, -n), Napi::String::New(env, "recvmmsg")});
       return;
@@ -490,14 +498,15 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(r.sent));
 }
 
-// stats(out: Float64Array(9)): packets, bytes, batches, truncated, kernelDrops, sent packets,
-// sent bytes, sends refused with EAGAIN, filtered. Works after close, for the final figures.
+// stats(out: Float64Array(10)): packets, bytes, batches, truncated, kernelDrops, sent packets,
+// sent bytes, sends refused for want of room, filtered, async send errors. Works after close,
+// for the final figures.
 Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) return ThrowArgType(env, "a Float64Array(9)");
+  if (!info[0].IsTypedArray()) return ThrowArgType(env, "a Float64Array(10)");
   Napi::TypedArray out = info[0].As<Napi::TypedArray>();
-  if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 9) {
-    return ThrowArgType(env, "a Float64Array(9)");
+  if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 10) {
+    return ThrowArgType(env, "a Float64Array(10)");
   }
   auto* values = reinterpret_cast<double*>(static_cast<uint8_t*>(out.ArrayBuffer().Data()) +
                                            out.ByteOffset());
@@ -505,11 +514,17 @@ Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   values[1] = static_cast<double>(rx_.bytes);
   values[2] = static_cast<double>(rx_.batches);
   values[3] = static_cast<double>(rx_.truncated);
+  // SO_MEMINFO counts drops that no later datagram has reported through SO_RXQ_OVFL yet.
+  uint32_t drops = rx_.kernel_drops;
+  if (fd_ >= 0 && ReadDropCount(fd_, &drops) == 0 && drops > rx_.kernel_drops) {
+    rx_.kernel_drops = drops;
+  }
   values[4] = static_cast<double>(rx_.kernel_drops);
   values[5] = static_cast<double>(tx_.packets);
   values[6] = static_cast<double>(tx_.bytes);
   values[7] = static_cast<double>(tx_.would_block);
   values[8] = static_cast<double>(rx_.filtered);
+  values[9] = static_cast<double>(tx_.async_errors);
   return env.Undefined();
 }
 

@@ -219,6 +219,30 @@ describe('sending', () => {
     expect(outB.filter((l) => l !== 'ready')).toEqual(['1 default ttl']);
   });
 
+  it('sees a full device queue (ENOBUFS) instead of losing datagrams, and sendAll delivers every one', async () => {
+    const port = uniquePort();
+    const group = '239.71.2.3';
+    const receiver = pb.spawn(['python3', '-c', PY_RECV, group, String(port), '10.71.2.2', '5']);
+    const lines = readLines(receiver);
+    await waitFor(() => lines.includes('ready'), 'the python receiver');
+    // A slow token bucket on link B: a burst overflows its queue, which the kernel reports to
+    // UDP senders only with IP_RECVERR.
+    await net.self.exec(['tc', 'qdisc', 'add', 'dev', linkB.self.ifname, 'root', 'tbf', 'rate', '8mbit', 'burst', '4kb', 'limit', '8kb'], { check: true });
+    try {
+      const tx = socket({ interface: linkB.self.ifname });
+      const datagrams = Array.from({ length: 400 }, (_, i) => Buffer.from(`${String(i).padStart(4, '0')}${'.'.repeat(196)}`));
+      expect(tx.sendBatch(datagrams, group, port)).toBeLessThan(400);
+      expect(tx.stats().sendWouldBlock).toBeGreaterThan(0);
+      await waitFor(() => lines.length > 1, 'the first datagrams'); // let the bucket drain a little
+      const sentBefore = tx.stats().packetsSent;
+      expect(await tx.sendAll(datagrams.slice(sentBefore), group, port)).toBe(400 - sentBefore);
+      await waitFor(() => lines.length === 401, 'all 400 datagrams at the receiver', 10_000);
+      expect(lines.slice(1).map((l) => l.slice(2, 6))).toEqual(datagrams.map((_, i) => String(i).padStart(4, '0')));
+    } finally {
+      await net.self.exec(['tc', 'qdisc', 'del', 'dev', linkB.self.ifname, 'root'], { check: true });
+    }
+  });
+
   it('reports the TTL a datagram arrived with', async () => {
     const port = uniquePort();
     const group = '239.71.2.2';

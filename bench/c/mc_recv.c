@@ -468,8 +468,8 @@ static void account(struct rx *r, unsigned n, uint64_t rt_now)
 }
 
 /*
- * One non-blocking receive call for up to vlen datagrams.  recvmmsg overwrites
- * msg_controllen (and msg_namelen) with what it used, so reset them before each call.
+ * One non-blocking receive call for up to vlen datagrams.  The kernel overwrites
+ * msg_controllen with the length it used (0 without a cmsg), so reset it before each call.
  * With MSG_DONTWAIT recvmmsg returns the datagrams queued so far, -1/EAGAIN if none.
  * Returns the count, 0 on EAGAIN, -1 on EINTR.
  */
@@ -527,11 +527,11 @@ static int read_burst(struct rx *r, uint64_t count, int stamp)
     }
 }
 
-/* Poll for the go file every 0.1 ms (CPU is measured only after it appears). */
+/* Poll for the go file every 1 ms (CPU is measured only after it appears). */
 static void wait_for_file(const char *path)
 {
     struct stat st;
-    struct timespec ts = {0, 100000};
+    struct timespec ts = {0, 1000000};
     while (stat(path, &st) < 0) {
         if (errno != ENOENT)
             die("stat(--go-file)");

@@ -12,6 +12,14 @@
  *   bytes 16..    filler: byte i holds (i & 0xff)
  * --size is the whole UDP payload and must be >= 16.
  *
+ * Sending: --count N and/or --seconds S (whichever ends first).  --batch 1 uses sendto,
+ * --batch N > 1 sendmmsg with up to N datagrams.  --rate 0 sends flat out (full batches);
+ * --rate R paces datagram k to t0 + k/R with absolute clock_nanosleep deadlines and sends
+ * what is due (up to --batch per call) when it wakes, so the average rate is exact even
+ * though each wakeup here overshoots by tens of microseconds.  Interface: IPv4
+ * --iface-addr (IP_MULTICAST_IF with an in_addr) or --ifindex (ip_mreqn); IPv6 --ifindex
+ * (IPV6_MULTICAST_IF).  --ttl sets IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS (default 1).
+ *
  * Output: ONE line of JSON on stdout when done:
  *   {"sent":N,"seconds":S,"pps":X,"cpu_seconds":C,"eagain":N,"batch":B,"size":Z}
  *   seconds = first send to the end of the last send (CLOCK_MONOTONIC);
@@ -25,7 +33,6 @@
 #include <endian.h>
 #include <errno.h>
 #include <getopt.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sched.h>
@@ -239,6 +246,24 @@ static void setup_v6(struct sender *s, const struct opts *o)
         die("setsockopt(IPV6_MULTICAST_HOPS)");
 }
 
+/*
+ * Without IP_RECVERR the kernel turns ENOBUFS from a full qdisc/driver queue into a silent
+ * success for UDP (udp_send_skb: counted only as SndbufErrors).  With it the send fails with
+ * ENOBUFS and we can retry instead of losing the datagram.  Multicast never gets ICMP errors,
+ * so nothing else lands on the error queue.  (A qdisc that drops an older packet instead of
+ * this one, e.g. fq_codel returning NET_XMIT_CN, still loses silently; lo has no qdisc.)
+ */
+static void set_recverr(struct sender *s, int family)
+{
+    int on = 1;
+    if (family == 6) {
+        if (setsockopt(s->fd, IPPROTO_IPV6, IPV6_RECVERR, &on, sizeof on) < 0)
+            die("setsockopt(IPV6_RECVERR)");
+    } else if (setsockopt(s->fd, IPPROTO_IP, IP_RECVERR, &on, sizeof on) < 0) {
+        die("setsockopt(IP_RECVERR)");
+    }
+}
+
 /* One payload buffer per batch slot, filler written once; msghdrs point at them. */
 static void setup_buffers(struct sender *s, const struct opts *o)
 {
@@ -275,10 +300,11 @@ static void stamp(struct sender *s, unsigned from, unsigned to)
 }
 
 /*
- * The socket is used with MSG_DONTWAIT (like libuv).  EAGAIN = send buffer full;
- * ENOBUFS = a qdisc/driver queue was full (Linux reports it for UDP).  Either way the
- * datagram was NOT sent: wait for POLLOUT and retry it.  POLLOUT may be reported at once
- * for ENOBUFS (the socket buffer is not the problem), so back off briefly as well.
+ * The socket is used with MSG_DONTWAIT (like libuv).  EAGAIN = send buffer full (skbs still
+ * queued in a qdisc hold it); ENOBUFS = the qdisc dropped this datagram (reported only with
+ * IP_RECVERR, see set_recverr).  Either way the datagram was NOT sent: wait for POLLOUT and
+ * retry it.  POLLOUT is reported at once for ENOBUFS (the socket buffer is not the problem),
+ * so back off briefly as well.
  */
 static void wait_writable(struct sender *s, int err)
 {
@@ -421,6 +447,7 @@ int main(int argc, char **argv)
         setup_v6(&s, &o);
     else
         setup_v4(&s, &o);
+    set_recverr(&s, o.family);
     setup_buffers(&s, &o);
     if (o.wait_file)
         wait_for_file(o.wait_file);

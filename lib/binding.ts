@@ -32,6 +32,9 @@ export interface NativeSocket {
   getRawOption(level: number, name: number, size: number): Buffer;
   setBufferSize(receive: boolean, bytes: number): number;
   address(): [string, number];
+  connect(address: string, port: number, scopeId: number): void;
+  disconnect(): void;
+  peerAddress(): [string, number];
   send(bytes: Uint8Array, address: string, port: number, scopeId: number): number;
   sendBatch(datagrams: readonly Uint8Array[], count: number, address: string, port: number, scopeId: number): number;
   stats(out: Float64Array): void;
@@ -61,6 +64,7 @@ export interface NativeSocketConstructor {
     maxMessageSize: number,
     slab: ArrayBuffer,
     records: ArrayBuffer,
+    v6only: boolean,
   ): NativeSocket;
 }
 

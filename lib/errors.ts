@@ -2,6 +2,7 @@
  * Node-style errors. Every error mcast throws has a `code`: an errno name (EADDRINUSE,
  * ENOBUFS, ...) for failed system calls, or an ERR_* code for a value it refused.
  */
+import { readFileSync } from 'node:fs';
 import { getSystemErrorName } from 'node:util';
 
 /** Context that makes a failed call's message say what was being done. */
@@ -38,8 +39,7 @@ export class McastError extends Error {
 
 /** Errno-specific explanations, where the system's own words do not tell the user what to do. */
 const HINTS: Readonly<Record<string, string>> = {
-  ENOBUFS:
-    'the per-socket limit of memberships (net.ipv4.igmp_max_memberships, default 20) or of sources per group (net.ipv4.igmp_max_msf, default 10) is reached; raise the sysctl or spread the groups over more sockets',
+  ENOBUFS: 'the device queue is full (the datagram was not sent)',
   EADDRINUSE: 'this socket has already joined that group on that interface',
   EADDRNOTAVAIL: 'the socket has no such membership, or the address is not local',
   ENODEV: 'no such interface, or no multicast route to choose one: name the interface explicitly',
@@ -47,6 +47,27 @@ const HINTS: Readonly<Record<string, string>> = {
   EMSGSIZE: 'the datagram is larger than the path allows',
   EPERM: 'the operation needs more privilege (CAP_NET_ADMIN / CAP_NET_RAW) in this network namespace',
 };
+
+function readSysctl(name: string): string {
+  try {
+    return readFileSync(`/proc/sys/${name.replace(/\./g, '/')}`, 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+/**
+ * ENOBUFS from a membership call: a per-socket limit, named with the value in force in this
+ * network namespace (the sysctls are per namespace, read when the error happens).
+ */
+function membershipLimitHint(): string {
+  const groups = readSysctl('net.ipv4.igmp_max_memberships');
+  const sources = readSysctl('net.ipv4.igmp_max_msf');
+  return (
+    `this socket reached the limit of memberships per socket, net.ipv4.igmp_max_memberships = ${groups}, ` +
+    `or of sources per group, net.ipv4.igmp_max_msf = ${sources}; raise the sysctl or spread the groups over more sockets`
+  );
+}
 
 function errnoName(errno: number): string {
   try {
@@ -59,7 +80,7 @@ function errnoName(errno: number): string {
 /** Turns an error from the binding (`errno`, `syscall`) into an McastError with context. */
 export function systemError(errno: number, syscall: string, context: ErrorContext = {}): McastError {
   const code = errnoName(errno);
-  const hint = context.hint ?? HINTS[code];
+  const hint = context.hint ?? (code === 'ENOBUFS' && syscall.includes('MCAST_') ? membershipLimitHint() : HINTS[code]);
   const what = context.action !== undefined ? `${context.action} failed: ` : '';
   const message = `${what}${syscall} ${code}${hint !== undefined ? ` (${hint})` : ''}`;
   return new McastError(code, errno, syscall, message, context);

@@ -4,7 +4,7 @@
  */
 import { addressFamily } from './address';
 import { binding } from './binding';
-import { invalidArgType, mcastError } from './errors';
+import { invalidArgType, mcastError, outOfRange } from './errors';
 import type { Family, InterfaceInfo, InterfaceRef } from './types';
 
 const { IFF_UP = 1, IFF_LOOPBACK = 8, IFF_MULTICAST = 0x1000 } = binding.constants;
@@ -54,7 +54,8 @@ function resolved(index: number, name: string): ResolvedInterface {
 
 function byIndex(name: string, index: number): ResolvedInterface {
   if (!Number.isInteger(index) || index < 1 || index > 0x7fffffff) {
-    throw invalidArgType(name, 'an interface name, address or index (a positive integer)', index);
+    // A number of the wrong value, like Node's validateInteger: a RangeError, ERR_OUT_OF_RANGE.
+    throw outOfRange(name, 'an interface index from 1 to 2147483647 (or an interface name or address)', index);
   }
   const ifname = binding.ifIndexToName(index);
   if (ifname === undefined) throw unknownInterface(`No interface has index ${index} (see listInterfaces())`);

@@ -35,7 +35,7 @@ import type {
 
 const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
-  'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'recvBufferSize', 'sendBufferSize',
+  'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
   'batchSize', 'maxMessageSize', 'timestamps', 'ttl', 'loopback', 'interface',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
@@ -113,6 +113,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const reuseAddr = flag('reuseAddr', true);
     const reusePort = flag('reusePort', false);
     const multicastAll = flag('multicastAll', false);
+    const ipv6Only = flag('ipv6Only', true);
     const timestamps = flag('timestamps', false);
     this.batchSize = o.batchSize === undefined ? 64 : checkInteger('options.batchSize', o.batchSize, 1, 1024);
     this.maxMessageSize =
@@ -135,7 +136,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     try {
       this.#native = new binding.Socket(
         family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
-        this.batchSize, this.maxMessageSize, slab, records,
+        this.batchSize, this.maxMessageSize, slab, records, ipv6Only,
       );
     } catch (error) {
       rethrowNative(error, { action: `bind ${family === 6 ? `[${address}]` : address}:${port}` });
@@ -466,6 +467,44 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#checkOpen('get the address');
     const [address, port] = this.#native.address();
     return { address, family: this.family === 4 ? 'IPv4' : 'IPv6', port };
+  }
+
+  /**
+   * Associates the socket with one peer (connect(2)): the kernel then delivers only that peer's
+   * datagrams to it. send() still names its destination.
+   * @throws ERR_INVALID_IP_ADDRESS, ERR_SOCKET_BAD_PORT, or the system's error (EINVAL, ...)
+   */
+  connect(address: string, port: number): this {
+    this.#checkOpen('connect');
+    const peer = this.#destination(address, port);
+    try {
+      this.#native.connect(peer.address, peer.port, peer.scopeId);
+    } catch (error) {
+      rethrowNative(error, { action: `connect to ${peer.address}:${peer.port}` });
+    }
+    return this;
+  }
+
+  /** Dissolves the association made by connect() (connect(2) with AF_UNSPEC). */
+  disconnect(): this {
+    this.#checkOpen('disconnect');
+    try {
+      this.#native.disconnect();
+    } catch (error) {
+      rethrowNative(error, { action: 'disconnect' });
+    }
+    return this;
+  }
+
+  /** The peer set by connect(). @throws ENOTCONN when the socket is not connected */
+  remoteAddress(): BoundAddress {
+    this.#checkOpen('get the remote address');
+    try {
+      const [address, port] = this.#native.peerAddress();
+      return { address, family: this.family === 4 ? 'IPv4' : 'IPv6', port };
+    } catch (error) {
+      rethrowNative(error, { action: 'get the remote address' });
+    }
   }
 
   /** Counters since creation; still readable after close(). */

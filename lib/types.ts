@@ -32,6 +32,12 @@ export interface SocketOptions {
    * socket bound to the port receives every group joined by any socket of the host.
    */
   multicastAll?: boolean;
+  /**
+   * IPV6_V6ONLY, family 6 only. Default true: the socket takes IPv6 traffic alone. With false
+   * the kernel default stays (net.ipv6.bindv6only, normally dual-stack: IPv4 peers then show as
+   * `::ffff:a.b.c.d`).
+   */
+  ipv6Only?: boolean;
   /** SO_RCVBUF in bytes (SO_RCVBUFFORCE when the process may). Warns once if the kernel grants less. */
   recvBufferSize?: number;
   /** SO_SNDBUF in bytes (SO_SNDBUFFORCE when the process may). Warns once if the kernel grants less. */

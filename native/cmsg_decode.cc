@@ -59,8 +59,14 @@ DecodeResult DecodeDatagram(const msghdr& hdr, uint32_t wire_size, uint32_t max_
   DecodeSource(hdr, record);
 
   if (hdr.msg_control != nullptr) {
+    const auto* control_end = static_cast<const uint8_t*>(hdr.msg_control) + hdr.msg_controllen;
     for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr;
          c = CMSG_NXTHDR(const_cast<msghdr*>(&hdr), c)) {
+      // CMSG_FIRSTHDR does not check the first header's cmsg_len against msg_controllen (found
+      // by native/fuzz/fuzz_cmsg.cc): a header that claims more than the buffer holds is
+      // malformed, and nothing after it can be trusted.
+      const auto room = static_cast<size_t>(control_end - reinterpret_cast<const uint8_t*>(c));
+      if (c->cmsg_len > room) break;
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         in_pktinfo info;
         if (ReadPayload(c, &info, sizeof(info))) {

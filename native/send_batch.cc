@@ -27,6 +27,19 @@ int Classify(int err, SendCounters* counters) {
   return err;
 }
 
+// With IP_RECVERR an ICMP error about an EARLIER datagram (port unreachable after a unicast
+// send, ...) sets the socket's pending error, and the next send fails with it without sending
+// anything, naming the wrong datagram. Such an error is taken off with the error queue, counted
+// as asynchronous, and the send is tried once more; an error that comes back is the send's own.
+bool TakeAsyncError(int fd, int err, bool* retried, SendCounters* counters) {
+  if (*retried || !IsSendSideError(err)) return false;
+  *retried = true;
+  int last = 0;
+  const uint32_t queued = DrainErrorQueue(fd, &last);
+  counters->async_errors += queued > 0 ? queued : 1;
+  return true;
+}
+
 }  // namespace
 
 void SendBatch::Reserve(size_t count) {
@@ -47,6 +60,7 @@ void SendBatch::Set(size_t i, const uint8_t* data, size_t length) {
 
 SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCounters* counters) {
   SendResult result;
+  bool retried = false;
   for (size_t i = 0; i < count; i++) {
     msghdr& h = msgs_[i].msg_hdr;
     h.msg_name = const_cast<sockaddr*>(dest.get());
@@ -58,6 +72,7 @@ SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCount
     int n = sendmmsg(fd, &msgs_[result.sent], static_cast<unsigned>(chunk), MSG_DONTWAIT);
     if (n < 0) {
       if (errno == EINTR) continue;
+      if (TakeAsyncError(fd, errno, &retried, counters)) continue;
       // After a partial send the kernel reports the error of the first datagram it refused here.
       result.error = Classify(errno, counters);
       break;
@@ -74,9 +89,10 @@ SendResult SendOne(int fd, const SockAddr& dest, const uint8_t* data, size_t len
                    SendCounters* counters) {
   SendResult result;
   ssize_t n;
+  bool retried = false;
   do {
     n = sendto(fd, data, length, MSG_DONTWAIT, dest.get(), dest.length);
-  } while (n < 0 && errno == EINTR);
+  } while (n < 0 && (errno == EINTR || TakeAsyncError(fd, errno, &retried, counters)));
   if (n < 0) {
     result.error = Classify(errno, counters);
     return result;

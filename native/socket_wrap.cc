@@ -33,6 +33,17 @@ bool GetBytes(napi_env env, napi_value value, uint8_t** data, size_t* length) {
   return true;
 }
 
+// [address text, port] of a socket address, as address() and peerAddress() return it.
+Napi::Value AddressPair(Napi::Env env, const SockAddr& addr) {
+  char text[INET6_ADDRSTRLEN] = "";
+  uint16_t port = 0;
+  FormatAddress(addr.get(), text, sizeof(text), &port);
+  Napi::Array result = Napi::Array::New(env, 2);
+  result.Set(0u, Napi::String::New(env, text));
+  result.Set(1u, Napi::Number::New(env, port));
+  return result;
+}
+
 }  // namespace
 
 Napi::Function SocketWrap::Define(Napi::Env env) {
@@ -52,6 +63,9 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_getRawOption>("getRawOption"),
                          InstanceMethod<&SocketWrap::JS_setBufferSize>("setBufferSize"),
                          InstanceMethod<&SocketWrap::JS_address>("address"),
+                         InstanceMethod<&SocketWrap::JS_connect>("connect"),
+                         InstanceMethod<&SocketWrap::JS_disconnect>("disconnect"),
+                         InstanceMethod<&SocketWrap::JS_peerAddress>("peerAddress"),
                          InstanceMethod<&SocketWrap::JS_send>("send"),
                          InstanceMethod<&SocketWrap::JS_sendBatch>("sendBatch"),
                          InstanceMethod<&SocketWrap::JS_stats>("stats"),
@@ -80,6 +94,7 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
   options.reuse_port = info[4].ToBoolean();
   options.multicast_all = info[5].ToBoolean();
   options.timestamps = info[6].ToBoolean();
+  options.v6only = info.Length() < 12 || info[11].IsUndefined() || info[11].ToBoolean();
   const uint32_t batch_size = info[7].As<Napi::Number>().Uint32Value();
   const uint32_t max_size = info[8].As<Napi::Number>().Uint32Value();
   Napi::ArrayBuffer slab = info[9].As<Napi::ArrayBuffer>();
@@ -397,7 +412,10 @@ Napi::Value SocketWrap::JS_getRawOption(const Napi::CallbackInfo& info) {
   if (!info[0].IsNumber() || !info[1].IsNumber() || !info[2].IsNumber()) {
     return ThrowArgType(env, "(level, name, size)");
   }
-  std::vector<uint8_t> bytes(info[2].As<Napi::Number>().Uint32Value());
+  // Options are small; the cap keeps a wild size from allocating gigabytes (or aborting).
+  const uint32_t size = info[2].As<Napi::Number>().Uint32Value();
+  if (size > 65536) return ThrowArgType(env, "a size of at most 65536");
+  std::vector<uint8_t> bytes(size);
   socklen_t length = static_cast<socklen_t>(bytes.size());
   if (getsockopt(fd_, info[0].As<Napi::Number>().Int32Value(),
                  info[1].As<Napi::Number>().Int32Value(), bytes.data(), &length) != 0) {
@@ -425,13 +443,36 @@ Napi::Value SocketWrap::JS_address(const Napi::CallbackInfo& info) {
   SockAddr local;
   int err = LocalAddress(fd_, &local);
   if (err != 0) return ThrowSystem(env, err, "getsockname");
-  char text[INET6_ADDRSTRLEN] = "";
-  uint16_t port = 0;
-  FormatAddress(local.get(), text, sizeof(text), &port);
-  Napi::Array result = Napi::Array::New(env, 2);
-  result.Set(0u, Napi::String::New(env, text));
-  result.Set(1u, Napi::Number::New(env, port));
-  return result;
+  return AddressPair(env, local);
+}
+
+// connect(address, port, scopeId)
+Napi::Value SocketWrap::JS_connect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  SockAddr peer;
+  if (!ParseDestination(info, 0, &peer)) return env.Undefined();
+  int err = Connect(fd_, peer);
+  if (err != 0) return ThrowSystem(env, err, "connect");
+  return env.Undefined();
+}
+
+Napi::Value SocketWrap::JS_disconnect(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  int err = Disconnect(fd_);
+  if (err != 0) return ThrowSystem(env, err, "connect");
+  return env.Undefined();
+}
+
+// peerAddress() -> [address, port]; ENOTCONN when not connected
+Napi::Value SocketWrap::JS_peerAddress(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  SockAddr peer;
+  int err = PeerAddress(fd_, &peer);
+  if (err != 0) return ThrowSystem(env, err, "getpeername");
+  return AddressPair(env, peer);
 }
 
 // Parses (address, port, scopeId) at info[first..first+2].
@@ -475,6 +516,11 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   if (!info[0].IsArray() || !info[1].IsNumber()) return ThrowArgType(env, "(datagrams, count, ...)");
   napi_value array = info[0];
   const uint32_t count = info[1].As<Napi::Number>().Uint32Value();
+  // A count beyond the array would make Reserve() allocate for it, and std::bad_alloc aborts
+  // the process (no C++ exceptions here).
+  if (count > info[0].As<Napi::Array>().Length()) {
+    return ThrowArgType(env, "a count of at most the array's length");
+  }
   SockAddr dest;
   if (!ParseDestination(info, 2, &dest)) return env.Undefined();
   send_batch_.Reserve(count);

@@ -32,7 +32,8 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   static Napi::Function Define(Napi::Env env);
 
   // new Socket(family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
-  //            batchSize, maxMessageSize, slab: ArrayBuffer, records: ArrayBuffer)
+  //            batchSize, maxMessageSize, slab: ArrayBuffer, records: ArrayBuffer
+  //            [, v6only = true])
   explicit SocketWrap(const Napi::CallbackInfo& info);
   ~SocketWrap() override;
 
@@ -53,6 +54,9 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value JS_getRawOption(const Napi::CallbackInfo& info);
   Napi::Value JS_setBufferSize(const Napi::CallbackInfo& info);
   Napi::Value JS_address(const Napi::CallbackInfo& info);
+  Napi::Value JS_connect(const Napi::CallbackInfo& info);
+  Napi::Value JS_disconnect(const Napi::CallbackInfo& info);
+  Napi::Value JS_peerAddress(const Napi::CallbackInfo& info);
   Napi::Value JS_send(const Napi::CallbackInfo& info);
   Napi::Value JS_sendBatch(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);

@@ -1,0 +1,471 @@
+// Shared part of the Node.js benchmark receivers (one small script per contestant imports it).
+//
+// The receivers speak the protocol of bench/c/mc_recv.c, so that the harness drives and measures
+// every contestant the same way: same options, "READY" on stdout once joined, then ONE line of
+// JSON with the same fields (received, bytes, seconds, pps, cpu_seconds, cpu_ns_per_packet,
+// kernel_drops, gaps, reordered, duplicates, truncated, first_seq, last_seq, batch, rcvbuf
+// [, latency_us]). The per-datagram work is the same as mc_recv's: read the u64 sequence number,
+// track gaps/reordering/duplicates in a 2^20-bit window, and (with --latency) one latency sample.
+//
+// Differences, all in the JIT's favour of fairness rather than speed:
+// - Warm-up (`--warmup N`): after READY the harness sends N datagrams whose sequence numbers
+//   start at WARM_BASE. They run through the same callback (so V8 optimises it) but are not
+//   counted. Then the receiver prints "WARM" and the measurement starts. mc_recv has no JIT and
+//   gets no warm-up.
+// - drain: the queue fills while this process blocks its event loop (nothing reads the socket),
+//   waiting for --go-file; the drain ends when --count datagrams have arrived (mc_recv: EAGAIN),
+//   or after --idle-ms without progress.
+// - live: ends after --count datagrams, or when the received count has not changed for
+//   --idle-ms (checked by a timer, so that no clock is read per datagram).
+// - --memory: gc() and process.memoryUsage() after the warm-up and at the end, GC events counted
+//   (node --expose-gc). Output gets a "memory" object.
+import { existsSync, readFileSync, writeSync } from 'node:fs';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+
+/** Sequence numbers from here up are warm-up datagrams (the high u32 word is >= WARM_HI). */
+export const WARM_BASE = 2 ** 40;
+const WARM_HI = WARM_BASE / 2 ** 32;
+const WIN_BITS = 1 << 20;
+
+const NUMBER = { type: 'string' };
+export function parseReceiverArgs(argv = process.argv.slice(2)) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      group: NUMBER,
+      port: NUMBER,
+      ifindex: NUMBER,
+      'iface-addr': NUMBER,
+      mode: { type: 'string', default: 'live' },
+      'go-file': NUMBER,
+      batch: { type: 'string', default: '64' },
+      size: { type: 'string', default: '2048' },
+      rcvbuf: { type: 'string', default: '0' },
+      count: { type: 'string', default: '0' },
+      'idle-ms': { type: 'string', default: '1000' },
+      'first-timeout-ms': { type: 'string', default: '10000' },
+      latency: { type: 'boolean', default: false },
+      'max-samples': { type: 'string', default: String(4 * 1024 * 1024) },
+      warmup: { type: 'string', default: '0' },
+      memory: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const int = (name) => {
+    const v = Number(values[name]);
+    if (!Number.isInteger(v) || v < 0) usage(`bad value for --${name}: ${values[name]}`);
+    return v;
+  };
+  if (!values.group || !values.port) usage('--group and --port are required');
+  if (values.mode !== 'live' && values.mode !== 'drain') usage('--mode must be live or drain');
+  if (values.mode === 'drain' && !values['go-file']) usage('--mode drain needs --go-file');
+  return {
+    group: values.group,
+    port: int('port'),
+    ifindex: values.ifindex === undefined ? 0 : int('ifindex'),
+    ifaceAddr: values['iface-addr'] ?? '127.0.0.1',
+    mode: values.mode,
+    goFile: values['go-file'],
+    batch: int('batch'),
+    size: int('size'),
+    rcvbuf: int('rcvbuf'),
+    count: int('count'),
+    idleMs: int('idle-ms'),
+    firstMs: int('first-timeout-ms'),
+    latency: values.latency,
+    maxSamples: int('max-samples'),
+    warmup: int('warmup'),
+    memory: values.memory,
+  };
+}
+
+function usage(message) {
+  process.stderr.write(`${process.argv[1]}: ${message}\n`);
+  process.exit(2);
+}
+
+export function fail(what, error) {
+  process.stderr.write(`${process.argv[1]}: ${what}: ${error?.message ?? error}\n`);
+  process.exit(1);
+}
+
+function say(line) {
+  writeSync(1, `${line}\n`);
+}
+
+/** Sleeps the whole thread (event loop included) for `ms`. */
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+function sleepSync(ms) {
+  Atomics.wait(sleepCell, 0, 0, ms);
+}
+
+/**
+ * CLOCK_REALTIME in ns as a function of performance.now(): found where Date.now() ticks over
+ * (spinning until the millisecond changes), at the start and at the end of the run, and
+ * interpolated in between so that a slewing clock cannot bias the latency samples.
+ */
+function realtimeAnchor() {
+  let best = null;
+  for (let k = 0; k < 3; k++) {
+    const ms0 = Date.now();
+    let before = performance.now();
+    let ms = Date.now();
+    while (ms === ms0) {
+      before = performance.now();
+      ms = Date.now();
+    }
+    const after = performance.now();
+    // The millisecond turned between `before` and `after`: take the middle.
+    const sample = { perf: (before + after) / 2, realMs: ms, width: after - before };
+    if (best === null || sample.width < best.width) best = sample;
+  }
+  return best;
+}
+
+/** Nearest-rank percentile of sorted samples (as mc_recv computes it). */
+function percentile(sorted, n, p) {
+  let rank = Math.ceil(p * n - 1e-9);
+  if (rank < 1) rank = 1;
+  if (rank > n) rank = n;
+  return sorted[rank - 1];
+}
+
+
+export class Receiver {
+  constructor(opts, { batch }) {
+    this.opts = opts;
+    this.batch = batch;
+    this.rcvbuf = 0;
+    this.received = 0;
+    this.bytes = 0;
+    this.truncated = 0;
+    this.gaps = 0;
+    this.reordered = 0;
+    this.dups = 0;
+    this.haveSeq = false;
+    this.minSeq = 0;
+    this.maxSeq = 0;
+    this.window = new Uint8Array(WIN_BITS / 8);
+    this.warm = 0;
+    this.target = opts.count > 0 ? opts.count : Infinity;
+    this.measuring = false;
+    this.finished = false;
+    this.t0 = 0;
+    this.t1 = 0;
+    this.cpu0 = null;
+    this.cpu1 = null;
+    this.dropsBase = 0;
+    this.firstPerf = 0;
+    this.lastPerf = 0;
+    // Latency: the receive moment (performance.now() ms) and the send time relative to `base`.
+    this.latCap = opts.latency ? Math.min(opts.count > 0 ? opts.count : opts.maxSamples, opts.maxSamples) : 0;
+    this.latRecv = new Float64Array(this.latCap);
+    this.latSent = new Float64Array(this.latCap);
+    this.latN = 0;
+    this.anchor0 = opts.latency ? realtimeAnchor() : null;
+    // Send times are kept relative to this (whole ms, as two u32 halves of ns) to stay exact.
+    const baseNs = this.anchor0 ? BigInt(this.anchor0.realMs) * 1000000n : 0n;
+    this.baseHi = Number(baseNs >> 32n);
+    this.baseLo = Number(baseNs & 0xffffffffn);
+    /** Set by the contestant: the socket's kernel drop counter, or null when unknown. */
+    this.kernelDrops = () => null;
+    /** Set by the contestant: stop receiving and release the socket. */
+    this.close = () => {};
+    this.memory = null;
+    this.gcEvents = { minor: 0, major: 0, other: 0 };
+  }
+
+  // ---- per datagram ----------------------------------------------------------------------
+
+  /**
+   * One datagram: `lo`/`hi` are the two u32 halves of its sequence number, `len` the bytes
+   * delivered, `truncated` whether it was cut. Returns true once the run is complete.
+   */
+  packet(lo, hi, len, truncated) {
+    if (hi >= WARM_HI) {
+      this.warm++;
+      return false;
+    }
+    if (!this.measuring) return false; // a straggler outside the measurement
+    this.bytes += len;
+    if (truncated) this.truncated++;
+    this.received++;
+    this.track(hi * 4294967296 + lo);
+    return this.received >= this.target;
+  }
+
+  /**
+   * packet() plus a latency sample: `tsLo`/`tsHi` are the u32 halves of the send time in the
+   * payload, `nowPerf` the moment of the callback (performance.now()).
+   */
+  packetLat(lo, hi, len, truncated, tsLo, tsHi, nowPerf) {
+    if (hi >= WARM_HI || !this.measuring) return this.packet(lo, hi, len, truncated);
+    const n = this.latN;
+    if (n < this.latCap) {
+      this.latRecv[n] = nowPerf;
+      this.latSent[n] = (tsHi - this.baseHi) * 4294967296 + (tsLo - this.baseLo);
+      this.latN = n + 1;
+    }
+    return this.packet(lo, hi, len, truncated);
+  }
+
+  track(s) {
+    if (!this.haveSeq) {
+      this.haveSeq = true;
+      this.minSeq = this.maxSeq = s;
+      this.set(s);
+    } else if (s > this.maxSeq) {
+      if (s - this.maxSeq >= WIN_BITS) this.window.fill(0);
+      else for (let q = this.maxSeq + 1; q <= s; q++) this.clear(q);
+      this.gaps += s - this.maxSeq - 1;
+      this.maxSeq = s;
+      this.set(s);
+    } else {
+      const inWindow = this.maxSeq - s < WIN_BITS;
+      if (inWindow && this.test(s)) {
+        this.dups++;
+        return;
+      }
+      this.reordered++;
+      if (s < this.minSeq) {
+        this.gaps += this.minSeq - s - 1;
+        this.minSeq = s;
+      } else if (this.gaps > 0) {
+        this.gaps--;
+      }
+      if (inWindow) this.set(s);
+    }
+  }
+
+  test(s) {
+    return (this.window[(s % WIN_BITS) >>> 3] >>> (s & 7)) & 1;
+  }
+
+  set(s) {
+    this.window[(s % WIN_BITS) >>> 3] |= 1 << (s & 7);
+  }
+
+  clear(s) {
+    this.window[(s % WIN_BITS) >>> 3] &= ~(1 << (s & 7));
+  }
+
+  // ---- the run ---------------------------------------------------------------------------
+
+  /** Call once the socket is joined and its listener attached. Drives the whole run. */
+  start() {
+    say('READY');
+    if (this.opts.warmup > 0) this.#waitWarm();
+    else this.#begin();
+  }
+
+  #waitWarm() {
+    const warmTarget = this.opts.warmup;
+    let lastWarm = -1;
+    let idleTicks = 0;
+    const deadline = performance.now() + this.opts.firstMs;
+    const timer = setInterval(() => {
+      if (this.warm >= warmTarget) {
+        clearInterval(timer);
+        this.#begin();
+        return;
+      }
+      if (this.warm === 0) {
+        if (performance.now() > deadline) {
+          clearInterval(timer);
+          this.#begin();
+        }
+        return;
+      }
+      idleTicks = this.warm === lastWarm ? idleTicks + 1 : 0;
+      lastWarm = this.warm;
+      if (idleTicks * 10 >= 300) {
+        clearInterval(timer);
+        this.#begin(); // some warm-up datagrams were lost: good enough
+      }
+    }, 10);
+  }
+
+  #begin() {
+    const o = this.opts;
+    this.dropsBase = this.kernelDrops() ?? 0;
+    if (o.warmup > 0) say(`WARM ${this.warm}`);
+    if (o.memory) this.#memoryStart();
+    if (o.mode === 'drain') {
+      // Nothing reads the socket while this thread waits: the harness fills the queue now.
+      while (!existsSync(o.goFile)) sleepSync(1);
+      this.cpu0 = process.cpuUsage();
+      this.t0 = performance.now();
+      this.measuring = true;
+      this.#watchIdle(o.firstMs);
+    } else {
+      this.cpu0 = process.cpuUsage();
+      this.measuring = true;
+      this.#watchIdle(o.firstMs);
+    }
+  }
+
+  /** Ends the run after `idleMs` without progress (before the first datagram: `firstMs`). */
+  #watchIdle(firstMs) {
+    const o = this.opts;
+    let seen = this.received;
+    let since = performance.now();
+    const tick = Math.max(5, Math.min(50, Math.floor(o.idleMs / 4)));
+    this.idleTimer = setInterval(() => {
+      if (this.finished) return;
+      const now = performance.now();
+      if (this.received !== seen) {
+        if (this.firstPerf === 0) this.firstPerf = since;
+        seen = this.received;
+        since = now;
+        this.lastPerf = now;
+        return;
+      }
+      const limit = this.received === 0 ? firstMs : o.idleMs;
+      if (now - since >= limit) this.finish(true);
+    }, tick);
+  }
+
+  /** Ends the run: call when packet() returned true. */
+  finish(idle = false) {
+    if (this.finished) return;
+    this.finished = true;
+    this.measuring = false;
+    const now = performance.now();
+    this.cpu1 = process.cpuUsage(this.cpu0 ?? undefined);
+    if (this.opts.mode === 'drain') this.t1 = idle ? this.lastPerf || now : now;
+    else {
+      if (this.firstPerf === 0) this.firstPerf = this.t0 || now;
+      this.t0 = this.firstPerf;
+      this.t1 = idle ? this.lastPerf || now : now;
+    }
+    clearInterval(this.idleTimer);
+    // Let the callback that ended the run return before the socket is closed.
+    setImmediate(() => this.#report());
+  }
+
+  #memoryStart() {
+    globalThis.gc?.();
+    this.memBefore = process.memoryUsage();
+    this.memPeakHeap = this.memBefore.heapUsed;
+    const observer = new PerformanceObserver((list) => {
+      for (const entry of list.getEntries()) {
+        const kind = entry.detail?.kind;
+        // perf_hooks constants: 1 minor (scavenge), 4 major (mark-compact), 2/8 incremental/weak.
+        if (kind === 1) this.gcEvents.minor++;
+        else if (kind === 4) this.gcEvents.major++;
+        else this.gcEvents.other++;
+      }
+    });
+    observer.observe({ entryTypes: ['gc'] });
+    this.gcObserver = observer;
+    this.memTimer = setInterval(() => {
+      const heap = process.memoryUsage().heapUsed;
+      if (heap > this.memPeakHeap) this.memPeakHeap = heap;
+    }, 1000);
+  }
+
+  #memoryEnd() {
+    clearInterval(this.memTimer);
+    const gcs = { ...this.gcEvents };
+    this.gcObserver.disconnect();
+    const before = this.memBefore;
+    globalThis.gc?.();
+    const after = process.memoryUsage();
+    const pick = (m) => ({ rss: m.rss, heapTotal: m.heapTotal, heapUsed: m.heapUsed, external: m.external, arrayBuffers: m.arrayBuffers });
+    return {
+      gc_exposed: typeof globalThis.gc === 'function',
+      before: pick(before),
+      after: pick(after),
+      heap_used_growth: after.heapUsed - before.heapUsed,
+      rss_growth: after.rss - before.rss,
+      heap_used_peak: this.memPeakHeap,
+      gc_minor: gcs.minor,
+      gc_major: gcs.major,
+      gc_other: gcs.other,
+    };
+  }
+
+  #report() {
+    this.close();
+    const o = this.opts;
+    const secs = Math.max(0, (this.t1 - this.t0) / 1000);
+    const cpu = this.cpu1 ? (this.cpu1.user + this.cpu1.system) / 1e6 : 0;
+    const drops = this.kernelDrops();
+    const out = {
+      received: this.received,
+      bytes: this.bytes,
+      seconds: round(secs, 6),
+      pps: round(secs > 0 ? this.received / secs : 0, 1),
+      cpu_seconds: round(cpu, 6),
+      cpu_ns_per_packet: round(this.received ? (cpu * 1e9) / this.received : 0, 1),
+      cpu_user_seconds: round(this.cpu1 ? this.cpu1.user / 1e6 : 0, 6),
+      cpu_system_seconds: round(this.cpu1 ? this.cpu1.system / 1e6 : 0, 6),
+      kernel_drops: drops === null ? null : drops - this.dropsBase,
+      gaps: this.gaps,
+      reordered: this.reordered,
+      duplicates: this.dups,
+      truncated: this.truncated,
+      first_seq: this.haveSeq ? this.minSeq : null,
+      last_seq: this.haveSeq ? this.maxSeq : null,
+      batch: this.batch,
+      rcvbuf: this.rcvbuf,
+      warmup_received: this.warm,
+    };
+    if (o.latency) out.latency_us = this.#latency();
+    if (o.memory) out.memory = this.#memoryEnd();
+    say(JSON.stringify(out));
+    process.exit(0);
+  }
+
+  #latency() {
+    const n = this.latN;
+    if (n === 0) return { p50: null, p99: null, p999: null, samples: 0 };
+    const a0 = this.anchor0;
+    const a1 = realtimeAnchor();
+    // realtime(ns) - base = (perf - a.perf) * 1e6 + (a.realMs * 1e6 - base), base = a0.realMs ms.
+    const off0 = 0;
+    const off1 = (a1.realMs - a0.realMs) * 1e6 - (a1.perf - a0.perf) * 1e6;
+    const span = a1.perf - a0.perf;
+    const values = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const p = this.latRecv[i];
+      const drift = span > 0 ? off0 + ((p - a0.perf) / span) * (off1 - off0) : 0;
+      const recvNs = (p - a0.perf) * 1e6 + drift;
+      values[i] = (recvNs - this.latSent[i]) / 1e3;
+    }
+    values.sort();
+    return {
+      p50: round(percentile(values, n, 0.5), 3),
+      p99: round(percentile(values, n, 0.99), 3),
+      p999: round(percentile(values, n, 0.999), 3),
+      samples: n,
+      clock_drift_us: round(off1 / 1e3, 3),
+    };
+  }
+}
+
+function round(x, digits) {
+  const f = 10 ** digits;
+  return Math.round(x * f) / f;
+}
+
+/** Drop counter of the UDP socket bound to `port`, from this namespace's /proc/net/udp. */
+export function procUdpDrops(port) {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  return () => {
+    let text;
+    try {
+      text = readFileSync('/proc/net/udp', 'utf8');
+    } catch {
+      return null;
+    }
+    let total = null;
+    for (const line of text.split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length < 13 || !f[1]?.endsWith(hex)) continue;
+      total = (total ?? 0) + Number(f[f.length - 1]);
+    }
+    return total;
+  };
+}

@@ -1,0 +1,59 @@
+// Contestant "mcast batch": the zero-copy 'batch' event (one JS call per recvmmsg result).
+// Same protocol and output as bench/c/mc_recv.c; see common.mjs.
+import { createRequire } from 'node:module';
+import { performance } from 'node:perf_hooks';
+import { fail, parseReceiverArgs, Receiver } from './common.mjs';
+
+const { createSocket } = createRequire(import.meta.url)('../../dist/index.js');
+const opts = parseReceiverArgs();
+const r = new Receiver(opts, { batch: opts.batch });
+
+let sock;
+try {
+  sock = createSocket({
+    port: opts.port,
+    batchSize: opts.batch,
+    maxMessageSize: opts.size,
+    ...(opts.rcvbuf > 0 ? { recvBufferSize: opts.rcvbuf } : {}),
+  });
+  sock.join(opts.group, { interface: opts.ifindex || opts.ifaceAddr });
+} catch (error) {
+  fail('socket', error);
+}
+r.rcvbuf = sock.getRecvBufferSize();
+r.kernelDrops = () => sock.stats().kernelDrops;
+r.close = () => sock.close();
+
+// The slab as 32-bit words: the sequence number and send time are read in place (slots are
+// maxMessageSize bytes apart, a multiple of 4 here), nothing is allocated per datagram.
+let words = null;
+sock.on('batch', opts.latency ? onBatchLatency : onBatch);
+r.start();
+
+function wordsOf(batch) {
+  const b = batch.buffer;
+  return (words = new Uint32Array(b.buffer, b.byteOffset, b.byteLength >>> 2));
+}
+
+function onBatch(batch) {
+  const w = words ?? wordsOf(batch);
+  const n = batch.count;
+  let done = false;
+  for (let i = 0; i < n; i++) {
+    const at = batch.offset(i) >>> 2;
+    if (r.packet(w[at], w[at + 1], batch.size(i), batch.truncated(i))) done = true;
+  }
+  if (done) r.finish();
+}
+
+function onBatchLatency(batch) {
+  const now = performance.now();
+  const w = words ?? wordsOf(batch);
+  const n = batch.count;
+  let done = false;
+  for (let i = 0; i < n; i++) {
+    const at = batch.offset(i) >>> 2;
+    if (r.packetLat(w[at], w[at + 1], batch.size(i), batch.truncated(i), w[at + 2], w[at + 3], now)) done = true;
+  }
+  if (done) r.finish();
+}

@@ -1,0 +1,121 @@
+// Shared part of the Node.js benchmark senders. Same options, payload and JSON output as
+// bench/c/mc_send.c (flat out only: --rate is not supported here):
+//   {"sent","seconds","pps","cpu_seconds","eagain","batch","size"}
+// Payload: u64 sequence number (LE) at 0, u64 send time (CLOCK_REALTIME ns, LE, estimated from
+// performance.now() and one Date.now() anchor) at 8, filler byte i = i & 0xff after that.
+// Before the measured interval the sender runs --warmup-seconds unmeasured (V8 optimises the
+// loop), with sequence numbers from WARM_BASE.
+import { writeSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+
+export const WARM_BASE = 2 ** 40;
+
+export function parseSenderArgs(argv = process.argv.slice(2)) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      group: { type: 'string' },
+      port: { type: 'string' },
+      'iface-addr': { type: 'string', default: '127.0.0.1' },
+      size: { type: 'string', default: '64' },
+      count: { type: 'string', default: '0' },
+      seconds: { type: 'string', default: '0' },
+      batch: { type: 'string', default: '1' },
+      'warmup-seconds': { type: 'string', default: '0.3' },
+    },
+    strict: true,
+  });
+  const num = (name, min) => {
+    const v = Number(values[name]);
+    if (!Number.isFinite(v) || v < min) usage(`bad value for --${name}: ${values[name]}`);
+    return v;
+  };
+  if (!values.group || !values.port) usage('--group and --port are required');
+  const o = {
+    group: values.group,
+    port: num('port', 1),
+    ifaceAddr: values['iface-addr'],
+    size: num('size', 16),
+    count: num('count', 0),
+    seconds: num('seconds', 0),
+    batch: num('batch', 1),
+    warmupSeconds: num('warmup-seconds', 0),
+  };
+  if (!o.count && !o.seconds) usage('give --count and/or --seconds');
+  return o;
+}
+
+function usage(message) {
+  process.stderr.write(`${process.argv[1]}: ${message}\n`);
+  process.exit(2);
+}
+
+export function fail(what, error) {
+  process.stderr.write(`${process.argv[1]}: ${what}: ${error?.message ?? error}\n`);
+  process.exit(1);
+}
+
+/** `batch` payload buffers of `size` bytes with the filler pattern. */
+export function makePayloads(batch, size) {
+  const list = [];
+  for (let i = 0; i < batch; i++) {
+    const b = Buffer.alloc(size);
+    for (let j = 16; j < size; j++) b[j] = j & 0xff;
+    list.push(b);
+  }
+  return list;
+}
+
+const anchorReal = Date.now() * 1e6;
+const anchorPerf = performance.now();
+/** CLOCK_REALTIME estimate in ns (a double: 256 ns resolution at today's epoch). */
+export function realtimeNs() {
+  return anchorReal + (performance.now() - anchorPerf) * 1e6;
+}
+
+/** Writes sequence `seq` and send time `ts` (ns) into a payload. */
+export function stamp(buf, seq, ts) {
+  buf.writeUInt32LE(seq % 4294967296, 0);
+  buf.writeUInt32LE(Math.floor(seq / 4294967296), 4);
+  buf.writeUInt32LE(ts % 4294967296, 8);
+  buf.writeUInt32LE(Math.floor(ts / 4294967296), 12);
+}
+
+/**
+ * Runs `sendSome(seq)` (sends up to a batch starting at sequence `seq`, returns how many went
+ * out, or a Promise of it when it had to wait) flat out: first the warm-up, then the measured
+ * interval, then prints the JSON line.
+ */
+export async function drive(o, sendSome, counters) {
+  if (o.warmupSeconds > 0) {
+    let seq = WARM_BASE;
+    const end = performance.now() + o.warmupSeconds * 1000;
+    while (performance.now() < end) {
+      const r = sendSome(seq);
+      seq += typeof r === 'number' ? r : await r;
+    }
+  }
+  counters.eagain = 0;
+  const limit = o.count > 0 ? o.count : Infinity;
+  const cpu0 = process.cpuUsage();
+  const t0 = performance.now();
+  const end = o.seconds > 0 ? t0 + o.seconds * 1000 : Infinity;
+  let sent = 0;
+  while (sent < limit && performance.now() < end) {
+    const r = sendSome(sent);
+    sent += typeof r === 'number' ? r : await r;
+  }
+  const secs = (performance.now() - t0) / 1000;
+  const cpu = process.cpuUsage(cpu0);
+  const out = {
+    sent,
+    seconds: Math.round(secs * 1e6) / 1e6,
+    pps: Math.round((secs > 0 ? sent / secs : 0) * 10) / 10,
+    cpu_seconds: (cpu.user + cpu.system) / 1e6,
+    eagain: counters.eagain,
+    batch: o.batch,
+    size: o.size,
+  };
+  writeSync(1, `${JSON.stringify(out)}\n`);
+}

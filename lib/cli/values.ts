@@ -1,0 +1,154 @@
+/**
+ * Conversion of command-line text into checked values: ports, groups, interfaces, counts. Each
+ * converter returns the value or throws a UsageError that names the argument and says what was
+ * expected, in one line. Interfaces are resolved against listInterfaces() so that an unknown one
+ * is reported before any socket is made.
+ */
+import { isIP } from 'node:net';
+
+import { listInterfaces, type Family, type InterfaceInfo, type InterfaceRef } from '../index';
+import { UsageError } from './args';
+
+/** The largest UDP payload per family (65535 minus the IP and UDP headers). */
+export const MAX_PAYLOAD = { 4: 65507, 6: 65527 } as const;
+
+export interface Group {
+  address: string;
+  family: Family;
+  /** The zone of an IPv6 group written `ff02::1%eth0`, an interface reference. */
+  zone?: string;
+}
+
+export interface ChosenInterface {
+  /** What the library is given: a name, an address or an index, as the user wrote it. */
+  ref: InterfaceRef;
+  info: InterfaceInfo;
+  /** How the user named it, for messages: `mca0`, `index 3`, `address 10.0.0.1`. */
+  how: string;
+}
+
+function shown(text: string): string {
+  return `'${text.length > 60 ? `${text.slice(0, 60)}...` : text}'`;
+}
+
+/** An integer in [min, max] written in decimal. */
+export function parseInteger(what: string, text: string, min: number, max: number): number {
+  const value = /^\d+$/.test(text) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `an integer of at least ${min}` : `an integer from ${min} to ${max}`;
+    throw new UsageError(`${what} must be ${range}, got ${shown(text)}`);
+  }
+  return value;
+}
+
+/** A finite decimal number > 0 (or >= 0 with allowZero). */
+export function parsePositiveNumber(what: string, text: string, allowZero = false): number {
+  const value = /^(\d+\.?\d*|\.\d+)$/.test(text) ? Number(text) : NaN;
+  if (!Number.isFinite(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new UsageError(`${what} must be a number ${allowZero ? 'of at least 0' : 'greater than 0'}, got ${shown(text)}`);
+  }
+  return value;
+}
+
+export function parsePort(text: string): number {
+  return parseInteger('PORT', text, 1, 65535);
+}
+
+export function parseTTL(text: string): number {
+  return parseInteger('--ttl', text, 0, 255);
+}
+
+function isMulticastGroup(address: string, family: Family): boolean {
+  if (family === 4) {
+    const first = Number(address.split('.')[0]);
+    return first >= 224 && first <= 239 && address !== '224.0.0.0';
+  }
+  const scope = /^ff[0-9a-f]([0-9a-f]):/i.exec(address)?.[1];
+  return scope !== undefined && scope !== '0' && scope.toLowerCase() !== 'f';
+}
+
+/** A multicast group, IPv4 (224.0.0.0/4) or IPv6 (ff00::/8, optionally `%zone`). */
+export function parseGroup(text: string): Group {
+  const at = text.indexOf('%');
+  const address = at >= 0 ? text.slice(0, at) : text;
+  const zone = at >= 0 ? text.slice(at + 1) : undefined;
+  const version = isIP(address);
+  if (version === 0 || (version === 4 && zone !== undefined) || zone === '') {
+    throw new UsageError(`GROUP must be a multicast address (224.0.0.0/4 or ff00::/8), got ${shown(text)}`);
+  }
+  const family: Family = version === 4 ? 4 : 6;
+  if (!isMulticastGroup(address, family)) {
+    const range = family === 4 ? '224.0.0.1 to 239.255.255.255' : 'ff00::/8 with a scope other than 0 and f';
+    throw new UsageError(`${address} is not a multicast group (expected ${range})`);
+  }
+  return zone === undefined ? { address, family } : { address, family, zone };
+}
+
+/**
+ * An IPv6 group of interface-local or link-local scope (ff01::, ff02::, ...) means nothing without
+ * its interface: the kernel refuses to route it.
+ */
+export function requireInterfaceForScope(group: Group, iface: string | undefined): void {
+  if (group.family !== 6 || iface !== undefined) return;
+  const scope = Number.parseInt(group.address.slice(3, 4), 16);
+  if (scope <= 2) {
+    throw new UsageError(`${group.address} is a ${scope === 1 ? 'interface' : 'link'}-local group: name its interface with --iface (or write ${group.address}%IFACE)`);
+  }
+}
+
+/** A unicast address of the group's family, for --source. */
+export function parseSource(text: string, family: Family): string {
+  const actual = isIP(text);
+  if (actual !== family) {
+    throw new UsageError(`--source must be a unicast IPv${family} address (the group is IPv${family}), got ${shown(text)}`);
+  }
+  if (isMulticastGroup(text, family) || /^(0\.0\.0\.0|::|255\.255\.255\.255)$/.test(text)) {
+    throw new UsageError(`--source must be a unicast address, got ${shown(text)}`);
+  }
+  return text;
+}
+
+/** A local address of the group's family to bind to, for --bind. */
+export function parseBindAddress(text: string, family: Family): string {
+  if (isIP(text) !== family) {
+    throw new UsageError(`--bind must be an IPv${family} address (the group is IPv${family}), got ${shown(text)}`);
+  }
+  return text;
+}
+
+/**
+ * An interface given by name, index or address, looked up in listInterfaces(). `what` names the
+ * argument in messages (`--iface`).
+ */
+export function parseInterface(what: string, text: string, family: Family): ChosenInterface {
+  const all = listInterfaces();
+  if (/^\d+$/.test(text)) {
+    const index = Number(text);
+    const info = all.find((i) => i.index === index);
+    if (info === undefined) throw new UsageError(`${what}: no interface has index ${text} (see 'mcast ifaces')`);
+    return { ref: index, info, how: `index ${index}` };
+  }
+  const addressFamily = isIP(text);
+  if (addressFamily !== 0) {
+    if (addressFamily !== family) {
+      throw new UsageError(`${what}: ${text} is an IPv${addressFamily} address but the group is IPv${family}; give an IPv${family} address, a name or an index`);
+    }
+    const wanted = family === 4 ? 'IPv4' : 'IPv6';
+    const info = all.find((i) => i.addresses.some((a) => a.family === wanted && a.address.toLowerCase() === text.toLowerCase()));
+    if (info === undefined) throw new UsageError(`${what}: no interface has the address ${text} (see 'mcast ifaces')`);
+    return { ref: text, info, how: `address ${text}` };
+  }
+  const info = all.find((i) => i.name === text);
+  if (info === undefined) throw new UsageError(`${what}: unknown interface ${shown(text)} (see 'mcast ifaces')`);
+  return { ref: text, info, how: text };
+}
+
+/** `mca0 (index 3)`. */
+export function interfaceLabel(info: Pick<InterfaceInfo, 'name' | 'index'>): string {
+  return `${info.name} (index ${info.index})`;
+}
+
+/** `10.0.0.1:5000` or `[fe80::1]:5000`. */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}

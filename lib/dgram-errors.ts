@@ -1,0 +1,212 @@
+/**
+ * The errors and argument checks of mcast/dgram, worded as Node's lib/internal/errors.js and
+ * lib/internal/validators.js word them for dgram: same classes, names, codes, messages and
+ * properties, so that code which inspects dgram's errors sees the same thing.
+ */
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
+
+import { McastError } from './errors';
+
+const ERRNO = osConstants.errno as Readonly<Record<string, number>>;
+
+type NodeErrorBase = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
+
+/**
+ * Prototypes like those of Node's internal NodeError classes: `constructor` answers the base
+ * class, and toString() (which Node's default stack formatting uses too) shows the code.
+ */
+const NODE_ERROR_PROTOTYPES = new Map<NodeErrorBase, object>(
+  ([Error, TypeError, RangeError] as const).map((Base) => [
+    Base,
+    Object.create(Base.prototype as object, {
+      constructor: { get: () => Base, configurable: true },
+      toString: {
+        value: function toString(this: Error & { code: string }): string {
+          return `${this.name} [${this.code}]: ${this.message}`;
+        },
+        writable: true,
+        configurable: true,
+      },
+    }) as object,
+  ]),
+);
+
+/** An error like Node's NodeError: own `code`, and `Name [CODE]: message` on its stack. */
+export function nodeError(Base: NodeErrorBase, code: string, message: string): Error & { code: string } {
+  const error = new Base(message) as Error & { code: string };
+  Object.setPrototypeOf(error, NODE_ERROR_PROTOTYPES.get(Base) ?? Base.prototype);
+  // The first line of the stack is fixed when it is first read: show the code there, as Node does.
+  error.name = `${Base.name} [${code}]`;
+  void error.stack;
+  delete (error as { name?: string }).name;
+  error.code = code;
+  return error;
+}
+
+/** Node's determineSpecificType(): how a received value is described in messages. */
+function describeReceived(value: unknown): string {
+  if (value === null) return 'null';
+  if (value === undefined) return 'undefined';
+  switch (typeof value) {
+    case 'bigint':
+      return `type bigint (${value}n)`;
+    case 'number':
+      if (value === 0) return 1 / value === -Infinity ? 'type number (-0)' : 'type number (0)';
+      return `type number (${String(value)})`;
+    case 'boolean':
+      return `type boolean (${String(value)})`;
+    case 'symbol':
+      return `type symbol (${String(value)})`;
+    case 'function':
+      return `function ${value.name}`;
+    case 'object': {
+      const ctor = (value as { constructor?: { name?: unknown } }).constructor;
+      if (ctor !== undefined && ctor !== null && 'name' in ctor) return `an instance of ${String(ctor.name)}`;
+      return inspect(value, { depth: -1 });
+    }
+    case 'string': {
+      const text = value.length > 28 ? `${value.slice(0, 25)}...` : value;
+      return text.includes("'") ? `type string (${JSON.stringify(text)})` : `type string ('${text}')`;
+    }
+    default:
+      return `type ${typeof value} (${inspect(value)})`;
+  }
+}
+
+export const BUFFER_TYPES = 'of type string or an instance of Buffer, TypedArray, or DataView';
+
+/** ERR_INVALID_ARG_TYPE with the wording of Node's message for the expectations dgram uses. */
+export function invalidArgType(name: string, expected: string, actual: unknown): Error & { code: string } {
+  const what = name.endsWith(' argument') ? name : `"${name}" ${name.includes('.') ? 'property' : 'argument'}`;
+  return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE', `The ${what} must be ${expected}. Received ${describeReceived(actual)}`);
+}
+
+export function outOfRange(name: string, range: string, input: unknown): Error & { code: string } {
+  let received: string;
+  if (typeof input === 'number' && Number.isInteger(input) && Math.abs(input) > 2 ** 32) {
+    received = String(input).replace(/(\d)(?=(\d{3})+$)/g, '$1_');
+  } else {
+    received = inspect(input);
+  }
+  return nodeError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be ${range}. Received ${received}`);
+}
+
+export function badPort(name: string, port: unknown, allowZero: boolean): Error & { code: string } {
+  return nodeError(
+    RangeError,
+    'ERR_SOCKET_BAD_PORT',
+    `${name} should be ${allowZero ? '>=' : '>'} 0 and < 65536. Received ${describeReceived(port)}.`,
+  );
+}
+
+export const notRunning = () => nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_RUNNING', 'Not running');
+export const notConnected = () => nodeError(Error, 'ERR_SOCKET_DGRAM_NOT_CONNECTED', 'Not connected');
+export const isConnected = () => nodeError(Error, 'ERR_SOCKET_DGRAM_IS_CONNECTED', 'Already connected');
+export const ipBlocked = (ip: string) => nodeError(Error, 'ERR_IP_BLOCKED', `IP(${ip}) is blocked by net.BlockList`);
+
+/** What mcast/dgram cannot do like dgram: said at once, never done differently. */
+export function unsupported(what: string, instead: string): Error & { code: string } {
+  return nodeError(Error, 'ERR_MCAST_UNSUPPORTED', `mcast/dgram does not support ${what}: ${instead}`);
+}
+
+/** A negative libuv-style errno for an errno name, as Node's errors carry it. */
+export function uvErrno(code: string): number {
+  return -(ERRNO[code] ?? 0);
+}
+
+export const EBADF = uvErrno('EBADF');
+export const EINVAL = uvErrno('EINVAL');
+export const EMSGSIZE = uvErrno('EMSGSIZE');
+export const ECANCELED = uvErrno('ECANCELED');
+
+/** Node's ErrnoException: `${syscall} ${code}`. */
+export function errnoException(errno: number, syscall: string): Error {
+  return Object.assign(new Error(`${syscall} ${getSystemErrorName(errno)}`), {
+    errno,
+    code: getSystemErrorName(errno),
+    syscall,
+  });
+}
+
+/** Node's ExceptionWithHostPort: `${syscall} ${code} ${address}:${port}`. */
+export function exceptionWithHostPort(errno: number, syscall: string, address: unknown, port: unknown): Error {
+  const code = getSystemErrorName(errno);
+  let details = '';
+  if (port && (port as number) > 0) details = ` ${String(address)}:${String(port)}`;
+  else if (address) details = ` ${String(address)}`;
+  const error = Object.assign(new Error(`${syscall} ${code}${details}`), { errno, code, syscall, address });
+  if (port) Object.assign(error, { port });
+  return error;
+}
+
+/** Node's SystemError for ERR_SOCKET_BUFFER_SIZE (its message quotes libuv's error text). */
+export class SystemError extends Error {
+  readonly code: string;
+  readonly info: { errno: number; code: string; message: string; syscall: string };
+
+  constructor(key: string, prefix: string, errno: number, syscall: string) {
+    const code = getSystemErrorName(errno);
+    const text = getSystemErrorMap().get(errno)?.[1] ?? code;
+    super(`${prefix}: ${syscall} returned ${code} (${text})`);
+    const info = { errno, code, message: text, syscall };
+    this.name = `SystemError [${key}]`;
+    void this.stack;
+    this.code = key;
+    this.info = info;
+    // Node defines these on the instance, in this order: the same keys show when it is logged.
+    Object.defineProperties(this, {
+      name: { value: 'SystemError', enumerable: false, writable: true, configurable: true },
+      info: { value: info, enumerable: true, writable: false, configurable: true },
+      errno: { get: () => info.errno, set: (v: number) => (info.errno = v), enumerable: true, configurable: true },
+      syscall: { get: () => info.syscall, set: (v: string) => (info.syscall = v), enumerable: true, configurable: true },
+    });
+  }
+
+  declare readonly errno: number;
+  declare readonly syscall: string;
+
+  override toString(): string {
+    return `${this.name} [${this.code}]: ${this.message}`;
+  }
+}
+
+/** The negative errno of a failed mcast call; anything that is not a system error is re-thrown. */
+export function errnoOf(error: unknown): number {
+  if (error instanceof McastError) return -Math.abs(error.errno);
+  throw error;
+}
+
+// ---- argument checks ---------------------------------------------------------------------------
+
+export function validateString(value: unknown, name: string): asserts value is string {
+  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+}
+
+export function validateNumber(value: unknown, name: string): asserts value is number {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+}
+
+export function validateUint32(value: unknown, name: string): void {
+  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
+  if (value < 0 || value > 4_294_967_295) throw outOfRange(name, '>= 0 && <= 4294967295', value);
+}
+
+export function validatePort(port: unknown, name: string, allowZero: boolean): number {
+  if (
+    (typeof port !== 'number' && typeof port !== 'string') ||
+    (typeof port === 'string' && port.trim().length === 0) ||
+    +port !== +port >>> 0 ||
+    +port > 0xffff ||
+    (+port === 0 && !allowZero)
+  ) {
+    throw badPort(name, port, allowZero);
+  }
+  return +port | 0;
+}
+
+/** V8's ToUint32, which Node's binding applies to a port given to bind(). */
+export function toUint32(value: unknown): number {
+  return Number(value) >>> 0;
+}

@@ -45,6 +45,7 @@ const HINTS: Readonly<Record<string, string>> = {
   ENODEV: 'no such interface, or no multicast route to choose one: name the interface explicitly',
   ENETUNREACH: 'no route for this destination: set the outgoing interface (setMulticastInterface)',
   EMSGSIZE: 'the datagram is larger than the path allows',
+  ECONNREFUSED: "the connected peer's port is closed (ICMP port unreachable about a datagram this socket sent)",
   EPERM: 'the operation needs more privilege (CAP_NET_ADMIN / CAP_NET_RAW) in this network namespace',
 };
 

@@ -218,8 +218,9 @@ void SocketWrap::HandleEvents(int status, int events) {
     // means pending asynchronous errors (ICMP about sent datagrams, via IP_RECVERR): take them
     // off, count them, and poll again, so that receiving never stops silently.
     int last = 0;
-    tx_.async_errors += DrainErrorQueue(fd_, &last);
+    const uint32_t errors = DrainErrorQueue(fd_, &last);
     UpdatePoll();
+    if (errors > 0) ReportSendErrors(errors, last);
     return;
   }
   if ((events & UV_WRITABLE) && want_writable_) {
@@ -238,8 +239,11 @@ void SocketWrap::DrainReadable() {
     int n = batch_->Receive(fd_, filter, &rx_, &delivered);
     if (n == -EAGAIN || n == -EWOULDBLOCK || n == 0) return;
     if (n < 0 && IsSendSideError(-n)) {
-      tx_.async_errors++;
-      continue;  // the error is consumed; datagrams may still be queued
+      // recvmmsg returned the socket's pending error; its error-queue entry is the same event.
+      int last = -n;
+      const uint32_t queued = DrainErrorQueue(fd_, &last);
+      if (!ReportSendErrors(queued > 0 ? queued : 1, -n)) return;
+      continue;  // datagrams may still be queued
     }
     if (n < 0) {
       Dispatch(addon_->on_error, {Napi::Number::New(env, -n), Napi::String::New(env, "recvmmsg")});
@@ -249,6 +253,15 @@ void SocketWrap::DrainReadable() {
     // A short batch means the queue is empty: skip the recvmmsg that would say EAGAIN.
     if (static_cast<size_t>(n) < batch_->batch_size()) return;
   }
+}
+
+bool SocketWrap::ReportSendErrors(uint32_t count, int err) {
+  tx_.async_errors += count;
+  // A connected socket reports them, as recv(2) does and dgram users expect (ECONNREFUSED from
+  // a closed peer port); an unconnected one only counts them (stats().sendErrors).
+  if (!connected_) return true;
+  Napi::Env env = Env();
+  return Dispatch(addon_->on_error, {Napi::Number::New(env, err), Napi::String::New(env, "recvmsg")});
 }
 
 bool SocketWrap::Dispatch(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
@@ -454,6 +467,7 @@ Napi::Value SocketWrap::JS_connect(const Napi::CallbackInfo& info) {
   if (!ParseDestination(info, 0, &peer)) return env.Undefined();
   int err = Connect(fd_, peer);
   if (err != 0) return ThrowSystem(env, err, "connect");
+  connected_ = true;
   return env.Undefined();
 }
 
@@ -462,6 +476,7 @@ Napi::Value SocketWrap::JS_disconnect(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   int err = Disconnect(fd_);
   if (err != 0) return ThrowSystem(env, err, "connect");
+  connected_ = false;
   return env.Undefined();
 }
 

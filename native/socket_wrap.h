@@ -76,6 +76,9 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // when it threw; the exception is then reported as uncaught, as for any EventEmitter listener.
   bool Dispatch(Napi::FunctionReference& fn, std::initializer_list<napi_value> args);
   bool CheckOpen(Napi::Env env);
+  // Counts ICMP errors about sent datagrams; on a connected socket also emits one 'error'.
+  // Returns false when the 'error' listener threw.
+  bool ReportSendErrors(uint32_t count, int err);
   bool ParseDestination(const Napi::CallbackInfo& info, size_t first, SockAddr* out);
 
   AddonData* addon_ = nullptr;
@@ -85,6 +88,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   bool want_writable_ = false;
   bool pinned_ = false;
   bool closed_ = false;
+  bool connected_ = false;
   PollWatcher* watcher_ = nullptr;
   napi_async_context async_context_ = nullptr;
   std::unique_ptr<RecvBatch> batch_;

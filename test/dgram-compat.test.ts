@@ -601,6 +601,20 @@ describe('mcast/dgram matches node:dgram', () => {
     });
   });
 
+  it('connect() to a closed port: the ICMP error comes back as an error event', async () => {
+    await compare(async (r) => {
+      const gone = r.socket('gone');
+      const port = await bound(r, gone, 'gone', 0, '127.0.0.1');
+      gone.close();
+      await r.until('gone', 'close');
+      const c = r.socket('c');
+      c.connect(port, '127.0.0.1');
+      await r.until('c', 'connect');
+      c.send('to nobody', r.sent('c', 'sent'));
+      await r.until('c', 'error');
+    });
+  });
+
   it('udp6: dual-stack by default, ipv6Only on request', async () => {
     await compare(async (r) => {
       const dual = r.socket('dual', 'udp6');

@@ -85,6 +85,10 @@ export class Batch implements RecvBatch {
     return this.records[this.check(i) * STRIDE32 + L.ttl] as number;
   }
 
+  dropCount(i: number): number {
+    return (this.records[this.check(i) * STRIDE32 + L.dropCount] as number) >>> 0;
+  }
+
   timestamp(i: number): bigint | undefined {
     const flags = this.records[this.check(i) * STRIDE32 + L.flags] as number;
     if ((flags & L.flagTimestamp) === 0) return undefined;

@@ -78,6 +78,7 @@ export interface RecordLayout {
   port: number;
   ttl: number;
   slot: number;
+  dropCount: number;
   sourceByte: number;
   destinationByte: number;
   timestampByte: number;

@@ -12,17 +12,14 @@ import { resolve } from 'node:path';
 
 import { EXIT, helpText, parseArgs, UsageError } from './cli/args';
 import { runBench } from './cli/bench';
-import { demoCommand } from './cli/demo';
-import { ifacesCommand } from './cli/ifaces';
 import { type Command, type Io, println } from './cli/io';
-import { recvCommand } from './cli/recv';
-import { sendCommand } from './cli/send';
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  ifaces: ifacesCommand,
-  recv: recvCommand,
-  send: sendCommand,
-  demo: demoCommand,
+// Commands load on demand: `mcast bench`, `--help` and `--version` never load the native addon.
+const COMMANDS: Readonly<Record<string, () => Command>> = {
+  ifaces: () => (require('./cli/ifaces') as typeof import('./cli/ifaces')).ifacesCommand,
+  recv: () => (require('./cli/recv') as typeof import('./cli/recv')).recvCommand,
+  send: () => (require('./cli/send') as typeof import('./cli/send')).sendCommand,
+  demo: () => (require('./cli/demo') as typeof import('./cli/demo')).demoCommand,
 };
 
 const MAIN_HELP = `Usage: mcast COMMAND [options]
@@ -86,13 +83,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     return EXIT.OK;
   }
   if (name === 'bench') return runBench(rest, io);
-  const command = COMMANDS[name];
-  if (command === undefined) {
+  const load = COMMANDS[name];
+  if (load === undefined) {
     const what = name.startsWith('-') ? `unknown option '${name}'` : `unknown command '${name}'`;
     println(io.stderr, `mcast: ${what} (commands: ${[...Object.keys(COMMANDS), 'bench'].join(', ')}; see 'mcast --help')`);
     return EXIT.USAGE;
   }
   try {
+    const command = load();
     const args = parseArgs(command.spec, rest);
     if (args.help) {
       io.stdout.write(helpText(command.spec));

@@ -41,9 +41,10 @@ export class McastError extends Error {
 const HINTS: Readonly<Record<string, string>> = {
   ENOBUFS: 'the device queue is full (the datagram was not sent)',
   EADDRINUSE: 'this socket has already joined that group on that interface',
-  EADDRNOTAVAIL: 'the socket has no such membership, or the address is not local',
+  EADDRNOTAVAIL: 'the socket has no such membership (leave, block and unblock need the join first), or the address is not local',
   ENODEV: 'no such interface, or no multicast route to choose one: name the interface explicitly',
-  ENETUNREACH: 'no route for this destination: set the outgoing interface (setMulticastInterface)',
+  ENETUNREACH:
+    'no route to this destination: name the outgoing interface (setMulticastInterface); note that Linux carries no IPv6 multicast on lo',
   EMSGSIZE: 'the datagram is larger than the path allows',
   ECONNREFUSED: "the connected peer's port is closed (ICMP port unreachable about a datagram this socket sent)",
   EPERM: 'the operation needs more privilege (CAP_NET_ADMIN / CAP_NET_RAW) in this network namespace',

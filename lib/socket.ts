@@ -5,6 +5,7 @@
  * loop alive and, once unreachable, is collected and its descriptor closed.
  */
 import { EventEmitter } from 'node:events';
+import { constants as osConstants } from 'node:os';
 
 import { Batch } from './batch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
@@ -44,6 +45,18 @@ const MAX_DATAGRAM = { 4: 65507, 6: 65527 } as const;
 const MAX_BUFFER_SIZE = 0x3fffffff;
 
 let bufferWarningShown = false;
+
+/** `a.b.c.d:port` or `[v6]:port`, as addresses with ports are written. */
+function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
+
+/** What a failed bind means, where the generic errno hint would speak of memberships. */
+const BIND_HINTS: Readonly<Record<number, string>> = {
+  [osConstants.errno.EADDRNOTAVAIL ?? 99]: 'the address is not assigned to any interface of this host',
+  [osConstants.errno.EADDRINUSE ?? 98]: 'another socket has this port; both need reuseAddr (SO_REUSEADDR) to share it',
+  [osConstants.errno.EACCES ?? 13]: 'ports below 1024 need CAP_NET_BIND_SERVICE',
+};
 
 /** Per-family socket option names, like Go's ipv4/ipv6 option tables. */
 function optionTable(family: Family) {
@@ -139,7 +152,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
         this.batchSize, this.maxMessageSize, slab, records, ipv6Only,
       );
     } catch (error) {
-      rethrowNative(error, { action: `bind ${family === 6 ? `[${address}]` : address}:${port}` });
+      const hint = BIND_HINTS[(error as { errno?: number }).errno ?? 0];
+      rethrowNative(error, { action: `bind ${hostPort(address, port)}`, ...(hint !== undefined && { hint }) });
     }
     this.#native.owner = this;
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
@@ -406,7 +420,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     try {
       return this.#native.send(bytes, dest.address, dest.port, dest.scopeId) === 1;
     } catch (error) {
-      rethrowNative(error, { action: `send ${bytes.length} bytes to ${dest.address}:${dest.port}` });
+      rethrowNative(error, { action: `send ${bytes.length} bytes to ${hostPort(dest.address, dest.port)}` });
     }
   }
 
@@ -434,7 +448,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     try {
       return this.#native.sendBatch(list, list.length, dest.address, dest.port, dest.scopeId);
     } catch (error) {
-      rethrowNative(error, { action: `send ${list.length} datagrams to ${dest.address}:${dest.port}` });
+      rethrowNative(error, { action: `send ${list.length} datagrams to ${hostPort(dest.address, dest.port)}` });
     }
   }
 
@@ -480,7 +494,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     try {
       this.#native.connect(peer.address, peer.port, peer.scopeId);
     } catch (error) {
-      rethrowNative(error, { action: `connect to ${peer.address}:${peer.port}` });
+      rethrowNative(error, { action: `connect to ${hostPort(peer.address, peer.port)}` });
     }
     return this;
   }
@@ -555,15 +569,31 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   onBatch(count: number): void {
     const batch = this.#batch;
     batch.count = count;
+    // A listener that throws must not cost the datagrams after it: every listener still gets the
+    // whole batch, and the first error is rethrown afterwards (reaching 'uncaughtException' as
+    // for any EventEmitter listener); any further ones are thrown from their own ticks.
+    const errors: unknown[] = [];
     try {
-      if (this.listenerCount('batch') > 0) this.emit('batch', batch);
-      if (this.listenerCount('message') > 0) this.#emitMessages(batch);
+      if (this.listenerCount('batch') > 0) {
+        try {
+          this.emit('batch', batch);
+        } catch (error) {
+          errors.push(error);
+        }
+      }
+      if (this.listenerCount('message') > 0) this.#emitMessages(batch, errors);
     } finally {
       batch.count = 0;
     }
+    for (const error of errors.slice(1)) {
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+    if (errors.length > 0) throw errors[0];
   }
 
-  #emitMessages(batch: Batch): void {
+  #emitMessages(batch: Batch, errors: unknown[]): void {
     const count = batch.count;
     const family = this.family === 4 ? 'IPv4' : 'IPv6';
     for (let i = 0; i < count && !this.#closed; i++) {
@@ -580,7 +610,11 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       };
       const timestamp = batch.timestamp(i);
       if (timestamp !== undefined) info.timestamp = timestamp;
-      this.emit('message', Buffer.from(batch.data(i)), info);
+      try {
+        this.emit('message', Buffer.from(batch.data(i)), info);
+      } catch (error) {
+        errors.push(error);
+      }
     }
   }
 

@@ -124,6 +124,12 @@ export interface RecvBatch {
   interfaceIndex(i: number): number;
   /** TTL / hop limit datagram i arrived with, -1 when unknown. */
   ttl(i: number): number;
+  /**
+   * The socket's cumulative count of datagrams the kernel dropped (SO_RXQ_OVFL) at the moment
+   * datagram i was queued: the difference between two datagrams' counts is exactly how many were
+   * dropped between them, so each gap in a sequence-numbered stream can be explained.
+   */
+  dropCount(i: number): number;
   /** Kernel receive time of datagram i in ns, or undefined without `timestamps: true`. */
   timestamp(i: number): bigint | undefined;
 }

@@ -123,6 +123,7 @@ Napi::Object Layout(Napi::Env env) {
   l.Set("port", Napi::Number::New(env, layout::kPort));
   l.Set("ttl", Napi::Number::New(env, layout::kTtl));
   l.Set("slot", Napi::Number::New(env, layout::kSlot));
+  l.Set("dropCount", Napi::Number::New(env, layout::kDropCount));
   l.Set("sourceByte", Napi::Number::New(env, layout::kSourceByte));
   l.Set("destinationByte", Napi::Number::New(env, layout::kDestinationByte));
   l.Set("timestampByte", Napi::Number::New(env, layout::kTimestampByte));

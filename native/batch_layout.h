@@ -17,11 +17,15 @@ constexpr size_t kIfIndex = 3;       // arrival interface (IP_PKTINFO / IPV6_PKT
 constexpr size_t kPort = 4;          // source port
 constexpr size_t kTtl = 5;           // TTL / hop limit, -1 when the kernel sent none
 constexpr size_t kSlot = 6;          // slab slot holding the data (records skip filtered slots)
+constexpr size_t kDropCount = 7;     // the socket's kernel drop counter (SO_RXQ_OVFL) when this
+                                     // datagram was queued, as uint32; 0 until the first drop
 
 // Byte offsets within a record.
 constexpr size_t kSourceByte = 32;       // 16 bytes: the source address (IPv4 in the first 4)
 constexpr size_t kDestinationByte = 48;  // 16 bytes: the destination (group) address
 constexpr size_t kTimestampByte = 64;    // uint64 little endian: receive time in ns
+
+static_assert((kDropCount + 1) * 4 <= kSourceByte, "int32 fields overlap the addresses");
 
 constexpr int kFlagTruncated = 1;
 constexpr int kFlagTimestamp = 2;

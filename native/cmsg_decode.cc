@@ -103,6 +103,8 @@ DecodeResult DecodeDatagram(const msghdr& hdr, uint32_t wire_size, uint32_t max_
   PutInt(record, layout::kFlags, flags);
   PutInt(record, layout::kIfIndex, ifindex);
   PutInt(record, layout::kTtl, ttl);
+  // The kernel sends SO_RXQ_OVFL only once the counter is non-zero: no message means 0.
+  PutInt(record, layout::kDropCount, static_cast<int32_t>(result.has_drop_count ? result.drop_count : 0));
   return result;
 }
 

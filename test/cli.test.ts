@@ -4,12 +4,13 @@
  * formats, exit codes, Ctrl-C), the choice of interface when none is given, `demo` in all three
  * of its ways (own namespace, host loopback fallback, failure), and the `bench` stub.
  */
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { procRouteLookup } from '../lib/cli/route.js';
 import { type Host, type Link, Topology } from './harness/netns.js';
 import { uniquePort } from './helpers.js';
 import { CLI, mcast, type Running, spawnMcast } from './wire-helpers.js';
@@ -293,6 +294,23 @@ describe('without --iface', () => {
   });
 });
 
+describe('the route lookup used where iproute2 is missing', () => {
+  it('finds the interface of the longest matching prefix in /proc/net/route, then the lowest metric', () => {
+    const table = [
+      'Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT',
+      'mca0\t0000090A\t00000000\t0001\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+      'lo\t000000E0\t00000000\t0001\t0\t0\t0\t000000F0\t0\t0\t0',
+      'mca0\t000000EF\t00000000\t0001\t0\t0\t10\t000000FF\t0\t0\t0',
+      'mcb0\t000000EF\t00000000\t0001\t0\t0\t5\t000000FF\t0\t0\t0',
+      'mcc0\t0001FFEF\t00000000\t0000\t0\t0\t0\t00FFFFFF\t0\t0\t0',
+    ].join('\n');
+    expect(procRouteLookup(table, '239.1.2.3')).toBe('mcb0'); // 239/8 twice: metric 5 wins
+    expect(procRouteLookup(table, '238.1.2.3')).toBe('lo'); // only 224/4
+    expect(procRouteLookup(table, '239.255.1.9')).toBe('mcb0'); // 239.255.1/24 is not up
+    expect(procRouteLookup(table.split('\n').slice(0, 2).join('\n'), '239.1.2.3')).toBeUndefined();
+  });
+});
+
 describe('mcast demo', () => {
   const greeting = /^receiver ([123]): "Hello, multicast world!" from 127\.0\.0\.1:(\d+)$/;
 
@@ -341,13 +359,12 @@ describe('mcast demo', () => {
 
 describe('mcast bench', () => {
   it('runs node bench/run.mjs with the remaining arguments and passes its exit code on', async () => {
-    // A copy of the package whose bench/run.mjs reports what it got.
+    // A copy of dist/ in a package whose bench/run.mjs reports what it got.
     const pkg = mkdtempSync(join(tmpdir(), 'mcast-bench-'));
     try {
       cpSync(join(ROOT, 'dist'), join(pkg, 'dist'), { recursive: true });
       cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
-      symlinkSync(join(ROOT, 'node_modules'), join(pkg, 'node_modules'));
-      symlinkSync(join(ROOT, 'build'), join(pkg, 'build'));
+      // No node_modules and no native build: the stub must not need the addon.
       const cli = join(pkg, 'dist', 'cli.js');
       const missing = await net.self.exec([process.execPath, cli, 'bench']);
       expect(missing.code).toBe(1);

@@ -132,12 +132,15 @@ function percentile(sorted, n, p) {
 }
 
 
-export class Receiver {
-  constructor(opts, { batch }) {
-    this.opts = opts;
-    this.batch = batch;
-    this.rcvbuf = 0;
+/**
+ * Counters and sequence tracking of one stream (mc_recv's logic). The receiver has two: one for
+ * the measured datagrams and one for the warm-up datagrams, so that the warm-up runs through
+ * exactly the code that is measured afterwards (and V8 has optimised all of it).
+ */
+class Tracker {
+  constructor(latCap, baseHi, baseLo) {
     this.received = 0;
+    this.target = Infinity;
     this.bytes = 0;
     this.truncated = 0;
     this.gaps = 0;
@@ -147,67 +150,32 @@ export class Receiver {
     this.minSeq = 0;
     this.maxSeq = 0;
     this.window = new Uint8Array(WIN_BITS / 8);
-    this.warm = 0;
-    this.target = opts.count > 0 ? opts.count : Infinity;
-    this.measuring = false;
-    this.finished = false;
-    this.t0 = 0;
-    this.t1 = 0;
-    this.cpu0 = null;
-    this.cpu1 = null;
-    this.dropsBase = 0;
-    this.firstPerf = 0;
-    this.lastPerf = 0;
     // Latency: the receive moment (performance.now() ms) and the send time relative to `base`.
-    this.latCap = opts.latency ? Math.min(opts.count > 0 ? opts.count : opts.maxSamples, opts.maxSamples) : 0;
-    this.latRecv = new Float64Array(this.latCap);
-    this.latSent = new Float64Array(this.latCap);
+    this.latCap = latCap;
+    this.latRecv = new Float64Array(latCap);
+    this.latSent = new Float64Array(latCap);
     this.latN = 0;
-    this.anchor0 = opts.latency ? realtimeAnchor() : null;
-    // Send times are kept relative to this (whole ms, as two u32 halves of ns) to stay exact.
-    const baseNs = this.anchor0 ? BigInt(this.anchor0.realMs) * 1000000n : 0n;
-    this.baseHi = Number(baseNs >> 32n);
-    this.baseLo = Number(baseNs & 0xffffffffn);
-    /** Set by the contestant: the socket's kernel drop counter, or null when unknown. */
-    this.kernelDrops = () => null;
-    /** Set by the contestant: stop receiving and release the socket. */
-    this.close = () => {};
-    this.memory = null;
-    this.gcEvents = { minor: 0, major: 0, other: 0 };
+    this.baseHi = baseHi;
+    this.baseLo = baseLo;
   }
 
-  // ---- per datagram ----------------------------------------------------------------------
-
-  /**
-   * One datagram: `lo`/`hi` are the two u32 halves of its sequence number, `len` the bytes
-   * delivered, `truncated` whether it was cut. Returns true once the run is complete.
-   */
-  packet(lo, hi, len, truncated) {
-    if (hi >= WARM_HI) {
-      this.warm++;
-      return false;
-    }
-    if (!this.measuring) return false; // a straggler outside the measurement
+  /** One datagram. Returns true once `target` datagrams have been counted. */
+  add(s, len, truncated) {
     this.bytes += len;
     if (truncated) this.truncated++;
-    this.received++;
-    this.track(hi * 4294967296 + lo);
-    return this.received >= this.target;
+    this.track(s);
+    return ++this.received >= this.target;
   }
 
-  /**
-   * packet() plus a latency sample: `tsLo`/`tsHi` are the u32 halves of the send time in the
-   * payload, `nowPerf` the moment of the callback (performance.now()).
-   */
-  packetLat(lo, hi, len, truncated, tsLo, tsHi, nowPerf) {
-    if (hi >= WARM_HI || !this.measuring) return this.packet(lo, hi, len, truncated);
+  /** add() plus a latency sample (send time as u32 halves; receive moment from performance.now()). */
+  addLat(s, len, truncated, tsLo, tsHi, nowPerf) {
     const n = this.latN;
     if (n < this.latCap) {
       this.latRecv[n] = nowPerf;
       this.latSent[n] = (tsHi - this.baseHi) * 4294967296 + (tsLo - this.baseLo);
       this.latN = n + 1;
     }
-    return this.packet(lo, hi, len, truncated);
+    return this.add(s, len, truncated);
   }
 
   track(s) {
@@ -248,6 +216,79 @@ export class Receiver {
 
   clear(s) {
     this.window[(s % WIN_BITS) >>> 3] &= ~(1 << (s & 7));
+  }
+
+  snapshot() {
+    return {
+      received: this.received,
+      bytes: this.bytes,
+      truncated: this.truncated,
+      gaps: this.gaps,
+      reordered: this.reordered,
+      dups: this.dups,
+      first: this.haveSeq ? this.minSeq : null,
+      last: this.haveSeq ? this.maxSeq : null,
+    };
+  }
+}
+
+export class Receiver {
+  constructor(opts, { batch }) {
+    this.opts = opts;
+    this.batch = batch;
+    this.rcvbuf = 0;
+    this.anchor0 = opts.latency ? realtimeAnchor() : null;
+    // Send times are kept relative to this (whole ms, as two u32 halves of ns) to stay exact.
+    const baseNs = this.anchor0 ? BigInt(this.anchor0.realMs) * 1000000n : 0n;
+    const baseHi = Number(baseNs >> 32n);
+    const baseLo = Number(baseNs & 0xffffffffn);
+    const latCap = opts.latency ? Math.min(opts.count > 0 ? opts.count : opts.maxSamples, opts.maxSamples) : 0;
+    this.main = new Tracker(latCap, baseHi, baseLo);
+    this.main.target = opts.count > 0 ? opts.count : Infinity;
+    this.warmup = new Tracker(opts.latency ? Math.min(opts.warmup, 1 << 16) : 0, baseHi, baseLo);
+    this.final = null;
+    this.finished = false;
+    this.t0 = 0;
+    this.t1 = 0;
+    this.cpu0 = null;
+    this.cpu1 = null;
+    this.dropsBase = 0;
+    this.firstPerf = 0;
+    this.lastPerf = 0;
+    /** Set by the contestant: the socket's kernel drop counter, or null when unknown. */
+    this.kernelDrops = () => null;
+    /** Set by the contestant: stop receiving and release the socket. */
+    this.close = () => {};
+    this.memory = null;
+    this.gcEvents = { minor: 0, major: 0, other: 0 };
+  }
+
+  get received() {
+    return this.main.received;
+  }
+
+  get warm() {
+    return this.warmup.received;
+  }
+
+  // ---- per datagram ----------------------------------------------------------------------
+
+  /**
+   * One datagram: `lo`/`hi` are the two u32 halves of its sequence number, `len` the bytes
+   * delivered, `truncated` whether it was cut. Returns true once the run is complete (then call
+   * finish()). Warm-up datagrams take the same path into the other tracker.
+   */
+  packet(lo, hi, len, truncated) {
+    const warm = hi >= WARM_HI;
+    const t = warm ? this.warmup : this.main;
+    return t.add((warm ? hi - WARM_HI : hi) * 4294967296 + lo, len, truncated);
+  }
+
+  /** packet() plus a latency sample: the payload's send time (u32 halves) and performance.now(). */
+  packetLat(lo, hi, len, truncated, tsLo, tsHi, nowPerf) {
+    const warm = hi >= WARM_HI;
+    const t = warm ? this.warmup : this.main;
+    return t.addLat((warm ? hi - WARM_HI : hi) * 4294967296 + lo, len, truncated, tsLo, tsHi, nowPerf);
   }
 
   // ---- the run ---------------------------------------------------------------------------
@@ -296,11 +337,9 @@ export class Receiver {
       while (!existsSync(o.goFile)) sleepSync(1);
       this.cpu0 = process.cpuUsage();
       this.t0 = performance.now();
-      this.measuring = true;
       this.#watchIdle(o.firstMs);
     } else {
       this.cpu0 = process.cpuUsage();
-      this.measuring = true;
       this.#watchIdle(o.firstMs);
     }
   }
@@ -330,8 +369,8 @@ export class Receiver {
   finish(idle = false) {
     if (this.finished) return;
     this.finished = true;
-    this.measuring = false;
     const now = performance.now();
+    this.final = this.main.snapshot();
     this.cpu1 = process.cpuUsage(this.cpu0 ?? undefined);
     if (this.opts.mode === 'drain') this.t1 = idle ? this.lastPerf || now : now;
     else {
@@ -392,22 +431,23 @@ export class Receiver {
     const secs = Math.max(0, (this.t1 - this.t0) / 1000);
     const cpu = this.cpu1 ? (this.cpu1.user + this.cpu1.system) / 1e6 : 0;
     const drops = this.kernelDrops();
+    const f = this.final;
     const out = {
-      received: this.received,
-      bytes: this.bytes,
+      received: f.received,
+      bytes: f.bytes,
       seconds: round(secs, 6),
-      pps: round(secs > 0 ? this.received / secs : 0, 1),
+      pps: round(secs > 0 ? f.received / secs : 0, 1),
       cpu_seconds: round(cpu, 6),
-      cpu_ns_per_packet: round(this.received ? (cpu * 1e9) / this.received : 0, 1),
+      cpu_ns_per_packet: round(f.received ? (cpu * 1e9) / f.received : 0, 1),
       cpu_user_seconds: round(this.cpu1 ? this.cpu1.user / 1e6 : 0, 6),
       cpu_system_seconds: round(this.cpu1 ? this.cpu1.system / 1e6 : 0, 6),
       kernel_drops: drops === null ? null : drops - this.dropsBase,
-      gaps: this.gaps,
-      reordered: this.reordered,
-      duplicates: this.dups,
-      truncated: this.truncated,
-      first_seq: this.haveSeq ? this.minSeq : null,
-      last_seq: this.haveSeq ? this.maxSeq : null,
+      gaps: f.gaps,
+      reordered: f.reordered,
+      duplicates: f.dups,
+      truncated: f.truncated,
+      first_seq: f.first,
+      last_seq: f.last,
       batch: this.batch,
       rcvbuf: this.rcvbuf,
       warmup_received: this.warm,
@@ -419,7 +459,8 @@ export class Receiver {
   }
 
   #latency() {
-    const n = this.latN;
+    const m = this.main;
+    const n = m.latN;
     if (n === 0) return { p50: null, p99: null, p999: null, samples: 0 };
     const a0 = this.anchor0;
     const a1 = realtimeAnchor();
@@ -429,10 +470,10 @@ export class Receiver {
     const span = a1.perf - a0.perf;
     const values = new Float64Array(n);
     for (let i = 0; i < n; i++) {
-      const p = this.latRecv[i];
+      const p = m.latRecv[i];
       const drift = span > 0 ? off0 + ((p - a0.perf) / span) * (off1 - off0) : 0;
       const recvNs = (p - a0.perf) * 1e6 + drift;
-      values[i] = (recvNs - this.latSent[i]) / 1e3;
+      values[i] = (recvNs - m.latSent[i]) / 1e3;
     }
     values.sort();
     return {

@@ -6,12 +6,12 @@ import { createSocket, listInterfaces, type Family, type MessageInfo, type Socke
 import { type CommandSpec, EXIT, type ParsedArgs, UsageError } from './args';
 import { datagramLine, datagramRecord } from './format';
 import { type Command, type Io, onStopSignal, println, signalExitCode } from './io';
-import { choiceLabel, describeKernelChoice, kernelChoice } from './route';
+import { interfaceInUse } from './route';
 import {
   type ChosenInterface,
   type Group,
   hostPort,
-  interfaceLabel,
+  loopbackIPv6Warning,
   parseBindAddress,
   parseGroup,
   parseInteger,
@@ -120,15 +120,9 @@ function join(socket: Socket, o: RecvOptions): void {
 
 async function run(args: ParsedArgs, io: Io): Promise<number> {
   const o = options(args);
-  let where: string;
-  if (o.iface !== undefined) {
-    where = interfaceLabel(o.iface.info);
-  } else {
-    const choice = await kernelChoice(o.group.address, o.group.family);
-    if (!choice.ok) throw new Error(describeKernelChoice(choice, o.group.address, 'join'));
-    println(io.stderr, describeKernelChoice(choice, o.group.address, 'join'));
-    where = choiceLabel(choice);
-  }
+  const warning = loopbackIPv6Warning(o.group, o.iface);
+  if (warning !== undefined) println(io.stderr, warning);
+  const where = await interfaceInUse(o.group.address, o.group.family, o.iface, 'join', (line) => println(io.stderr, line));
   const socket = createSocket({
     family: o.group.family,
     port: o.port,

@@ -124,3 +124,21 @@ export function choiceLabel(choice: KernelChoice): string {
   if (names.length === 1) return names[0] ?? '';
   return names.length === 0 ? 'an interface not listed' : `one of ${names.join(', ')}`;
 }
+
+/**
+ * The interface a command works on, as a label for its status line: the one given, or the one the
+ * kernel routes the group to, which is then said on stderr. Throws when there is none.
+ */
+export async function interfaceInUse(
+  group: string,
+  family: Family,
+  given: { info: InterfaceInfo } | undefined,
+  verb: 'send' | 'join',
+  say: (line: string) => void,
+): Promise<string> {
+  if (given !== undefined) return `${given.info.name} (index ${given.info.index})`; // as choiceLabel() writes it
+  const choice = await kernelChoice(group, family);
+  if (!choice.ok) throw new Error(describeKernelChoice(choice, group, verb));
+  say(describeKernelChoice(choice, group, verb));
+  return choiceLabel(choice);
+}

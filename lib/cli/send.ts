@@ -8,12 +8,12 @@ import { createSocket, type Family, type Socket, type SocketOptions } from '../i
 import { type CommandSpec, EXIT, type ParsedArgs, UsageError } from './args';
 import { renderPayload } from './format';
 import { type Command, type Io, onStopSignal, println, signalExitCode, sleep } from './io';
-import { choiceLabel, describeKernelChoice, kernelChoice } from './route';
+import { interfaceInUse } from './route';
 import {
   type ChosenInterface,
   type Group,
   hostPort,
-  interfaceLabel,
+  loopbackIPv6Warning,
   MAX_PAYLOAD,
   parseGroup,
   parseInteger,
@@ -152,15 +152,9 @@ function describeSettings(socket: Socket, o: SendOptions, via: string): string {
 
 async function run(args: ParsedArgs, io: Io): Promise<number> {
   const o = options(args);
-  let via: string;
-  if (o.iface !== undefined) {
-    via = interfaceLabel(o.iface.info);
-  } else {
-    const choice = await kernelChoice(o.group.address, o.group.family);
-    if (!choice.ok) throw new Error(describeKernelChoice(choice, o.group.address, 'send'));
-    println(io.stderr, describeKernelChoice(choice, o.group.address, 'send'));
-    via = choiceLabel(choice);
-  }
+  const warning = loopbackIPv6Warning(o.group, o.iface);
+  if (warning !== undefined) println(io.stderr, warning);
+  const via = await interfaceInUse(o.group.address, o.group.family, o.iface, 'send', (line) => println(io.stderr, line));
   const socketOptions: SocketOptions = { family: o.group.family };
   if (o.ttl !== undefined) socketOptions.ttl = o.ttl;
   if (!o.loopback) socketOptions.loopback = false;

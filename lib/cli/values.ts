@@ -143,9 +143,10 @@ export function parseInterface(what: string, text: string, family: Family): Chos
   return { ref: text, info, how: text };
 }
 
-/** `mca0 (index 3)`. */
-export function interfaceLabel(info: Pick<InterfaceInfo, 'name' | 'index'>): string {
-  return `${info.name} (index ${info.index})`;
+/** A warning for an IPv6 group on a loopback interface, which Linux does not carry. */
+export function loopbackIPv6Warning(group: Group, iface: ChosenInterface | undefined): string | undefined {
+  if (group.family !== 6 || iface?.info.loopback !== true) return undefined;
+  return `warning: Linux does not carry IPv6 multicast on ${iface.info.name} (a loopback interface): use a veth pair or another interface`;
 }
 
 /** `10.0.0.1:5000` or `[fe80::1]:5000`. */

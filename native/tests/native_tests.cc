@@ -149,6 +149,7 @@ TEST(DecodesEveryControlMessageOfAnIPv4Datagram) {
   EXPECT(RecordInt(record, mcast::layout::kOriginalSize) == 100);
   EXPECT(RecordInt(record, mcast::layout::kIfIndex) == 7);
   EXPECT(RecordInt(record, mcast::layout::kTtl) == 33);
+  EXPECT(RecordInt(record, mcast::layout::kDropCount) == 12);
   EXPECT(RecordInt(record, mcast::layout::kPort) == 4321);
   const int32_t flags = RecordInt(record, mcast::layout::kFlags);
   EXPECT(flags == (mcast::layout::kFlagPktinfo | mcast::layout::kFlagTimestamp));
@@ -179,6 +180,7 @@ TEST(DecodesAnIPv6Datagram) {
   uint8_t record[mcast::layout::kRecordBytes];
   mcast::DecodeResult r = mcast::DecodeDatagram(hdr, 10, 2048, record);
   EXPECT(!r.has_drop_count);
+  EXPECT(RecordInt(record, mcast::layout::kDropCount) == 0);
   EXPECT(RecordInt(record, mcast::layout::kIfIndex) == 3);
   EXPECT(RecordInt(record, mcast::layout::kTtl) == 5);
   EXPECT(RecordInt(record, mcast::layout::kPort) == 9);

@@ -1,0 +1,273 @@
+// The cases of the benchmark. Each run of each contestant is its own set of processes: a
+// receiver (C or Node, with mc_recv's options and output) fed by the C reference sender, or a
+// sender alone. Repeats go round-robin over the contestants (rotating the order each round), so
+// that a slow phase of a noisy machine does not hit one contestant only.
+import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+import { BENCH_DIR, C_PROGRAMS, REFERENCE, WARM_BASE } from './contestants.mjs';
+import { Proc, sleep } from './proc.mjs';
+import { summary, max as maxOf, median } from './stats.mjs';
+
+export class Bench {
+  /**
+   * @param {object} config  see run.mjs (parseOptions)
+   * @param {{ tmp: string, cpus: { sender: number, receiver: number } | null, link: object,
+   *           log: (line: string) => void, check: () => void }} env
+   */
+  constructor(config, env) {
+    this.config = config;
+    this.env = env;
+    this.nextPort = 20000 + Math.floor(Math.random() * 20000);
+    this.group = '239.255.77.1';
+    this.errors = [];
+  }
+
+  port() {
+    this.nextPort = this.nextPort >= 60000 ? 20000 : this.nextPort + 1;
+    return this.nextPort;
+  }
+
+  // ---- processes -------------------------------------------------------------------------
+
+  /** Starts the C reference sender (pinned to the sender CPU). */
+  sender({ port, size, count = 0, seconds = 0, rate = 0, batch = 64, seqStart = 0 }) {
+    const { link, cpus } = this.env;
+    const args = ['--group', this.group, '--port', String(port), '--iface-addr', link.sendAddr, '--size', String(size), '--batch', String(batch)];
+    if (count) args.push('--count', String(count));
+    if (seconds) args.push('--seconds', String(seconds));
+    if (rate) args.push('--rate', String(rate));
+    if (seqStart) args.push('--seq-start', String(seqStart));
+    if (cpus) args.push('--cpu', String(cpus.sender));
+    return new Proc(C_PROGRAMS.send, args, { label: 'mc_send' });
+  }
+
+  /** Starts a receiver contestant (pinned to the receiver CPU). */
+  receiver(c, { port, mode, count = 0, goFile, latency = false, memory = false, warmup = 0, idleMs }) {
+    const { link, cpus } = this.env;
+    const args = ['--group', this.group, '--port', String(port), '--ifindex', String(link.recvIfindex), '--mode', mode,
+      '--batch', String(c.batch), '--size', String(this.config.slotSize), '--rcvbuf', String(this.config.rcvbuf),
+      '--idle-ms', String(idleMs ?? this.config.idleMs), '--first-timeout-ms', '8000'];
+    if (count) args.push('--count', String(count));
+    if (goFile) args.push('--go-file', goFile);
+    if (latency) args.push('--latency');
+    if (c.kind === 'c') {
+      if (cpus) args.push('--cpu', String(cpus.receiver));
+      return new Proc(C_PROGRAMS.recv, args, { label: c.id });
+    }
+    args.push('--iface-addr', link.recvAddr);
+    if (warmup) args.push('--warmup', String(warmup));
+    if (memory) args.push('--memory');
+    const node = [...(memory ? ['--expose-gc'] : []), join(BENCH_DIR, c.script), ...args];
+    return new Proc(process.execPath, node, { label: c.id, cpu: cpus ? cpus.receiver : null });
+  }
+
+  /** Starts a sender contestant (pinned to the sender CPU). */
+  senderContestant(c, { port, size, seconds }) {
+    const { link, cpus } = this.env;
+    if (c.kind === 'c') return this.sender({ port, size, seconds, batch: c.batch });
+    const args = [join(BENCH_DIR, c.script), '--group', this.group, '--port', String(port), '--iface-addr', link.sendAddr,
+      '--size', String(size), '--seconds', String(seconds), '--batch', String(c.batch),
+      '--warmup-seconds', String(this.config.sendWarmupSeconds)];
+    return new Proc(process.execPath, args, { label: c.id, cpu: cpus ? cpus.sender : null });
+  }
+
+  /** Feeds a Node receiver (after its READY) its warm-up datagrams and waits until it says WARM. */
+  async warm(c, r, { port, size, count, rate }) {
+    if (c.kind === 'c' || count === 0) return;
+    const s = this.sender({ port, size, count, rate, seqStart: WARM_BASE });
+    await s.json(60000);
+    await r.waitLine((l) => l.startsWith('WARM'), 20000);
+  }
+
+  // ---- one run of each case --------------------------------------------------------------
+
+  /** Fills the queue of a receiver that does not read, then times the drain. */
+  async drainRun(c, { size, count }) {
+    const port = this.port();
+    const goFile = join(this.env.tmp, `go-${port}`);
+    const warmup = c.kind === 'node' ? this.config.drainWarmup ?? count : 0;
+    const r = this.receiver(c, { port, mode: 'drain', count, goFile, warmup, idleMs: 500 });
+    try {
+      await r.waitLine((l) => l === 'READY', 20000);
+      await this.warm(c, r, { port, size, count: warmup, rate: 0 });
+      const s = await this.sender({ port, size, count }).json(60000);
+      await sleep(20); // loopback delivery finishes in softirq context: let it settle
+      writeFileSync(goFile, '');
+      const out = await r.json(60000);
+      return { ...out, sender: s };
+    } finally {
+      r.kill();
+      if (existsSync(goFile)) unlinkSync(goFile);
+    }
+  }
+
+  /** A live receiver fed by the C sender (flat out, or at `rate`), for `seconds`. */
+  async liveRun(c, { size, seconds, rate = 0, batch = 64, latency = false }) {
+    const port = this.port();
+    const r = this.receiver(c, { port, mode: 'live', latency, warmup: c.kind === 'node' ? this.config.liveWarmup : 0 });
+    try {
+      await r.waitLine((l) => l === 'READY', 20000);
+      if (c.kind === 'node') await this.warm(c, r, { port, size, count: this.config.liveWarmup, rate: this.config.warmupRate });
+      const s = await this.sender({ port, size, seconds, rate, batch }).json(seconds * 1000 + 60000);
+      const out = await r.json(30000);
+      return { ...out, sender: s, lost: s.sent - out.received };
+    } finally {
+      r.kill();
+    }
+  }
+
+  /** `packets` datagrams through a Node receiver, with heap and RSS before and after. */
+  async memoryRun(c, { size, packets }) {
+    const port = this.port();
+    const r = this.receiver(c, { port, mode: 'live', count: packets, memory: true, warmup: this.config.liveWarmup, idleMs: 3000 });
+    let s = null;
+    try {
+      await r.waitLine((l) => l === 'READY', 20000);
+      await this.warm(c, r, { port, size, count: this.config.liveWarmup, rate: this.config.warmupRate });
+      s = this.sender({ port, size, seconds: 100000, batch: 64 });
+      const out = await r.json(this.config.memoryTimeoutMs);
+      s.kill('SIGTERM');
+      const sent = await s.json(10000);
+      return { ...out, sender: sent };
+    } finally {
+      s?.kill();
+      r.kill();
+    }
+  }
+
+  async sendRun(c, { size, seconds }) {
+    const port = this.port();
+    const out = await this.senderContestant(c, { port, size, seconds }).json(seconds * 1000 + 30000);
+    return { ...out, cpu_ns_per_packet: out.sent ? (out.cpu_seconds * 1e9) / out.sent : null };
+  }
+
+  /** How many datagrams of `size` the receive buffer holds (C receiver, overfilled once). */
+  async capacity(size) {
+    const c = { id: 'capacity', kind: 'c', batch: 64 };
+    const out = await this.drainRun(c, { size, count: 60000 });
+    return { capacity: out.received, rcvbuf: out.rcvbuf, drops: out.kernel_drops };
+  }
+
+  // ---- repeats ---------------------------------------------------------------------------
+
+  /**
+   * Runs `run(contestant)` `repeats` times for each contestant, round-robin with the order
+   * rotated every round. Returns { id: [result | {error}] }.
+   */
+  async repeat(name, contestants, repeats, run) {
+    const runs = Object.fromEntries(contestants.map((c) => [c.id, []]));
+    for (let k = 0; k < repeats; k++) {
+      const order = contestants.map((_, i) => contestants[(i + k) % contestants.length]);
+      for (const c of order) {
+        this.env.check();
+        try {
+          const out = await run(c);
+          runs[c.id].push(out);
+        } catch (error) {
+          this.errors.push(`${name} ${c.id}: ${error.message}`);
+          this.env.log(`  ! ${name} ${c.id}: ${error.message}`);
+          runs[c.id].push({ error: error.message });
+        }
+      }
+      this.env.log(`  ${name}: round ${k + 1}/${repeats} done`);
+    }
+    return runs;
+  }
+}
+
+// ---- turning runs into results -----------------------------------------------------------
+
+const ok = (runs) => runs.filter((r) => !r.error);
+
+/**
+ * One result row per contestant: the metric's median/min/max over the runs, the ratio of the
+ * median to the reference contestant's median, and case-specific extras.
+ */
+export function rows(contestants, runs, { metric, reference, extra = () => ({}) }) {
+  const out = contestants.map((c) => {
+    const good = ok(runs[c.id] ?? []);
+    const values = good.map(metric).filter((v) => typeof v === 'number' && Number.isFinite(v));
+    return {
+      id: c.id,
+      label: c.label,
+      ...summary(values),
+      failed: (runs[c.id] ?? []).length - good.length,
+      errors: (runs[c.id] ?? []).filter((r) => r.error).map((r) => r.error),
+      extra: good.length ? extra(good) : {},
+      runs: runs[c.id] ?? [],
+    };
+  });
+  const ref = out.find((r) => r.id === reference);
+  for (const r of out) r.ratio = ref && ref.median && r.median !== null ? r.median / ref.median : null;
+  return out;
+}
+
+export const metrics = {
+  drain: {
+    metric: (r) => r.pps,
+    extra: (good) => ({
+      cpu_ns_per_packet: median(good.map((r) => r.cpu_ns_per_packet)),
+      incomplete: good.filter((r) => r.received !== r.sender.sent || (r.kernel_drops ?? 0) > 0).length,
+      rcvbuf: good[0].rcvbuf,
+    }),
+  },
+  maxload: {
+    metric: (r) => (r.sender.sent ? (100 * r.received) / r.sender.sent : null),
+    extra: (good) => ({
+      lost_median: median(good.map((r) => r.lost)),
+      lost_max: maxOf(good.map((r) => r.lost)),
+      kernel_drops_max: maxOf(good.map((r) => r.kernel_drops)),
+      gaps_max: maxOf(good.map((r) => r.gaps)),
+      sender_pps: median(good.map((r) => r.sender.pps)),
+      cpu_ns_per_packet: median(good.map((r) => r.cpu_ns_per_packet)),
+      runs_with_loss: good.filter((r) => r.lost > 0).length,
+    }),
+  },
+  steady: {
+    metric: (r) => r.cpu_ns_per_packet,
+    extra: (good) => ({
+      lost_max: maxOf(good.map((r) => r.lost)),
+      kernel_drops_max: maxOf(good.map((r) => r.kernel_drops)),
+      sender_pps: median(good.map((r) => r.sender.pps)),
+      received_median: median(good.map((r) => r.received)),
+    }),
+  },
+  latency: {
+    metric: (r) => r.latency_us?.p99,
+    extra: (good) => ({
+      p50: median(good.map((r) => r.latency_us?.p50)),
+      p999: median(good.map((r) => r.latency_us?.p999)),
+      samples: median(good.map((r) => r.latency_us?.samples)),
+      lost_max: maxOf(good.map((r) => r.lost)),
+    }),
+  },
+  send: {
+    metric: (r) => r.pps,
+    extra: (good) => ({
+      cpu_ns_per_packet: median(good.map((r) => r.cpu_ns_per_packet)),
+      eagain_max: maxOf(good.map((r) => r.eagain)),
+    }),
+  },
+  memory: {
+    metric: (r) => r.memory?.heap_used_growth,
+    extra: (good) => {
+      const r = good[good.length - 1];
+      return {
+        received: r.received,
+        heap_before: r.memory.before.heapUsed,
+        heap_after: r.memory.after.heapUsed,
+        heap_peak: r.memory.heap_used_peak,
+        rss_before: r.memory.before.rss,
+        rss_after: r.memory.after.rss,
+        rss_growth: r.memory.rss_growth,
+        gc_minor: r.memory.gc_minor,
+        gc_major: r.memory.gc_major,
+        gc_minor_per_million: r.received ? (r.memory.gc_minor * 1e6) / r.received : null,
+        gc_exposed: r.memory.gc_exposed,
+      };
+    },
+  },
+};
+
+export { REFERENCE };

@@ -1,0 +1,393 @@
+#!/usr/bin/env node
+// The mcast benchmark: mcast's 'batch' and 'message' paths, Node's dgram and a C reference
+// (bench/c) on the same work, on the same machine, in the same run. See bench/README.md.
+//
+//   npm run bench                      # everything (about 10 minutes)
+//   npm run bench -- --quick           # fewer repeats, shorter runs (about 3 minutes)
+//   npm run bench -- --cases drain,send --repeats 7
+//   node bench/run.mjs --help
+//
+// It runs only inside a private network namespace: started elsewhere, it runs itself again
+// through test/harness/run-in-netns.mjs (a fresh namespace with only `lo`), and refuses to run
+// when it cannot make one or when the namespace check fails.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, release, tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { Bench, metrics, rows } from './lib/cases.mjs';
+import { BENCH_DIR, BUILD_DIR, C_PROGRAMS, MEMORY_RECEIVERS, RECEIVERS, REFERENCE, SENDERS } from './lib/contestants.mjs';
+import { killAll } from './lib/proc.mjs';
+import { evaluateTargets, markdownTable, targetLines, textTable } from './lib/report.mjs';
+import { assertSandboxed, reexecInSandbox } from './lib/sandbox.mjs';
+import { barChart } from './lib/svg.mjs';
+
+const SELF = fileURLToPath(import.meta.url);
+const ALL_CASES = ['drain', 'maxload', 'steady', 'latency', 'send', 'memory'];
+
+const HELP = `usage: node bench/run.mjs [options]        (npm run bench -- [options]; mcast bench [options])
+
+  --quick               3 repeats, shorter runs, 1M datagrams for memory (about 3 minutes)
+  --smoke               a tiny run that only checks that everything works (npm test)
+  --cases LIST          some of: ${ALL_CASES.join(',')} (default: all)
+  --contestants LIST    receiver/sender ids (default: all): ${[...RECEIVERS, ...SENDERS].map((c) => c.id).join(',')}
+  --repeats N           runs per contestant and case; the median is reported (default 5)
+  --sizes LIST          payload sizes of drain and send (default 64,512,1400)
+  --load-sizes LIST     payload sizes of max load (default 64,512,1400)
+  --seconds S           length of a max-load run (default 3)
+  --steady-seconds S    length of a steady run (default 2)
+  --rates LIST          rates of the steady case, packets/s (default 50000,100000)
+  --latency-seconds S   length of a latency run at 10000 packets/s (default 3)
+  --send-seconds S      length of a send run (default 1.5)
+  --memory-packets N    datagrams through each path in the memory case (default 10000000)
+  --rcvbuf BYTES        receive buffer asked by every receiver (default 4194304 = rmem_max here,
+                        the most that dgram, which cannot use SO_RCVBUFFORCE, can get)
+  --link lo|veth        loopback (default), or a veth pair inside the namespace
+  --no-pin              do not pin the sender and the receiver to CPUs 0 and 1
+  --out DIR             where latest.json and latest.svg go (default bench/results)
+  --help`;
+
+function parseOptions(argv) {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      quick: { type: 'boolean', default: false },
+      smoke: { type: 'boolean', default: false },
+      cases: { type: 'string' },
+      contestants: { type: 'string' },
+      repeats: { type: 'string' },
+      sizes: { type: 'string' },
+      'load-sizes': { type: 'string' },
+      seconds: { type: 'string' },
+      'steady-seconds': { type: 'string' },
+      rates: { type: 'string' },
+      'latency-seconds': { type: 'string' },
+      'send-seconds': { type: 'string' },
+      'memory-packets': { type: 'string' },
+      rcvbuf: { type: 'string' },
+      link: { type: 'string', default: 'lo' },
+      'no-pin': { type: 'boolean', default: false },
+      out: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(`${HELP}\n`);
+    process.exit(0);
+  }
+  const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
+  const base = {
+    full: { repeats: 5, sizes: [64, 512, 1400], loadSizes: [64, 512, 1400], loadSeconds: 3, steadySeconds: 2, rates: [50000, 100000], latencySeconds: 3, sendSeconds: 1.5, memoryPackets: 10_000_000, liveWarmup: 20000, warmupRate: 50000, idleMs: 300, sendWarmupSeconds: 0.3, drainCount: null, drainWarmup: null },
+    quick: { repeats: 3, sizes: [64, 512, 1400], loadSizes: [64], loadSeconds: 2, steadySeconds: 1.5, rates: [50000, 100000], latencySeconds: 2, sendSeconds: 1, memoryPackets: 1_000_000, liveWarmup: 20000, warmupRate: 50000, idleMs: 300, sendWarmupSeconds: 0.3, drainCount: null, drainWarmup: null },
+    smoke: { repeats: 1, sizes: [64], loadSizes: [64], loadSeconds: 0.3, steadySeconds: 0.3, rates: [20000], latencySeconds: 0.3, sendSeconds: 0.3, memoryPackets: 20000, liveWarmup: 300, warmupRate: 20000, idleMs: 150, sendWarmupSeconds: 0.05, drainCount: 1000, drainWarmup: 300 },
+  }[mode];
+  const list = (text, what) => {
+    const v = text.split(',').map((s) => s.trim()).filter(Boolean);
+    if (v.length === 0) usage(`--${what} needs a list`);
+    return v;
+  };
+  const numbers = (text, what, min, maxValue) =>
+    list(text, what).map((s) => {
+      const n = Number(s);
+      if (!Number.isInteger(n) || n < min || n > maxValue) usage(`bad value in --${what}: ${s}`);
+      return n;
+    });
+  const seconds = (text, what) => {
+    const n = Number(text);
+    if (!(n > 0 && n <= 3600)) usage(`bad value for --${what}: ${text}`);
+    return n;
+  };
+  const config = { mode, ...base };
+  if (values.repeats !== undefined) config.repeats = numbers(values.repeats, 'repeats', 1, 1000)[0];
+  if (values.sizes !== undefined) config.sizes = numbers(values.sizes, 'sizes', 16, 1472);
+  if (values['load-sizes'] !== undefined) config.loadSizes = numbers(values['load-sizes'], 'load-sizes', 16, 1472);
+  if (values.seconds !== undefined) config.loadSeconds = seconds(values.seconds, 'seconds');
+  if (values['steady-seconds'] !== undefined) config.steadySeconds = seconds(values['steady-seconds'], 'steady-seconds');
+  if (values.rates !== undefined) config.rates = numbers(values.rates, 'rates', 1, 10_000_000);
+  if (values['latency-seconds'] !== undefined) config.latencySeconds = seconds(values['latency-seconds'], 'latency-seconds');
+  if (values['send-seconds'] !== undefined) config.sendSeconds = seconds(values['send-seconds'], 'send-seconds');
+  if (values['memory-packets'] !== undefined) config.memoryPackets = numbers(values['memory-packets'], 'memory-packets', 1000, 1e9)[0];
+  config.rcvbuf = values.rcvbuf === undefined ? 4194304 : numbers(values.rcvbuf, 'rcvbuf', 4096, 1 << 30)[0];
+  config.cases = values.cases === undefined ? ALL_CASES : list(values.cases, 'cases');
+  for (const c of config.cases) if (!ALL_CASES.includes(c)) usage(`unknown case: ${c} (cases: ${ALL_CASES.join(', ')})`);
+  const ids = [...RECEIVERS, ...SENDERS].map((c) => c.id);
+  config.contestants = values.contestants === undefined ? ids : list(values.contestants, 'contestants');
+  for (const c of config.contestants) if (!ids.includes(c)) usage(`unknown contestant: ${c} (contestants: ${ids.join(', ')})`);
+  if (values.link !== 'lo' && values.link !== 'veth') usage('--link must be lo or veth');
+  config.link = values.link;
+  config.pin = !values['no-pin'];
+  config.out = resolve(values.out ?? join(BENCH_DIR, 'results'));
+  config.slotSize = 2048;
+  config.latencyRate = 10000;
+  config.drainFill = 0.85;
+  config.memoryTimeoutMs = Math.max(60_000, (config.memoryPackets / 50_000) * 1000 + 60_000);
+  return config;
+}
+
+function usage(message) {
+  process.stderr.write(`bench: ${message}\n${HELP}\n`);
+  process.exit(2);
+}
+
+const log = (line) => process.stderr.write(`${line}\n`);
+
+// ---- setup ---------------------------------------------------------------------------------
+
+/** Compiles bench/c/*.c into bench/.build/ with the system C compiler (when out of date). */
+function buildC() {
+  mkdirSync(BUILD_DIR, { recursive: true });
+  const cc = process.env.CC || 'cc';
+  for (const [name, out] of [['mc_recv', C_PROGRAMS.recv], ['mc_send', C_PROGRAMS.send]]) {
+    const src = join(BENCH_DIR, 'c', `${name}.c`);
+    if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) continue;
+    const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-o', out, src], { encoding: 'utf8' });
+    if (r.error || r.status !== 0) {
+      throw new Error(`cannot compile ${src} with ${cc}: ${r.error?.message ?? r.stderr}`);
+    }
+  }
+  const v = spawnSync(cc, ['--version'], { encoding: 'utf8' });
+  return (v.stdout ?? '').split('\n')[0] ?? cc;
+}
+
+function canPin() {
+  if (availableParallelism() < 2) return null;
+  const r = spawnSync('taskset', ['-c', '1', 'true']);
+  return r.status === 0 ? { sender: 0, receiver: 1 } : null;
+}
+
+/** The link the datagrams take: `lo`, or a veth pair made here (names start with mc). */
+function setupLink(kind) {
+  if (kind === 'lo') return { kind: 'lo', sendAddr: '127.0.0.1', recvAddr: '127.0.0.1', recvIfindex: 1, cleanup: () => {} };
+  const ip = (...args) => execFileSync('ip', args, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const sysctl = (key, value) => writeFileSync(`/proc/sys/${key.replace(/\./g, '/')}`, `${value}\n`);
+  ip('link', 'add', 'mcb0', 'type', 'veth', 'peer', 'name', 'mcb1');
+  ip('addr', 'add', '10.200.0.1/24', 'dev', 'mcb0');
+  ip('addr', 'add', '10.200.0.2/24', 'dev', 'mcb1');
+  // The receiving end sees a source address of its own host: accept it.
+  sysctl('net.ipv4.conf.all.rp_filter', 0);
+  sysctl('net.ipv4.conf.mcb1.rp_filter', 0);
+  sysctl('net.ipv4.conf.mcb1.accept_local', 1);
+  ip('link', 'set', 'mcb0', 'up');
+  ip('link', 'set', 'mcb1', 'up');
+  const ifindex = Number(readFileSync('/sys/class/net/mcb1/ifindex', 'utf8'));
+  return {
+    kind: 'veth',
+    sendAddr: '10.200.0.1',
+    recvAddr: '10.200.0.2',
+    recvIfindex: ifindex,
+    cleanup: () => {
+      try {
+        ip('link', 'del', 'mcb0');
+      } catch {
+        // the namespace goes away anyway
+      }
+    },
+  };
+}
+
+function machine(ccVersion, link, pinned) {
+  const cpu = cpus();
+  let rmemMax = null;
+  try {
+    rmemMax = Number(readFileSync('/proc/sys/net/core/rmem_max', 'utf8'));
+  } catch {
+    rmemMax = null;
+  }
+  return {
+    cpu: cpu[0]?.model ?? 'unknown',
+    cpus: availableParallelism(),
+    kernel: release(),
+    node: process.version,
+    cc: ccVersion,
+    rmem_max: rmemMax,
+    link: link.kind,
+    pinned: pinned ? `sender CPU ${pinned.sender}, receiver CPU ${pinned.receiver}` : 'no',
+  };
+}
+
+// ---- the cases -----------------------------------------------------------------------------
+
+async function runCases(config, bench) {
+  const want = (c) => config.contestants.includes(c.id);
+  const receivers = RECEIVERS.filter(want);
+  const senders = SENDERS.filter(want);
+  const results = [];
+  const push = (name, variant, params, contestants, runs, reference) => {
+    const section = { case: name, variant, params, reference, rows: rows(contestants, runs, { ...metrics[name], reference }) };
+    results.push(section);
+    return section;
+  };
+
+  if (config.cases.includes('drain') && receivers.length) {
+    for (const size of config.sizes) {
+      let count = config.drainCount;
+      let capacity = null;
+      if (count === null) {
+        capacity = await bench.capacity(size);
+        count = Math.floor(capacity.capacity * config.drainFill);
+        log(`drain ${size} B: the receive buffer (${capacity.rcvbuf} B as the kernel reports it) holds ${capacity.capacity} datagrams; filling ${count}`);
+      } else log(`drain ${size} B: filling ${count}`);
+      const runs = await bench.repeat(`drain ${size} B`, receivers, config.repeats, (c) => bench.drainRun(c, { size, count }));
+      push('drain', `${size} B`, { size, count, capacity: capacity?.capacity ?? null, rcvbuf_requested: config.rcvbuf }, receivers, runs, REFERENCE.receiver);
+    }
+  }
+  if (config.cases.includes('maxload') && receivers.length) {
+    for (const size of config.loadSizes) {
+      log(`max load ${size} B: C sender flat out for ${config.loadSeconds} s`);
+      const runs = await bench.repeat(`max load ${size} B`, receivers, config.repeats, (c) =>
+        bench.liveRun(c, { size, seconds: config.loadSeconds }));
+      push('maxload', `${size} B`, { size, seconds: config.loadSeconds }, receivers, runs, REFERENCE.receiver);
+    }
+  }
+  if (config.cases.includes('steady') && receivers.length) {
+    for (const rate of config.rates) {
+      log(`steady ${rate} pps: C sender paced for ${config.steadySeconds} s`);
+      const runs = await bench.repeat(`steady ${rate}/s`, receivers, config.repeats, (c) =>
+        bench.liveRun(c, { size: 64, seconds: config.steadySeconds, rate }));
+      push('steady', `${rate / 1000}k/s`, { size: 64, rate, seconds: config.steadySeconds }, receivers, runs, REFERENCE.receiver);
+    }
+  }
+  if (config.cases.includes('latency') && receivers.length) {
+    const rate = config.latencyRate;
+    log(`latency ${rate} pps: C sender (sendto) paced for ${config.latencySeconds} s`);
+    const runs = await bench.repeat('latency', receivers, config.repeats, (c) =>
+      bench.liveRun(c, { size: 64, seconds: config.latencySeconds, rate, batch: 1, latency: true }));
+    push('latency', `${rate / 1000}k/s`, { size: 64, rate, seconds: config.latencySeconds }, receivers, runs, REFERENCE.receiver);
+  }
+  if (config.cases.includes('send') && senders.length) {
+    for (const size of config.sizes) {
+      log(`send ${size} B: each sender flat out for ${config.sendSeconds} s (no receiver)`);
+      const runs = await bench.repeat(`send ${size} B`, senders, config.repeats, (c) => bench.sendRun(c, { size, seconds: config.sendSeconds }));
+      push('send', `${size} B`, { size, seconds: config.sendSeconds }, senders, runs, REFERENCE.sender);
+    }
+  }
+  if (config.cases.includes('memory')) {
+    const contestants = RECEIVERS.filter((c) => MEMORY_RECEIVERS.includes(c.id) && want(c));
+    if (contestants.length) {
+      log(`memory: ${config.memoryPackets} datagrams through each path (one run each)`);
+      const runs = await bench.repeat('memory', contestants, 1, (c) => bench.memoryRun(c, { size: 64, packets: config.memoryPackets }));
+      push('memory', `${config.memoryPackets >= 1e6 ? `${config.memoryPackets / 1e6}M` : config.memoryPackets} pkts`, { size: 64, packets: config.memoryPackets }, contestants, runs, null);
+    }
+  }
+  return results;
+}
+
+function chart(results, info) {
+  const panel = (name, title) => ({
+    title,
+    sections: results.filter((s) => s.case === name).map((s) => ({ variant: s.variant, rows: s.rows })),
+  });
+  const panels = [
+    panel('drain', 'Drain: receive path alone (queue pre-filled, same receive buffer for all)'),
+    panel('send', 'Send: flat out, one core'),
+  ].filter((p) => p.sections.length > 0);
+  return barChart({
+    title: 'mcast benchmark: packets per second (higher is better)',
+    subtitle: `${info.date} · ${info.machine.cpu}, ${info.machine.cpus} CPUs · Linux ${info.machine.kernel} · Node ${info.machine.node} · ${info.machine.link} in a private network namespace`,
+    panels,
+  });
+}
+
+// ---- main ----------------------------------------------------------------------------------
+
+async function main() {
+  const argv = process.argv.slice(2);
+  const config = parseOptions(argv);
+  const outer = await reexecInSandbox(SELF, argv);
+  if (outer !== null) process.exit(outer);
+  try {
+    assertSandboxed();
+  } catch (error) {
+    log(`bench: ${error.message}`);
+    process.exit(1);
+  }
+
+  const started = Date.now();
+  const ccVersion = buildC();
+  if (!existsSync(join(BENCH_DIR, '..', 'dist', 'index.js'))) {
+    log('bench: dist/index.js is missing: run `npm run build:ts` (npm run bench does) first');
+    process.exit(1);
+  }
+  const link = setupLink(config.link);
+  // The veth pair (named mc*) must pass the same check.
+  assertSandboxed();
+  const pinned = config.pin ? canPin() : null;
+  const tmp = mkdtempSync(join(tmpdir(), 'mcast-bench-'));
+  const bench = new Bench(config, { tmp, cpus: pinned, link, log, check: () => assertSandboxed() });
+  const stop = (signal) => () => {
+    killAll();
+    link.cleanup();
+    rmSync(tmp, { recursive: true, force: true });
+    process.exit(128 + (signal === 'SIGINT' ? 2 : 15));
+  };
+  process.on('SIGINT', stop('SIGINT'));
+  process.on('SIGTERM', stop('SIGTERM'));
+  log(`bench: ${config.mode} run, ${config.repeats} repeat(s), cases ${config.cases.join(',')}, link ${link.kind}, ${pinned ? 'pinned' : 'not pinned'}`);
+
+  let results;
+  try {
+    results = await runCases(config, bench);
+  } finally {
+    killAll();
+    link.cleanup();
+    rmSync(tmp, { recursive: true, force: true });
+  }
+
+  const info = {
+    date: new Date(started).toISOString().replace(/\.\d+Z$/, 'Z'),
+    machine: machine(ccVersion, link, pinned),
+  };
+  const targets = evaluateTargets(results);
+  const table = textTable(results);
+  const doc = {
+    schema: 1,
+    ...info,
+    duration_seconds: Math.round((Date.now() - started) / 1000),
+    config: { ...config, out: undefined },
+    notes: [
+      `Every receiver asks for a ${config.rcvbuf}-byte receive buffer: net.core.rmem_max here, the most dgram can get (it cannot use SO_RCVBUFFORCE); the kernel reports twice that.`,
+      'Ratios ("vs C") compare medians with C recvmmsg(64) for the receive cases and with C sendmmsg(64) for send.',
+      "Node receivers get a warm-up (datagrams marked by their sequence number, not counted) before each measurement; the C programs need none.",
+      'Senders of the send case run without any receiver joined.',
+    ],
+    results,
+    targets,
+    errors: bench.errors,
+    table,
+    table_markdown: markdownTable(results),
+  };
+  mkdirSync(config.out, { recursive: true });
+  const jsonPath = join(config.out, 'latest.json');
+  const svgPath = join(config.out, 'latest.svg');
+  writeFileSync(jsonPath, `${JSON.stringify(doc, null, 2)}\n`);
+  writeFileSync(svgPath, chart(results, info));
+
+  const out = [];
+  out.push(`mcast benchmark — ${info.date} — ${info.machine.cpu} (${info.machine.cpus} CPUs), Linux ${info.machine.kernel}, Node ${info.machine.node}, ${info.machine.link} in a private network namespace, ${info.machine.pinned === 'no' ? 'not pinned' : `pinned: ${info.machine.pinned}`}`);
+  out.push(`median of ${config.repeats} run(s) per contestant (memory: 1 run); "vs C": ratio of medians to C recvmmsg(64) / C sendmmsg(64); receive buffer ${config.rcvbuf} B asked by every receiver`);
+  out.push('');
+  out.push(table);
+  out.push('');
+  out.push('targets:');
+  out.push(...targetLines(targets));
+  if (bench.errors.length) {
+    out.push('');
+    out.push(`errors (${bench.errors.length}):`);
+    out.push(...bench.errors.map((e) => `  ${e}`));
+  }
+  out.push('');
+  out.push(`JSON: ${jsonPath}`);
+  out.push(`SVG:  ${svgPath}`);
+  out.push(`took ${doc.duration_seconds} s`);
+  process.stdout.write(`${out.join('\n')}\n`);
+  process.exitCode = bench.errors.length ? 1 : 0;
+}
+
+main().catch((error) => {
+  killAll();
+  log(`bench: ${error.stack ?? error}`);
+  process.exit(1);
+});

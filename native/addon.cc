@@ -10,18 +10,10 @@
 #include "addon_data.h"
 #include "batch_layout.h"
 #include "interfaces.h"
+#include "linux_options.h"
 #include "napi_errors.h"
 #include "socket_wrap.h"
 
-#ifndef IP_MULTICAST_ALL
-#define IP_MULTICAST_ALL 49
-#endif
-#ifndef IPV6_MULTICAST_ALL
-#define IPV6_MULTICAST_ALL 29
-#endif
-#ifndef SO_RXQ_OVFL
-#define SO_RXQ_OVFL 40
-#endif
 
 namespace mcast {
 

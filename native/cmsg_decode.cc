@@ -6,10 +6,7 @@
 #include <cstring>
 
 #include "batch_layout.h"
-
-#ifndef SO_RXQ_OVFL
-#define SO_RXQ_OVFL 40
-#endif
+#include "linux_options.h"
 
 namespace mcast {
 

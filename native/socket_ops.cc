@@ -9,16 +9,8 @@
 
 #include <cstring>
 
-// Older libc headers lack the newer Linux options; the values are the kernel's ABI.
-#ifndef IP_MULTICAST_ALL
-#define IP_MULTICAST_ALL 49
-#endif
-#ifndef IPV6_MULTICAST_ALL
-#define IPV6_MULTICAST_ALL 29
-#endif
-#ifndef SO_RXQ_OVFL
-#define SO_RXQ_OVFL 40
-#endif
+#include "linux_options.h"
+
 
 namespace mcast {
 

@@ -1,0 +1,16 @@
+// Socket options newer than some libc headers. The values are the Linux kernel's ABI, so
+// defining them here is exact, not a guess.
+#pragma once
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#ifndef IP_MULTICAST_ALL
+#define IP_MULTICAST_ALL 49
+#endif
+#ifndef IPV6_MULTICAST_ALL
+#define IPV6_MULTICAST_ALL 29
+#endif
+#ifndef SO_RXQ_OVFL
+#define SO_RXQ_OVFL 40
+#endif

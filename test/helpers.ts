@@ -2,7 +2,25 @@
  * Small helpers shared by the library tests: bounded waiting, collecting datagrams, and unique
  * ports so that test files never hear each other.
  */
-import type { MessageInfo, RecvBatch, Socket } from '../lib/index.js';
+import { afterEach } from 'vitest';
+
+import { createSocket, type MessageInfo, type RecvBatch, type Socket, type SocketOptions } from '../lib/index.js';
+
+/**
+ * createSocket for a test file: every socket it makes is closed after each test, so a failed
+ * assertion never leaves a socket joined or a port taken for the next test.
+ */
+export function socketFactory(): (options?: SocketOptions) => Socket {
+  const open: Socket[] = [];
+  afterEach(() => {
+    for (const s of open.splice(0)) s.close();
+  });
+  return (options = {}) => {
+    const s = createSocket(options);
+    open.push(s);
+    return s;
+  };
+}
 
 /** Polls `condition` until it holds or `timeoutMs` passes (then throws with `what`). */
 export async function waitFor(condition: () => boolean, what: string, timeoutMs = 5000): Promise<void> {

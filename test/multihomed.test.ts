@@ -5,11 +5,11 @@
  * port, source-specific joins, block/unblock, the outgoing interface, loopback on a real link,
  * TTL, and IPv6.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { createSocket, type Socket, type SocketOptions } from '../lib/index.js';
+import type { Socket } from '../lib/index.js';
 import { type Host, type Link, Topology } from './harness/netns.js';
-import { collectMessages, settle, uniquePort, waitFor } from './helpers.js';
+import { collectMessages, settle, socketFactory, uniquePort, waitFor } from './helpers.js';
 
 // python3 -c PY_SEND family group port ifref ttl count message [source]
 // ifref is the outgoing interface: an IPv4 address (IP_MULTICAST_IF) or an IPv6 ifindex.
@@ -77,15 +77,7 @@ afterAll(async () => {
   await net?.destroy();
 });
 
-const open: Socket[] = [];
-function socket(options: SocketOptions = {}): Socket {
-  const s = createSocket(options);
-  open.push(s);
-  return s;
-}
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const socket = socketFactory();
 
 /** Sends from a peer host with Python, outgoing interface by address (IPv4) or index (IPv6). */
 async function peerSend(host: Host, args: { family?: 4 | 6; group: string; port: number; ifref: string | number; ttl?: number; count?: number; message: string; source?: string }): Promise<void> {

@@ -2,23 +2,15 @@
  * The socket on loopback (inside the sandbox namespace): binding, joins, the 'message' and
  * 'batch' paths, batching, truncation, timestamps, accounting of kernel drops, and close.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { constants, createSocket, listInterfaces, type Socket, type SocketOptions } from '../lib/index.js';
-import { collectBatches, collectMessages, settle, uniquePort, waitFor } from './helpers.js';
+import { constants, listInterfaces, type Socket, type SocketOptions } from '../lib/index.js';
+import { collectBatches, collectMessages, settle, socketFactory, uniquePort, waitFor } from './helpers.js';
 
-const open: Socket[] = [];
-function socket(options: SocketOptions = {}): Socket {
-  const s = createSocket(options);
-  open.push(s);
-  return s;
-}
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const socket = socketFactory();
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const LO = listInterfaces().find((i) => i.loopback);

@@ -295,7 +295,7 @@ describe('Socket#close()', () => {
 });
 
 describe('IPv6', () => {
-  it('sends and receives ff12:: on a link-local scope with the socket family checked', () => {
+  it('refuses a group of the other family on either socket (IPv6 traffic itself: multihomed.test.ts)', () => {
     const s = socket({ family: 6 });
     expect(() => s.join('239.1.1.1', { interface: 'lo' })).toThrow(expect.objectContaining({ code: 'ERR_MCAST_FAMILY_MISMATCH' }));
     const v4 = socket();

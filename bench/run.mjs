@@ -80,9 +80,9 @@ function parseOptions(argv) {
   }
   const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
   const base = {
-    full: { repeats: 5, sizes: [64, 512, 1400], loadSizes: [64, 512, 1400], loadSeconds: 3, steadySeconds: 2, rates: [50000, 100000], latencySeconds: 3, sendSeconds: 1.5, memoryPackets: 10_000_000, liveWarmup: 20000, warmupRate: 50000, idleMs: 300, sendWarmupSeconds: 0.3, drainCount: null, drainWarmup: null },
-    quick: { repeats: 3, sizes: [64, 512, 1400], loadSizes: [64], loadSeconds: 2, steadySeconds: 1.5, rates: [50000, 100000], latencySeconds: 2, sendSeconds: 1, memoryPackets: 1_000_000, liveWarmup: 20000, warmupRate: 50000, idleMs: 300, sendWarmupSeconds: 0.3, drainCount: null, drainWarmup: null },
-    smoke: { repeats: 1, sizes: [64], loadSizes: [64], loadSeconds: 0.3, steadySeconds: 0.3, rates: [20000], latencySeconds: 0.3, sendSeconds: 0.3, memoryPackets: 20000, liveWarmup: 300, warmupRate: 20000, idleMs: 150, sendWarmupSeconds: 0.05, drainCount: 1000, drainWarmup: 300 },
+    full: { repeats: 5, sizes: [64, 512, 1400], loadSizes: [64, 512, 1400], loadSeconds: 3, steadySeconds: 2, rates: [50000, 100000], latencySeconds: 3, sendSeconds: 1.5, memoryPackets: 10_000_000, liveWarmup: 20000, warmupRate: 50000, idleMs: 300, sendWarmupSeconds: 0.3, drainCount: null, drainWarmupCycles: 2 },
+    quick: { repeats: 3, sizes: [64, 512, 1400], loadSizes: [64], loadSeconds: 2, steadySeconds: 1.5, rates: [50000, 100000], latencySeconds: 2, sendSeconds: 1, memoryPackets: 1_000_000, liveWarmup: 20000, warmupRate: 50000, idleMs: 300, sendWarmupSeconds: 0.3, drainCount: null, drainWarmupCycles: 2 },
+    smoke: { repeats: 1, sizes: [64], loadSizes: [64], loadSeconds: 0.3, steadySeconds: 0.3, rates: [20000], latencySeconds: 0.3, sendSeconds: 0.3, memoryPackets: 20000, liveWarmup: 300, warmupRate: 20000, idleMs: 150, sendWarmupSeconds: 0.05, drainCount: 1000, drainWarmupCycles: 1 },
   }[mode];
   const list = (text, what) => {
     const v = text.split(',').map((s) => s.trim()).filter(Boolean);
@@ -140,7 +140,7 @@ const log = (line) => process.stderr.write(`${line}\n`);
 function buildC() {
   mkdirSync(BUILD_DIR, { recursive: true });
   const cc = process.env.CC || 'cc';
-  for (const [name, out] of [['mc_recv', C_PROGRAMS.recv], ['mc_send', C_PROGRAMS.send]]) {
+  for (const [name, out] of [['mc_recv', C_PROGRAMS.recv], ['mc_send', C_PROGRAMS.send], ['clock_offset', C_PROGRAMS.clockOffset]]) {
     const src = join(BENCH_DIR, 'c', `${name}.c`);
     if (existsSync(out) && statSync(out).mtimeMs > statSync(src).mtimeMs) continue;
     const r = spawnSync(cc, ['-O2', '-Wall', '-Wextra', '-o', out, src], { encoding: 'utf8' });
@@ -212,8 +212,9 @@ function machine(ccVersion, link, pinned) {
 
 async function runCases(config, bench) {
   const want = (c) => config.contestants.includes(c.id);
-  const receivers = RECEIVERS.filter(want);
+  const allReceivers = RECEIVERS.filter(want);
   const senders = SENDERS.filter(want);
+  const receiversOf = (name) => allReceivers.filter((c) => !c.cases || c.cases.includes(name));
   const results = [];
   const push = (name, variant, params, contestants, runs, reference) => {
     const section = { case: name, variant, params, reference, rows: rows(contestants, runs, { ...metrics[name], reference }) };
@@ -221,6 +222,7 @@ async function runCases(config, bench) {
     return section;
   };
 
+  let receivers = receiversOf('drain');
   if (config.cases.includes('drain') && receivers.length) {
     for (const size of config.sizes) {
       let count = config.drainCount;
@@ -234,6 +236,7 @@ async function runCases(config, bench) {
       push('drain', `${size} B`, { size, count, capacity: capacity?.capacity ?? null, rcvbuf_requested: config.rcvbuf }, receivers, runs, REFERENCE.receiver);
     }
   }
+  receivers = receiversOf('maxload');
   if (config.cases.includes('maxload') && receivers.length) {
     for (const size of config.loadSizes) {
       log(`max load ${size} B: C sender flat out for ${config.loadSeconds} s`);
@@ -242,6 +245,7 @@ async function runCases(config, bench) {
       push('maxload', `${size} B`, { size, seconds: config.loadSeconds }, receivers, runs, REFERENCE.receiver);
     }
   }
+  receivers = receiversOf('steady');
   if (config.cases.includes('steady') && receivers.length) {
     for (const rate of config.rates) {
       log(`steady ${rate} pps: C sender paced for ${config.steadySeconds} s`);
@@ -250,6 +254,7 @@ async function runCases(config, bench) {
       push('steady', `${rate / 1000}k/s`, { size: 64, rate, seconds: config.steadySeconds }, receivers, runs, REFERENCE.receiver);
     }
   }
+  receivers = receiversOf('latency');
   if (config.cases.includes('latency') && receivers.length) {
     const rate = config.latencyRate;
     log(`latency ${rate} pps: C sender (sendto) paced for ${config.latencySeconds} s`);
@@ -265,7 +270,7 @@ async function runCases(config, bench) {
     }
   }
   if (config.cases.includes('memory')) {
-    const contestants = RECEIVERS.filter((c) => MEMORY_RECEIVERS.includes(c.id) && want(c));
+    const contestants = allReceivers.filter((c) => MEMORY_RECEIVERS.includes(c.id));
     if (contestants.length) {
       log(`memory: ${config.memoryPackets} datagrams through each path (one run each)`);
       const runs = await bench.repeat('memory', contestants, 1, (c) => bench.memoryRun(c, { size: 64, packets: config.memoryPackets }));
@@ -281,8 +286,8 @@ function chart(results, info) {
     sections: results.filter((s) => s.case === name).map((s) => ({ variant: s.variant, rows: s.rows })),
   });
   const panels = [
-    panel('drain', 'Drain: receive path alone (queue pre-filled, same receive buffer for all)'),
-    panel('send', 'Send: flat out, one core'),
+    panel('drain', 'Drain: receive path alone (queue pre-filled, same receive buffer; per second of receiver CPU time)'),
+    panel('send', 'Send: flat out, no receiver (per second of sender CPU time)'),
   ].filter((p) => p.sections.length > 0);
   return barChart({
     title: 'mcast benchmark: packets per second (higher is better)',
@@ -350,7 +355,9 @@ async function main() {
     notes: [
       `Every receiver asks for a ${config.rcvbuf}-byte receive buffer: net.core.rmem_max here, the most dgram can get (it cannot use SO_RCVBUFFORCE); the kernel reports twice that.`,
       'Ratios ("vs C") compare medians with C recvmmsg(64) for the receive cases and with C sendmmsg(64) for send.',
-      "Node receivers get a warm-up (datagrams marked by their sequence number, not counted) before each measurement; the C programs need none.",
+      'drain: datagrams per second of the receiving process\'s CPU time (user + system, all threads) while it drains the queue; the wall-clock rate is in the notes (on a shared machine it also counts other processes).',
+      'Node receivers get a warm-up before each measurement (drain: 2 identical fill-and-drain cycles; live cases: 20000 datagrams), so that V8 has optimised the code; the C programs need none.',
+      'C recvmmsg(64)+meta is a yardstick, not a contestant: the C reference asking the kernel for the metadata mcast delivers with every datagram (source address, IP_PKTINFO, IP_RECVTTL).',
       'Senders of the send case run without any receiver joined.',
     ],
     results,
@@ -368,6 +375,7 @@ async function main() {
   const out = [];
   out.push(`mcast benchmark — ${info.date} — ${info.machine.cpu} (${info.machine.cpus} CPUs), Linux ${info.machine.kernel}, Node ${info.machine.node}, ${info.machine.link} in a private network namespace, ${info.machine.pinned === 'no' ? 'not pinned' : `pinned: ${info.machine.pinned}`}`);
   out.push(`median of ${config.repeats} run(s) per contestant (memory: 1 run); "vs C": ratio of medians to C recvmmsg(64) / C sendmmsg(64); receive buffer ${config.rcvbuf} B asked by every receiver`);
+  out.push('drain: datagrams per second of receiver CPU time; max load: share of the sent datagrams received; steady: receiver CPU time per datagram; latency: send to callback, one way; send: datagrams per second of sender CPU time (wall clock in the notes)');
   out.push('');
   out.push(table);
   out.push('');

@@ -572,28 +572,31 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     // A listener that throws must not cost the datagrams after it: every listener still gets the
     // whole batch, and the first error is rethrown afterwards (reaching 'uncaughtException' as
     // for any EventEmitter listener); any further ones are thrown from their own ticks.
-    const errors: unknown[] = [];
+    // The error list is made only when a listener throws: a batch allocates nothing.
+    let errors: unknown[] | undefined;
     try {
       if (this.listenerCount('batch') > 0) {
         try {
           this.emit('batch', batch);
         } catch (error) {
-          errors.push(error);
+          errors = [error];
         }
       }
-      if (this.listenerCount('message') > 0) this.#emitMessages(batch, errors);
+      if (this.listenerCount('message') > 0) errors = this.#emitMessages(batch, errors);
     } finally {
       batch.count = 0;
     }
-    for (const error of errors.slice(1)) {
+    if (errors === undefined) return;
+    for (let i = 1; i < errors.length; i++) {
+      const error = errors[i];
       process.nextTick(() => {
         throw error;
       });
     }
-    if (errors.length > 0) throw errors[0];
+    throw errors[0];
   }
 
-  #emitMessages(batch: Batch, errors: unknown[]): void {
+  #emitMessages(batch: Batch, errors: unknown[] | undefined): unknown[] | undefined {
     const count = batch.count;
     const family = this.family === 4 ? 'IPv4' : 'IPv6';
     for (let i = 0; i < count && !this.#closed; i++) {
@@ -613,9 +616,10 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       try {
         this.emit('message', Buffer.from(batch.data(i)), info);
       } catch (error) {
-        errors.push(error);
+        (errors ??= []).push(error);
       }
     }
+    return errors;
   }
 
   /** @internal */

@@ -5,8 +5,22 @@
 
 namespace mcast {
 
+namespace {
+
+// strerror(3) may share one buffer between threads, and every worker thread has its own
+// environment calling in here: strerror_r, whichever of its two flavours libc declares.
+[[maybe_unused]] const char* ErrorText(int result, const char* buffer) {  // XSI: 0 or an errno
+  return result == 0 ? buffer : "Unknown error";
+}
+[[maybe_unused]] const char* ErrorText(const char* result, const char* /*buffer*/) {  // GNU
+  return result;
+}
+
+}  // namespace
+
 Napi::Error SystemError(Napi::Env env, int err, const char* syscall) {
-  std::string message = std::string(syscall) + ": " + std::strerror(err);
+  char buffer[128] = "";
+  std::string message = std::string(syscall) + ": " + ErrorText(strerror_r(err, buffer, sizeof(buffer)), buffer);
   Napi::Error error = Napi::Error::New(env, message);
   error.Set("errno", Napi::Number::New(env, err));
   error.Set("syscall", Napi::String::New(env, syscall));

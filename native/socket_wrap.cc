@@ -223,12 +223,12 @@ void SocketWrap::HandleEvents(int status, int events) {
     if (errors > 0) ReportSendErrors(errors, last);
     return;
   }
-  if ((events & UV_WRITABLE) && want_writable_) {
+  if ((events & UV_WRITABLE) != 0 && want_writable_) {
     want_writable_ = false;
     UpdatePoll();
     if (!Dispatch(addon_->on_writable, {})) return;
   }
-  if ((events & UV_READABLE) && receiving_) DrainReadable();
+  if ((events & UV_READABLE) != 0 && receiving_) DrainReadable();
 }
 
 void SocketWrap::DrainReadable() {
@@ -569,8 +569,7 @@ Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 10) {
     return ThrowArgType(env, "a Float64Array(10)");
   }
-  auto* values = reinterpret_cast<double*>(static_cast<uint8_t*>(out.ArrayBuffer().Data()) +
-                                           out.ByteOffset());
+  double* values = out.As<Napi::Float64Array>().Data();  // includes the view's byte offset
   values[0] = static_cast<double>(rx_.packets);
   values[1] = static_cast<double>(rx_.bytes);
   values[2] = static_cast<double>(rx_.batches);

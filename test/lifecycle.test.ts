@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { createSocket, type RecvBatch, type Socket, type SocketOptions } from '../lib/index.js';
+import { Topology } from './harness/netns.js';
 import { settle, waitFor } from './helpers.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
@@ -133,6 +134,27 @@ describe('close() at awkward moments', () => {
     s.close();
     await expect(waiting).rejects.toMatchObject({ code: 'ERR_MCAST_SOCKET_CLOSED' });
     await settle(50); // the writable poll that was armed fires into a closed socket: nothing happens
+  });
+
+  it('while sendAll() waits on a full device queue: it rejects with ERR_MCAST_SOCKET_CLOSED, nothing breaks', async () => {
+    const net = await Topology.create('lc');
+    const peer = await net.host('p');
+    const link = await net.link(net.self, 'mclcs0', peer, 'mclcp0', { selfAddr: '10.72.0.1/24', peerAddr: '10.72.0.2/24' });
+    // A slow token bucket: its queue overflows at once and sendAll has to wait, again and again.
+    await net.self.exec(['tc', 'qdisc', 'add', 'dev', link.self.ifname, 'root', 'tbf', 'rate', '1mbit', 'burst', '4kb', 'limit', '8kb'], {
+      check: true,
+    });
+    const tx = socket({ interface: link.self.ifname });
+    const datagrams = Array.from({ length: 2000 }, () => Buffer.alloc(200, 0x2e));
+    const pending = tx.sendAll(datagrams, '239.72.0.1', 9);
+    await settle(50);
+    const sentSoFar = tx.stats().packetsSent;
+    tx.close();
+    await expect(pending).rejects.toMatchObject({ code: 'ERR_MCAST_SOCKET_CLOSED' });
+    expect(sentSoFar).toBeGreaterThan(0);
+    expect(sentSoFar).toBeLessThan(2000);
+    expect(tx.stats().sendWouldBlock).toBeGreaterThan(0);
+    await settle(50);
   });
 
   it('close() then receive listeners added and removed: nothing restarts', async () => {

@@ -33,6 +33,9 @@
  *                 at most --max-samples (default 4194304) samples are kept.
  *   truncated:    datagrams larger than --size (MSG_TRUNC); bytes counts what fit.
  *   rcvbuf:       SO_RCVBUF as the kernel reports it (2x the requested size).
+ * --metadata asks the kernel for what mcast delivers with every datagram (the same kernel work):
+ * the source address (msg_name), IP_PKTINFO / IPV6_RECVPKTINFO and IP_RECVTTL /
+ * IPV6_RECVHOPLIMIT control messages, in a 256-byte control buffer per datagram.
  * Errors: "mc_recv: <call>: <strerror>" on stderr, exit 1 (usage errors exit 2).
  * SIGINT/SIGTERM stop the run; the JSON line is still printed.
  */
@@ -92,6 +95,7 @@ struct opts {
     const char *go_file;
     int cpu;
     int latency;
+    int metadata;         /* --metadata: source address, PKTINFO and TTL with every datagram */
     uint64_t max_samples; /* latency array capacity when --count is not given */
 };
 
@@ -101,6 +105,8 @@ struct rx {
     size_t size;
     char *bufs;
     char *ctrl;           /* one control buffer per slot, for the SO_RXQ_OVFL cmsg */
+    size_t ctrl_size;     /* bytes per slot: CTRL_SIZE, or CTRL_SIZE_METADATA */
+    struct sockaddr_storage *names; /* --metadata: source address per slot */
     struct iovec *iov;
     struct mmsghdr *msgs;
     /* statistics */
@@ -114,6 +120,7 @@ struct rx {
 };
 
 #define CTRL_SIZE CMSG_SPACE(sizeof(uint32_t))
+#define CTRL_SIZE_METADATA 256
 
 static volatile sig_atomic_t g_stop;
 
@@ -134,7 +141,7 @@ static __attribute__((noreturn)) void usage_error(const char *msg)
             "usage: %s --group A --port P [--ifindex N | --iface-addr A] [--family 4|6]\n"
             "       [--batch N] [--size B] [--rcvbuf B] [--count N] [--idle-ms MS]\n"
             "       [--first-timeout-ms MS] [--mode drain|live] [--go-file PATH]\n"
-            "       [--cpu N] [--latency] [--max-samples N]\n",
+            "       [--cpu N] [--latency] [--max-samples N] [--metadata]\n",
             PROG);
     exit(msg ? 2 : 0);
 }
@@ -188,7 +195,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"count", required_argument, 0, 'n'},   {"idle-ms", required_argument, 0, 'I'},
         {"mode", required_argument, 0, 'm'},    {"go-file", required_argument, 0, 'G'},
         {"cpu", required_argument, 0, 'c'},     {"latency", no_argument, 0, 'L'},
-        {"max-samples", required_argument, 0, 'M'},
+        {"max-samples", required_argument, 0, 'M'}, {"metadata", no_argument, 0, 'D'},
         {"first-timeout-ms", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *o = (struct opts){.family = 4, .batch = 1, .size = 2048, .idle_ms = 1000,
@@ -212,6 +219,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 'G': o->go_file = optarg; break;
         case 'c': o->cpu = (int)parse_u64("cpu", optarg, 0, CPU_SETSIZE - 1); break;
         case 'L': o->latency = 1; break;
+        case 'D': o->metadata = 1; break;
         case 'M': o->max_samples = parse_u64("max-samples", optarg, 1, 1ull << 31); break;
         case 'h': usage_error(NULL);
         default: usage_error("unknown option");
@@ -320,6 +328,13 @@ static int open_socket(const struct opts *o)
     /* every datagram then carries the socket's cumulative drop counter as a u32 cmsg
      * (the kernel only attaches it once the counter is non-zero) */
     set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, "setsockopt(SO_RXQ_OVFL)");
+    if (o->metadata && o->family == 6) {
+        set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "setsockopt(IPV6_RECVPKTINFO)");
+        set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "setsockopt(IPV6_RECVHOPLIMIT)");
+    } else if (o->metadata) {
+        set_int(fd, IPPROTO_IP, IP_PKTINFO, 1, "setsockopt(IP_PKTINFO)");
+        set_int(fd, IPPROTO_IP, IP_RECVTTL, 1, "setsockopt(IP_RECVTTL)");
+    }
     if (o->rcvbuf)
         set_rcvbuf(fd, o->rcvbuf);
     if (bind(fd, (struct sockaddr *)&grp, glen) < 0)
@@ -343,7 +358,9 @@ static void setup_rx(struct rx *r, const struct opts *o)
     r->batch = o->batch;
     r->size = o->size;
     r->bufs = alloc_touched((size_t)r->batch * r->size);
-    r->ctrl = alloc_touched((size_t)r->batch * CTRL_SIZE);
+    r->ctrl_size = o->metadata ? CTRL_SIZE_METADATA : CTRL_SIZE;
+    r->ctrl = alloc_touched((size_t)r->batch * r->ctrl_size);
+    r->names = o->metadata ? alloc_touched(r->batch * sizeof *r->names) : NULL;
     r->iov = alloc_touched(r->batch * sizeof *r->iov);
     r->msgs = alloc_touched(r->batch * sizeof *r->msgs);
     r->window = alloc_touched(WIN_BITS / 8);
@@ -351,6 +368,7 @@ static void setup_rx(struct rx *r, const struct opts *o)
         r->iov[i] = (struct iovec){.iov_base = r->bufs + (size_t)i * r->size, .iov_len = r->size};
         r->msgs[i].msg_hdr.msg_iov = &r->iov[i];
         r->msgs[i].msg_hdr.msg_iovlen = 1;
+        r->msgs[i].msg_hdr.msg_name = r->names ? &r->names[i] : NULL;
     }
     if (o->latency) {
         /* one int64 per datagram, capped by --max-samples (default 4 Mi = 32 MiB) */
@@ -476,8 +494,9 @@ static void account(struct rx *r, unsigned n, uint64_t rt_now)
 static int recv_some(struct rx *r, unsigned vlen)
 {
     for (unsigned i = 0; i < vlen; i++) {
-        r->msgs[i].msg_hdr.msg_control = r->ctrl + (size_t)i * CTRL_SIZE;
-        r->msgs[i].msg_hdr.msg_controllen = CTRL_SIZE;
+        r->msgs[i].msg_hdr.msg_control = r->ctrl + (size_t)i * r->ctrl_size;
+        r->msgs[i].msg_hdr.msg_controllen = r->ctrl_size;
+        r->msgs[i].msg_hdr.msg_namelen = r->names ? sizeof *r->names : 0;
     }
     int n;
     if (r->batch == 1) {

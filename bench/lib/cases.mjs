@@ -3,11 +3,11 @@
 // sender alone. Repeats go round-robin over the contestants (rotating the order each round), so
 // that a slow phase of a noisy machine does not hit one contestant only.
 import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 
 import { BENCH_DIR, C_PROGRAMS, REFERENCE, WARM_BASE } from './contestants.mjs';
 import { Proc, sleep } from './proc.mjs';
-import { summary, max as maxOf, median } from './stats.mjs';
+import { summary, max as maxOf, min as minOf, median } from './stats.mjs';
 
 export class Bench {
   /**
@@ -43,7 +43,7 @@ export class Bench {
   }
 
   /** Starts a receiver contestant (pinned to the receiver CPU). */
-  receiver(c, { port, mode, count = 0, goFile, latency = false, memory = false, warmup = 0, idleMs }) {
+  receiver(c, { port, mode, count = 0, goFile, latency = false, memory = false, warmup = 0, warmupCycles = 0, idleMs }) {
     const { link, cpus } = this.env;
     const args = ['--group', this.group, '--port', String(port), '--ifindex', String(link.recvIfindex), '--mode', mode,
       '--batch', String(c.batch), '--size', String(this.config.slotSize), '--rcvbuf', String(this.config.rcvbuf),
@@ -53,13 +53,17 @@ export class Bench {
     if (latency) args.push('--latency');
     if (c.kind === 'c') {
       if (cpus) args.push('--cpu', String(cpus.receiver));
+      if (c.metadata) args.push('--metadata');
       return new Proc(C_PROGRAMS.recv, args, { label: c.id });
     }
     args.push('--iface-addr', link.recvAddr);
+    if (latency) args.push('--clock-offset', C_PROGRAMS.clockOffset);
     if (warmup) args.push('--warmup', String(warmup));
+    if (warmupCycles) args.push('--warmup-cycles', String(warmupCycles));
     if (memory) args.push('--memory');
-    const node = [...(memory ? ['--expose-gc'] : []), join(BENCH_DIR, c.script), ...args];
-    return new Proc(process.execPath, node, { label: c.id, cpu: cpus ? cpus.receiver : null });
+    const node = [...(memory ? ['--expose-gc'] : []), resolve(BENCH_DIR, c.script), ...args];
+    const env = c.root ? { ...process.env, BENCH_MCAST_ROOT: c.root } : process.env;
+    return new Proc(process.execPath, node, { label: c.id, cpu: cpus ? cpus.receiver : null, env });
   }
 
   /** Starts a sender contestant (pinned to the sender CPU). */
@@ -82,18 +86,24 @@ export class Bench {
 
   // ---- one run of each case --------------------------------------------------------------
 
-  /** Fills the queue of a receiver that does not read, then times the drain. */
+  /**
+   * Fills the queue of a receiver that does not read, then times the drain. A Node receiver
+   * gets `drainWarmupCycles` identical fill-and-drain cycles first (not measured).
+   */
   async drainRun(c, { size, count }) {
     const port = this.port();
     const goFile = join(this.env.tmp, `go-${port}`);
-    const warmup = c.kind === 'node' ? this.config.drainWarmup ?? count : 0;
-    const r = this.receiver(c, { port, mode: 'drain', count, goFile, warmup, idleMs: 500 });
+    const cycles = c.kind === 'node' ? this.config.drainWarmupCycles : 0;
+    const r = this.receiver(c, { port, mode: 'drain', count, goFile, warmupCycles: cycles, idleMs: 500 });
     try {
       await r.waitLine((l) => l === 'READY', 20000);
-      await this.warm(c, r, { port, size, count: warmup, rate: 0 });
-      const s = await this.sender({ port, size, count }).json(60000);
-      await sleep(20); // loopback delivery finishes in softirq context: let it settle
-      writeFileSync(goFile, '');
+      let s;
+      for (let k = cycles; k >= 0; k--) {
+        s = await this.sender({ port, size, count, seqStart: k === 0 ? 0 : WARM_BASE + k * count }).json(60000);
+        await sleep(20); // loopback delivery finishes in softirq context: let it settle
+        writeFileSync(goFile, '');
+        if (k > 0) await r.waitLine((l) => l === 'DRAINED', 30000);
+      }
       const out = await r.json(60000);
       return { ...out, sender: s };
     } finally {
@@ -205,9 +215,15 @@ export function rows(contestants, runs, { metric, reference, extra = () => ({}) 
 
 export const metrics = {
   drain: {
-    metric: (r) => r.pps,
+    // Datagrams per second of the receiving process's CPU time during the drain (user + system,
+    // all threads): the receive path alone. On a shared machine the wall clock also counts the
+    // time other processes held the CPU; it is kept as wall_pps.
+    metric: (r) => (r.cpu_seconds > 0 ? r.received / r.cpu_seconds : null),
     extra: (good) => ({
       cpu_ns_per_packet: median(good.map((r) => r.cpu_ns_per_packet)),
+      wall_pps: median(good.map((r) => r.pps)),
+      wall_pps_min: minOf(good.map((r) => r.pps)),
+      wall_pps_max: maxOf(good.map((r) => r.pps)),
       incomplete: good.filter((r) => r.received !== r.sender.sent || (r.kernel_drops ?? 0) > 0).length,
       rcvbuf: good[0].rcvbuf,
     }),
@@ -243,9 +259,13 @@ export const metrics = {
     }),
   },
   send: {
-    metric: (r) => r.pps,
+    // Datagrams per second of the sender's CPU time (like drain; wall clock in the notes).
+    metric: (r) => (r.cpu_seconds > 0 ? r.sent / r.cpu_seconds : null),
     extra: (good) => ({
       cpu_ns_per_packet: median(good.map((r) => r.cpu_ns_per_packet)),
+      wall_pps: median(good.map((r) => r.pps)),
+      wall_pps_min: minOf(good.map((r) => r.pps)),
+      wall_pps_max: maxOf(good.map((r) => r.pps)),
       eagain_max: maxOf(good.map((r) => r.eagain)),
     }),
   },

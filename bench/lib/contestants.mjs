@@ -7,16 +7,33 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUILD_DIR = join(BENCH_DIR, '.build');
 
-/** @typedef {{ id: string, label: string, kind: 'c' | 'node', batch: number, script?: string }} Contestant */
+/**
+ * @typedef {{ id: string, label: string, kind: 'c' | 'node', batch: number, script?: string,
+ *             metadata?: boolean, cases?: string[] }} Contestant
+ * `cases`: the only cases the contestant takes part in (default: all of its kind).
+ */
 
 /** @type {Contestant[]} */
 export const RECEIVERS = [
   { id: 'c-recvmmsg', label: 'C recvmmsg(64)', kind: 'c', batch: 64 },
   { id: 'c-recvmsg', label: 'C recvmsg', kind: 'c', batch: 1 },
+  // Not a contestant but a yardstick: the C reference asking the kernel for the same metadata as
+  // mcast (source address, PKTINFO, TTL), i.e. the kernel's share of mcast's cost.
+  { id: 'c-recvmmsg-meta', label: 'C recvmmsg(64)+meta', kind: 'c', batch: 64, metadata: true, cases: ['drain'] },
   { id: 'mcast-batch', label: "mcast 'batch'", kind: 'node', batch: 64, script: 'receivers/mcast-batch.mjs' },
   { id: 'mcast-message', label: "mcast 'message'", kind: 'node', batch: 64, script: 'receivers/mcast-message.mjs' },
   { id: 'dgram', label: 'dgram', kind: 'node', batch: 1, script: 'receivers/dgram.mjs' },
 ];
+
+// For A/B experiments (not part of the benchmark): BENCH_EXTRA_RECEIVERS="id=script@root;..." adds
+// Node receivers, `script` relative to bench/ (e.g. receivers/mcast-batch.mjs) run against the
+// mcast package at `root` (a directory with dist/ and build/, e.g. a copy of an older build).
+for (const spec of (process.env.BENCH_EXTRA_RECEIVERS ?? '').split(';').filter(Boolean)) {
+  const m = /^([\w-]+)=([^@]+)@(.+)$/.exec(spec);
+  if (!m) throw new Error(`BENCH_EXTRA_RECEIVERS: bad entry ${spec} (id=script@root)`);
+  const base = RECEIVERS.find((c) => c.script === m[2]);
+  RECEIVERS.push({ id: m[1], label: m[1], kind: 'node', batch: base?.batch ?? 64, script: m[2], root: m[3] });
+}
 
 /** @type {Contestant[]} */
 export const SENDERS = [
@@ -36,7 +53,8 @@ export const MEMORY_RECEIVERS = ['mcast-batch', 'mcast-message'];
 export const C_PROGRAMS = {
   recv: join(BUILD_DIR, 'mc_recv'),
   send: join(BUILD_DIR, 'mc_send'),
+  clockOffset: join(BUILD_DIR, 'clock_offset'),
 };
 
-/** Sequence numbers from here on mark warm-up datagrams (see receivers/common.mjs). */
-export const WARM_BASE = 2 ** 40;
+/** First sequence number of warm-up datagrams (a Smi, like the measured ones: same code path). */
+export const WARM_BASE = 1e9;

@@ -25,7 +25,8 @@ const VIEW = {
     value: fmt.mpps,
     range: (r) => `${fmt.mppsBare(r.min)} – ${fmt.mppsBare(r.max)}`,
     notes: (r) =>
-      `CPU ${fmt.ns(r.extra.cpu_ns_per_packet)}/pkt` + (r.extra.incomplete ? `, ${r.extra.incomplete} run(s) incomplete` : ''),
+      `CPU ${fmt.ns(r.extra.cpu_ns_per_packet)}/pkt; wall clock ${fmt.mppsBare(r.extra.wall_pps)} Mpps (${fmt.mppsBare(r.extra.wall_pps_min)} – ${fmt.mppsBare(r.extra.wall_pps_max)})` +
+      (r.extra.incomplete ? `, ${r.extra.incomplete} run(s) incomplete` : ''),
   },
   maxload: {
     value: (v) => `${fmt.pct(v)} recv`,
@@ -47,7 +48,9 @@ const VIEW = {
   send: {
     value: fmt.mpps,
     range: (r) => `${fmt.mppsBare(r.min)} – ${fmt.mppsBare(r.max)}`,
-    notes: (r) => `CPU ${fmt.ns(r.extra.cpu_ns_per_packet)}/pkt` + (r.extra.eagain_max ? `, EAGAIN max ${r.extra.eagain_max}` : ''),
+    notes: (r) =>
+      `CPU ${fmt.ns(r.extra.cpu_ns_per_packet)}/pkt; wall clock ${fmt.mppsBare(r.extra.wall_pps)} Mpps (${fmt.mppsBare(r.extra.wall_pps_min)} – ${fmt.mppsBare(r.extra.wall_pps_max)})` +
+      (r.extra.eagain_max ? `, EAGAIN max ${r.extra.eagain_max}` : ''),
   },
   memory: {
     value: (v) => `heap ${fmt.bytes(v)}`,
@@ -131,8 +134,12 @@ export function evaluateTargets(results) {
   for (const { section, row } of find(results, 'drain', 'mcast-batch')) {
     const c = rowOf(section, 'c-recvmmsg');
     const d = rowOf(section, 'dgram');
+    const m = rowOf(section, 'c-recvmmsg-meta');
     const r = c?.median && row.median ? row.median / c.median : null;
-    add('drain: batch path ≥ 0.9 × C recvmmsg(64)', section.variant, r, 0.9, r !== null && r >= 0.9, `${fmt.ratio(r)}`);
+    const rm = m?.median && row.median ? row.median / m.median : null;
+    const wall = c?.extra.wall_pps && row.extra.wall_pps ? row.extra.wall_pps / c.extra.wall_pps : null;
+    add('drain: batch path ≥ 0.9 × C recvmmsg(64)', section.variant, r, 0.9, r !== null && r >= 0.9,
+      `${fmt.ratio(r)} (wall clock ${fmt.ratio(wall)}; vs C asking for the same metadata ${fmt.ratio(rm)})`);
     const rd = d?.median && row.median ? row.median / d.median : null;
     add('drain: batch path ≥ 6 × dgram', section.variant, rd, 6, rd !== null && rd >= 6, `${fmt.ratio(rd)}`);
   }
@@ -166,7 +173,8 @@ export function evaluateTargets(results) {
   for (const { section, row } of find(results, 'send', 'mcast-sendBatch')) {
     const c = rowOf(section, 'c-sendmmsg');
     const r = c?.median && row.median ? row.median / c.median : null;
-    add('send: sendBatch ≥ 0.9 × C sendmmsg(64)', section.variant, r, 0.9, r !== null && r >= 0.9, `${fmt.ratio(r)}`);
+    const wall = c?.extra.wall_pps && row.extra.wall_pps ? row.extra.wall_pps / c.extra.wall_pps : null;
+    add('send: sendBatch ≥ 0.9 × C sendmmsg(64)', section.variant, r, 0.9, r !== null && r >= 0.9, `${fmt.ratio(r)} (wall clock ${fmt.ratio(wall)})`);
   }
   for (const { section, row } of find(results, 'memory', 'mcast-batch')) {
     const e = row.extra;

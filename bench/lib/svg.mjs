@@ -5,6 +5,7 @@
 const COLORS = {
   'c-recvmmsg': '#4d4d4d',
   'c-recvmsg': '#9a9a9a',
+  'c-recvmmsg-meta': '#767676',
   'mcast-batch': '#1f77b4',
   'mcast-message': '#6baed6',
   dgram: '#e6550d',
@@ -81,7 +82,7 @@ export function barChart({ title, subtitle = '', panels }) {
             const my = gy + barH / 2;
             parts.push(`<path d="M${n1(x1)} ${my}H${n1(x2)}M${n1(x1)} ${my - 4}V${my + 4}M${n1(x2)} ${my - 4}V${my + 4}" class="whisker"/>`);
           }
-          const ratio = Number.isFinite(r.ratio) ? `  ${r.ratio.toFixed(2)}× C` : '';
+          const ratio = Number.isFinite(r.ratio) ? ` · ${r.ratio.toFixed(2)}× C` : '';
           const lx = plotX + Math.max(scale(r.median), Number.isFinite(r.max) ? scale(r.max) : 0) + 6;
           parts.push(`<text x="${n1(lx)}" y="${gy + barH - 4}" class="value">${esc(`${(r.median / 1e6).toFixed(3)} Mpps${ratio}`)}</text>`);
         } else {

@@ -7,25 +7,25 @@
 // [, latency_us]). The per-datagram work is the same as mc_recv's: read the u64 sequence number,
 // track gaps/reordering/duplicates in a 2^20-bit window, and (with --latency) one latency sample.
 //
-// Differences, all in the JIT's favour of fairness rather than speed:
-// - Warm-up (`--warmup N`): after READY the harness sends N datagrams whose sequence numbers
-//   start at WARM_BASE. They run through the same callback (so V8 optimises it) but are not
-//   counted. Then the receiver prints "WARM" and the measurement starts. mc_recv has no JIT and
-//   gets no warm-up.
-// - drain: the queue fills while this process blocks its event loop (nothing reads the socket),
-//   waiting for --go-file; the drain ends when --count datagrams have arrived (mc_recv: EAGAIN),
-//   or after --idle-ms without progress.
+// Warm-up, because V8 optimises code only once it has run (mc_recv has no JIT and gets none):
+// - live (`--warmup N`): after READY the harness sends N datagrams; the receiver handles them
+//   like any others, then resets its counters, prints "WARM" and the measurement starts.
+// - drain (`--warmup-cycles K`): K whole fill-and-drain cycles before the measured one. Each
+//   cycle: the receiver blocks its event loop (nothing reads the socket) until --go-file exists,
+//   removes it, and reads --count datagrams; after a warm-up cycle it resets its counters and
+//   prints "DRAINED". The measured cycle ends at --count datagrams (mc_recv: at EAGAIN), or
+//   after --idle-ms without progress.
+// Warm-up and measurement run the very same code, so that nothing is left for V8 to deoptimise
+// or compile (on a background thread that shares the receiver's CPU) in the measured interval.
 // - live: ends after --count datagrams, or when the received count has not changed for
 //   --idle-ms (checked by a timer, so that no clock is read per datagram).
 // - --memory: gc() and process.memoryUsage() after the warm-up and at the end, GC events counted
 //   (node --expose-gc). Output gets a "memory" object.
-import { existsSync, readFileSync, writeSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
-/** Sequence numbers from here up are warm-up datagrams (the high u32 word is >= WARM_HI). */
-export const WARM_BASE = 2 ** 40;
-const WARM_HI = WARM_BASE / 2 ** 32;
 const WIN_BITS = 1 << 20;
 
 const NUMBER = { type: 'string' };
@@ -47,7 +47,9 @@ export function parseReceiverArgs(argv = process.argv.slice(2)) {
       'first-timeout-ms': { type: 'string', default: '10000' },
       latency: { type: 'boolean', default: false },
       'max-samples': { type: 'string', default: String(4 * 1024 * 1024) },
+      'clock-offset': { type: 'string' },
       warmup: { type: 'string', default: '0' },
+      'warmup-cycles': { type: 'string', default: '0' },
       memory: { type: 'boolean', default: false },
     },
     strict: true,
@@ -60,6 +62,7 @@ export function parseReceiverArgs(argv = process.argv.slice(2)) {
   if (!values.group || !values.port) usage('--group and --port are required');
   if (values.mode !== 'live' && values.mode !== 'drain') usage('--mode must be live or drain');
   if (values.mode === 'drain' && !values['go-file']) usage('--mode drain needs --go-file');
+  if (values.latency && !values['clock-offset']) usage('--latency needs --clock-offset PATH (bench/c/clock_offset.c)');
   return {
     group: values.group,
     port: int('port'),
@@ -75,7 +78,9 @@ export function parseReceiverArgs(argv = process.argv.slice(2)) {
     firstMs: int('first-timeout-ms'),
     latency: values.latency,
     maxSamples: int('max-samples'),
+    clockOffset: values['clock-offset'],
     warmup: int('warmup'),
+    warmupCycles: int('warmup-cycles'),
     memory: values.memory,
   };
 }
@@ -101,26 +106,21 @@ function sleepSync(ms) {
 }
 
 /**
- * CLOCK_REALTIME in ns as a function of performance.now(): found where Date.now() ticks over
- * (spinning until the millisecond changes), at the start and at the end of the run, and
- * interpolated in between so that a slewing clock cannot bias the latency samples.
+ * CLOCK_REALTIME in ns (a BigInt) at the moment performance.now() read `perf`. Node.js has no
+ * precise CLOCK_REALTIME (Date.now() is milliseconds, performance.timeOrigin is off by tens of
+ * microseconds), so bench/c/clock_offset tells REALTIME minus MONOTONIC, and process.hrtime
+ * (CLOCK_MONOTONIC, like performance.now()) is read next to performance.now().
  */
-function realtimeAnchor() {
+function realtimeAnchor(helper) {
+  const offset = BigInt(execFileSync(helper, { encoding: 'utf8' }).trim());
   let best = null;
-  for (let k = 0; k < 3; k++) {
-    const ms0 = Date.now();
-    let before = performance.now();
-    let ms = Date.now();
-    while (ms === ms0) {
-      before = performance.now();
-      ms = Date.now();
-    }
-    const after = performance.now();
-    // The millisecond turned between `before` and `after`: take the middle.
-    const sample = { perf: (before + after) / 2, realMs: ms, width: after - before };
-    if (best === null || sample.width < best.width) best = sample;
+  for (let k = 0; k < 5; k++) {
+    const p1 = performance.now();
+    const mono = process.hrtime.bigint();
+    const p2 = performance.now();
+    if (best === null || p2 - p1 < best.width) best = { perf: (p1 + p2) / 2, mono, width: p2 - p1 };
   }
-  return best;
+  return { perf: best.perf, real: best.mono + offset };
 }
 
 /** Nearest-rank percentile of sorted samples (as mc_recv computes it). */
@@ -132,15 +132,21 @@ function percentile(sorted, n, p) {
 }
 
 
-/**
- * Counters and sequence tracking of one stream (mc_recv's logic). The receiver has two: one for
- * the measured datagrams and one for the warm-up datagrams, so that the warm-up runs through
- * exactly the code that is measured afterwards (and V8 has optimised all of it).
- */
+/** Counters and sequence tracking of the datagrams (mc_recv's logic), reset between phases. */
 class Tracker {
   constructor(latCap, baseHi, baseLo) {
+    this.window = new Uint8Array(WIN_BITS / 8);
+    // Latency: the receive moment (performance.now() ms) and the send time relative to `base`.
+    this.latCap = latCap;
+    this.latRecv = new Float64Array(latCap);
+    this.latSent = new Float64Array(latCap);
+    this.baseHi = baseHi;
+    this.baseLo = baseLo;
+    this.reset(Infinity);
+  }
+
+  reset(target) {
     this.received = 0;
-    this.target = Infinity;
     this.bytes = 0;
     this.truncated = 0;
     this.gaps = 0;
@@ -149,14 +155,9 @@ class Tracker {
     this.haveSeq = false;
     this.minSeq = 0;
     this.maxSeq = 0;
-    this.window = new Uint8Array(WIN_BITS / 8);
-    // Latency: the receive moment (performance.now() ms) and the send time relative to `base`.
-    this.latCap = latCap;
-    this.latRecv = new Float64Array(latCap);
-    this.latSent = new Float64Array(latCap);
+    this.window.fill(0);
     this.latN = 0;
-    this.baseHi = baseHi;
-    this.baseLo = baseLo;
+    this.target = target;
   }
 
   /** One datagram. Returns true once `target` datagrams have been counted. */
@@ -237,24 +238,35 @@ export class Receiver {
     this.opts = opts;
     this.batch = batch;
     this.rcvbuf = 0;
-    this.anchor0 = opts.latency ? realtimeAnchor() : null;
-    // Send times are kept relative to this (whole ms, as two u32 halves of ns) to stay exact.
-    const baseNs = this.anchor0 ? BigInt(this.anchor0.realMs) * 1000000n : 0n;
+    this.anchor0 = opts.latency ? realtimeAnchor(opts.clockOffset) : null;
+    // Send times are kept relative to this (as two u32 halves of ns) to stay exact in a double.
+    const baseNs = this.anchor0 ? this.anchor0.real : 0n;
     const baseHi = Number(baseNs >> 32n);
     const baseLo = Number(baseNs & 0xffffffffn);
-    const latCap = opts.latency ? Math.min(opts.count > 0 ? opts.count : opts.maxSamples, opts.maxSamples) : 0;
-    this.main = new Tracker(latCap, baseHi, baseLo);
-    this.main.target = opts.count > 0 ? opts.count : Infinity;
-    this.warmup = new Tracker(opts.latency ? Math.min(opts.warmup, 1 << 16) : 0, baseHi, baseLo);
-    this.final = null;
+    const latCap = opts.latency ? Math.max(Math.min(opts.count > 0 ? opts.count : opts.maxSamples, opts.maxSamples), opts.warmup) : 0;
+    this.tracker = new Tracker(latCap, baseHi, baseLo);
+    // Every field gets a value of its final type here (doubles as 0.5, timers as a cleared
+    // timer): a field that changes its representation or type later (Smi to double, null to an
+    // object) deprecates this object's map, and V8 then deoptimises every function that inlined a
+    // method of it (the listeners call finish()), in the middle of the measurement.
+    this.cycle = 0;
+    this.final = this.tracker.snapshot();
     this.finished = false;
-    this.t0 = 0;
-    this.t1 = 0;
-    this.cpu0 = null;
-    this.cpu1 = null;
-    this.dropsBase = 0;
-    this.firstPerf = 0;
-    this.lastPerf = 0;
+    this.t0 = 0.5;
+    this.t1 = 0.5;
+    this.cpu0 = process.cpuUsage();
+    this.cpu1 = process.cpuUsage();
+    this.dropsBase = 0.5;
+    this.firstPerf = 0.5;
+    this.lastPerf = 0.5;
+    this.idleTimer = setTimeout(() => {}, 0);
+    clearTimeout(this.idleTimer);
+    this.memBefore = process.memoryUsage();
+    this.memPeakHeap = 0.5;
+    this.memTimer = setTimeout(() => {}, 0);
+    clearTimeout(this.memTimer);
+    this.gcObserver = new PerformanceObserver(() => {});
+    this.sawPackets = false;
     /** Set by the contestant: the socket's kernel drop counter, or null when unknown. */
     this.kernelDrops = () => null;
     /** Set by the contestant: stop receiving and release the socket. */
@@ -264,82 +276,68 @@ export class Receiver {
   }
 
   get received() {
-    return this.main.received;
-  }
-
-  get warm() {
-    return this.warmup.received;
+    return this.tracker.received;
   }
 
   // ---- per datagram ----------------------------------------------------------------------
-
-  /**
-   * One datagram: `lo`/`hi` are the two u32 halves of its sequence number, `len` the bytes
-   * delivered, `truncated` whether it was cut. Returns true once the run is complete (then call
-   * finish()). Warm-up datagrams take the same path into the other tracker.
-   */
-  packet(lo, hi, len, truncated) {
-    const warm = hi >= WARM_HI;
-    const t = warm ? this.warmup : this.main;
-    return t.add((warm ? hi - WARM_HI : hi) * 4294967296 + lo, len, truncated);
-  }
-
-  /** packet() plus a latency sample: the payload's send time (u32 halves) and performance.now(). */
-  packetLat(lo, hi, len, truncated, tsLo, tsHi, nowPerf) {
-    const warm = hi >= WARM_HI;
-    const t = warm ? this.warmup : this.main;
-    return t.addLat((warm ? hi - WARM_HI : hi) * 4294967296 + lo, len, truncated, tsLo, tsHi, nowPerf);
-  }
+  // The contestants call `receiver.tracker.add(seq, len, truncated)` (or addLat) per datagram and
+  // `receiver.finish()` once it returns true: the hot path touches the Tracker only, so that the
+  // bookkeeping below can change this object without deoptimising it.
 
   // ---- the run ---------------------------------------------------------------------------
 
   /** Call once the socket is joined and its listener attached. Drives the whole run. */
   start() {
     say('READY');
-    if (this.opts.warmup > 0) this.#waitWarm();
-    else this.#begin();
+    if (this.opts.mode === 'drain') this.#drainCycle();
+    else if (this.opts.warmup > 0) this.#waitWarm();
+    else this.#beginLive();
   }
 
+  /** Live warm-up: `--warmup` datagrams (or silence for 300 ms once some came), then measure. */
   #waitWarm() {
     const warmTarget = this.opts.warmup;
-    let lastWarm = -1;
+    let last = -1;
     let idleTicks = 0;
     const deadline = performance.now() + this.opts.firstMs;
     const timer = setInterval(() => {
-      if (this.warm >= warmTarget) {
-        clearInterval(timer);
-        this.#begin();
-        return;
-      }
-      if (this.warm === 0) {
-        if (performance.now() > deadline) {
-          clearInterval(timer);
-          this.#begin();
-        }
-        return;
-      }
-      idleTicks = this.warm === lastWarm ? idleTicks + 1 : 0;
-      lastWarm = this.warm;
-      if (idleTicks * 10 >= 300) {
-        clearInterval(timer);
-        this.#begin(); // some warm-up datagrams were lost: good enough
-      }
+      const n = this.tracker.received;
+      const done = n >= warmTarget || (n === 0 ? performance.now() > deadline : (idleTicks = n === last ? idleTicks + 1 : 0) >= 30);
+      last = n;
+      if (!done) return;
+      clearInterval(timer);
+      say(`WARM ${n}`);
+      this.#beginLive();
     }, 10);
   }
 
-  #begin() {
+  #beginLive() {
     const o = this.opts;
+    this.tracker.reset(o.count > 0 ? o.count : Infinity);
     this.dropsBase = this.kernelDrops() ?? 0;
-    if (o.warmup > 0) say(`WARM ${this.warm}`);
     if (o.memory) this.#memoryStart();
-    if (o.mode === 'drain') {
-      // Nothing reads the socket while this thread waits: the harness fills the queue now.
-      while (!existsSync(o.goFile)) sleepSync(1);
+    this.cpu0 = process.cpuUsage();
+    this.#watchIdle(o.firstMs);
+  }
+
+  /**
+   * One fill-and-drain cycle: blocks this thread (so that nothing reads the socket while the
+   * harness fills its queue) until the go file appears, then reads --count datagrams.
+   */
+  #drainCycle() {
+    const o = this.opts;
+    while (!existsSync(o.goFile)) sleepSync(1);
+    try {
+      unlinkSync(o.goFile);
+    } catch {
+      // the harness removes it too
+    }
+    this.tracker.reset(o.count > 0 ? o.count : Infinity);
+    if (this.cycle === o.warmupCycles) {
+      // The measured cycle.
+      this.dropsBase = this.kernelDrops() ?? 0;
       this.cpu0 = process.cpuUsage();
       this.t0 = performance.now();
-      this.#watchIdle(o.firstMs);
-    } else {
-      this.cpu0 = process.cpuUsage();
       this.#watchIdle(o.firstMs);
     }
   }
@@ -354,7 +352,10 @@ export class Receiver {
       if (this.finished) return;
       const now = performance.now();
       if (this.received !== seen) {
-        if (this.firstPerf === 0) this.firstPerf = since;
+        if (!this.sawPackets) {
+          this.sawPackets = true;
+          this.firstPerf = since;
+        }
         seen = this.received;
         since = now;
         this.lastPerf = now;
@@ -365,18 +366,24 @@ export class Receiver {
     }, tick);
   }
 
-  /** Ends the run: call when packet() returned true. */
+  /** Ends the phase: call when packet() returned true (or the idle timer does). */
   finish(idle = false) {
     if (this.finished) return;
+    if (this.opts.mode === 'drain' && this.cycle < this.opts.warmupCycles) {
+      // A warm-up cycle is over: wait for the next fill (from inside the callback: fine).
+      this.cycle++;
+      say('DRAINED');
+      this.#drainCycle();
+      return;
+    }
     this.finished = true;
     const now = performance.now();
-    this.final = this.main.snapshot();
+    this.final = this.tracker.snapshot();
     this.cpu1 = process.cpuUsage(this.cpu0 ?? undefined);
-    if (this.opts.mode === 'drain') this.t1 = idle ? this.lastPerf || now : now;
+    if (this.opts.mode === 'drain') this.t1 = idle && this.sawPackets ? this.lastPerf : now;
     else {
-      if (this.firstPerf === 0) this.firstPerf = this.t0 || now;
-      this.t0 = this.firstPerf;
-      this.t1 = idle ? this.lastPerf || now : now;
+      this.t0 = this.sawPackets ? this.firstPerf : now;
+      this.t1 = idle && this.sawPackets ? this.lastPerf : now;
     }
     clearInterval(this.idleTimer);
     // Let the callback that ended the run return before the socket is closed.
@@ -450,7 +457,7 @@ export class Receiver {
       last_seq: f.last,
       batch: this.batch,
       rcvbuf: this.rcvbuf,
-      warmup_received: this.warm,
+      warmup: this.opts.mode === 'drain' ? `${this.opts.warmupCycles} cycle(s)` : this.opts.warmup,
     };
     if (o.latency) out.latency_us = this.#latency();
     if (o.memory) out.memory = this.#memoryEnd();
@@ -459,19 +466,19 @@ export class Receiver {
   }
 
   #latency() {
-    const m = this.main;
+    const m = this.tracker;
     const n = m.latN;
     if (n === 0) return { p50: null, p99: null, p999: null, samples: 0 };
     const a0 = this.anchor0;
-    const a1 = realtimeAnchor();
-    // realtime(ns) - base = (perf - a.perf) * 1e6 + (a.realMs * 1e6 - base), base = a0.realMs ms.
-    const off0 = 0;
-    const off1 = (a1.realMs - a0.realMs) * 1e6 - (a1.perf - a0.perf) * 1e6;
+    const a1 = realtimeAnchor(this.opts.clockOffset);
+    // realtime - base at performance.now() = p: (p - a0.perf) ms, plus the drift of REALTIME
+    // against MONOTONIC since a0 (NTP slewing), interpolated between the two anchors.
     const span = a1.perf - a0.perf;
+    const drift1 = Number(a1.real - a0.real) - span * 1e6;
     const values = new Float64Array(n);
     for (let i = 0; i < n; i++) {
       const p = m.latRecv[i];
-      const drift = span > 0 ? off0 + ((p - a0.perf) / span) * (off1 - off0) : 0;
+      const drift = span > 0 ? ((p - a0.perf) / span) * drift1 : 0;
       const recvNs = (p - a0.perf) * 1e6 + drift;
       values[i] = (recvNs - m.latSent[i]) / 1e3;
     }
@@ -481,7 +488,7 @@ export class Receiver {
       p99: round(percentile(values, n, 0.99), 3),
       p999: round(percentile(values, n, 0.999), 3),
       samples: n,
-      clock_drift_us: round(off1 / 1e3, 3),
+      clock_drift_us: round(drift1 / 1e3, 3),
     };
   }
 }

@@ -7,6 +7,7 @@ import { fail, parseReceiverArgs, procUdpDrops, Receiver } from './common.mjs';
 
 const opts = parseReceiverArgs();
 const r = new Receiver(opts, { batch: 1 });
+const t = r.tracker;
 
 const sock = dgram.createSocket({
   type: 'udp4',
@@ -28,11 +29,11 @@ sock.bind(opts.port, () => {
 });
 
 function onMessage(msg) {
-  if (r.packet(msg.readUInt32LE(0), msg.readUInt32LE(4), msg.length, false)) r.finish();
+  if (t.add(msg.readUInt32LE(4) * 4294967296 + msg.readUInt32LE(0), msg.length, false)) r.finish();
 }
 
 function onMessageLatency(msg) {
   const now = performance.now();
-  if (r.packetLat(msg.readUInt32LE(0), msg.readUInt32LE(4), msg.length, false,
+  if (t.addLat(msg.readUInt32LE(4) * 4294967296 + msg.readUInt32LE(0), msg.length, false,
     msg.readUInt32LE(8), msg.readUInt32LE(12), now)) r.finish();
 }

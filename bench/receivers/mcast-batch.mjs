@@ -4,7 +4,9 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { fail, parseReceiverArgs, Receiver } from './common.mjs';
 
-const { createSocket } = createRequire(import.meta.url)('../../dist/index.js');
+// BENCH_MCAST_ROOT: another copy of the package, for A/B experiments (see lib/contestants.mjs).
+const root = process.env.BENCH_MCAST_ROOT;
+const { createSocket } = createRequire(import.meta.url)(root ? `${root}/dist/index.js` : '../../dist/index.js');
 const opts = parseReceiverArgs();
 const r = new Receiver(opts, { batch: opts.batch });
 
@@ -27,6 +29,7 @@ r.close = () => sock.close();
 // The slab as 32-bit words: the sequence number and send time are read in place (slots are
 // maxMessageSize bytes apart, a multiple of 4 here), nothing is allocated per datagram.
 let words = null;
+const t = r.tracker;
 sock.on('batch', opts.latency ? onBatchLatency : onBatch);
 r.start();
 
@@ -41,7 +44,7 @@ function onBatch(batch) {
   let done = false;
   for (let i = 0; i < n; i++) {
     const at = batch.offset(i) >>> 2;
-    if (r.packet(w[at], w[at + 1], batch.size(i), batch.truncated(i))) done = true;
+    if (t.add(w[at + 1] * 4294967296 + w[at], batch.size(i), batch.truncated(i))) done = true;
   }
   if (done) r.finish();
 }
@@ -53,7 +56,7 @@ function onBatchLatency(batch) {
   let done = false;
   for (let i = 0; i < n; i++) {
     const at = batch.offset(i) >>> 2;
-    if (r.packetLat(w[at], w[at + 1], batch.size(i), batch.truncated(i), w[at + 2], w[at + 3], now)) done = true;
+    if (t.addLat(w[at + 1] * 4294967296 + w[at], batch.size(i), batch.truncated(i), w[at + 2], w[at + 3], now)) done = true;
   }
   if (done) r.finish();
 }

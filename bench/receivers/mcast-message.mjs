@@ -5,7 +5,9 @@ import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
 import { fail, parseReceiverArgs, Receiver } from './common.mjs';
 
-const { createSocket } = createRequire(import.meta.url)('../../dist/index.js');
+// BENCH_MCAST_ROOT: another copy of the package, for A/B experiments (see lib/contestants.mjs).
+const root = process.env.BENCH_MCAST_ROOT;
+const { createSocket } = createRequire(import.meta.url)(root ? `${root}/dist/index.js` : '../../dist/index.js');
 const opts = parseReceiverArgs();
 const r = new Receiver(opts, { batch: opts.batch });
 
@@ -25,15 +27,16 @@ r.rcvbuf = sock.getRecvBufferSize();
 r.kernelDrops = () => sock.stats().kernelDrops;
 r.close = () => sock.close();
 
+const t = r.tracker;
 sock.on('message', opts.latency ? onMessageLatency : onMessage);
 r.start();
 
 function onMessage(data, info) {
-  if (r.packet(data.readUInt32LE(0), data.readUInt32LE(4), data.length, info.truncated)) r.finish();
+  if (t.add(data.readUInt32LE(4) * 4294967296 + data.readUInt32LE(0), data.length, info.truncated)) r.finish();
 }
 
 function onMessageLatency(data, info) {
   const now = performance.now();
-  if (r.packetLat(data.readUInt32LE(0), data.readUInt32LE(4), data.length, info.truncated,
+  if (t.addLat(data.readUInt32LE(4) * 4294967296 + data.readUInt32LE(0), data.length, info.truncated,
     data.readUInt32LE(8), data.readUInt32LE(12), now)) r.finish();
 }

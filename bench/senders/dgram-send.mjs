@@ -24,7 +24,7 @@ function sendWindow(seq) {
   return new Promise((resolve, reject) => {
     for (let i = 0; i < window; i++) {
       const p = payloads[i];
-      stamp(p, seq + i, realtimeNs());
+      stamp(payloads.heads[i], seq + i, realtimeNs());
       if (i < window - 1) sock.send(p, port, group);
       else sock.send(p, port, group, (error) => (error ? reject(error) : resolve(window)));
     }

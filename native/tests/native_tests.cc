@@ -14,10 +14,10 @@
 
 #include <cerrno>
 #include <cstdint>
-#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <iostream>
 #include <string>
 #include <vector>
 
@@ -35,12 +35,14 @@ namespace {
 
 int g_failed_checks = 0;
 
-#define EXPECT(cond)                                                              \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
-      std::fprintf(stderr, "  %s:%d: expected %s\n", __FILE__, __LINE__, #cond); \
-      g_failed_checks++;                                                          \
-    }                                                                             \
+void Fail(const char* file, int line, const char* what) {
+  std::cerr << "  " << file << ":" << line << ": expected " << what << "\n";
+  g_failed_checks++;
+}
+
+#define EXPECT(cond)                              \
+  do {                                            \
+    if (!(cond)) Fail(__FILE__, __LINE__, #cond); \
   } while (0)
 
 struct TestCase {
@@ -337,7 +339,7 @@ SOCKET_TEST(CountsKernelDropsWithSoRxqOvfl) {
   mcast::SendCounters sc;
   size_t accepted = 0;
   for (int i = 0; i < 200; i++) accepted += mcast::SendOne(tx, rx_addr, payload.data(), payload.size(), &sc).sent;
-  std::vector<uint8_t> slab(64 * 2048), records(64 * mcast::layout::kRecordBytes);
+  std::vector<uint8_t> slab(size_t{64} * 2048), records(64 * mcast::layout::kRecordBytes);
   mcast::RecvBatch batch(64, 2048, slab.data(), records.data());
   mcast::RecvCounters rc;
   while (Receive(&batch, rx, &rc) > 0) {
@@ -381,20 +383,20 @@ int main() {
   int passed = 0, failed = 0, skipped = 0;
   for (const TestCase& t : Registry()) {
     if (t.needs_sandbox && !sandboxed) {
-      std::printf("SKIP %s (run inside test/harness/run-in-netns.mjs)\n", t.name);
+      std::cout << "SKIP " << t.name << " (run inside test/harness/run-in-netns.mjs)\n";
       skipped++;
       continue;
     }
     const int before = g_failed_checks;
     t.body();
     if (g_failed_checks == before) {
-      std::printf("PASS %s\n", t.name);
+      std::cout << "PASS " << t.name << "\n";
       passed++;
     } else {
-      std::printf("FAIL %s\n", t.name);
+      std::cout << "FAIL " << t.name << "\n";
       failed++;
     }
   }
-  std::printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+  std::cout << passed << " passed, " << failed << " failed, " << skipped << " skipped\n";
   return failed == 0 ? 0 : 1;
 }

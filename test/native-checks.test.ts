@@ -1,0 +1,124 @@
+/**
+ * Native checks that fit in `npm test` (about a minute): the CMake build reads its sources from
+ * binding.gyp and leaves no native file out; cppcheck is clean; the native unit tests pass under
+ * ASan+UBSan (inside this private network namespace, so their socket tests run); both libFuzzer
+ * targets run for a while (MCAST_FUZZ_SECONDS, default 15 s each) on their seed corpora without a
+ * finding. The long versions: npm run fuzz, npm run lint:native (adds clang-tidy), npm run
+ * test:asan, npm run valgrind.
+ *
+ * Needs cmake, clang (clang 14: libclang-rt-14-dev for libFuzzer and ASan) and cppcheck. Outside
+ * CI a missing tool skips its check; in CI it fails, so that a broken setup cannot pass unseen.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { delimiter, dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const BUILD = join(ROOT, 'build-checks');
+const FUZZ_SECONDS = Number(process.env.MCAST_FUZZ_SECONDS ?? 15);
+// Under `npm run test:asan` node runs with the ASan runtime preloaded; that driver builds and runs
+// these checks itself, outside node.
+const UNDER_ASAN = process.env.MCAST_ASAN === '1';
+
+function onPath(tool: string): boolean {
+  return (process.env.PATH ?? '').split(delimiter).some((dir) => dir !== '' && existsSync(join(dir, tool)));
+}
+
+/** True when the tools are there; false (skip) when not, except in CI, where it throws. */
+function have(...tools: string[]): boolean {
+  const missing = tools.filter((t) => !onPath(t));
+  if (missing.length === 0) return true;
+  if (process.env.CI) throw new Error(`CI must run the native checks, but ${missing.join(', ')} is missing`);
+  return false;
+}
+
+/** binding.gyp's source lists, read the way CMakeLists.txt reads them (a JS evaluation without # comments). */
+function gypSources(): { core: string[]; binding: string[] } {
+  const text = readFileSync(join(ROOT, 'binding.gyp'), 'utf8').replace(/#[^\n]*/g, '');
+  const gyp = new Function(`return (${text});`)() as { variables: Record<string, string[]> };
+  return { core: gyp.variables.mcast_core_sources ?? [], binding: gyp.variables.mcast_binding_sources ?? [] };
+}
+
+describe.skipIf(UNDER_ASAN)('native checks', () => {
+  const cmake = have('cmake', 'clang++');
+  let configureLog = '';
+
+  beforeAll(() => {
+    if (!cmake) return;
+    configureLog = execFileSync('cmake', ['-S', ROOT, '-B', BUILD, '-DCMAKE_CXX_COMPILER=clang++', '-DMCAST_FUZZ=ON'], {
+      encoding: 'utf8',
+    });
+  }, 60_000);
+
+  it('binding.gyp lists every native source, and the CMake build reads the same lists', () => {
+    const { core, binding } = gypSources();
+    const listed = new Set([...core, ...binding]);
+    const onDisk = readdirSync(join(ROOT, 'native'))
+      .filter((f) => f.endsWith('.cc'))
+      .map((f) => `native/${f}`);
+    expect(onDisk.filter((f) => !listed.has(f))).toEqual([]);
+    expect([...listed].filter((f) => !existsSync(join(ROOT, f)))).toEqual([]);
+    if (!cmake) return;
+    expect(configureLog).toContain(`mcast core sources (binding.gyp): ${core.join(',')}`);
+    expect(configureLog).toContain(`mcast binding sources (binding.gyp): ${binding.join(',')}`);
+  });
+
+  it.skipIf(!have('cppcheck'))('cppcheck finds nothing in native/', () => {
+    const napi = execFileSync(process.execPath, ['-p', "require('path').resolve(require('node-addon-api').include_dir)"], {
+      cwd: ROOT,
+      encoding: 'utf8',
+    }).trim();
+    const files = ['native', 'native/tests', 'native/fuzz'].flatMap((d) =>
+      readdirSync(join(ROOT, d))
+        .filter((f) => f.endsWith('.cc'))
+        .map((f) => join(d, f)),
+    );
+    const r = spawnSync(
+      'cppcheck',
+      [
+        '--enable=warning,style,performance,portability', '--std=c++17', '--language=c++', '--error-exitcode=1',
+        '--inline-suppr', '--quiet', '-I', 'native', '-I', napi, '-I', '/usr/include/node', '-DNAPI_VERSION=8',
+        '-DNODE_ADDON_API_DISABLE_CPP_EXCEPTIONS', '--suppress=*:*/node_modules/*', '--suppress=*:/usr/include/*',
+        '--suppress=missingIncludeSystem', ...files,
+      ],
+      { cwd: ROOT, encoding: 'utf8' },
+    );
+    expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
+    expect(r.status).toBe(0);
+  }, 60_000);
+
+  describe.skipIf(!cmake)('ASan+UBSan builds', () => {
+    beforeAll(() => {
+      execFileSync('cmake', ['--build', BUILD, '-j2', '--target', 'mcast_native_tests', 'fuzz_cmsg', 'fuzz_address'], {
+        stdio: 'pipe',
+      });
+    }, 240_000);
+
+    it('the native unit tests pass (socket tests included: this is the sandbox)', () => {
+      const r = spawnSync(join(BUILD, 'mcast_native_tests'), { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
+      expect(r.stderr).toBe('');
+      expect(r.stdout).toMatch(/^\d+ passed, 0 failed, 0 skipped$/m);
+      expect(r.status).toBe(0);
+    }, 60_000);
+
+    it.each(['cmsg', 'address'])(`fuzz_%s runs ${FUZZ_SECONDS} s without a finding (and replays its corpus)`, (name) => {
+      const work = mkdtempSync(join(tmpdir(), `mcast-fuzz-${name}-`));
+      cpSync(join(ROOT, 'native', 'fuzz', 'corpus', name), join(work, 'corpus'), { recursive: true });
+      const r = spawnSync(
+        join(BUILD, `fuzz_${name}`),
+        [`-max_total_time=${FUZZ_SECONDS}`, '-max_len=4096', '-print_final_stats=1', `-artifact_prefix=${work}/`, join(work, 'corpus')],
+        { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } },
+      );
+      const out = `${r.stdout}${r.stderr}`;
+      const runs = /stat::number_of_executed_units:\s*(\d+)/.exec(out)?.[1];
+      console.log(`fuzz_${name}: ${runs ?? '?'} inputs in ${FUZZ_SECONDS} s`);
+      expect(out).not.toMatch(/ERROR: (AddressSanitizer|LeakSanitizer|libFuzzer)|runtime error:/);
+      expect(readdirSync(work).filter((f) => /^(crash|leak|timeout|oom)-/.test(f))).toEqual([]);
+      expect(r.status).toBe(0);
+      expect(Number(runs)).toBeGreaterThan(1000);
+    }, FUZZ_SECONDS * 1000 + 60_000);
+  });
+});

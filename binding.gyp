@@ -1,4 +1,6 @@
 {
+  # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a throw while a worker is being terminated must be
+  # dropped, not abort the process (node-addon-api's default is a fatal error).
   # The one list of native sources. The sanitizer/fuzz CMake build reads this file too, so the
   # two can never drift apart.
   "variables": {
@@ -24,6 +26,7 @@
       "defines": [
         "NAPI_VERSION=8",
         "NODE_ADDON_API_DISABLE_CPP_EXCEPTIONS",
+        "NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS",
         "NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED"
       ],
       "cflags_cc": [ "-std=c++17", "-Wall", "-Wextra", "-fno-exceptions", "-O2" ],

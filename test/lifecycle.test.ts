@@ -349,6 +349,39 @@ describe('worker threads', () => {
     expect(outcomes['throw']).toMatch(/^(E1 )+$/);
     expect(outcomes['terminate']).toMatch(/^(1 )+$/);
   }, 120_000);
+
+  it('terminate() while the worker is inside native calls that throw: the process never aborts', async () => {
+    // A throw from native code while the isolate is terminating cannot reach JS; node-addon-api
+    // aborts the process then unless NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS is set (it was
+    // a real abort, one run in three, before it was).
+    const r = await runNode(
+      `
+      const { Worker } = require('node:worker_threads');
+      const code = \`
+        const M = require(\${JSON.stringify(${JSON.stringify(`${ROOT}/dist/index.js`)})});
+        const s = M.createSocket({ interface: 'lo' });
+        const bufs = Array.from({ length: 64 }, () => Buffer.alloc(64));
+        s.on('message', () => {});
+        for (;;) {
+          try { s.sendBatch(bufs, '239.45.1.1', 9); s.send('x', '127.0.0.1', 1); } catch {}
+          try { s.join('239.45.1.2', { interface: 99999 }); } catch {}
+        }
+      \`;
+      (async () => {
+        for (let i = 0; i < ${ASAN ? 30 : 120}; i++) {
+          const w = new Worker(code, { eval: true });
+          await sleep(5 + (i % 7) * 3);
+          await w.terminate();
+        }
+        report({ ok: true });
+      })();
+    `,
+      [],
+      90_000,
+    );
+    expectClean(r);
+    expect(r.report).toEqual({ ok: true });
+  }, 120_000);
 });
 
 describe('many cycles', () => {

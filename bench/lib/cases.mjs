@@ -2,7 +2,7 @@
 // receiver (C or Node, with mc_recv's options and output) fed by the C reference sender, or a
 // sender alone. Repeats go round-robin over the contestants (rotating the order each round), so
 // that a slow phase of a noisy machine does not hit one contestant only.
-import { existsSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
 import { BENCH_DIR, C_PROGRAMS, REFERENCE, WARM_BASE } from './contestants.mjs';
@@ -112,16 +112,36 @@ export class Bench {
     }
   }
 
-  /** A live receiver fed by the C sender (flat out, or at `rate`), for `seconds`. */
-  async liveRun(c, { size, seconds, rate = 0, batch = 64, latency = false }) {
+  /**
+   * A live receiver fed by the C sender (flat out, or at `rate`), for `seconds`. When another
+   * process (or the hypervisor) took more than `maxForeignShare` of the receiver's CPU during the
+   * run, the run is repeated (up to `disturbedRetries` times) and the last attempt is kept,
+   * marked: loss and latency tails measure the neighbours otherwise.
+   */
+  async liveRun(c, options) {
+    let out;
+    for (let attempt = 1; ; attempt++) {
+      out = await this.liveRunOnce(c, options);
+      out.attempts = attempt;
+      if (out.foreign_cpu_share === null || out.foreign_cpu_share <= this.config.maxForeignShare) return out;
+      out.disturbed = true;
+      this.env.log(`  ${c.id}: ${(out.foreign_cpu_share * 100).toFixed(0)}% of the receiver's CPU went to other processes; ${attempt <= this.config.disturbedRetries ? 'again' : 'kept, marked disturbed'}`);
+      if (attempt > this.config.disturbedRetries) return out;
+    }
+  }
+
+  async liveRunOnce(c, { size, seconds, rate = 0, batch = 64, latency = false }) {
     const port = this.port();
     const r = this.receiver(c, { port, mode: 'live', latency, warmup: c.kind === 'node' ? this.config.liveWarmup : 0 });
     try {
       await r.waitLine((l) => l === 'READY', 20000);
       if (c.kind === 'node') await this.warm(c, r, { port, size, count: this.config.liveWarmup, rate: this.config.warmupRate });
+      const cpu = this.env.cpus?.receiver ?? null;
+      const before = cpuTicks(cpu);
       const s = await this.sender({ port, size, seconds, rate, batch }).json(seconds * 1000 + 60000);
       const out = await r.json(30000);
-      return { ...out, sender: s, lost: s.sent - out.received };
+      const after = cpuTicks(cpu);
+      return { ...out, sender: s, lost: s.sent - out.received, foreign_cpu_share: foreignShare(before, after, out.cpu_seconds) };
     } finally {
       r.kill();
     }
@@ -186,6 +206,33 @@ export class Bench {
   }
 }
 
+/**
+ * Busy and total time of one CPU from /proc/stat (in USER_HZ ticks, 10 ms), or null when the
+ * processes are not pinned (then the receiver's CPU is unknown).
+ */
+function cpuTicks(cpu) {
+  if (cpu === null) return null;
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith(`cpu${cpu} `));
+    const f = line.trim().split(/\s+/).slice(1).map(Number);
+    // user nice system idle iowait irq softirq steal (guest time is already in user)
+    const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+    const idle = f[3] + f[4];
+    return { total, busy: total - idle };
+  } catch {
+    return null;
+  }
+}
+
+/** Share of the CPU's time used by others than the receiver (its own CPU time: `ownSeconds`). */
+function foreignShare(before, after, ownSeconds) {
+  if (before === null || after === null || after.total <= before.total) return null;
+  const TICK = 0.01; // USER_HZ is 100 on Linux
+  const busy = (after.busy - before.busy) * TICK;
+  const total = (after.total - before.total) * TICK;
+  return Math.max(0, Math.round(((busy - (ownSeconds ?? 0)) / total) * 1000) / 1000);
+}
+
 // ---- turning runs into results -----------------------------------------------------------
 
 const ok = (runs) => runs.filter((r) => !r.error);
@@ -205,6 +252,10 @@ export function rows(contestants, runs, { metric, reference, extra = () => ({}) 
       failed: (runs[c.id] ?? []).length - good.length,
       errors: (runs[c.id] ?? []).filter((r) => r.error).map((r) => r.error),
       extra: good.length ? extra(good) : {},
+      // Live cases: runs repeated because other processes took the receiver's CPU, and runs
+      // kept although they were disturbed (all attempts were).
+      repeated: good.reduce((a, r) => a + ((r.attempts ?? 1) - 1), 0),
+      disturbed: good.filter((r) => r.disturbed).length,
       runs: runs[c.id] ?? [],
     };
   });
@@ -284,6 +335,8 @@ export const metrics = {
         gc_minor: r.memory.gc_minor,
         gc_major: r.memory.gc_major,
         gc_minor_per_million: r.received ? (r.memory.gc_minor * 1e6) / r.received : null,
+        callbacks: r.memory.callbacks,
+        datagrams_per_callback: r.memory.callbacks ? r.received / r.memory.callbacks : null,
         gc_exposed: r.memory.gc_exposed,
       };
     },

@@ -131,7 +131,6 @@ function percentile(sorted, n, p) {
   return sorted[rank - 1];
 }
 
-
 /** Counters and sequence tracking of the datagrams (mc_recv's logic), reset between phases. */
 class Tracker {
   constructor(latCap, baseHi, baseLo) {
@@ -269,9 +268,11 @@ export class Receiver {
     this.sawPackets = false;
     /** Set by the contestant: the socket's kernel drop counter, or null when unknown. */
     this.kernelDrops = () => null;
+    /** Set by the mcast contestants: JS callbacks so far (stats().batches), or null. */
+    this.callbacks = () => null;
+    this.callbacksBase = 0.5;
     /** Set by the contestant: stop receiving and release the socket. */
     this.close = () => {};
-    this.memory = null;
     this.gcEvents = { minor: 0, major: 0, other: 0 };
   }
 
@@ -315,6 +316,7 @@ export class Receiver {
     const o = this.opts;
     this.tracker.reset(o.count > 0 ? o.count : Infinity);
     this.dropsBase = this.kernelDrops() ?? 0;
+    this.callbacksBase = this.callbacks() ?? 0;
     if (o.memory) this.#memoryStart();
     this.cpu0 = process.cpuUsage();
     this.#watchIdle(o.firstMs);
@@ -426,6 +428,7 @@ export class Receiver {
       heap_used_growth: after.heapUsed - before.heapUsed,
       rss_growth: after.rss - before.rss,
       heap_used_peak: this.memPeakHeap,
+      callbacks: this.callbacks() === null ? null : this.callbacks() - this.callbacksBase,
       gc_minor: gcs.minor,
       gc_major: gcs.major,
       gc_other: gcs.other,

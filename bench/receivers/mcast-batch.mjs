@@ -24,6 +24,7 @@ try {
 }
 r.rcvbuf = sock.getRecvBufferSize();
 r.kernelDrops = () => sock.stats().kernelDrops;
+r.callbacks = () => sock.stats().batches;
 r.close = () => sock.close();
 
 // The slab as 32-bit words: the sequence number and send time are read in place (slots are

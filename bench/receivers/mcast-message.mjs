@@ -25,6 +25,7 @@ try {
 }
 r.rcvbuf = sock.getRecvBufferSize();
 r.kernelDrops = () => sock.stats().kernelDrops;
+r.callbacks = () => sock.stats().batches;
 r.close = () => sock.close();
 
 const t = r.tracker;

@@ -13,26 +13,18 @@ import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { binding } from '../lib/binding.js';
 import { constants, createSocket, listInterfaces, type RecvBatch, type Socket, type SocketOptions } from '../lib/index.js';
-import { uniquePort, waitFor } from './helpers.js';
+import { socketFactory, uniquePort, waitFor } from './helpers.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const C = constants as Record<string, number>;
 const LO_INDEX = listInterfaces().find((i) => i.loopback)?.index ?? 1;
 const NO_SUCH_INDEX = 999_999;
 
-const open: Socket[] = [];
-function socket(options: SocketOptions = {}): Socket {
-  const s = createSocket(options);
-  open.push(s);
-  return s;
-}
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const socket = socketFactory();
 
 function openFds(): number {
   return readdirSync('/proc/self/fd').length;

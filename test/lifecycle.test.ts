@@ -10,25 +10,17 @@
 import { execFile } from 'node:child_process';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 
 import { createSocket, type RecvBatch, type Socket, type SocketOptions } from '../lib/index.js';
 import { Topology } from './harness/netns.js';
-import { settle, waitFor } from './helpers.js';
+import { settle, socketFactory, waitFor } from './helpers.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Under the ASan flavour (npm run test:asan) everything is slower and malloc keeps a quarantine. */
 const ASAN = process.env.MCAST_ASAN === '1';
 
-const open: Socket[] = [];
-function socket(options: SocketOptions = {}): Socket {
-  const s = createSocket(options);
-  open.push(s);
-  return s;
-}
-afterEach(() => {
-  for (const s of open.splice(0)) s.close();
-});
+const socket = socketFactory();
 
 interface ChildResult {
   code: number | null;

@@ -10,47 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Socket } from '../lib/index.js';
 import { type Host, type Link, Topology } from './harness/netns.js';
 import { collectMessages, settle, socketFactory, uniquePort, waitFor } from './helpers.js';
-
-// python3 -c PY_SEND family group port ifref ttl count message [source]
-// ifref is the outgoing interface: an IPv4 address (IP_MULTICAST_IF) or an IPv6 ifindex.
-const PY_SEND = `
-import socket, sys
-family, group, port, ifref, ttl, count, message = sys.argv[1:8]
-source = sys.argv[8] if len(sys.argv) > 8 else None
-if family == '4':
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton(ifref))
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_TTL, int(ttl))
-    if source: s.bind((source, 0))
-else:
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_IF, int(ifref))
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, int(ttl))
-for i in range(int(count)):
-    s.sendto(message.encode(), (group, int(port)))
-`;
-
-// python3 -c PY_RECV group port ifaddr seconds: the classic IP_ADD_MEMBERSHIP receiver; prints
-// one line "TTL PAYLOAD" per datagram (TTL from IP_RECVTTL) until `seconds` pass.
-const PY_RECV = `
-import socket, struct, sys, time
-group, port, ifaddr, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], float(sys.argv[4])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
-s.bind(('', port))
-s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, socket.inet_aton(group) + socket.inet_aton(ifaddr))
-print('ready', flush=True)
-end = time.time() + seconds
-while time.time() < end:
-    s.settimeout(max(0.01, end - time.time()))
-    try:
-        data, anc, flags, addr = s.recvmsg(2048, socket.CMSG_SPACE(4))
-    except socket.timeout:
-        break
-    ttl = next((struct.unpack('i', d)[0] for l, t, d in anc if t == 2), -1)  # IP_TTL
-    print(ttl, data.decode(), flush=True)
-`;
+import { PY_RECV, PY_SEND } from './wire-helpers.js';
 
 let net: Topology;
 let pa: Host;
@@ -188,8 +148,8 @@ describe('sending', () => {
   it('goes out of the chosen interface only, with the TTL asked for, and loopback decides local delivery', async () => {
     const port = uniquePort();
     const group = '239.71.2.1';
-    const receiverA = pa.spawn(['python3', '-c', PY_RECV, group, String(port), '10.71.1.2', '3']);
-    const receiverB = pb.spawn(['python3', '-c', PY_RECV, group, String(port), '10.71.2.2', '3']);
+    const receiverA = pa.spawn(['python3', '-c', PY_RECV, group, String(port), '10.71.1.2', '100', '3']);
+    const receiverB = pb.spawn(['python3', '-c', PY_RECV, group, String(port), '10.71.2.2', '100', '3']);
     const outA = readLines(receiverA);
     const outB = readLines(receiverB);
     await waitFor(() => outA.includes('ready') && outB.includes('ready'), 'the python receivers');
@@ -198,23 +158,23 @@ describe('sending', () => {
     const localGot = collectMessages(local);
     const tx = socket({ interface: linkA.self.ifname, ttl: 5 });
     tx.send('loop on', group, port);
-    await waitFor(() => localGot.length === 1 && outA.includes('5 loop on'), 'local and link A delivery');
+    await waitFor(() => localGot.length === 1 && outA.includes('10.71.1.1 5 loop on'), 'local and link A delivery');
     tx.setLoopback(false);
     tx.send('loop off', group, port);
-    await waitFor(() => outA.includes('5 loop off'), 'link A delivery with loopback off');
+    await waitFor(() => outA.includes('10.71.1.1 5 loop off'), 'link A delivery with loopback off');
     await settle();
     expect(texts(localGot)).toEqual(['loop on']);
     // A default socket sends with TTL 1, out of the interface it is told.
     socket({ interface: '10.71.2.1' }).send('default ttl', group, port);
-    await waitFor(() => outB.includes('1 default ttl'), 'link B delivery');
-    expect(outA.filter((l) => l !== 'ready')).toEqual(['5 loop on', '5 loop off']);
-    expect(outB.filter((l) => l !== 'ready')).toEqual(['1 default ttl']);
+    await waitFor(() => outB.includes('10.71.2.1 1 default ttl'), 'link B delivery');
+    expect(outA.filter((l) => l !== 'ready')).toEqual(['10.71.1.1 5 loop on', '10.71.1.1 5 loop off']);
+    expect(outB.filter((l) => l !== 'ready')).toEqual(['10.71.2.1 1 default ttl']);
   });
 
   it('sees a full device queue (ENOBUFS) instead of losing datagrams, and sendAll delivers every one', async () => {
     const port = uniquePort();
     const group = '239.71.2.3';
-    const receiver = pb.spawn(['python3', '-c', PY_RECV, group, String(port), '10.71.2.2', '5']);
+    const receiver = pb.spawn(['python3', '-c', PY_RECV, group, String(port), '10.71.2.2', '1000', '5']);
     const lines = readLines(receiver);
     await waitFor(() => lines.includes('ready'), 'the python receiver');
     // A slow token bucket on link B: a burst overflows its queue, which the kernel reports to
@@ -229,7 +189,7 @@ describe('sending', () => {
       const sentBefore = tx.stats().packetsSent;
       expect(await tx.sendAll(datagrams.slice(sentBefore), group, port)).toBe(400 - sentBefore);
       await waitFor(() => lines.length === 401, 'all 400 datagrams at the receiver', 10_000);
-      expect(lines.slice(1).map((l) => l.slice(2, 6))).toEqual(datagrams.map((_, i) => String(i).padStart(4, '0')));
+      expect(lines.slice(1).map((l) => l.split(' ')[2]?.slice(0, 4))).toEqual(datagrams.map((_, i) => String(i).padStart(4, '0')));
     } finally {
       await net.self.exec(['tc', 'qdisc', 'del', 'dev', linkB.self.ifname, 'root'], { check: true });
     }

@@ -22,6 +22,7 @@
 // - --memory: gc() and process.memoryUsage() after the warm-up and at the end, GC events counted
 //   (node --expose-gc). Output gets a "memory" object.
 import { execFileSync } from 'node:child_process';
+import { createRequire } from 'node:module';
 import { existsSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -519,4 +520,31 @@ export function procUdpDrops(port) {
     }
     return total;
   };
+}
+
+/**
+ * The mcast socket of the 'batch' and 'message' contestants, opened, joined and wired to `r` the
+ * same way for both. BENCH_MCAST_ROOT: another copy of the package, for A/B experiments (see
+ * lib/contestants.mjs).
+ */
+export function openMcastReceiver(opts, r) {
+  const root = process.env.BENCH_MCAST_ROOT;
+  const { createSocket } = createRequire(import.meta.url)(root ? `${root}/dist/index.js` : '../../dist/index.js');
+  let sock;
+  try {
+    sock = createSocket({
+      port: opts.port,
+      batchSize: opts.batch,
+      maxMessageSize: opts.size,
+      ...(opts.rcvbuf > 0 ? { recvBufferSize: opts.rcvbuf } : {}),
+    });
+    sock.join(opts.group, { interface: opts.ifindex || opts.ifaceAddr });
+  } catch (error) {
+    fail('socket', error);
+  }
+  r.rcvbuf = sock.getRecvBufferSize();
+  r.kernelDrops = () => sock.stats().kernelDrops;
+  r.callbacks = () => sock.stats().batches;
+  r.close = () => sock.close();
+  return sock;
 }

@@ -1,31 +1,11 @@
 // Contestant "mcast batch": the zero-copy 'batch' event (one JS call per recvmmsg result).
 // Same protocol and output as bench/c/mc_recv.c; see common.mjs.
-import { createRequire } from 'node:module';
 import { performance } from 'node:perf_hooks';
-import { fail, parseReceiverArgs, Receiver } from './common.mjs';
+import { openMcastReceiver, parseReceiverArgs, Receiver } from './common.mjs';
 
-// BENCH_MCAST_ROOT: another copy of the package, for A/B experiments (see lib/contestants.mjs).
-const root = process.env.BENCH_MCAST_ROOT;
-const { createSocket } = createRequire(import.meta.url)(root ? `${root}/dist/index.js` : '../../dist/index.js');
 const opts = parseReceiverArgs();
 const r = new Receiver(opts, { batch: opts.batch });
-
-let sock;
-try {
-  sock = createSocket({
-    port: opts.port,
-    batchSize: opts.batch,
-    maxMessageSize: opts.size,
-    ...(opts.rcvbuf > 0 ? { recvBufferSize: opts.rcvbuf } : {}),
-  });
-  sock.join(opts.group, { interface: opts.ifindex || opts.ifaceAddr });
-} catch (error) {
-  fail('socket', error);
-}
-r.rcvbuf = sock.getRecvBufferSize();
-r.kernelDrops = () => sock.stats().kernelDrops;
-r.callbacks = () => sock.stats().batches;
-r.close = () => sock.close();
+const sock = openMcastReceiver(opts, r);
 
 // The slab as 32-bit words: the sequence number and send time are read in place (slots are
 // maxMessageSize bytes apart, a multiple of 4 here), nothing is allocated per datagram.

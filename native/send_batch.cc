@@ -36,7 +36,9 @@ bool TakeAsyncError(int fd, int err, bool* retried, SendCounters* counters) {
   *retried = true;
   int last = 0;
   const uint32_t queued = DrainErrorQueue(fd, &last);
-  counters->async_errors += queued > 0 ? queued : 1;
+  // Nothing queued: the error is this send's own (ENETUNREACH for want of a route, ...).
+  if (queued == 0) return false;
+  counters->async_errors += queued;
   return true;
 }
 
@@ -71,10 +73,11 @@ SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCount
     if (chunk > UIO_MAXIOV) chunk = UIO_MAXIOV;
     int n = sendmmsg(fd, &msgs_[result.sent], static_cast<unsigned>(chunk), MSG_DONTWAIT);
     if (n < 0) {
-      if (errno == EINTR) continue;
-      if (TakeAsyncError(fd, errno, &retried, counters)) continue;
+      const int err = errno;  // saved: TakeAsyncError makes system calls of its own
+      if (err == EINTR) continue;
+      if (TakeAsyncError(fd, err, &retried, counters)) continue;
       // After a partial send the kernel reports the error of the first datagram it refused here.
-      result.error = Classify(errno, counters);
+      result.error = Classify(err, counters);
       break;
     }
     uint64_t bytes = 0;
@@ -89,12 +92,14 @@ SendResult SendOne(int fd, const SockAddr& dest, const uint8_t* data, size_t len
                    SendCounters* counters) {
   SendResult result;
   ssize_t n;
+  int err = 0;
   bool retried = false;
   do {
     n = sendto(fd, data, length, MSG_DONTWAIT, dest.get(), dest.length);
-  } while (n < 0 && (errno == EINTR || TakeAsyncError(fd, errno, &retried, counters)));
+    err = n < 0 ? errno : 0;  // saved: TakeAsyncError makes system calls of its own
+  } while (n < 0 && (err == EINTR || TakeAsyncError(fd, err, &retried, counters)));
   if (n < 0) {
-    result.error = Classify(errno, counters);
+    result.error = Classify(err, counters);
     return result;
   }
   result.sent = 1;

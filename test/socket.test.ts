@@ -195,6 +195,23 @@ describe('accounting', () => {
   });
 });
 
+describe('send errors', () => {
+  it('a send with no route fails with ENETUNREACH, never as a full queue (send and sendBatch)', () => {
+    // The sandbox has no multicast route and this socket names no interface.
+    const s = socket();
+    expect(() => s.send('x', '239.10.9.9', 5000)).toThrow(expect.objectContaining({ code: 'ENETUNREACH', syscall: 'sendto' }));
+    expect(() => s.sendBatch(['a', 'b'], '239.10.9.9', 5000)).toThrow(
+      expect.objectContaining({ code: 'ENETUNREACH', syscall: 'sendmmsg', sent: 0 }),
+    );
+    expect(s.stats()).toMatchObject({ packetsSent: 0, sendWouldBlock: 0, sendErrors: 0 });
+  });
+
+  it('sendAll() rejects on ENETUNREACH instead of waiting forever', async () => {
+    const s = socket();
+    await expect(s.sendAll(['a'], '239.10.9.9', 5000)).rejects.toMatchObject({ code: 'ENETUNREACH' });
+  });
+});
+
 describe('delivery rules', () => {
   it('a socket that did not join gets nothing by default, and the group with multicastAll', async () => {
     const port = uniquePort();

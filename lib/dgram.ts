@@ -957,20 +957,20 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   }
 
   setTTL(ttl: number): number {
-    validateNumber(ttl, 'ttl');
-    if (!this.#open) throw notRunning();
-    const value = ttl | 0;
-    const errno = value < 1 || value > 255 ? EINVAL : this.#setFamilyOption(C.IP_TTL, C.IPV6_UNICAST_HOPS, value);
-    if (errno) throw errnoException(errno, 'setTTL');
-    return ttl;
+    return this.#setTtl(ttl, 1, C.IP_TTL, C.IPV6_UNICAST_HOPS, 'setTTL');
   }
 
   setMulticastTTL(ttl: number): number {
+    return this.#setTtl(ttl, 0, C.IP_MULTICAST_TTL, C.IPV6_MULTICAST_HOPS, 'setMulticastTTL');
+  }
+
+  /** libuv's checks for both TTLs: a number, an open socket, min..255 (EINVAL otherwise). */
+  #setTtl(ttl: number, min: number, option4: number | undefined, option6: number | undefined, syscall: string): number {
     validateNumber(ttl, 'ttl');
     if (!this.#open) throw notRunning();
     const value = ttl | 0;
-    const errno = value < 0 || value > 255 ? EINVAL : this.#setFamilyOption(C.IP_MULTICAST_TTL, C.IPV6_MULTICAST_HOPS, value);
-    if (errno) throw errnoException(errno, 'setMulticastTTL');
+    const errno = value < min || value > 255 ? EINVAL : this.#setFamilyOption(option4, option6, value);
+    if (errno) throw errnoException(errno, syscall);
     return ttl;
   }
 

@@ -27,6 +27,10 @@ import { existsSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
+import { fail, usage } from '../lib/exit.mjs';
+
+export { fail };
+
 const WIN_BITS = 1 << 20;
 
 const NUMBER = { type: 'string' };
@@ -86,15 +90,6 @@ export function parseReceiverArgs(argv = process.argv.slice(2)) {
   };
 }
 
-function usage(message) {
-  process.stderr.write(`${process.argv[1]}: ${message}\n`);
-  process.exit(2);
-}
-
-export function fail(what, error) {
-  process.stderr.write(`${process.argv[1]}: ${what}: ${error?.message ?? error}\n`);
-  process.exit(1);
-}
 
 function say(line) {
   writeSync(1, `${line}\n`);

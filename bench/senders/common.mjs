@@ -9,6 +9,10 @@ import { writeSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 
+import { fail, usage } from '../lib/exit.mjs';
+
+export { fail };
+
 export const WARM_BASE = 1e9;
 
 export function parseSenderArgs(argv = process.argv.slice(2)) {
@@ -46,15 +50,6 @@ export function parseSenderArgs(argv = process.argv.slice(2)) {
   return o;
 }
 
-function usage(message) {
-  process.stderr.write(`${process.argv[1]}: ${message}\n`);
-  process.exit(2);
-}
-
-export function fail(what, error) {
-  process.stderr.write(`${process.argv[1]}: ${what}: ${error?.message ?? error}\n`);
-  process.exit(1);
-}
 
 /**
  * `batch` payload buffers of `size` bytes with the filler pattern, and a 32-bit view of the

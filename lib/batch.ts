@@ -81,8 +81,10 @@ export class Batch implements RecvBatch {
     return this.records[this.check(i) * STRIDE32 + L.ifIndex] as number;
   }
 
-  ttl(i: number): number {
-    return this.records[this.check(i) * STRIDE32 + L.ttl] as number;
+  ttl(i: number): number | undefined {
+    // The record holds -1 when the kernel sent no TTL (the socket did not ask for it).
+    const ttl = this.records[this.check(i) * STRIDE32 + L.ttl] as number;
+    return ttl < 0 ? undefined : ttl;
   }
 
   dropCount(i: number): number {

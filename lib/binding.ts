@@ -65,6 +65,7 @@ export interface NativeSocketConstructor {
     slab: ArrayBuffer,
     records: ArrayBuffer,
     v6only: boolean,
+    receiveTtl: boolean,
   ): NativeSocket;
 }
 

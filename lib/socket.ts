@@ -37,7 +37,7 @@ import type {
 const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
-  'batchSize', 'maxMessageSize', 'timestamps', 'ttl', 'loopback', 'interface',
+  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
 /** The largest UDP payload: 65535 minus the IP and UDP headers. */
@@ -101,6 +101,9 @@ export interface Socket {
   once(event: 'close', listener: () => void): this;
 }
 
+/** A 'batch' or 'message' listener as EventEmitter stores it (a once-wrapper is bound). */
+type Listener = (this: Socket, ...args: unknown[]) => unknown;
+
 export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly family: Family;
   readonly batchSize: number;
@@ -111,6 +114,14 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #stats = new Float64Array(10);
   readonly #zoneCache = new Map<string, number>();
   #closed = false;
+  // The 'batch' and 'message' listeners, as emit() would call them (once-wrappers included),
+  // so that a batch costs one plain call per listener: emit() copies its arguments into a new
+  // array on every call. Refreshed lazily after any change ('newListener' fires before the
+  // listener is added). Rejection capture (captureRejections) and a replaced emit() need emit().
+  #listenersStale = true;
+  #batchListeners: readonly Listener[] = [];
+  #messageListeners: readonly Listener[] = [];
+  readonly #capturesRejections = EventEmitter.captureRejections;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
   /** Use {@link createSocket}. */
@@ -128,6 +139,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const multicastAll = flag('multicastAll', false);
     const ipv6Only = flag('ipv6Only', true);
     const timestamps = flag('timestamps', false);
+    const receiveTTL = flag('receiveTTL', false);
     this.batchSize = o.batchSize === undefined ? 64 : checkInteger('options.batchSize', o.batchSize, 1, 1024);
     this.maxMessageSize =
       o.maxMessageSize === undefined ? 2048 : checkInteger('options.maxMessageSize', o.maxMessageSize, 1, 65535);
@@ -149,7 +161,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     try {
       this.#native = new binding.Socket(
         family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
-        this.batchSize, this.maxMessageSize, slab, records, ipv6Only,
+        this.batchSize, this.maxMessageSize, slab, records, ipv6Only, receiveTTL,
       );
     } catch (error) {
       const hint = BIND_HINTS[(error as { errno?: number }).errno ?? 0];
@@ -168,12 +180,14 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       throw error;
     }
     super.on('newListener', (event: string | symbol) => {
-      if ((event === 'message' || event === 'batch') && !this.#closed) this.#native.setReceiving(true);
+      if (event !== 'message' && event !== 'batch') return;
+      this.#listenersStale = true;
+      if (!this.#closed) this.#native.setReceiving(true);
     });
     super.on('removeListener', (event: string | symbol) => {
-      if ((event === 'message' || event === 'batch') && !this.#closed && !this.#hasReceivers()) {
-        this.#native.setReceiving(false);
-      }
+      if (event !== 'message' && event !== 'batch') return;
+      this.#listenersStale = true;
+      if (!this.#closed && !this.#hasReceivers()) this.#native.setReceiving(false);
     });
   }
 
@@ -567,6 +581,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
 
   /** @internal */
   onBatch(count: number): void {
+    if (this.#listenersStale) this.#refreshListeners();
     const batch = this.#batch;
     batch.count = count;
     // A listener that throws must not cost the datagrams after it: every listener still gets the
@@ -575,14 +590,25 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     // The error list is made only when a listener throws: a batch allocates nothing.
     let errors: unknown[] | undefined;
     try {
-      if (this.listenerCount('batch') > 0) {
-        try {
-          this.emit('batch', batch);
-        } catch (error) {
-          errors = [error];
+      const listeners = this.#batchListeners;
+      if (listeners.length > 0) {
+        if (this.#useEmit()) {
+          try {
+            this.emit('batch', batch);
+          } catch (error) {
+            errors = [error];
+          }
+        } else {
+          for (let i = 0; i < listeners.length; i++) {
+            try {
+              (listeners[i] as Listener).call(this, batch);
+            } catch (error) {
+              (errors ??= []).push(error);
+            }
+          }
         }
       }
-      if (this.listenerCount('message') > 0) errors = this.#emitMessages(batch, errors);
+      if (this.#messageListeners.length > 0) errors = this.#emitMessages(batch, errors);
     } finally {
       batch.count = 0;
     }
@@ -596,10 +622,26 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     throw errors[0];
   }
 
+  #refreshListeners(): void {
+    this.#listenersStale = false;
+    this.#batchListeners = this.rawListeners('batch') as Listener[];
+    this.#messageListeners = this.rawListeners('message') as Listener[];
+  }
+
+  #useEmit(): boolean {
+    return this.#capturesRejections || this.emit !== EventEmitter.prototype.emit;
+  }
+
   #emitMessages(batch: Batch, errors: unknown[] | undefined): unknown[] | undefined {
     const count = batch.count;
     const family = this.family === 4 ? 'IPv4' : 'IPv6';
+    const useEmit = this.#useEmit();
     for (let i = 0; i < count && !this.#closed; i++) {
+      // A listener may add or remove 'message' listeners: emit() would see that from the next
+      // datagram on, and so does this loop.
+      if (this.#listenersStale) this.#refreshListeners();
+      const listeners = this.#messageListeners;
+      if (listeners.length === 0) break;
       const info: MessageInfo = {
         address: batch.address(i),
         port: batch.port(i),
@@ -609,14 +651,26 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
         truncated: batch.truncated(i),
         destination: batch.destination(i),
         interfaceIndex: batch.interfaceIndex(i),
-        ttl: batch.ttl(i),
       };
+      const ttl = batch.ttl(i);
+      if (ttl !== undefined) info.ttl = ttl;
       const timestamp = batch.timestamp(i);
       if (timestamp !== undefined) info.timestamp = timestamp;
-      try {
-        this.emit('message', Buffer.from(batch.data(i)), info);
-      } catch (error) {
-        (errors ??= []).push(error);
+      const data = Buffer.from(batch.data(i));
+      if (useEmit) {
+        try {
+          this.emit('message', data, info);
+        } catch (error) {
+          (errors ??= []).push(error);
+        }
+        continue;
+      }
+      for (let k = 0; k < listeners.length; k++) {
+        try {
+          (listeners[k] as Listener).call(this, data, info);
+        } catch (error) {
+          (errors ??= []).push(error);
+        }
       }
     }
     return errors;

@@ -51,6 +51,12 @@ export interface SocketOptions {
   maxMessageSize?: number;
   /** SO_TIMESTAMPNS: the kernel's receive time of each datagram, in ns (default false). */
   timestamps?: boolean;
+  /**
+   * IP_RECVTTL / IPV6_RECVHOPLIMIT: the TTL / hop limit each datagram arrived with, as
+   * `info.ttl` and `batch.ttl(i)` (default false: the extra control message costs the kernel's
+   * receive path a few percent, so it is asked for only when wanted).
+   */
+  receiveTTL?: boolean;
   /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS, 0 to 255 (kernel default 1). */
   ttl?: number;
   /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP (kernel default true). */
@@ -87,8 +93,8 @@ export interface MessageInfo {
   destination: string;
   /** Index of the interface the datagram arrived on. */
   interfaceIndex: number;
-  /** IP TTL / IPv6 hop limit the datagram arrived with (-1 when the kernel did not say). */
-  ttl: number;
+  /** IP TTL / IPv6 hop limit the datagram arrived with, when the socket has `receiveTTL: true`. */
+  ttl?: number;
   /** Kernel receive time in ns since the Unix epoch, when the socket has `timestamps: true`. */
   timestamp?: bigint;
 }
@@ -122,8 +128,8 @@ export interface RecvBatch {
   destination(i: number): string;
   /** Arrival interface index of datagram i. */
   interfaceIndex(i: number): number;
-  /** TTL / hop limit datagram i arrived with, -1 when unknown. */
-  ttl(i: number): number;
+  /** TTL / hop limit datagram i arrived with, or undefined without `receiveTTL: true`. */
+  ttl(i: number): number | undefined;
   /**
    * The socket's cumulative count of datagrams the kernel dropped (SO_RXQ_OVFL) at the moment
    * datagram i was queued: the difference between two datagrams' counts is exactly how many were

@@ -25,19 +25,24 @@ RecvBatch::RecvBatch(size_t batch_size, size_t max_message_size, uint8_t* slab, 
     h.msg_iovlen = 1;
     h.msg_name = &names_[i];
     h.msg_control = control_[i].bytes;
+    h.msg_namelen = sizeof(sockaddr_storage);
+    h.msg_controllen = kControlBytes;
   }
 }
 
 int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* counters,
                        int* delivered) {
   *delivered = 0;
-  // The kernel overwrites the name and control lengths: give every slot its full room back.
-  for (size_t i = 0; i < batch_size_; i++) {
+  // The kernel overwrites the name and control lengths of the slots it fills: give those their
+  // full room back. Only those: at low rates a wake-up reads one datagram, and resetting all
+  // the headers would touch batch_size cache lines for it.
+  for (size_t i = 0; i < used_; i++) {
     msghdr& h = msgs_[i].msg_hdr;
     h.msg_namelen = sizeof(sockaddr_storage);
     h.msg_controllen = kControlBytes;
     h.msg_flags = 0;
   }
+  used_ = 0;
   int n;
   do {
     // MSG_TRUNC makes msg_len the datagram's real size, so a cut datagram is seen as such.
@@ -45,6 +50,9 @@ int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* cou
                  nullptr);
   } while (n < 0 && errno == EINTR);
   if (n < 0) return -errno;
+  // Also the slot after the last datagram: its receive may have failed after the kernel wrote
+  // to its header (a datagram that could not be copied out ends the batch).
+  used_ = static_cast<size_t>(n) < batch_size_ ? static_cast<size_t>(n) + 1 : batch_size_;
 
   int out = 0;
   for (int i = 0; i < n; i++) {

@@ -47,6 +47,7 @@ class RecvBatch {
   std::vector<iovec> iov_;
   std::vector<sockaddr_storage> names_;
   std::vector<Control> control_;
+  size_t used_ = 0;  // slots the last recvmmsg wrote to, whose lengths need resetting
 };
 
 }  // namespace mcast

@@ -80,8 +80,8 @@ static int PrepareSocket(int fd, const OpenOptions& o, const char** failed_call)
        "setsockopt(IPV6_MULTICAST_ALL)"},
       {!v6, IPPROTO_IP, IP_PKTINFO, 1, "setsockopt(IP_PKTINFO)"},
       {v6, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "setsockopt(IPV6_RECVPKTINFO)"},
-      {!v6, IPPROTO_IP, IP_RECVTTL, 1, "setsockopt(IP_RECVTTL)"},
-      {v6, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "setsockopt(IPV6_RECVHOPLIMIT)"},
+      {!v6 && o.recv_ttl, IPPROTO_IP, IP_RECVTTL, 1, "setsockopt(IP_RECVTTL)"},
+      {v6 && o.recv_ttl, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "setsockopt(IPV6_RECVHOPLIMIT)"},
       {true, SOL_SOCKET, SO_RXQ_OVFL, 1, "setsockopt(SO_RXQ_OVFL)"},
       // Without IP_RECVERR the kernel hides ENOBUFS (a full device queue dropped the datagram)
       // from UDP senders and reports success: with it, sendmmsg says so.

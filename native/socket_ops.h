@@ -34,14 +34,17 @@ struct OpenOptions {
   bool reuse_port = false;
   bool multicast_all = false;
   bool timestamps = false;
+  // IP_RECVTTL / IPV6_RECVHOPLIMIT: one more control message per datagram, whose cost shows in
+  // the receive path (2-6% of it in bench/), so only on request.
+  bool recv_ttl = false;
   // IPV6_V6ONLY for AF_INET6. When false the kernel default (net.ipv6.bindv6only, normally 0:
   // dual-stack, IPv4 peers seen as ::ffff:a.b.c.d) is left in place, as libuv does.
   bool v6only = true;
 };
 
 // Creates a non-blocking, close-on-exec UDP socket, sets the options that must precede bind(),
-// asks for the per-datagram control messages mcast always delivers (packet info, TTL, kernel
-// drop counter) and binds it. On success `*fd_out` owns the descriptor; on failure nothing is
+// asks for the per-datagram control messages mcast always delivers (packet info, kernel drop
+// counter) and those `o` asks for (TTL, timestamps), and binds it. On success `*fd_out` owns the descriptor; on failure nothing is
 // left open and `*failed_call` names the call that failed.
 int OpenBoundSocket(const OpenOptions& options, const SockAddr& bind_addr, int* fd_out,
                     const char** failed_call);

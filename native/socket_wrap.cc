@@ -82,7 +82,7 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
       !info[7].IsNumber() || !info[8].IsNumber() || !info[9].IsArrayBuffer() ||
       !info[10].IsArrayBuffer()) {
     ThrowArgType(env, "(family, address, port, reuseAddr, reusePort, multicastAll, timestamps, "
-                      "batchSize, maxMessageSize, slab, records)");
+                      "batchSize, maxMessageSize, slab, records[, v6only[, receiveTtl]])");
     return;
   }
   family_ = info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
@@ -95,6 +95,7 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
   options.multicast_all = info[5].ToBoolean();
   options.timestamps = info[6].ToBoolean();
   options.v6only = info.Length() < 12 || info[11].IsUndefined() || info[11].ToBoolean();
+  options.recv_ttl = info.Length() >= 13 && info[12].ToBoolean();
   const uint32_t batch_size = info[7].As<Napi::Number>().Uint32Value();
   const uint32_t max_size = info[8].As<Napi::Number>().Uint32Value();
   Napi::ArrayBuffer slab = info[9].As<Napi::ArrayBuffer>();
@@ -211,8 +212,7 @@ void SocketWrap::HandleEvents(int status, int events) {
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   // A local handle keeps the JS object alive across callbacks that may close and drop it.
-  Napi::Object self = Value();
-  static_cast<void>(self);
+  napi_value self = Value();
   if (status < 0) {
     // libuv reports POLLERR as UV_EBADF and stops the poll. On a socket that is still open it
     // means pending asynchronous errors (ICMP about sent datagrams, via IP_RECVERR): take them
@@ -220,20 +220,21 @@ void SocketWrap::HandleEvents(int status, int events) {
     int last = 0;
     const uint32_t errors = DrainErrorQueue(fd_, &last);
     UpdatePoll();
-    if (errors > 0) ReportSendErrors(errors, last);
+    if (errors > 0) ReportSendErrors(self, errors, last);
     return;
   }
   if ((events & UV_WRITABLE) != 0 && want_writable_) {
     want_writable_ = false;
     UpdatePoll();
-    if (!Dispatch(addon_->on_writable, {})) return;
+    if (!Dispatch(self, addon_->on_writable.Value(), {})) return;
   }
-  if ((events & UV_READABLE) != 0 && receiving_) DrainReadable();
+  if ((events & UV_READABLE) != 0 && receiving_) DrainReadable(self);
 }
 
-void SocketWrap::DrainReadable() {
+void SocketWrap::DrainReadable(napi_value self) {
   Napi::Env env = Env();
   const MembershipFilter* filter = filter_on_ ? filter_.get() : nullptr;
+  napi_value on_batch = nullptr;  // looked up at the first batch, once per wake-up
   for (int round = 0; round < kMaxRoundsPerWake && receiving_ && !closed_; round++) {
     int delivered = 0;
     int n = batch_->Receive(fd_, filter, &rx_, &delivered);
@@ -242,34 +243,40 @@ void SocketWrap::DrainReadable() {
       // recvmmsg returned the socket's pending error; its error-queue entry is the same event.
       int last = -n;
       const uint32_t queued = DrainErrorQueue(fd_, &last);
-      if (!ReportSendErrors(queued > 0 ? queued : 1, -n)) return;
+      if (!ReportSendErrors(self, queued > 0 ? queued : 1, -n)) return;
       continue;  // datagrams may still be queued
     }
     if (n < 0) {
-      Dispatch(addon_->on_error, {Napi::Number::New(env, -n), Napi::String::New(env, "recvmmsg")});
+      Dispatch(self, addon_->on_error.Value(),
+               {Napi::Number::New(env, -n), Napi::String::New(env, "recvmmsg")});
       return;
     }
-    if (delivered > 0 && !Dispatch(addon_->on_batch, {Napi::Number::New(env, delivered)})) return;
+    if (delivered > 0) {
+      if (on_batch == nullptr) on_batch = addon_->on_batch.Value();
+      if (!Dispatch(self, on_batch, {Napi::Number::New(env, delivered)})) return;
+    }
     // A short batch means the queue is empty: skip the recvmmsg that would say EAGAIN.
     if (static_cast<size_t>(n) < batch_->batch_size()) return;
   }
 }
 
-bool SocketWrap::ReportSendErrors(uint32_t count, int err) {
+bool SocketWrap::ReportSendErrors(napi_value self, uint32_t count, int err) {
   tx_.async_errors += count;
   // A connected socket reports them, as recv(2) does and dgram users expect (ECONNREFUSED from
   // a closed peer port); an unconnected one only counts them (stats().sendErrors).
   if (!connected_) return true;
   Napi::Env env = Env();
-  return Dispatch(addon_->on_error, {Napi::Number::New(env, err), Napi::String::New(env, "recvmsg")});
+  return Dispatch(self, addon_->on_error.Value(),
+                  {Napi::Number::New(env, err), Napi::String::New(env, "recvmsg")});
 }
 
-bool SocketWrap::Dispatch(Napi::FunctionReference& fn, std::initializer_list<napi_value> args) {
-  if (fn.IsEmpty()) return true;
+bool SocketWrap::Dispatch(napi_value self, napi_value fn,
+                          std::initializer_list<napi_value> args) {
+  if (fn == nullptr) return true;  // setCallbacks() was never called in this environment
   Napi::Env env = Env();
   napi_value result;
-  napi_status status = napi_make_callback(env, async_context_, Value(), fn.Value(), args.size(),
-                                          args.begin(), &result);
+  napi_status status =
+      napi_make_callback(env, async_context_, self, fn, args.size(), args.begin(), &result);
   if (status == napi_ok) return true;
   bool pending = false;
   napi_is_exception_pending(env, &pending);

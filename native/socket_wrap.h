@@ -67,18 +67,20 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   static void OnWatcherClosed(uv_handle_t* handle);
   static void OnEnvCleanup(napi_async_cleanup_hook_handle handle, void* arg);
 
+  // `self` is this socket's JS object, looked up once per wake-up (it keeps the object alive
+  // across callbacks that may close and drop it) and passed on as the callbacks' `this`.
   void HandleEvents(int status, int events);
-  void DrainReadable();
+  void DrainReadable(napi_value self);
   // Starts or stops the poll for the events wanted now, and holds the JS object strongly while
   // any are wanted (a receiving socket must not be collected; an idle one may be).
   void UpdatePoll();
   // Calls one of the environment's dispatch functions with `this` = this socket. Returns false
   // when it threw; the exception is then reported as uncaught, as for any EventEmitter listener.
-  bool Dispatch(Napi::FunctionReference& fn, std::initializer_list<napi_value> args);
+  bool Dispatch(napi_value self, napi_value fn, std::initializer_list<napi_value> args);
   bool CheckOpen(Napi::Env env);
   // Counts ICMP errors about sent datagrams; on a connected socket also emits one 'error'.
   // Returns false when the 'error' listener threw.
-  bool ReportSendErrors(uint32_t count, int err);
+  bool ReportSendErrors(napi_value self, uint32_t count, int err);
   bool ParseDestination(const Napi::CallbackInfo& info, size_t first, SockAddr* out);
 
   AddonData* addon_ = nullptr;

@@ -440,7 +440,7 @@ describe('RecvBatch accessors', () => {
 describe('the native binding guards itself against direct misuse', () => {
   const L = binding.layout;
   function native() {
-    return new binding.Socket(4, '127.0.0.1', 0, true, false, false, false, 1, 64, new ArrayBuffer(64), new ArrayBuffer(L.recordBytes), true);
+    return new binding.Socket(4, '127.0.0.1', 0, true, false, false, false, 1, 64, new ArrayBuffer(64), new ArrayBuffer(L.recordBytes), true, false);
   }
   const Ctor = binding.Socket as unknown as new (...args: unknown[]) => unknown;
 

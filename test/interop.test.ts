@@ -37,7 +37,7 @@ afterEach(async () => {
 
 /** An mcast socket of this process joined on the link to PA. */
 function receiver(group: string, port: number): { socket: Socket; got: { data: Buffer; info: MessageInfo }[] } {
-  const socket = createSocket({ port }).join(group, { interface: link.self.ifname });
+  const socket = createSocket({ port, receiveTTL: true }).join(group, { interface: link.self.ifname });
   sockets.push(socket);
   const got: { data: Buffer; info: MessageInfo }[] = [];
   socket.on('message', (data, info) => got.push({ data, info }));

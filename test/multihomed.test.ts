@@ -195,10 +195,10 @@ describe('sending', () => {
     }
   });
 
-  it('reports the TTL a datagram arrived with', async () => {
+  it('reports the TTL a datagram arrived with (receiveTTL)', async () => {
     const port = uniquePort();
     const group = '239.71.2.2';
-    const s = socket({ port }).join(group, { interface: linkA.self.ifname });
+    const s = socket({ port, receiveTTL: true }).join(group, { interface: linkA.self.ifname });
     const got = collectMessages(s);
     await peerSend(pa, { group, port, ifref: '10.71.1.2', message: 'ttl 9', ttl: 9 });
     await waitFor(() => got.length === 1, 'the datagram');
@@ -210,7 +210,7 @@ describe('IPv6', () => {
   it('joins ff1e:: on link A only and receives from PA, with the arrival interface', async () => {
     const port = uniquePort();
     const group = 'ff1e::71:1';
-    const onA = socket({ family: 6, port }).join(group, { interface: linkA.self.ifname });
+    const onA = socket({ family: 6, port, receiveTTL: true }).join(group, { interface: linkA.self.ifname });
     const onB = socket({ family: 6, port }).join(group, { interface: linkB.self.ifindex });
     const gotA = collectMessages(onA);
     const gotB = collectMessages(onB);
@@ -229,7 +229,9 @@ describe('IPv6', () => {
       address: linkA.peer.linkLocal,
       destination: group,
       interfaceIndex: linkA.self.ifindex,
+      ttl: 1, // the hop limit (IPV6_RECVHOPLIMIT): the peer's default multicast hops
     });
+    expect(gotB[0]!.info.ttl).toBeUndefined(); // onB did not ask for it
   });
 
   it('sends to a link-scope group with a zone, and the batch path delivers it', async () => {

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
+import { EventEmitter } from 'node:events';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -67,7 +68,7 @@ describe('listInterfaces()', () => {
 describe("the 'message' event", () => {
   it('delivers a copy with source, destination group, interface, TTL and size', async () => {
     const port = uniquePort();
-    const { rx, tx } = loopbackPair(port);
+    const { rx, tx } = loopbackPair(port, { receiveTTL: true });
     tx.setTTL(3);
     const got = collectMessages(rx);
     expect(tx.send('Hello, multicast world!', GROUP, port)).toBe(true);
@@ -86,6 +87,24 @@ describe("the 'message' event", () => {
       ttl: 3,
     });
     expect(info.timestamp).toBeUndefined();
+  });
+
+  it('asks the kernel for the TTL only with receiveTTL: without it, info.ttl and batch.ttl(i) are undefined', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    const recvTtl = (s: Socket): number => s.getOption(constants.IPPROTO_IP!, constants.IP_RECVTTL!).readInt32LE(0);
+    expect(recvTtl(rx)).toBe(0);
+    const withTtl = socket({ port, receiveTTL: true }).join(GROUP, { interface: 'lo' });
+    expect(recvTtl(withTtl)).toBe(1);
+    const got = collectMessages(rx);
+    const ttls: (number | undefined)[] = [];
+    withTtl.on('batch', (b) => void ttls.push(b.ttl(0)));
+    rx.on('batch', (b) => void ttls.push(b.ttl(0)));
+    tx.setTTL(5);
+    tx.send('x', GROUP, port);
+    await waitFor(() => got.length === 1 && ttls.length === 2, 'the datagram on both sockets');
+    expect('ttl' in got[0]!.info).toBe(false);
+    expect(ttls.sort()).toEqual([5, undefined]);
   });
 
   it('stamps each datagram with the kernel receive time when timestamps is on', async () => {
@@ -161,6 +180,123 @@ describe("the 'batch' event", () => {
     await waitFor(() => kept !== undefined, 'a batch');
     expect(kept!.count).toBe(0);
     expect(() => kept!.size(0)).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
+});
+
+describe('listeners', () => {
+  /** Runs the same listener script against an emitter: A removes B and adds D on its first call. */
+  function script(target: EventEmitter, log: string[], tag: () => string, event: 'batch' | 'message'): void {
+    let first = true;
+    const b = (): void => void log.push(`${tag()}B`);
+    const d = (): void => void log.push(`${tag()}D`);
+    target.on(event, () => {
+      log.push(`${tag()}A`);
+      if (first) {
+        first = false;
+        target.off(event, b);
+        target.on(event, d);
+      }
+    });
+    target.on(event, b);
+    target.once(event, () => void log.push(`${tag()}C`));
+  }
+
+  it("'batch' listeners are called as emit() calls them: once, removal and addition during a batch", async () => {
+    const reference: string[] = [];
+    const ee = new EventEmitter();
+    let n = 0;
+    script(ee, reference, () => String(n), 'batch');
+    for (n = 1; n <= 3; n++) ee.emit('batch');
+    expect(reference).toEqual(['1A', '1B', '1C', '2A', '2D', '3A', '3D']);
+
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    const log: string[] = [];
+    let batches = 0;
+    rx.on('batch', () => void batches++);
+    script(rx, log, () => String(batches), 'batch');
+    for (let k = 1; k <= 3; k++) {
+      tx.send(`b${k}`, GROUP, port);
+      await waitFor(() => batches === k, `batch ${k}`);
+    }
+    expect(log).toEqual(reference);
+  });
+
+  it("'message' listeners see a removal from the next datagram of the same batch on, as with emit()", async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    expect(tx.sendBatch(['m1', 'm2', 'm3'], GROUP, port)).toBe(3); // queued: one batch of 3
+    const log: string[] = [];
+    let datagram = '';
+    rx.on('message', (data) => void (datagram = data.toString()));
+    script(rx, log, () => datagram, 'message');
+    await waitFor(() => log.length >= 7, 'three datagrams');
+    await settle(30);
+    expect(rx.stats().batches).toBe(1);
+    expect(log).toEqual(['m1A', 'm1B', 'm1C', 'm2A', 'm2D', 'm3A', 'm3D']);
+  });
+
+  it('every listener gets the batch when one throws; the error is rethrown after them', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    const got: string[] = [];
+    rx.on('batch', () => {
+      got.push('first');
+      throw new Error('first listener threw');
+    });
+    rx.on('batch', (b) => void got.push(`second:${b.count}`));
+    rx.on('message', (d) => void got.push(`message:${d.toString()}`));
+    const uncaught: string[] = [];
+    const onUncaught = (e: Error): void => void uncaught.push(e.message);
+    // vitest has its own uncaughtException handler: take the error before it does.
+    const previous = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onUncaught);
+    try {
+      tx.send('x', GROUP, port);
+      await waitFor(() => uncaught.length === 1, 'the rethrown error');
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const l of previous) process.on('uncaughtException', l);
+    }
+    expect(got).toEqual(['first', 'second:1', 'message:x']);
+    expect(uncaught).toEqual(['first listener threw']);
+  });
+
+  it('a replaced emit() still sees every batch (tracers wrap emit)', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port);
+    const traced: string[] = [];
+    const emit = rx.emit.bind(rx);
+    rx.emit = (event: string | symbol, ...args: unknown[]): boolean => {
+      traced.push(String(event));
+      return emit(event, ...args);
+    };
+    const messages = collectMessages(rx);
+    tx.send('x', GROUP, port);
+    await waitFor(() => messages.length === 1, 'one datagram');
+    expect(traced).toEqual(['newListener', 'message']);
+  });
+
+  it('with captureRejections, a listener that rejects becomes an error event', async () => {
+    const port = uniquePort();
+    EventEmitter.captureRejections = true;
+    let pair: { rx: Socket; tx: Socket };
+    try {
+      pair = loopbackPair(port);
+    } finally {
+      EventEmitter.captureRejections = false;
+    }
+    const { rx, tx } = pair;
+    const errors: Error[] = [];
+    rx.on('error', (e) => void errors.push(e));
+    rx.on('batch', async () => {
+      await Promise.resolve();
+      throw new Error('async listener rejected');
+    });
+    tx.send('x', GROUP, port);
+    await waitFor(() => errors.length === 1, "the 'error' event");
+    expect(errors[0]?.message).toBe('async listener rejected');
   });
 });
 

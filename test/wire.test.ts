@@ -209,7 +209,7 @@ describe('TTL and loopback on the wire', () => {
     const port = uniquePort();
     const group = '239.81.4.1';
     const cap = await capture('A', `udp and dst host ${group}`);
-    const local = socket({ port }).join(group, { interface: linkA.self.ifname });
+    const local = socket({ port, receiveTTL: true }).join(group, { interface: linkA.self.ifname });
     const gotLocal = collect(local);
 
     const byDefault = socket({ interface: linkA.self.ifname });

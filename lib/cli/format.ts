@@ -74,7 +74,7 @@ export function datagramRecord(d: DatagramView, forceHex: boolean, timestamps: b
     interface: d.interfaceName,
     interfaceIndex: d.info.interfaceIndex,
     size: d.info.size,
-    ttl: d.info.ttl,
+    ttl: d.info.ttl ?? -1, // the socket asks for it (receiveTTL); -1 if the kernel did not say
     encoding: payload.encoding,
     data: payload.data,
   };

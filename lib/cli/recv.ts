@@ -128,6 +128,7 @@ async function run(args: ParsedArgs, io: Io): Promise<number> {
     port: o.port,
     address: o.bind,
     timestamps: o.timestamps,
+    receiveTTL: true, // a diagnostic tool: every line shows the TTL / hop limit
     maxMessageSize: 65535,
     batchSize: 16,
   });

@@ -329,6 +329,34 @@ SOCKET_TEST(SendsAndReceivesBatchesWithAccounting) {
   close(tx);
 }
 
+// The kernel shrinks msg_controllen to what a datagram used: a slot must get its full room back
+// before it is reused, or a later datagram with more control messages loses some (MSG_CTRUNC).
+SOCKET_TEST(GivesAReusedSlotItsFullControlRoomBack) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);  // PKTINFO and timestamps, no TTL
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  EXPECT(rx >= 0 && tx >= 0);
+  std::vector<uint8_t> slab(size_t{8} * 64), records(8 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(8, 64, slab.data(), records.data());
+  mcast::RecvCounters rc;
+  mcast::SendCounters sc;
+  const uint8_t byte = 1;
+  EXPECT(mcast::SendOne(tx, rx_addr, &byte, 1, &sc).sent == 1);
+  EXPECT(Receive(&batch, rx, &rc) == 1);  // slot 0 now holds two control messages' worth
+  EXPECT(RecordInt(records.data(), mcast::layout::kTtl) == -1);
+  EXPECT(mcast::SetIntOption(rx, IPPROTO_IP, IP_RECVTTL, 1) == 0);  // one more per datagram
+  for (int i = 0; i < 3; i++) EXPECT(mcast::SendOne(tx, rx_addr, &byte, 1, &sc).sent == 1);
+  EXPECT(Receive(&batch, rx, &rc) == 3);
+  for (size_t i = 0; i < 3; i++) {
+    const uint8_t* rec = records.data() + i * mcast::layout::kRecordBytes;
+    EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagPktinfo) != 0);
+    EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagTimestamp) != 0);
+    EXPECT(RecordInt(rec, mcast::layout::kTtl) == 64);  // IP_TTL default of unicast
+  }
+  close(rx);
+  close(tx);
+}
+
 SOCKET_TEST(CountsKernelDropsWithSoRxqOvfl) {
   mcast::SockAddr rx_addr;
   const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);

@@ -36,6 +36,8 @@
  * --metadata asks the kernel for what mcast delivers with every datagram (the same kernel work):
  * the source address (msg_name), IP_PKTINFO / IPV6_RECVPKTINFO and IP_RECVTTL /
  * IPV6_RECVHOPLIMIT control messages, in a 256-byte control buffer per datagram.
+ * --metadata=LIST asks for some of them: a comma list of name, pktinfo and ttl (which part of
+ * the kernel's cost each one is).
  * Errors: "mc_recv: <call>: <strerror>" on stderr, exit 1 (usage errors exit 2).
  * SIGINT/SIGTERM stop the run; the JSON line is still printed.
  */
@@ -78,6 +80,8 @@
 #define NS 1000000000ULL
 
 enum mode { MODE_LIVE, MODE_DRAIN };
+/* --metadata parts */
+enum { META_NAME = 1, META_PKTINFO = 2, META_TTL = 4, META_ALL = 7 };
 
 struct opts {
     const char *group;
@@ -95,7 +99,7 @@ struct opts {
     const char *go_file;
     int cpu;
     int latency;
-    int metadata;         /* --metadata: source address, PKTINFO and TTL with every datagram */
+    unsigned metadata;    /* --metadata: META_* bits, what to ask for with every datagram */
     uint64_t max_samples; /* latency array capacity when --count is not given */
 };
 
@@ -141,7 +145,7 @@ static __attribute__((noreturn)) void usage_error(const char *msg)
             "usage: %s --group A --port P [--ifindex N | --iface-addr A] [--family 4|6]\n"
             "       [--batch N] [--size B] [--rcvbuf B] [--count N] [--idle-ms MS]\n"
             "       [--first-timeout-ms MS] [--mode drain|live] [--go-file PATH]\n"
-            "       [--cpu N] [--latency] [--max-samples N] [--metadata]\n",
+            "       [--cpu N] [--latency] [--max-samples N] [--metadata[=name,pktinfo,ttl]]\n",
             PROG);
     exit(msg ? 2 : 0);
 }
@@ -185,6 +189,31 @@ static void parse_mode(struct opts *o, const char *s)
         usage_error("--mode must be drain or live");
 }
 
+/* "name,pktinfo,ttl" (any of them, in any order) to META_* bits */
+static unsigned parse_metadata(const char *list)
+{
+    static const struct { const char *word; unsigned bit; } parts[] = {
+        {"name", META_NAME}, {"pktinfo", META_PKTINFO}, {"ttl", META_TTL}};
+    unsigned bits = 0;
+    const char *p = list;
+    while (*p) {
+        size_t len = strcspn(p, ",");
+        unsigned found = 0;
+        for (size_t i = 0; i < sizeof parts / sizeof parts[0]; i++)
+            if (len == strlen(parts[i].word) && !strncmp(p, parts[i].word, len))
+                found = parts[i].bit;
+        if (!found)
+            usage_error("--metadata takes a comma list of name, pktinfo and ttl");
+        bits |= found;
+        p += len;
+        if (*p == ',')
+            p++;
+    }
+    if (!bits)
+        usage_error("--metadata= needs at least one of name, pktinfo and ttl");
+    return bits;
+}
+
 static void parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option lo[] = {
@@ -195,7 +224,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"count", required_argument, 0, 'n'},   {"idle-ms", required_argument, 0, 'I'},
         {"mode", required_argument, 0, 'm'},    {"go-file", required_argument, 0, 'G'},
         {"cpu", required_argument, 0, 'c'},     {"latency", no_argument, 0, 'L'},
-        {"max-samples", required_argument, 0, 'M'}, {"metadata", no_argument, 0, 'D'},
+        {"max-samples", required_argument, 0, 'M'}, {"metadata", optional_argument, 0, 'D'},
         {"first-timeout-ms", required_argument, 0, 'F'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *o = (struct opts){.family = 4, .batch = 1, .size = 2048, .idle_ms = 1000,
@@ -219,7 +248,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 'G': o->go_file = optarg; break;
         case 'c': o->cpu = (int)parse_u64("cpu", optarg, 0, CPU_SETSIZE - 1); break;
         case 'L': o->latency = 1; break;
-        case 'D': o->metadata = 1; break;
+        case 'D': o->metadata = optarg ? parse_metadata(optarg) : META_ALL; break;
         case 'M': o->max_samples = parse_u64("max-samples", optarg, 1, 1ull << 31); break;
         case 'h': usage_error(NULL);
         default: usage_error("unknown option");
@@ -328,13 +357,14 @@ static int open_socket(const struct opts *o)
     /* every datagram then carries the socket's cumulative drop counter as a u32 cmsg
      * (the kernel only attaches it once the counter is non-zero) */
     set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, "setsockopt(SO_RXQ_OVFL)");
-    if (o->metadata && o->family == 6) {
+    if ((o->metadata & META_PKTINFO) && o->family == 6)
         set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "setsockopt(IPV6_RECVPKTINFO)");
-        set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "setsockopt(IPV6_RECVHOPLIMIT)");
-    } else if (o->metadata) {
+    else if (o->metadata & META_PKTINFO)
         set_int(fd, IPPROTO_IP, IP_PKTINFO, 1, "setsockopt(IP_PKTINFO)");
+    if ((o->metadata & META_TTL) && o->family == 6)
+        set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "setsockopt(IPV6_RECVHOPLIMIT)");
+    else if (o->metadata & META_TTL)
         set_int(fd, IPPROTO_IP, IP_RECVTTL, 1, "setsockopt(IP_RECVTTL)");
-    }
     if (o->rcvbuf)
         set_rcvbuf(fd, o->rcvbuf);
     if (bind(fd, (struct sockaddr *)&grp, glen) < 0)
@@ -360,7 +390,7 @@ static void setup_rx(struct rx *r, const struct opts *o)
     r->bufs = alloc_touched((size_t)r->batch * r->size);
     r->ctrl_size = o->metadata ? CTRL_SIZE_METADATA : CTRL_SIZE;
     r->ctrl = alloc_touched((size_t)r->batch * r->ctrl_size);
-    r->names = o->metadata ? alloc_touched(r->batch * sizeof *r->names) : NULL;
+    r->names = (o->metadata & META_NAME) ? alloc_touched(r->batch * sizeof *r->names) : NULL;
     r->iov = alloc_touched(r->batch * sizeof *r->iov);
     r->msgs = alloc_touched(r->batch * sizeof *r->msgs);
     r->window = alloc_touched(WIN_BITS / 8);

@@ -53,7 +53,7 @@ export class Bench {
     if (latency) args.push('--latency');
     if (c.kind === 'c') {
       if (cpus) args.push('--cpu', String(cpus.receiver));
-      if (c.metadata) args.push('--metadata');
+      if (c.metadata) args.push(`--metadata=${c.metadata}`);
       return new Proc(C_PROGRAMS.recv, args, { label: c.id });
     }
     args.push('--iface-addr', link.recvAddr);

@@ -9,7 +9,8 @@ export const BUILD_DIR = join(BENCH_DIR, '.build');
 
 /**
  * @typedef {{ id: string, label: string, kind: 'c' | 'node', batch: number, script?: string,
- *             metadata?: boolean, cases?: string[] }} Contestant
+ *             metadata?: string, cases?: string[] }} Contestant
+ * `metadata`: C receivers only, mc_recv's --metadata list (name,pktinfo,ttl).
  * `cases`: the only cases the contestant takes part in (default: all of its kind).
  */
 
@@ -17,9 +18,11 @@ export const BUILD_DIR = join(BENCH_DIR, '.build');
 export const RECEIVERS = [
   { id: 'c-recvmmsg', label: 'C recvmmsg(64)', kind: 'c', batch: 64 },
   { id: 'c-recvmsg', label: 'C recvmsg', kind: 'c', batch: 1 },
-  // Not a contestant but a yardstick: the C reference asking the kernel for the same metadata as
-  // mcast (source address, PKTINFO, TTL), i.e. the kernel's share of mcast's cost.
-  { id: 'c-recvmmsg-meta', label: 'C recvmmsg(64)+meta', kind: 'c', batch: 64, metadata: true, cases: ['drain'] },
+  // Not contestants but yardsticks: the C reference asking the kernel for the same metadata as
+  // mcast (source address and IP_PKTINFO), i.e. the kernel's share of mcast's cost; and for the
+  // source address alone (what any receiver, dgram too, gets), which shows what PKTINFO costs.
+  { id: 'c-recvmmsg-name', label: 'C recvmmsg(64)+source', kind: 'c', batch: 64, metadata: 'name', cases: ['drain'] },
+  { id: 'c-recvmmsg-meta', label: 'C recvmmsg(64)+meta', kind: 'c', batch: 64, metadata: 'name,pktinfo', cases: ['drain'] },
   { id: 'mcast-batch', label: "mcast 'batch'", kind: 'node', batch: 64, script: 'receivers/mcast-batch.mjs' },
   { id: 'mcast-message', label: "mcast 'message'", kind: 'node', batch: 64, script: 'receivers/mcast-message.mjs' },
   { id: 'dgram', label: 'dgram', kind: 'node', batch: 1, script: 'receivers/dgram.mjs' },

@@ -6,6 +6,7 @@ const COLORS = {
   'c-recvmmsg': '#4d4d4d',
   'c-recvmsg': '#9a9a9a',
   'c-recvmmsg-meta': '#767676',
+  'c-recvmmsg-name': '#b0b0b0',
   'mcast-batch': '#1f77b4',
   'mcast-message': '#6baed6',
   dgram: '#e6550d',

@@ -251,16 +251,24 @@ uint32_t DrainErrorQueue(int fd, int* last_errno) {
     msg.msg_control = control;
     msg.msg_controllen = sizeof(control);
     if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) break;
-    count++;
+    bool local = false;
+    int err = 0;
     for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
       const bool is_err = (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_RECVERR) ||
                           (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_RECVERR);
       if (is_err && c->cmsg_len >= CMSG_LEN(sizeof(sock_extended_err))) {
         sock_extended_err ee;
         std::memcpy(&ee, CMSG_DATA(c), sizeof(ee));
-        *last_errno = static_cast<int>(ee.ee_errno);
+        err = static_cast<int>(ee.ee_errno);
+        local = ee.ee_origin == SO_EE_ORIGIN_LOCAL;
       }
     }
+    // The kernel queues a local error (EMSGSIZE over the path MTU with IP_PMTUDISC_DO) only
+    // while the send call that caused it fails with the same error: the caller has it already.
+    // Counted, it would be reported twice (and the send retried as if an earlier one failed).
+    if (local) continue;
+    count++;
+    if (err != 0) *last_errno = err;
   }
   return count == 0 && pending != 0 ? 1 : count;
 }

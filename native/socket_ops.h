@@ -89,7 +89,8 @@ int ReadDropCount(int fd, uint32_t* drops);
 
 // Takes pending asynchronous errors off the socket: SO_ERROR and the IP_RECVERR error queue
 // (ICMP errors about datagrams this socket sent). Returns how many there were; `*last_errno`
-// gets the errno of the last one.
+// gets the errno of the last one. Local errors (SO_EE_ORIGIN_LOCAL) are taken off but not
+// counted: each one doubles an error its send call returned.
 uint32_t DrainErrorQueue(int fd, int* last_errno);
 
 // Errors a receive call reports on behalf of an earlier send (ICMP via IP_RECVERR): they are

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import type { Socket } from '../lib/index.js';
+import { constants, type Socket } from '../lib/index.js';
 import { type Host, type Link, Topology } from './harness/netns.js';
 import { collectMessages, settle, socketFactory, uniquePort, waitFor } from './helpers.js';
 import { PY_RECV, PY_SEND } from './wire-helpers.js';
@@ -38,6 +38,10 @@ afterAll(async () => {
 });
 
 const socket = socketFactory();
+
+// <linux/in.h>: not in mcast's constants (path MTU discovery is not its business).
+const IP_MTU_DISCOVER = 10;
+const IP_PMTUDISC_DO = 2;
 
 /** Sends from a peer host with Python, outgoing interface by address (IPv4) or index (IPv6). */
 async function peerSend(host: Host, args: { family?: 4 | 6; group: string; port: number; ifref: string | number; ttl?: number; count?: number; message: string; source?: string }): Promise<void> {
@@ -193,6 +197,29 @@ describe('sending', () => {
     } finally {
       await net.self.exec(['tc', 'qdisc', 'del', 'dev', linkB.self.ifname, 'root'], { check: true });
     }
+  });
+
+  it('a datagram over the path MTU fails once with EMSGSIZE: not retried, not counted or emitted again later', async () => {
+    const port = uniquePort();
+    const group = '239.71.2.9'; // multicast: no ICMP comes back to muddle the error count
+    const s = socket({ interface: linkA.self.ifname });
+    s.setOption(constants.IPPROTO_IP!, IP_MTU_DISCOVER, IP_PMTUDISC_DO); // no fragmenting: over the MTU is an error
+    s.connect(group, port); // a connected socket emits asynchronous errors as 'error'
+    const errors: string[] = [];
+    s.on('error', (e: Error) => void errors.push(String((e as { code?: string }).code)));
+    s.on('message', () => {}); // receiving: the poll that would see a queued error is armed
+    const cap = await net.capture(linkA.peer, `udp and dst port ${port}`);
+    try {
+      expect(() => s.send(Buffer.alloc(1600), group, port)).toThrow(expect.objectContaining({ code: 'EMSGSIZE' }));
+      expect(s.send('fits', group, port)).toBe(true);
+      await cap.waitFor((p) => p.udpLength === 4);
+      await settle(100);
+    } finally {
+      await cap.stop();
+    }
+    expect(errors).toEqual([]);
+    expect(s.stats()).toMatchObject({ sendErrors: 0, packetsSent: 1 });
+    expect(cap.packets().map((p) => p.udpLength)).toEqual([4]); // only the datagram that fits went out
   });
 
   it('reports the TTL a datagram arrived with (receiveTTL)', async () => {

@@ -106,6 +106,15 @@ function parseIPv6(text: string): IPv6Address | undefined {
   return { bytes: ipv6Bytes(address), scopeId };
 }
 
+/**
+ * The interface of an IPv6 membership as libuv takes it: an address whose `%zone` names the
+ * interface (no zone, or none given: 0, the kernel's choice); undefined when it is no address.
+ */
+function membershipIfindex(iface: string | null): number | undefined {
+  if (iface === null) return 0;
+  return parseIPv6(iface)?.scopeId;
+}
+
 function writeNative(buffer: Buffer, value: number, offset: number, bytes: 2 | 4): void {
   if (bytes === 2) {
     if (LITTLE_ENDIAN) buffer.writeUInt16LE(value, offset);
@@ -1026,12 +1035,8 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     if (group6 === undefined) return EINVAL;
     const errno = this.#deferredBind(6);
     if (errno) return errno;
-    let ifindex = 0;
-    if (iface !== null) {
-      const parsed = parseIPv6(iface);
-      if (parsed === undefined) return EINVAL;
-      ifindex = parsed.scopeId;
-    }
+    const ifindex = membershipIfindex(iface);
+    if (ifindex === undefined) return EINVAL;
     return this.#setOption(C.IPPROTO_IPV6!, join ? C.MCAST_JOIN_GROUP! : C.MCAST_LEAVE_GROUP!, groupReq(ifindex, group6));
   }
 
@@ -1050,12 +1055,8 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     if (group6 === undefined || source6 === undefined) return EINVAL;
     const errno = this.#deferredBind(6);
     if (errno) return errno;
-    let ifindex = 0;
-    if (iface !== null) {
-      const parsed = parseIPv6(iface);
-      if (parsed === undefined) return EINVAL;
-      ifindex = parsed.scopeId;
-    }
+    const ifindex = membershipIfindex(iface);
+    if (ifindex === undefined) return EINVAL;
     const req = groupSourceReq(ifindex, group6, source6);
     return this.#setOption(C.IPPROTO_IPV6!, join ? C.MCAST_JOIN_SOURCE_GROUP! : C.MCAST_LEAVE_SOURCE_GROUP!, req);
   }

@@ -102,6 +102,19 @@ class Control {
   std::vector<uint8_t> bytes_;
 };
 
+// Decodes a datagram of `size` bytes from `from` with `control` as the kernel would hand them
+// over (maxMessageSize 2048).
+template <typename SockaddrT>
+mcast::DecodeResult DecodeFrom(SockaddrT& from, const Control& control, uint32_t size, uint8_t* record) {
+  std::vector<uint64_t> buf = control.Aligned();
+  msghdr hdr{};
+  hdr.msg_name = &from;
+  hdr.msg_namelen = sizeof(from);
+  hdr.msg_control = buf.data();
+  hdr.msg_controllen = control.size();
+  return mcast::DecodeDatagram(hdr, size, 2048, record);
+}
+
 // One recvmmsg without a membership filter; returns what RecvBatch::Receive returns.
 int Receive(mcast::RecvBatch* batch, int fd, mcast::RecvCounters* counters) {
   int delivered = 0;
@@ -133,18 +146,12 @@ TEST(DecodesEveryControlMessageOfAnIPv4Datagram) {
   ts.tv_sec = 2;
   ts.tv_nsec = 5;
   control.Add(SOL_SOCKET, SCM_TIMESTAMPNS, ts);
-  std::vector<uint64_t> buf = control.Aligned();
   sockaddr_in from{};
   from.sin_family = AF_INET;
   from.sin_port = htons(4321);
   inet_pton(AF_INET, "10.0.0.9", &from.sin_addr);
-  msghdr hdr{};
-  hdr.msg_name = &from;
-  hdr.msg_namelen = sizeof(from);
-  hdr.msg_control = buf.data();
-  hdr.msg_controllen = control.size();
   uint8_t record[mcast::layout::kRecordBytes];
-  mcast::DecodeResult r = mcast::DecodeDatagram(hdr, 100, 2048, record);
+  mcast::DecodeResult r = DecodeFrom(from, control, 100, record);
   EXPECT(!r.truncated);
   EXPECT(r.has_drop_count && r.drop_count == 12);
   EXPECT(RecordInt(record, mcast::layout::kSize) == 100);
@@ -169,18 +176,12 @@ TEST(DecodesAnIPv6Datagram) {
   inet_pton(AF_INET6, "ff12::1", &info.ipi6_addr);
   control.Add(IPPROTO_IPV6, IPV6_PKTINFO, info);
   control.Add(IPPROTO_IPV6, IPV6_HOPLIMIT, 5);
-  std::vector<uint64_t> buf = control.Aligned();
   sockaddr_in6 from{};
   from.sin6_family = AF_INET6;
   from.sin6_port = htons(9);
   inet_pton(AF_INET6, "fe80::2", &from.sin6_addr);
-  msghdr hdr{};
-  hdr.msg_name = &from;
-  hdr.msg_namelen = sizeof(from);
-  hdr.msg_control = buf.data();
-  hdr.msg_controllen = control.size();
   uint8_t record[mcast::layout::kRecordBytes];
-  mcast::DecodeResult r = mcast::DecodeDatagram(hdr, 10, 2048, record);
+  mcast::DecodeResult r = DecodeFrom(from, control, 10, record);
   EXPECT(!r.has_drop_count);
   EXPECT(RecordInt(record, mcast::layout::kDropCount) == 0);
   EXPECT(RecordInt(record, mcast::layout::kIfIndex) == 3);

@@ -1,15 +1,19 @@
 /**
  * The package as users get it: `npm run prebuild` (the N-API binary under prebuilds/linux-x64),
  * `npm pack`, then an install of that tarball into an empty folder with no compiler, make or
- * python on PATH, offline. The installed package is then required and imported (root and
- * `mcast/dgram`, CommonJS and ES modules, and their TypeScript types) and sends and receives on
- * loopback, on Node 20 (this one) and on Node 22 and 24 when their binaries are present (fetched by
- * `npm run fetch:node-builds`, outside the sandbox: it needs the npm registry).
+ * python on PATH, offline and with an empty npm cache: the runtime dependencies are packed from
+ * node_modules and installed from those tarballs too, so nothing needs the registry or a warm
+ * cache. The installed package is then required and imported (root and `mcast/dgram`, CommonJS
+ * and ES modules, and their TypeScript types) and sends and receives on loopback, on Node 20
+ * (this one) and on Node 22 and 24 when their binaries are present (fetched by
+ * `npm run fetch:node-builds`, outside the sandbox: it needs the npm registry). Consumers compiled
+ * to CommonJS with import interop (TypeScript with esModuleInterop, Babel) run against it too.
  */
-import { execFileSync, spawnSync, type SpawnSyncReturns } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { delimiter, dirname, join } from 'node:path';
+import { delimiter, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -22,24 +26,111 @@ let work: string;
 let consumer: string;
 let strippedEnv: NodeJS.ProcessEnv;
 let packedFiles: string[];
+let packedSize: number;
 let installLog: string;
 
-function run(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): SpawnSyncReturns<string> {
-  return spawnSync(file, args, {
-    cwd: options.cwd,
-    env: options.env ?? process.env,
-    encoding: 'utf8',
-    timeout: options.timeoutMs ?? 60_000,
-    killSignal: 'SIGKILL',
+interface RunResult {
+  status: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command to its end, killed (SIGKILL) after timeoutMs. Asynchronous, so that the test
+ * worker keeps answering vitest while npm, prebuildify and tsc run for tens of seconds.
+ */
+function run(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
+    child.on('close', (status, signal) => {
+      clearTimeout(timer);
+      resolve({ status, signal, stdout, stderr });
+    });
   });
 }
 
-function mustRun(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): string {
-  const result = run(file, args, options);
+async function mustRun(file: string, args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<string> {
+  const result = await run(file, args, options);
   if (result.status !== 0) {
     throw new Error(`${file} ${args.join(' ')} failed (${result.status ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
   }
   return result.stdout;
+}
+
+interface PackResult {
+  filename: string;
+  size: number;
+  unpackedSize: number;
+  files: { path: string }[];
+}
+
+async function npmPack(dir: string, dest: string, extra: string[] = []): Promise<PackResult> {
+  const out = await mustRun('npm', ['pack', '--json', '--pack-destination', dest, ...extra, dir], { cwd: ROOT, timeoutMs: 120_000 });
+  return (JSON.parse(out) as PackResult[])[0]!;
+}
+
+/** The folder node would load `name` from when `from` (a package folder) requires it. */
+function installedDir(name: string, from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    const candidate = join(dir, 'node_modules', name);
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+    if (dirname(dir) === dir) throw new Error(`package.test: ${name} (a runtime dependency) is not installed under ${from}`);
+  }
+}
+
+/**
+ * The runtime dependencies of the project, and theirs, as installed in node_modules: name ->
+ * folder. Installing these as tarballs beside mcast's is what lets the consumer install offline
+ * with an empty cache (npm then never asks the registry for their metadata).
+ */
+function runtimeDependencies(): Map<string, string> {
+  const found = new Map<string, string>();
+  const visit = (pkgDir: string): void => {
+    const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+    for (const name of Object.keys(pkg.dependencies ?? {})) {
+      if (found.has(name)) continue;
+      const dir = installedDir(name, pkgDir);
+      found.set(name, dir);
+      visit(dir);
+    }
+  };
+  visit(ROOT);
+  return found;
+}
+
+/** Files below `dir` (relative to ROOT), recursively. */
+function filesUnder(dir: string): string[] {
+  if (!existsSync(join(ROOT, dir))) return [];
+  return readdirSync(join(ROOT, dir), { recursive: true, withFileTypes: true })
+    .filter((e) => e.isFile())
+    .map((e) => relative(ROOT, join(e.parentPath, e.name)));
+}
+
+/**
+ * What the tarball must hold, derived from the sources (so that a new module in lib/ or a new
+ * prebuild needs no edit here): each lib/ module's JavaScript and declaration, the native sources
+ * (not their tests or fuzzers), the prebuilt binaries, and the package's own documents.
+ */
+function expectedFiles(): string[] {
+  const out = ['package.json', 'README.md', 'CHANGELOG.md', 'binding.gyp'];
+  for (const file of filesUnder('lib')) {
+    const m = /^lib\/(.*)\.([cm]?)ts$/.exec(file);
+    if (m === null || file.endsWith('.d.ts') || file.startsWith('lib/ambient/')) continue;
+    out.push(`dist/${m[1]}.${m[2]}js`, `dist/${m[1]}.d.${m[2]}ts`);
+  }
+  out.push(...filesUnder('native').filter((f) => /^native\/[^/]+\.(cc|h)$/.test(f)));
+  out.push(...filesUnder('prebuilds').filter((f) => f.endsWith('.node')));
+  return out.sort();
 }
 
 /** npm's own CLI script, run with `node` (so that `npm` itself needs nothing on PATH). */
@@ -132,17 +223,82 @@ const c: mcast.Socket = mcast.createSocket();
 void [a, c];
 `;
 
-beforeAll(() => {
+/**
+ * An ES-module program as people write it for TypeScript or Babel, compiled to CommonJS with
+ * import interop: `import dgram from 'mcast/dgram'` becomes
+ * `__importDefault(require('mcast/dgram')).default`, which is the module itself only when it has
+ * no `__esModule` flag, as with node:dgram. No type annotations: Babel compiles the same text.
+ * It reports the shape of each import next to node:dgram's, then sends and receives through the
+ * default import and through the main entry's named and namespace imports.
+ */
+const INTEROP_CONSUMER = `
+import nodeDgram from 'node:dgram';
+import dgram from 'mcast/dgram';
+import * as dgramNs from 'mcast/dgram';
+import { createSocket as createDgramSocket } from 'mcast/dgram';
+import * as mcast from 'mcast';
+import { createSocket } from 'mcast';
+
+const shape = (d) => ({ defaultImport: typeof d, createSocket: typeof d?.createSocket, Socket: typeof d?.Socket });
+const out = {
+  nodeDgram: shape(nodeDgram),
+  dgram: shape(dgram),
+  sameAsNamespace: dgram?.createSocket === dgramNs.createSocket && dgramNs.createSocket === createDgramSocket,
+  mcast: { createSocket: typeof createSocket, namespace: typeof mcast.createSocket, Socket: typeof mcast.Socket },
+  received: new Array(), // any[] for TypeScript, without a type annotation Babel could not read
+};
+const timer = setTimeout(() => { console.log(JSON.stringify(out)); process.exit(2); }, 4000);
+const got = (what) => {
+  out.received.push(what);
+  if (out.received.length === 2) { clearTimeout(timer); console.log(JSON.stringify(out)); }
+};
+const rx = dgram.createSocket('udp4');
+rx.on('message', (msg) => { got('dgram ' + msg.toString()); rx.close(); });
+rx.bind(0, '127.0.0.1', () => {
+  const tx = dgram.createSocket('udp4');
+  tx.send('default import', rx.address().port, '127.0.0.1', () => tx.close());
+});
+const core = createSocket({ address: '127.0.0.1' });
+core.on('message', (data) => { got('core ' + data.toString()); core.close(); });
+const sender = mcast.createSocket();
+sender.send('named import', '127.0.0.1', core.address().port);
+sender.close();
+`;
+
+/** What the interop consumer must print: mcast/dgram's default import shaped like node:dgram's. */
+const INTEROP_EXPECTED = {
+  nodeDgram: { defaultImport: 'object', createSocket: 'function', Socket: 'function' },
+  dgram: { defaultImport: 'object', createSocket: 'function', Socket: 'function' },
+  sameAsNamespace: true,
+  mcast: { createSocket: 'function', namespace: 'function', Socket: 'function' },
+  received: ['core named import', 'dgram default import'],
+};
+
+async function runInteropConsumer(file: string): Promise<unknown> {
+  const result = await run(process.execPath, [file], { cwd: consumer, env: strippedEnv, timeoutMs: 15_000 });
+  const last = result.stdout.trim().split('\n').pop() ?? '';
+  expect(last, `${file} printed nothing:\n${result.stderr}`).not.toBe('');
+  const parsed = JSON.parse(last) as { received: string[] };
+  parsed.received.sort();
+  expect(result.status, result.stderr).toBe(0);
+  return parsed;
+}
+
+beforeAll(async () => {
   work = mkdtempSync(join(tmpdir(), 'mcast-package-'));
   // 1. The prebuilt binary, as a release makes it.
-  mustRun('npm', ['run', 'prebuild'], { cwd: ROOT, timeoutMs: 120_000 });
-  // 2. The tarball (npm runs `prepare`, which compiles lib/ to dist/).
-  const packed = JSON.parse(mustRun('npm', ['pack', '--json', '--pack-destination', work], { cwd: ROOT, timeoutMs: 120_000 })) as {
-    filename: string;
-    files: { path: string }[];
-  }[];
-  const tarball = join(work, packed[0]!.filename);
-  packedFiles = packed[0]!.files.map((f) => f.path).sort();
+  await mustRun('npm', ['run', 'prebuild'], { cwd: ROOT, timeoutMs: 120_000 });
+  // 2. The tarball (npm runs `prepack`, which empties dist/, and `prepare`, which compiles lib/
+  //    to dist/: no stale output ships).
+  const packed = await npmPack('.', work);
+  const tarball = join(work, packed.filename);
+  packedFiles = packed.files.map((f) => f.path).sort();
+  packedSize = packed.size;
+  // ... and the runtime dependencies, packed from node_modules as they are installed.
+  const deps = join(work, 'deps');
+  mkdirSync(deps);
+  const depTarballs: string[] = [];
+  for (const dir of runtimeDependencies().values()) depTarballs.push(join(deps, (await npmPack(dir, deps, ['--ignore-scripts'])).filename));
 
   // 3. A PATH with node and sh only: no compiler, no make, no python.
   const bin = join(work, 'bin');
@@ -152,13 +308,26 @@ beforeAll(() => {
   strippedEnv = { ...process.env, PATH: bin };
   for (const key of Object.keys(strippedEnv)) if (key.toLowerCase().startsWith('npm_')) delete strippedEnv[key];
 
-  // 4. An empty project that installs the tarball offline, install scripts enabled.
+  // 4. An empty project that installs the tarballs offline with an empty npm cache of its own,
+  //    install scripts enabled.
   consumer = join(work, 'consumer');
   mkdirSync(consumer);
   writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  const install = mustRun(
+  const install = await mustRun(
     join(bin, 'node'),
-    [npmCli(), 'install', '--offline', '--ignore-scripts=false', '--no-audit', '--no-fund', '--foreground-scripts', tarball],
+    [
+      npmCli(),
+      'install',
+      '--offline',
+      '--cache',
+      join(work, 'empty-npm-cache'),
+      '--ignore-scripts=false',
+      '--no-audit',
+      '--no-fund',
+      '--foreground-scripts',
+      tarball,
+      ...depTarballs,
+    ],
     { cwd: consumer, env: strippedEnv, timeoutMs: 120_000 },
   );
   installLog = install;
@@ -190,6 +359,8 @@ describe('npm pack', () => {
       'dist/esm.d.mts',
       'dist/dgram.js',
       'dist/dgram.d.ts',
+      'dist/dgram-cjs.cjs',
+      'dist/dgram-cjs.d.cts',
       'dist/dgram-esm.mjs',
       'dist/dgram-esm.d.mts',
       'prebuilds/linux-x64/mcast.node',
@@ -203,9 +374,26 @@ describe('npm pack', () => {
 
   it('ships nothing else: no tests, benchmarks, TypeScript sources, source maps, fuzz corpus or build output', () => {
     const strays = packedFiles.filter((f) =>
-      /^(test|bench|lib|build|node_modules|\.ci)\/|\.map$|^native\/(fuzz|tests)\//.test(f),
+      /^(test|bench|lib|build|node_modules|examples|docs|\.ci)\/|\.map$|^native\/(fuzz|tests)\/|\.gitkeep$/.test(f),
     );
     expect(strays).toEqual([]);
+  });
+
+  it('ships exactly the files the sources call for: one .js and one .d.ts per lib/ module, no stale output', () => {
+    expect(packedFiles).toEqual(expectedFiles());
+  });
+
+  it('ships stripped binaries (no symbol table, no debug info) and stays small', () => {
+    const binaries = packedFiles.filter((f) => f.endsWith('.node'));
+    expect(binaries.length).toBeGreaterThan(0);
+    for (const file of binaries) {
+      const elf = readFileSync(join(ROOT, file));
+      expect(elf.includes('.symtab\0'), `${file} has a symbol table`).toBe(false);
+      expect(elf.includes('.debug_'), `${file} has debug sections`).toBe(false);
+    }
+    console.log(`package.test: the tarball is ${packedSize} bytes, ${packedFiles.length} files`);
+    // ~146 kB today with the x64 binary: a stray corpus or a bundled dependency would not fit.
+    expect(packedSize).toBeLessThan(512 * 1024);
   });
 });
 
@@ -220,8 +408,8 @@ describe('the installed package (no compiler on PATH, offline)', () => {
   });
 
   for (const { major, path } of nodeBinaries()) {
-    it.skipIf(path === undefined)(`loads the prebuilt binary and sends and receives on Node ${major}`, () => {
-      const out = mustRun(path!, ['smoke.mjs'], { cwd: consumer, env: strippedEnv, timeoutMs: 15_000 });
+    it.skipIf(path === undefined)(`loads the prebuilt binary and sends and receives on Node ${major}`, async () => {
+      const out = await mustRun(path!, ['smoke.mjs'], { cwd: consumer, env: strippedEnv, timeoutMs: 15_000 });
       const result = JSON.parse(out.trim().split('\n').pop() ?? '{}') as {
         node: string;
         loaded: string;
@@ -238,18 +426,18 @@ describe('the installed package (no compiler on PATH, offline)', () => {
     });
   }
 
-  it('keeps the process alive while bound, and lets it go after unref(), like node:dgram', () => {
+  it('keeps the process alive while bound, and lets it go after unref(), like node:dgram', async () => {
     for (const module of ['node:dgram', 'mcast/dgram']) {
-      const held = run(process.execPath, ['ref.cjs', module, 'ref'], { cwd: consumer, env: strippedEnv, timeoutMs: 700 });
+      const held = await run(process.execPath, ['ref.cjs', module, 'ref'], { cwd: consumer, env: strippedEnv, timeoutMs: 700 });
       expect(held.stdout, module).toContain('bound');
       expect(held.signal, `${module}: a bound socket keeps the process alive`).toBe('SIGKILL');
-      const released = run(process.execPath, ['ref.cjs', module, 'unref'], { cwd: consumer, env: strippedEnv, timeoutMs: 5000 });
+      const released = await run(process.execPath, ['ref.cjs', module, 'unref'], { cwd: consumer, env: strippedEnv, timeoutMs: 5000 });
       expect(released.stdout, module).toContain('bound');
       expect(released.status, `${module}: an unref'd socket lets the process exit`).toBe(0);
     }
   });
 
-  it('has TypeScript types for both entries, under ES modules and CommonJS resolution', () => {
+  it('has TypeScript types for both entries, under ES modules and CommonJS resolution', async () => {
     writeFileSync(join(consumer, 'check.mts'), TYPES_ESM);
     writeFileSync(join(consumer, 'check.cts'), TYPES_CJS);
     writeFileSync(
@@ -268,9 +456,64 @@ describe('the installed package (no compiler on PATH, offline)', () => {
       }),
     );
     const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-    const result = run(process.execPath, [tsc, '-p', consumer], { cwd: consumer, env: strippedEnv });
+    const result = await run(process.execPath, [tsc, '-p', consumer], { cwd: consumer, env: strippedEnv });
     expect(`${result.stdout}${result.stderr}`).toBe('');
     expect(result.status).toBe(0);
-  });
+  }, 120_000);
 });
 
+describe('consumers compiled to CommonJS with import interop', () => {
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+
+  for (const [name, compilerOptions] of [
+    ['module commonjs, moduleResolution node10', { module: 'commonjs', moduleResolution: 'node10' }],
+    ['module node16 (from CommonJS)', { module: 'node16', moduleResolution: 'node16' }],
+  ] as const) {
+    it(`TypeScript with esModuleInterop (${name}): type-checks, and \`import dgram from 'mcast/dgram'\` works like node:dgram`, async () => {
+      const dir = join(consumer, `ts-${compilerOptions.module}`);
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'main.ts'), INTEROP_CONSUMER);
+      writeFileSync(
+        join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          compilerOptions: {
+            ...compilerOptions,
+            target: 'ES2022',
+            esModuleInterop: true,
+            strict: true,
+            noImplicitAny: false,
+            outDir: 'out',
+            types: ['node'],
+            typeRoots: [join(ROOT, 'node_modules', '@types')],
+            // The declarations themselves are checked by the test above; here only their use.
+            skipLibCheck: true,
+          },
+          files: ['main.ts'],
+        }),
+      );
+      const compiled = await run(process.execPath, [tsc, '-p', dir], { cwd: dir, env: strippedEnv });
+      expect(`${compiled.stdout}${compiled.stderr}`).toBe('');
+      const js = readFileSync(join(dir, 'out', 'main.js'), 'utf8');
+      expect(js).toContain('__importDefault(require("mcast/dgram"))');
+      expect(await runInteropConsumer(join(dir, 'out', 'main.js'))).toEqual(INTEROP_EXPECTED);
+    }, 120_000);
+  }
+
+  it("Babel (@babel/plugin-transform-modules-commonjs): `import dgram from 'mcast/dgram'` works like node:dgram", async () => {
+    // Loaded from the project's devDependencies; the compiled program runs in the consumer.
+    const babel = createRequire(import.meta.url)('@babel/core') as {
+      transformSync(code: string, options: object): { code?: string | null } | null;
+    };
+    const compiled = babel.transformSync(INTEROP_CONSUMER, {
+      babelrc: false,
+      configFile: false,
+      sourceType: 'module',
+      plugins: ['@babel/plugin-transform-modules-commonjs'],
+    });
+    const js = compiled?.code ?? '';
+    // Babel merges the default and namespace imports into one interop call.
+    expect(js).toMatch(/_interopRequire(Default|Wildcard)\(require\("mcast\/dgram"\)\)/);
+    writeFileSync(join(consumer, 'babel-main.cjs'), js);
+    expect(await runInteropConsumer(join(consumer, 'babel-main.cjs'))).toEqual(INTEROP_EXPECTED);
+  });
+});

@@ -167,8 +167,11 @@ type LookupCallback = (error: Error | null, address: string, family?: number) =>
 type LookupFunction = (hostname: string, family: number, callback: LookupCallback) => void;
 type SendCallback = (error: Error | null, bytes?: number) => void;
 
+/** `'udp4'` or `'udp6'`, as in node:dgram. */
 export type SocketType = NodeDgram.SocketType;
+/** The sender of a received datagram, as in node:dgram. */
 export type RemoteInfo = NodeDgram.RemoteInfo;
+/** The options object of `bind()`, as in node:dgram. */
 export type BindOptions = NodeDgram.BindOptions;
 
 /** createSocket's options: dgram's, plus what mcast adds. */
@@ -266,13 +269,21 @@ const defaultLookup: LookupFunction = (hostname, family, callback) => {
 };
 
 export interface Socket {
+  /** 'close' after close(), 'connect' when connect() succeeded, 'listening' once bound. */
   on(event: 'close' | 'connect' | 'listening', listener: () => void): this;
+  /** A bind, send or receive error (a send error goes to send()'s callback when it has one). */
   on(event: 'error', listener: (err: Error) => void): this;
+  /** A datagram and its sender. */
   on(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): this;
+  /** Any other event, as EventEmitter. */
   on(event: string | symbol, listener: (...args: never[]) => void): this;
+  /** 'close', 'connect' or 'listening', once. */
   once(event: 'close' | 'connect' | 'listening', listener: () => void): this;
+  /** The next error only. */
   once(event: 'error', listener: (err: Error) => void): this;
+  /** The next datagram only. */
   once(event: 'message', listener: (msg: Buffer, rinfo: RemoteInfo) => void): this;
+  /** Any other event, once, as EventEmitter. */
   once(event: string | symbol, listener: (...args: never[]) => void): this;
 }
 
@@ -281,6 +292,7 @@ export interface Socket {
  * unbound; bind() (or the first send, connect or addMembership) opens the descriptor.
  */
 export class Socket extends EventEmitter implements NodeDgram.Socket {
+  /** `'udp4'` or `'udp6'`, as given to createSocket. */
   readonly type: SocketType;
   /** The mcast socket (the descriptor), once bind() or an implicit bind opened one. */
   #core: CoreSocket | null = null;
@@ -424,9 +436,13 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
 
   // ---- bind ----------------------------------------------------------------------------------
 
+  /** Binds to `port` (0 or none: ephemeral) on `address` (none: the wildcard); 'listening' follows. */
   bind(port?: number, address?: string, callback?: () => void): this;
+  /** Binds to `port` on the wildcard address. */
   bind(port?: number, callback?: () => void): this;
+  /** Binds to an ephemeral port on the wildcard address. */
   bind(callback?: () => void): this;
+  /** Binds as `{ port, address, exclusive, fd }` say (`fd` is refused: ERR_MCAST_UNSUPPORTED). */
   bind(options: BindOptions, callback?: () => void): this;
   bind(...args: unknown[]): this {
     let port: unknown = args[0];
@@ -555,7 +571,9 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
 
   // ---- connect ---------------------------------------------------------------------------------
 
+  /** Associates the socket with one peer (`address` default: localhost); 'connect' follows. */
   connect(port: number, address?: string, callback?: () => void): void;
+  /** Associates the socket with `port` on localhost. */
   connect(port: number, callback: () => void): void;
   connect(portArg: unknown, addressArg?: unknown, callbackArg?: unknown): void {
     const port = validatePort(portArg, 'Port', false);
@@ -649,14 +667,18 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
 
   // ---- send ------------------------------------------------------------------------------------
 
+  /** Sends one datagram (a list of buffers is sent as one) to `address:port` (a connected socket: neither). */
   send(
     msg: string | NodeJS.ArrayBufferView | readonly unknown[],
     port?: number,
     address?: string,
     callback?: (error: Error | null, bytes: number) => void,
   ): void;
+  /** Sends to `port` on localhost (the address given by dns.lookup for an empty name). */
   send(msg: string | NodeJS.ArrayBufferView | readonly unknown[], port?: number, callback?: (error: Error | null, bytes: number) => void): void;
+  /** Sends on a connected socket. */
   send(msg: string | NodeJS.ArrayBufferView | readonly unknown[], callback?: (error: Error | null, bytes: number) => void): void;
+  /** Sends `length` bytes of `msg` from `offset` to `address:port`. */
   send(
     msg: string | NodeJS.ArrayBufferView,
     offset: number,
@@ -665,6 +687,7 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     address?: string,
     callback?: (error: Error | null, bytes: number) => void,
   ): void;
+  /** Sends `length` bytes of `msg` from `offset` to `port` on localhost. */
   send(
     msg: string | NodeJS.ArrayBufferView,
     offset: number,
@@ -672,6 +695,7 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     port?: number,
     callback?: (error: Error | null, bytes: number) => void,
   ): void;
+  /** Sends `length` bytes of `msg` from `offset` on a connected socket. */
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, callback?: (error: Error | null, bytes: number) => void): void;
   send(...args: unknown[]): void {
     let [buffer, offset, length, port, address, callback] = args;
@@ -901,6 +925,7 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     return this;
   }
 
+  /** `await using` support: closes the socket and resolves on 'close'. */
   async [Symbol.asyncDispose](): Promise<void> {
     if (!this.#open) return;
     await new Promise<void>((resolve) => this.close(resolve));

@@ -18,13 +18,20 @@ export interface ErrorContext {
 
 /** A failed system call. */
 export class McastError extends Error {
+  /** The errno name, e.g. `EADDRINUSE`, `ENOBUFS`, `ENODEV`. */
   readonly code: string;
+  /** The errno number. */
   readonly errno: number;
+  /** The call that failed, with the option, e.g. `setsockopt(MCAST_JOIN_GROUP)`. */
   readonly syscall: string;
+  /** The group of a failed membership call. */
   readonly group?: string;
+  /** The source of a failed source-specific call. */
   readonly source?: string;
+  /** The interface of the failed call, as given. */
   readonly interface?: string;
 
+  /** @internal mcast makes these; a program only reads them. */
   constructor(code: string, errno: number, syscall: string, message: string, context: ErrorContext = {}) {
     super(message);
     this.name = 'McastError';

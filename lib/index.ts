@@ -1,6 +1,8 @@
 /**
  * mcast: UDP multicast for Node.js with exact interface control, source-specific joins and
  * batched receive/send (recvmmsg/sendmmsg).
+ *
+ * @module mcast
  */
 import { binding } from './binding';
 

@@ -95,18 +95,30 @@ export interface Socket {
   on(event: 'error', listener: (error: Error) => void): this;
   /** The socket was closed. */
   on(event: 'close', listener: () => void): this;
+  /** The next datagram only; see the 'message' event of {@link Socket.on}. */
   once(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
+  /** The next recvmmsg result only; see the 'batch' event of {@link Socket.on}. */
   once(event: 'batch', listener: (batch: RecvBatch) => void): this;
+  /** The next receive error only. */
   once(event: 'error', listener: (error: Error) => void): this;
+  /** The socket was closed. */
   once(event: 'close', listener: () => void): this;
 }
 
 /** A 'batch' or 'message' listener as EventEmitter stores it (a once-wrapper is bound). */
 type Listener = (this: Socket, ...args: unknown[]) => unknown;
 
+/**
+ * A UDP socket for multicast, bound when created (see {@link createSocket}): joins by exact
+ * interface, source-specific joins and filters, batched receive ('batch', zero copy, or
+ * 'message') and send (sendmmsg).
+ */
 export class Socket extends EventEmitter implements NativeSocketOwner {
+  /** Address family, 4 or 6, as created. */
   readonly family: Family;
+  /** Datagrams read per recvmmsg call, as created. */
   readonly batchSize: number;
+  /** Bytes kept per datagram (longer ones are delivered cut and flagged), as created. */
   readonly maxMessageSize: number;
   readonly #native: NativeSocket;
   readonly #batch: Batch;

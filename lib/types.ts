@@ -82,6 +82,7 @@ export interface MessageInfo {
   address: string;
   /** Source port. */
   port: number;
+  /** Address family of the source address. */
   family: 'IPv4' | 'IPv6';
   /** Bytes delivered (at most maxMessageSize). */
   size: number;
@@ -109,6 +110,7 @@ export interface RecvBatch {
   readonly count: number;
   /** The whole receive slab; datagram i occupies `buffer[offset(i) .. offset(i) + size(i)]`. */
   readonly buffer: Buffer;
+  /** Address family of the socket, and so of every address in the batch. */
   readonly family: Family;
   /** Start of datagram i in `buffer` (allocates nothing). */
   offset(i: number): number;
@@ -142,7 +144,9 @@ export interface RecvBatch {
 
 /** Counters since the socket was created. */
 export interface SocketStats {
+  /** Datagrams delivered to 'batch' / 'message' (filtered ones not counted). */
   packetsReceived: number;
+  /** Payload bytes of those datagrams, as delivered (at most maxMessageSize each). */
   bytesReceived: number;
   /** recvmmsg calls that returned at least one datagram. */
   batches: number;
@@ -153,7 +157,9 @@ export interface SocketStats {
    * datagram, and SO_MEMINFO when stats() is called, so drops after the last datagram count too).
    */
   kernelDrops: number;
+  /** Datagrams the kernel accepted from send, sendBatch and sendAll. */
   packetsSent: number;
+  /** Payload bytes of those datagrams. */
   bytesSent: number;
   /**
    * Send calls that found no room: the socket's send buffer (EAGAIN) or the device queue
@@ -173,8 +179,11 @@ export interface SocketStats {
 
 /** One address of an interface. */
 export interface InterfaceAddress {
+  /** Address family. */
   family: 'IPv4' | 'IPv6';
+  /** The address, without a zone (`10.0.1.2`, `fe80::1`). */
   address: string;
+  /** Its netmask (`255.255.255.0`, `ffff:ffff:ffff:ffff::`). */
   netmask: string;
   /** IPv6 scope id (the interface index for link-local addresses), 0 otherwise. */
   scopeId: number;
@@ -182,18 +191,27 @@ export interface InterfaceAddress {
 
 /** One network interface, from getifaddrs(3) and if_nametoindex(3). */
 export interface InterfaceInfo {
+  /** Interface name (`eth1`), usable wherever an interface is asked for. */
   name: string;
+  /** Interface index, as `ip link` numbers it. */
   index: number;
+  /** IFF_UP: administratively up. */
   up: boolean;
+  /** IFF_MULTICAST: the interface supports multicast. */
   multicast: boolean;
+  /** IFF_LOOPBACK. */
   loopback: boolean;
+  /** Its IPv4 and IPv6 addresses. */
   addresses: InterfaceAddress[];
 }
 
 /** The address a socket is bound to. */
 export interface BoundAddress {
+  /** Local address (the wildcard `0.0.0.0` / `::` when bound to all). */
   address: string;
+  /** Address family. */
   family: 'IPv4' | 'IPv6';
+  /** Local port (the one the kernel chose, when 0 was asked for). */
   port: number;
 }
 

@@ -163,7 +163,14 @@ const out = {
   node: process.version,
   loaded: require('node-gyp-build').path(pkgDir),
   sameImplementation: esm.Socket === cjs.Socket && esmDgram.Socket === cjsDgram.Socket && dgram.createSocket === cjsDgram.createSocket,
-  exports: { root: Object.keys(cjs).sort(), dgram: Object.keys(cjsDgram).sort() },
+  exports: {
+    root: Object.keys(cjs).sort(),
+    dgram: Object.keys(cjsDgram).sort(),
+    // The implementation module behind the CommonJS entry: the entry must offer all of it.
+    dgramImplementation: Object.keys(require(pkgDir + '/dist/dgram.js')).sort(),
+    dgramFlagged: '__esModule' in cjsDgram,
+    dgramDefaultIsModule: dgram === cjsDgram,
+  },
   received: [],
 };
 const done = new Promise((resolve, reject) => {
@@ -414,14 +421,19 @@ describe('the installed package (no compiler on PATH, offline)', () => {
         node: string;
         loaded: string;
         sameImplementation: boolean;
-        exports: { root: string[]; dgram: string[] };
+        exports: { root: string[]; dgram: string[]; dgramImplementation: string[]; dgramFlagged: boolean; dgramDefaultIsModule: boolean };
         received: string[];
       };
       expect(result.node.startsWith(`v${major}.`)).toBe(true);
       expect(result.loaded).toBe(join(realpathSync(consumer), 'node_modules', 'mcast', 'prebuilds', 'linux-x64', 'mcast.node'));
       expect(result.sameImplementation).toBe(true);
       expect(result.exports.root).toEqual(expect.arrayContaining(['createSocket', 'Socket', 'listInterfaces', 'McastError', 'constants']));
-      expect(result.exports.dgram).toEqual(['Socket', 'createSocket']);
+      expect(result.exports.dgram).toEqual(expect.arrayContaining(['Socket', 'createSocket']));
+      // require('mcast/dgram') is shaped like require('node:dgram'): every member, no __esModule
+      // flag, and `import dgram from 'mcast/dgram'` is that same object.
+      expect(result.exports.dgram).toEqual(result.exports.dgramImplementation);
+      expect(result.exports.dgramFlagged).toBe(false);
+      expect(result.exports.dgramDefaultIsModule).toBe(true);
       expect(result.received.sort()).toEqual(['core hello from 127.0.0.1', 'dgram multicast from 127.0.0.1']);
     });
   }

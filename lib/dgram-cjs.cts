@@ -21,4 +21,9 @@ namespace dgram {
   export type SocketOptions = impl.SocketOptions;
 }
 
+// Every value the implementation exports must be listed in the namespace: tsc fails here when
+// one is missing (a member added to ./dgram and not to this entry).
+const complete: { [K in keyof typeof impl]: unknown } = dgram;
+void complete;
+
 export = dgram;

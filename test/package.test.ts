@@ -117,20 +117,34 @@ function filesUnder(dir: string): string[] {
 }
 
 /**
- * What the tarball must hold, derived from the sources (so that a new module in lib/ or a new
- * prebuild needs no edit here): each lib/ module's JavaScript and declaration, the native sources
- * (not their tests or fuzzers), the prebuilt binaries, and the package's own documents.
+ * What the tarball must hold, derived from the sources and package.json's `files` (so that a new
+ * module in lib/, a new prebuild or a new listed file needs no edit here): for `dist/`, each lib/
+ * module's JavaScript and declaration (compiled from lib/ now: nothing stale, no maps); for
+ * `prebuilds/`, the binaries; a `dir/*.ext` pattern, the matching files of that folder (the native
+ * sources, not their tests or fuzzers); any other entry, that file.
  */
 function expectedFiles(): string[] {
-  const out = ['package.json', 'README.md', 'CHANGELOG.md', 'binding.gyp'];
-  for (const file of filesUnder('lib')) {
-    const m = /^lib\/(.*)\.([cm]?)ts$/.exec(file);
-    if (m === null || file.endsWith('.d.ts') || file.startsWith('lib/ambient/')) continue;
-    out.push(`dist/${m[1]}.${m[2]}js`, `dist/${m[1]}.d.${m[2]}ts`);
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { files: string[] };
+  const out = ['package.json'];
+  for (const entry of pkg.files) {
+    if (entry.startsWith('!')) continue; // the exclusions are what this test checks
+    if (entry === 'dist/') {
+      for (const file of filesUnder('lib')) {
+        const m = /^lib\/(.*)\.([cm]?)ts$/.exec(file);
+        if (m === null || file.endsWith('.d.ts') || file.startsWith('lib/ambient/')) continue;
+        out.push(`dist/${m[1]}.${m[2]}js`, `dist/${m[1]}.d.${m[2]}ts`);
+      }
+    } else if (entry === 'prebuilds/') {
+      out.push(...filesUnder('prebuilds').filter((f) => f.endsWith('.node')));
+    } else if (/^[\w-]+\/\*\.\w+$/.test(entry)) {
+      const [dir, ext] = entry.split('/*') as [string, string];
+      out.push(...filesUnder(dir).filter((f) => dirname(f) === dir && f.endsWith(ext)));
+    } else {
+      if (entry.includes('*') || entry.endsWith('/')) throw new Error(`package.test: teach expectedFiles() the "files" entry ${entry}`);
+      out.push(entry);
+    }
   }
-  out.push(...filesUnder('native').filter((f) => /^native\/[^/]+\.(cc|h)$/.test(f)));
-  out.push(...filesUnder('prebuilds').filter((f) => f.endsWith('.node')));
-  return out.sort();
+  return [...new Set(out)].sort();
 }
 
 /** npm's own CLI script, run with `node` (so that `npm` itself needs nothing on PATH). */

@@ -1,0 +1,195 @@
+/**
+ * mcast/register: `node -r mcast/register` and `node --import mcast/register` give mcast/dgram to
+ * every require and import of 'dgram' / 'node:dgram', in the program and in its dependencies,
+ * and never to mcast's own files. Each case runs a real child node process in a scratch project
+ * whose node_modules holds mcast (a link to this checkout, as an installed package would be found)
+ * and small dependencies of both module kinds that load dgram.
+ */
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const ROOT = resolve(__dirname, '..');
+let dir: string;
+
+function write(file: string, text: string): void {
+  mkdirSync(join(dir, file, '..'), { recursive: true });
+  writeFileSync(join(dir, file), text);
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mcast-register-'));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules', 'mcast'));
+  write('node_modules/cjs-dep/package.json', '{"name":"cjs-dep","main":"index.js"}');
+  write('node_modules/cjs-dep/index.js', "module.exports = { plain: require('dgram'), prefixed: require('node:dgram') };\n");
+  write('node_modules/esm-dep/package.json', '{"name":"esm-dep","type":"module","exports":"./index.js"}');
+  write('node_modules/esm-dep/index.js', "import d from 'dgram';\nimport * as ns from 'node:dgram';\nexport { d as plain, ns };\n");
+  // What each program prints: is every way of reaching dgram mcast/dgram, and is the escape hatch Node's?
+  write(
+    'app.cjs',
+    `const m = require('mcast/dgram');
+const dep = require('cjs-dep');
+import('esm-dep').then((esm) => import('node:dgram').then((dyn) => {
+  console.log(JSON.stringify({
+    plain: require('dgram') === m,
+    prefixed: require('node:dgram') === m,
+    depPlain: dep.plain === m,
+    depPrefixed: dep.prefixed === m,
+    dynamicImport: dyn.default === m,
+    esmDepDefault: esm.plain === m,
+    esmDepNamed: esm.ns.createSocket === m.createSocket,
+    builtinIsNodes: process.getBuiltinModule('dgram') !== m,
+  }));
+}));
+`,
+  );
+  write(
+    'app.mjs',
+    `import d from 'dgram';
+import { createSocket, Socket } from 'node:dgram';
+import m from 'mcast/dgram';
+import { plain, ns } from 'esm-dep';
+import { createRequire } from 'node:module';
+const require = createRequire(import.meta.url);
+console.log(JSON.stringify({
+  plain: d === m,
+  prefixed: createSocket === m.createSocket && Socket === m.Socket,
+  depPlain: require('cjs-dep').plain === m,
+  depPrefixed: require('cjs-dep').prefixed === m,
+  dynamicImport: (await import('node:dgram')).default === m,
+  esmDepDefault: plain === m,
+  esmDepNamed: ns.createSocket === m.createSocket,
+  builtinIsNodes: process.getBuiltinModule('dgram') !== m,
+}));
+`,
+  );
+  // A dependency's socket works through the hook: a datagram to itself on 127.0.0.1.
+  write(
+    'echo.cjs',
+    `const dgram = require('dgram');
+const s = dgram.createSocket('udp4');
+s.on('message', (msg, rinfo) => {
+  console.log(JSON.stringify({ msg: msg.toString(), family: rinfo.family, mcast: s instanceof require('mcast/dgram').Socket }));
+  s.close();
+});
+s.bind(0, '127.0.0.1', () => s.send('ping', s.address().port, '127.0.0.1'));
+`,
+  );
+});
+
+afterAll(() => {
+  if (dir) rmSync(dir, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function node(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+  return new Promise((done) => {
+    execFile(
+      process.execPath,
+      args,
+      { cwd: dir, env: { ...process.env, NODE_DEBUG: '', NODE_OPTIONS: '', ...env }, timeout: 15_000 },
+      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const ALL_MCAST = {
+  plain: true,
+  prefixed: true,
+  depPlain: true,
+  depPrefixed: true,
+  dynamicImport: true,
+  esmDepDefault: true,
+  esmDepNamed: true,
+  builtinIsNodes: true,
+};
+
+describe('mcast/register', () => {
+  it.each([
+    ['-r', 'app.cjs'],
+    ['-r', 'app.mjs'],
+    ['--import', 'app.mjs'],
+    ['--import', 'app.cjs'],
+  ])('node %s mcast/register %s: every require and import of dgram, also in dependencies, is mcast/dgram', async (flag, app) => {
+    const r = await node([flag, 'mcast/register', app]);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual(ALL_MCAST);
+  });
+
+  it('without the flag, the same programs get node:dgram everywhere', async () => {
+    for (const app of ['app.cjs', 'app.mjs']) {
+      const r = await node([app]);
+      expect(JSON.parse(r.stdout)).toEqual({
+        plain: false,
+        prefixed: false,
+        depPlain: false,
+        depPrefixed: false,
+        dynamicImport: false,
+        esmDepDefault: false,
+        esmDepNamed: false,
+        builtinIsNodes: true,
+      });
+    }
+  });
+
+  it("the README's check prints true under the hook, false without it; NODE_OPTIONS works too", async () => {
+    const check = ['-p', "require('dgram') === require('mcast/dgram')"];
+    expect((await node(['-r', 'mcast/register', ...check])).stdout.trim()).toBe('true');
+    expect((await node(check, { NODE_OPTIONS: '-r mcast/register' })).stdout.trim()).toBe('true');
+    expect((await node(check)).stdout.trim()).toBe('false');
+  });
+
+  it('NODE_DEBUG=mcast names each request and what it got; mcast/dgram itself keeps node:dgram', async () => {
+    for (const flag of ['-r', '--import']) {
+      const r = await node([flag, 'mcast/register', 'app.mjs'], { NODE_DEBUG: 'mcast' });
+      const lines = r.stderr.trim().split('\n');
+      const depFile = join(dir, 'node_modules', 'cjs-dep', 'index.js');
+      expect(lines).toContain(`MCAST ${pidOf(lines)}: register: import 'dgram' from file://${join(dir, 'app.mjs')} -> mcast/dgram`);
+      expect(lines).toContain(`MCAST ${pidOf(lines)}: register: require('dgram') from ${depFile} -> mcast/dgram`);
+      expect(lines).toContain(`MCAST ${pidOf(lines)}: register: require('node:dgram') from ${depFile} -> mcast/dgram`);
+      expect(lines).toContain(
+        `MCAST ${pidOf(lines)}: register: import 'dgram' from file://${join(dir, 'node_modules', 'esm-dep', 'index.js')} -> mcast/dgram`,
+      );
+      // mcast/dgram asks for Node's module once (to follow the running Node's behaviour) and gets it.
+      const own = lines.filter((l) => l.includes("mcast's own"));
+      expect(own.length).toBeGreaterThan(0);
+      for (const l of own) expect(l).toMatch(new RegExp(`from mcast's own (file://)?${ROOT}/dist/\\S+ -> node:dgram$`));
+      expect(lines.every((l) => l.startsWith('MCAST '))).toBe(true);
+    }
+    // No line without NODE_DEBUG, none without the hook.
+    expect((await node(['-r', 'mcast/register', 'app.cjs'])).stderr).toBe('');
+    expect((await node(['app.cjs'], { NODE_DEBUG: 'mcast' })).stderr).toBe('');
+  });
+
+  it("a dependency's socket works through the hook and exits by itself", async () => {
+    const r = await node(['-r', 'mcast/register', 'echo.cjs']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ msg: 'ping', family: 'IPv4', mcast: true });
+  });
+
+  it('loading it twice (both flags) installs it once', async () => {
+    const r = await node(['-r', 'mcast/register', '--import', 'mcast/register', 'app.cjs'], { NODE_DEBUG: 'mcast' });
+    expect(JSON.parse(r.stdout)).toEqual(ALL_MCAST);
+    const depLines = r.stderr.split('\n').filter((l) => l.includes("require('dgram') from") && l.includes('cjs-dep'));
+    expect(depLines).toHaveLength(1);
+  });
+
+  it('exports the path it redirects to, from both entries', async () => {
+    const cjs = await node(['-p', "require('mcast/register').dgramPath"]);
+    expect(cjs.stdout.trim()).toBe(join(ROOT, 'dist', 'dgram.js'));
+    const esm = await node(['--input-type=module', '-e', "import { dgramPath } from 'mcast/register'; console.log(dgramPath)"]);
+    expect(esm.stdout.trim()).toBe(join(ROOT, 'dist', 'dgram.js'));
+  });
+});
+
+function pidOf(lines: string[]): string {
+  return /^MCAST (\d+):/.exec(lines[0] ?? '')?.[1] ?? 'no debug line';
+}

@@ -71,7 +71,7 @@ interface WirePacket {
   link: 'A' | 'B';
   src: string | null;
   dst: string | null;
-  dstPort: number | null;
+  dstPort: number | 'ephemeral' | null;
 }
 
 interface Observation {
@@ -105,6 +105,8 @@ interface Scenario {
   steps: Step[];
   /** The UDP ports whose packets count as the scenario's traffic. */
   ports: number[];
+  /** Packets that depend on a library's own timers, not on the scenario (each use says which). */
+  ignoreWire?: (p: WirePacket) => boolean;
 }
 
 class Program {
@@ -117,6 +119,24 @@ class Program {
     argv: string[],
   ) {
     this.run = spawnIn(host, argv);
+    // A program that already ended, or closed its stdin on "stop", must not fail the test.
+    this.run.child.stdin?.on('error', () => {});
+  }
+
+  /** Waits up to timeoutMs for the end of the program; never kills it. True when it ended. */
+  async waitExit(timeoutMs: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), timeoutMs)));
+    try {
+      return await Promise.race([this.run.exited.then(() => true as const), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  stop(): void {
+    this.stopAt ??= Date.now();
+    if (this.run.running) this.run.child.stdin?.end('stop\n');
   }
 
   events(): Record<string, unknown>[] {
@@ -167,7 +187,9 @@ async function observe(scenario: Scenario, mode: Mode): Promise<Observation> {
     return p;
   };
   try {
+    const t0 = Date.now();
     for (const step of scenario.steps) {
+      if (process.env.LIBS_DUMP) console.log(mode, Date.now() - t0, 'ms:', JSON.stringify(step));
       if ('start' in step) {
         const role = scenario.roles[step.start];
         if (!role) throw new Error(`no role ${step.start}`);
@@ -182,32 +204,17 @@ async function observe(scenario: Scenario, mode: Mode): Promise<Observation> {
       } else if ('wait' in step) {
         await get(step.wait).waitEvent(step.event, step.timeoutMs ?? 10_000);
       } else if ('stop' in step) {
-        const p = get(step.stop);
-        p.stopAt = Date.now();
-        p.run.child.stdin?.end('stop\n');
+        get(step.stop).stop();
       } else if ('exit' in step) {
-        await get(step.exit).run.wait(step.timeoutMs ?? 10_000).catch(() => undefined);
+        await get(step.exit).waitExit(step.timeoutMs ?? 10_000);
       } else {
         await new Promise((r) => setTimeout(r, step.settle));
       }
     }
     // Anything still running had its chance: tell it to stop and wait the grace period.
-    for (const p of programs.values()) {
-      if (p.run.running && p.stopAt === null) {
-        p.stopAt = Date.now();
-        p.run.child.stdin?.end('stop\n');
-      }
-    }
+    for (const p of programs.values()) p.stop();
     const ended = new Map<string, boolean>();
-    await Promise.all(
-      [...programs.values()].map(async (p) => {
-        const wait = await p.run.wait(EXIT_GRACE_MS).then(
-          () => true,
-          () => false,
-        );
-        ended.set(p.name, wait);
-      }),
-    );
+    await Promise.all([...programs.values()].map(async (p) => ended.set(p.name, await p.waitExit(EXIT_GRACE_MS))));
     const out: Observation = { programs: {}, wire: [] };
     for (const p of programs.values()) {
       const events = p.events();
@@ -221,16 +228,16 @@ async function observe(scenario: Scenario, mode: Mode): Promise<Observation> {
           ...p.run.lines.filter((l) => parseJson(l) === null && l.trim() !== ''),
           ...p.run.stderr.split('\n').filter((l) => l.trim() !== ''),
         ].map(normalizeOutput),
-        exit: exit === 'SIGKILL' && ended.get(p.name) === false ? 'killed: still running' : exit,
+        exit: ended.get(p.name) === true ? exit : 'still running (killed by the test)',
         exitedByItself: ended.get(p.name) === true,
       };
     }
     await new Promise((r) => setTimeout(r, 200));
     for (const link of ['A', 'B'] as const) {
       const { packets } = await caps[link].stop();
-      out.wire.push(...wireOf(link, packets));
+      out.wire.push(...wireOf(link, packets, scenario.ports));
     }
-    out.wire = dedupe(out.wire);
+    out.wire = dedupe(out.wire.filter((p) => !scenario.ignoreWire?.(p)));
     return out;
   } finally {
     for (const p of programs.values()) if (p.run.running) p.run.child.kill('SIGKILL');
@@ -243,8 +250,16 @@ function normalizeOutput(line: string): string {
   return line.replace(/\(node:\d+\)/g, '(node:PID)').replace(/\b\d{4}-\d\d-\d\dT[\d:.]+Z\b/g, 'TIME');
 }
 
-function wireOf(link: 'A' | 'B', packets: Packet[]): WirePacket[] {
-  return packets.filter((p) => p.proto === 'UDP').map((p) => ({ link, src: p.src, dst: p.dst, dstPort: p.dstPort }));
+/** An ephemeral port (a reply to a client's own port) is reduced to 'ephemeral': it differs per run. */
+function wireOf(link: 'A' | 'B', packets: Packet[], ports: readonly number[]): WirePacket[] {
+  return packets
+    .filter((p) => p.proto === 'UDP')
+    .map((p) => ({
+      link,
+      src: p.src,
+      dst: p.dst,
+      dstPort: p.dstPort !== null && !ports.includes(p.dstPort) ? 'ephemeral' : p.dstPort,
+    }));
 }
 
 function dedupe(packets: WirePacket[]): WirePacket[] {
@@ -315,6 +330,260 @@ describe('multicast-dns', () => {
         expect(resultOf(o, 'responder')).toMatchObject({ queries: [{ name, type: 'A' }], errors: [] });
         expectCleanExits(o);
         expectOnLinkA(o, M_A4);
+      },
+    );
+  });
+});
+
+const M_A6 = 'fd93:1::1';
+const PA_A6 = 'fd93:1::2';
+
+describe('multicast-dns over IPv6', () => {
+  it("interface '::%link': the answer comes back, and a second socket without reuseAddr gets EADDRINUSE", async () => {
+    const name = 'box-v6.local';
+    const onPa = { type: 'udp6', ip: 'ff02::fb', interface: `::%${linkA.peer.ifname}` };
+    await compare(
+      {
+        roles: {
+          responder: { host: () => pa, program: 'mdns-responder.cjs', config: { mdns: onPa, name, type: 'AAAA', data: PA_A6 } },
+          inUse: {
+            host: () => pa,
+            program: 'mdns-querier.cjs',
+            config: { mdns: { ...onPa, reuseAddr: false }, name, type: 'AAAA', timeoutMs: 3000 },
+          },
+          querier: {
+            host: () => m,
+            program: 'mdns-querier.cjs',
+            config: {
+              mdns: { type: 'udp6', ip: 'ff02::fb', interface: `::%${linkA.self.ifname}` },
+              name,
+              type: 'AAAA',
+              timeoutMs: 4000,
+            },
+          },
+        },
+        steps: [
+          { start: 'responder' },
+          { start: 'inUse', until: 'impl' },
+          { exit: 'inUse' },
+          { start: 'querier', until: 'impl' },
+          { exit: 'querier' },
+        ],
+        ports: [5353],
+      },
+      (o) => {
+        expect(resultOf(o, 'querier')).toMatchObject({ answers: [{ name, type: 'AAAA', data: PA_A6 }], errors: [], timedOut: false });
+        const inUse = resultOf(o, 'inUse');
+        expect(inUse?.errors).toEqual(expect.arrayContaining([expect.objectContaining({ code: 'EADDRINUSE', syscall: 'bind' })]));
+        expect(inUse).toMatchObject({ answers: [], timedOut: false });
+        expect(resultOf(o, 'responder')).toMatchObject({ queries: [{ name, type: 'AAAA' }], errors: [] });
+        expectCleanExits(o);
+        expectOnLinkA(o, linkA.self.linkLocal);
+        expect(o.wire).toContainEqual({ link: 'A', src: linkA.self.linkLocal, dst: 'ff02::fb', dstPort: 5353 });
+      },
+    );
+  });
+});
+
+describe('bonjour-service', () => {
+  it('publish on PA, browse from M (interface: link A): up with its addresses, then down on the goodbye', async () => {
+    const service = { name: 'bonjour-test', type: 'http', port: 8080, txt: { path: '/x' } };
+    await compare(
+      {
+        roles: {
+          publisher: { host: () => pa, program: 'bonjour-publish.cjs', config: { bonjour: {}, service } },
+          browser: {
+            host: () => m,
+            program: 'bonjour-browse.cjs',
+            config: { bonjour: { interface: M_A4, bind: '0.0.0.0' }, type: 'http', untilDown: true, timeoutMs: 8000 },
+          },
+        },
+        steps: [
+          { start: 'publisher' },
+          { start: 'browser' },
+          { wait: 'browser', event: 'up' },
+          { stop: 'publisher' },
+          { exit: 'publisher' },
+          { exit: 'browser' },
+        ],
+        ports: [5353],
+      },
+      (o) => {
+        const found = { name: 'bonjour-test', type: 'http', protocol: 'tcp', port: 8080, txt: { path: '/x' } };
+        const result = resultOf(o, 'browser');
+        expect(result).toMatchObject({ up: [found], down: [found], errors: [], timedOut: false });
+        expect((result?.up as { addresses: string[] }[])[0]?.addresses).toEqual(expect.arrayContaining([PA_A4, PA_A6]));
+        expect(resultOf(o, 'publisher')).toMatchObject({ published: false, errors: [] });
+        expectCleanExits(o);
+        expectOnLinkA(o, M_A4);
+      },
+    );
+  });
+});
+
+describe('@homebridge/ciao', () => {
+  it('advertise from M (interface: link A) over IPv4 and IPv6; a browser on PA finds it, then sees it go', async () => {
+    await compare(
+      {
+        roles: {
+          browser: {
+            host: () => pa,
+            program: 'bonjour-browse.cjs',
+            config: { bonjour: {}, type: 'http', untilDown: true, timeoutMs: 12_000 },
+          },
+          advertiser: {
+            host: () => m,
+            program: 'ciao-advertise.cjs',
+            config: {
+              responder: { interface: linkA.self.ifname },
+              service: { name: 'ciao-test', type: 'http', port: 8081, hostname: 'ciao-host', txt: { k: 'v' } },
+            },
+          },
+        },
+        steps: [
+          { start: 'browser' },
+          { start: 'advertiser' },
+          { wait: 'browser', event: 'up' },
+          { stop: 'advertiser' },
+          { exit: 'advertiser' },
+          { exit: 'browser' },
+        ],
+        ports: [5353],
+      },
+      (o) => {
+        const found = { name: 'ciao-test', type: 'http', protocol: 'tcp', port: 8081, host: 'ciao-host.local', txt: { k: 'v' } };
+        const result = resultOf(o, 'browser');
+        expect(result).toMatchObject({ up: [found], down: [found], errors: [], timedOut: false });
+        expect((result?.up as { addresses: string[] }[])[0]?.addresses).toEqual(expect.arrayContaining([M_A4, M_A6]));
+        expect(resultOf(o, 'advertiser')).toMatchObject({ errors: [] });
+        expectCleanExits(o);
+        expectOnLinkA(o, M_A4);
+        expect(o.wire).toContainEqual({ link: 'A', src: M_A4, dst: '224.0.0.251', dstPort: 5353 });
+        expect(o.wire.some((p) => p.link === 'A' && p.dst === 'ff02::fb' && p.src?.startsWith('fe80:'))).toBe(true);
+      },
+    );
+  });
+});
+
+const SSDP_GROUP = '239.255.255.250';
+const USN = 'urn:schemas-upnp-org:device:MediaServer:1';
+const UDN = 'uuid:7d3c5e8e-0d3c-4a5f-9b7e-6a1f2c3d4e5f';
+
+describe('node-ssdp', () => {
+  it('M-SEARCH from M (interfaces: [link A], explicitSocketBind) gets the answer of a server on PA', async () => {
+    await compare(
+      {
+        roles: {
+          server: {
+            host: () => pa,
+            program: 'ssdp-server.cjs',
+            config: { server: { interfaces: [linkA.peer.ifname], location: `http://${PA_A4}:8080/desc.xml`, udn: UDN }, usn: USN },
+          },
+          client: {
+            host: () => m,
+            program: 'ssdp-client.cjs',
+            config: { client: { interfaces: [linkA.self.ifname], explicitSocketBind: true }, search: USN, timeoutMs: 5000 },
+          },
+        },
+        steps: [{ start: 'server' }, { start: 'client', until: 'impl' }, { exit: 'client' }],
+        ports: [1900],
+        // The server's first ssdp:alive comes from its own 3 s start timer, whenever the run is that slow.
+        ignoreWire: (p) => p.src === PA_A4 && p.dst === SSDP_GROUP,
+      },
+      (o) => {
+        expect(resultOf(o, 'client')).toMatchObject({
+          responses: [{ statusCode: 200, ST: USN, USN: `${UDN}::${USN}`, LOCATION: `http://${PA_A4}:8080/desc.xml`, from: PA_A4 }],
+          errors: [],
+          timedOut: false,
+        });
+        expectCleanExits(o);
+        expectOnLinkA(o, M_A4);
+        expect(o.wire).toContainEqual({ link: 'A', src: M_A4, dst: SSDP_GROUP, dstPort: 1900 });
+      },
+    );
+  });
+
+  it('NOTIFY from a server on M (interfaces: [link A], explicitSocketBind) reaches a client on PA: alive, then byebye', async () => {
+    await compare(
+      {
+        roles: {
+          listener: {
+            host: () => pa,
+            program: 'ssdp-client.cjs',
+            config: { client: { interfaces: [linkA.peer.ifname], sourcePort: 1900 }, timeoutMs: 10_000 },
+          },
+          server: {
+            host: () => m,
+            program: 'ssdp-server.cjs',
+            config: {
+              server: { interfaces: [linkA.self.ifname], explicitSocketBind: true, location: `http://${M_A4}:8080/desc.xml`, udn: UDN },
+              usn: USN,
+              advertise: true,
+            },
+          },
+        },
+        steps: [
+          { start: 'listener' },
+          { start: 'server' },
+          { wait: 'listener', event: 'alive' },
+          { stop: 'server' },
+          { exit: 'server' },
+          { settle: 300 },
+          { stop: 'listener' },
+          { exit: 'listener' },
+        ],
+        ports: [1900],
+      },
+      (o) => {
+        const result = resultOf(o, 'listener');
+        expect(result).toMatchObject({ errors: [], responses: [] });
+        expect(result?.alive).toEqual(
+          expect.arrayContaining([{ NT: USN, USN: `${UDN}::${USN}`, LOCATION: `http://${M_A4}:8080/desc.xml`, from: M_A4 }]),
+        );
+        expectCleanExits(o);
+        expectOnLinkA(o, M_A4);
+      },
+    );
+  });
+});
+
+describe('sacn', () => {
+  it('a sender on M (iface: link A address) reaches a receiver on PA: every packet, in order', async () => {
+    // Percentages that survive sACN's 0-255 steps exactly (20 % = 51, 40 % = 102).
+    const payload = { 1: 100, 2: 20, 512: 40 };
+    await compare(
+      {
+        roles: {
+          receiver: {
+            host: () => pa,
+            program: 'sacn-receiver.cjs',
+            config: { receiver: { universes: [1], iface: PA_A4, reuseAddr: true }, count: 3 },
+          },
+          sender: {
+            host: () => m,
+            program: 'sacn-sender.cjs',
+            config: { sender: { universe: 1, iface: M_A4, reuseAddr: true }, count: 3, payload, sourceName: 'mcast test' },
+          },
+        },
+        steps: [
+          { start: 'receiver' },
+          { start: 'sender', until: 'impl' },
+          { exit: 'sender' },
+          { wait: 'receiver', event: 'received', timeoutMs: 3000 },
+          { stop: 'receiver' },
+          { exit: 'receiver' },
+        ],
+        ports: [5568],
+      },
+      (o) => {
+        expect(resultOf(o, 'sender')).toMatchObject({ sent: 3, errors: [] });
+        const packets = resultOf(o, 'receiver')?.packets as { sequence: number }[];
+        expect(packets.map((p) => p.sequence)).toEqual([0, 1, 2]);
+        expect(packets[0]).toMatchObject({ universe: 1, sourceName: 'mcast test', sourceAddress: M_A4, priority: 100, payload });
+        expect(resultOf(o, 'receiver')).toMatchObject({ errors: [] });
+        expectCleanExits(o);
+        expectOnLinkA(o, M_A4);
+        expect(o.wire).toContainEqual({ link: 'A', src: M_A4, dst: '239.255.0.1', dstPort: 5568 });
       },
     );
   });

@@ -35,6 +35,9 @@ process.on('unhandledRejection', fatal('rejection'));
 
 emit('impl', { impl: dgram === process.getBuiltinModule('dgram') ? 'node:dgram' : 'mcast/dgram' });
 
+/** Stops reading stdin (set by onStop): a program that is done must not be kept alive by it. */
+let releaseStdin = () => {};
+
 /**
  * Calls `stop` once, when the test writes "stop" to stdin (or closes it). stdin is destroyed
  * first, so that only the library's own handles decide whether the process then exits.
@@ -42,10 +45,13 @@ emit('impl', { impl: dgram === process.getBuiltinModule('dgram') ? 'node:dgram' 
 function onStop(stop) {
   let buffered = '';
   let done = false;
-  const fire = () => {
-    if (done) return;
+  releaseStdin = () => {
     done = true;
     process.stdin.destroy();
+  };
+  const fire = () => {
+    if (done) return;
+    releaseStdin();
     stop();
   };
   process.stdin.setEncoding('utf8');
@@ -58,7 +64,8 @@ function onStop(stop) {
 
 /**
  * Runs `finish` once: when the program calls the returned function (it saw what it waited for),
- * or after `ms` (it did not). The timer is cleared either way, so it never keeps the process alive.
+ * after `ms` (it did not), or on "stop". The timer is cleared and stdin released either way, so
+ * neither keeps the process alive.
  */
 function finishOnce(ms, finish) {
   let done = false;
@@ -67,6 +74,7 @@ function finishOnce(ms, finish) {
     if (done) return;
     done = true;
     clearTimeout(timer);
+    releaseStdin();
     finish(timedOut === true);
   }
   return () => run(false);

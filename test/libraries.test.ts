@@ -19,6 +19,10 @@ import { Running, spawnIn, until } from './wire-helpers.js';
 const PROGRAMS = 'test/libraries';
 /** How long a program may take to end by itself once it has nothing left to do. */
 const EXIT_GRACE_MS = 4000;
+/** Default bound of a start, wait or exit step (a failing run is slow, never stuck). */
+const STEP_TIMEOUT_MS = 8000;
+/** Two runs of a scenario, each bounded by its steps: generous, so that a failing run still reports its observation. */
+const TEST_TIMEOUT_MS = 90_000;
 
 let net: Topology;
 let m: Host;
@@ -200,13 +204,13 @@ async function observe(scenario: Scenario, mode: Mode): Promise<Observation> {
           JSON.stringify(role.config),
         ]);
         programs.set(step.start, p);
-        await p.waitEvent(step.until ?? 'ready', 10_000);
+        await p.waitEvent(step.until ?? 'ready', STEP_TIMEOUT_MS);
       } else if ('wait' in step) {
-        await get(step.wait).waitEvent(step.event, step.timeoutMs ?? 10_000);
+        await get(step.wait).waitEvent(step.event, step.timeoutMs ?? STEP_TIMEOUT_MS);
       } else if ('stop' in step) {
         get(step.stop).stop();
       } else if ('exit' in step) {
-        await get(step.exit).waitExit(step.timeoutMs ?? 10_000);
+        await get(step.exit).waitExit(step.timeoutMs ?? STEP_TIMEOUT_MS);
       } else {
         await new Promise((r) => setTimeout(r, step.settle));
       }
@@ -282,9 +286,10 @@ function resultOf(o: Observation, program: string): Record<string, unknown> | un
  */
 async function compare(scenario: Scenario, expectNode: (o: Observation) => void): Promise<void> {
   const onNode = await observe(scenario, 'node:dgram');
+  if (process.env.LIBS_DUMP) console.log(JSON.stringify({ onNode }));
   expectNode(onNode);
   const onMcast = await observe(scenario, 'mcast/dgram');
-  if (process.env.LIBS_DUMP) console.log(JSON.stringify({ onNode, onMcast }, null, 1));
+  if (process.env.LIBS_DUMP) console.log(JSON.stringify({ onMcast }));
   expect(onMcast).toEqual(onNode);
 }
 
@@ -332,7 +337,7 @@ describe('multicast-dns', () => {
         expectOnLinkA(o, M_A4);
       },
     );
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 const M_A6 = 'fd93:1::1';
@@ -382,7 +387,7 @@ describe('multicast-dns over IPv6', () => {
         expect(o.wire).toContainEqual({ link: 'A', src: linkA.self.linkLocal, dst: 'ff02::fb', dstPort: 5353 });
       },
     );
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 describe('bonjour-service', () => {
@@ -418,7 +423,7 @@ describe('bonjour-service', () => {
         expectOnLinkA(o, M_A4);
       },
     );
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 describe('@homebridge/ciao', () => {
@@ -435,7 +440,8 @@ describe('@homebridge/ciao', () => {
             host: () => m,
             program: 'ciao-advertise.cjs',
             config: {
-              responder: { interface: linkA.self.ifname },
+              // IPv6 advertisements are off by default in ciao.
+              responder: { interface: linkA.self.ifname, advertiseIpv6: true },
               service: { name: 'ciao-test', type: 'http', port: 8081, hostname: 'ciao-host', txt: { k: 'v' } },
             },
           },
@@ -462,7 +468,7 @@ describe('@homebridge/ciao', () => {
         expect(o.wire.some((p) => p.link === 'A' && p.dst === 'ff02::fb' && p.src?.startsWith('fe80:'))).toBe(true);
       },
     );
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 const SSDP_GROUP = '239.255.255.250';
@@ -501,7 +507,7 @@ describe('node-ssdp', () => {
         expect(o.wire).toContainEqual({ link: 'A', src: M_A4, dst: SSDP_GROUP, dstPort: 1900 });
       },
     );
-  });
+  }, TEST_TIMEOUT_MS);
 
   it('NOTIFY from a server on M (interfaces: [link A], explicitSocketBind) reaches a client on PA: alive, then byebye', async () => {
     await compare(
@@ -544,7 +550,7 @@ describe('node-ssdp', () => {
         expectOnLinkA(o, M_A4);
       },
     );
-  });
+  }, TEST_TIMEOUT_MS);
 });
 
 describe('sacn', () => {
@@ -586,5 +592,5 @@ describe('sacn', () => {
         expect(o.wire).toContainEqual({ link: 'A', src: M_A4, dst: '239.255.0.1', dstPort: 5568 });
       },
     );
-  });
+  }, TEST_TIMEOUT_MS);
 });

@@ -18,7 +18,7 @@ import { Running, spawnIn, until } from './wire-helpers.js';
 
 const PROGRAMS = 'test/libraries';
 /** How long a program may take to end by itself once it has nothing left to do. */
-const EXIT_GRACE_MS = 4000;
+const EXIT_GRACE_MS = 6000;
 /** Default bound of a start, wait or exit step (a failing run is slow, never stuck). */
 const STEP_TIMEOUT_MS = 8000;
 /** Two runs of a scenario, each bounded by its steps: generous, so that a failing run still reports its observation. */
@@ -343,6 +343,29 @@ describe('multicast-dns', () => {
 const M_A6 = 'fd93:1::1';
 const PA_A6 = 'fd93:1::2';
 
+describe('the multi-homed host itself', () => {
+  it("without an interface option M's traffic takes the multicast route, link B: the capture there sees it", async () => {
+    await compare(
+      {
+        roles: {
+          querier: {
+            host: () => m,
+            program: 'mdns-querier.cjs',
+            config: { mdns: {}, name: 'nobody.local', type: 'A', timeoutMs: 1500 },
+          },
+        },
+        steps: [{ start: 'querier', until: 'impl' }, { exit: 'querier' }],
+        ports: [5353],
+      },
+      (o) => {
+        expect(resultOf(o, 'querier')).toMatchObject({ answers: [], errors: [], timedOut: true });
+        expect(o.wire).toEqual([{ link: 'B', src: '10.93.2.1', dst: '224.0.0.251', dstPort: 5353 }]);
+        expectCleanExits(o);
+      },
+    );
+  }, TEST_TIMEOUT_MS);
+});
+
 describe('multicast-dns over IPv6', () => {
   it("interface '::%link': the answer comes back, and a second socket without reuseAddr gets EADDRINUSE", async () => {
     const name = 'box-v6.local';
@@ -509,7 +532,10 @@ describe('node-ssdp', () => {
     );
   }, TEST_TIMEOUT_MS);
 
-  it('NOTIFY from a server on M (interfaces: [link A], explicitSocketBind) reaches a client on PA: alive, then byebye', async () => {
+  // server.stop() sends ssdp:byebye and closes its sockets in the same tick: on node:dgram the
+  // byebye never leaves (the send still waits for its address lookup), so `bye` stays empty.
+  // The comparison holds mcast/dgram to the same.
+  it('NOTIFY from a server on M (interfaces: [link A], explicitSocketBind) reaches a client on PA: ssdp:alive', async () => {
     await compare(
       {
         roles: {

@@ -10,6 +10,8 @@ export interface RegisterHookData {
   ownDirUrl: string;
   /** file: URL of mcast/dgram's ES entry. */
   dgramUrl: string;
+  /** file: URL of mcast/dgram's CommonJS build, for a `require` that reaches this hook. */
+  dgramRequireUrl: string;
   /** NODE_DEBUG names mcast. */
   debug: boolean;
 }
@@ -17,6 +19,8 @@ export interface RegisterHookData {
 /** The context Node passes to a resolve hook (the part this hook reads). */
 export interface ResolveContext {
   parentURL?: string | undefined;
+  /** Export conditions of the request: 'require' for a require() that reaches the hooks. */
+  conditions?: readonly string[] | undefined;
 }
 
 /** What a resolve hook returns. */
@@ -49,6 +53,12 @@ export async function resolve(
     if (from.startsWith(config.ownDirUrl)) {
       debug(`register: import '${specifier}' from mcast's own ${from} -> node:dgram`);
     } else {
+      // Where Node sends require() through these hooks too (newer versions, for CommonJS loaded
+      // by import), it must get module.exports, as from the CommonJS hook, not a namespace.
+      if (context.conditions?.includes('require') === true) {
+        debug(`register: require('${specifier}') from ${from} -> mcast/dgram`);
+        return { url: config.dgramRequireUrl, format: 'commonjs', shortCircuit: true };
+      }
       debug(`register: import '${specifier}' from ${from} -> mcast/dgram`);
       return { url: config.dgramUrl, format: 'module', shortCircuit: true };
     }

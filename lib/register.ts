@@ -23,6 +23,8 @@ import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { debuglog } from 'node:util';
 
+import type { RegisterHookData } from './register-hooks.mjs' with { 'resolution-mode': 'import' };
+
 /** The CommonJS loader's internal entry point, which `require` calls for every request. */
 type Load = (request: string, parent: NodeJS.Module | null | undefined, isMain: boolean) => unknown;
 
@@ -33,7 +35,7 @@ const MCAST_DGRAM = join(__dirname, 'dgram.js');
 const INSTALLED = Symbol.for('mcast.register');
 const debug = debuglog('mcast');
 
-/** True when `file` (a path or a file: URL) is one of mcast's own compiled files. */
+/** True when `file` (a path) is one of mcast's own compiled files. */
 function isOwnFile(file: string | undefined): boolean {
   return file !== undefined && file.startsWith(OWN_DIR);
 }
@@ -57,9 +59,10 @@ function installRequireHook(): void {
 
 function installImportHook(): void {
   // module.register() appeared in Node 20.6; engines asks for 20.17, so it is there.
-  const data = {
+  const data: RegisterHookData = {
     ownDirUrl: pathToFileURL(OWN_DIR).href,
     dgramUrl: pathToFileURL(join(__dirname, 'dgram-esm.mjs')).href,
+    dgramRequireUrl: pathToFileURL(MCAST_DGRAM).href,
     debug: debug.enabled,
   };
   Module.register(pathToFileURL(join(__dirname, 'register-hooks.mjs')).href, { data });

@@ -9,7 +9,10 @@ import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+import * as hooks from '../dist/register-hooks.mjs';
 
 const ROOT = resolve(__dirname, '..');
 let dir: string;
@@ -85,18 +88,20 @@ afterAll(() => {
 });
 
 interface Run {
-  code: number | null;
+  /** Exit code, or why there is none. */
+  code: number | string | null;
   stdout: string;
   stderr: string;
 }
 
-function node(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Run> {
+function node(args: string[], env: NodeJS.ProcessEnv = {}, timeout = 15_000): Promise<Run> {
   return new Promise((done) => {
     execFile(
       process.execPath,
       args,
-      { cwd: dir, env: { ...process.env, NODE_DEBUG: '', NODE_OPTIONS: '', ...env }, timeout: 15_000 },
-      (err, stdout, stderr) => done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      { cwd: dir, env: { ...process.env, NODE_DEBUG: '', NODE_OPTIONS: '', ...env }, timeout },
+      (err, stdout, stderr) =>
+        done({ code: err ? ((err as { code?: number | string }).code ?? `killed: ${String(err.signal)}`) : 0, stdout, stderr }),
     );
   });
 }
@@ -188,6 +193,62 @@ describe('mcast/register', () => {
     const esm = await node(['--input-type=module', '-e', "import { dgramPath } from 'mcast/register'; console.log(dgramPath)"]);
     expect(esm.stdout.trim()).toBe(join(ROOT, 'dist', 'dgram.js'));
   });
+});
+
+describe('the resolve hook (dist/register-hooks.mjs, called directly)', () => {
+  const own = pathToFileURL(join(ROOT, 'dist') + '/').href;
+  const data = {
+    ownDirUrl: own,
+    dgramUrl: `${own}dgram-esm.mjs`,
+    dgramRequireUrl: `${own}dgram.js`,
+    debug: false,
+  };
+  const next = async (specifier: string) => ({ url: `next:${specifier}` });
+  const user = 'file:///srv/app/main.mjs';
+
+  it('sends both specifiers to mcast/dgram, require conditions to its CommonJS build, the rest on', async () => {
+    hooks.initialize(data);
+    for (const specifier of ['dgram', 'node:dgram']) {
+      expect(await hooks.resolve(specifier, { parentURL: user, conditions: ['node', 'import'] }, next)).toEqual({
+        url: data.dgramUrl,
+        format: 'module',
+        shortCircuit: true,
+      });
+      expect(await hooks.resolve(specifier, { parentURL: user, conditions: ['node', 'require'] }, next)).toEqual({
+        url: data.dgramRequireUrl,
+        format: 'commonjs',
+        shortCircuit: true,
+      });
+      expect(await hooks.resolve(specifier, { parentURL: `${own}dgram-esm.mjs` }, next)).toEqual({ url: `next:${specifier}` });
+    }
+    for (const specifier of ['node:net', 'dgram2', './dgram', 'mcast/dgram']) {
+      expect(await hooks.resolve(specifier, { parentURL: user }, next)).toEqual({ url: `next:${specifier}` });
+    }
+  });
+});
+
+describe('TypeScript', () => {
+  it("types 'mcast/register' for ES modules and CommonJS (node16 resolution)", async () => {
+    write('types/check.mts', "import { dgramPath } from 'mcast/register';\nexport const p: string = dgramPath;\n");
+    write('types/check.cts', "import register = require('mcast/register');\nexport const p: string = register.dgramPath;\n");
+    write(
+      'types/tsconfig.json',
+      JSON.stringify({
+        compilerOptions: {
+          module: 'node16',
+          moduleResolution: 'node16',
+          strict: true,
+          noEmit: true,
+          // The declarations need nothing from @types/node; leaving it out keeps tsc quick.
+          types: [],
+        },
+        files: ['check.mts', 'check.cts'],
+      }),
+    );
+    const r = await node([join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(dir, 'types')], {}, 55_000);
+    expect(r.stdout + r.stderr).toBe('');
+    expect(r.code).toBe(0);
+  }, 60_000);
 });
 
 function pidOf(lines: string[]): string {

@@ -450,7 +450,7 @@ describe('bonjour-service', () => {
 });
 
 describe('@homebridge/ciao', () => {
-  it('advertise from M (interface: link A) over IPv4 and IPv6; a browser on PA finds it, then sees it go', async () => {
+  it('advertise from M (interface: link A) over IPv4 and IPv6: found by a browser and an IPv6 querier on PA, then gone', async () => {
     await compare(
       {
         roles: {
@@ -458,6 +458,16 @@ describe('@homebridge/ciao', () => {
             host: () => pa,
             program: 'bonjour-browse.cjs',
             config: { bonjour: {}, type: 'http', untilDown: true, timeoutMs: 12_000 },
+          },
+          querier6: {
+            host: () => pa,
+            program: 'mdns-querier.cjs',
+            config: {
+              mdns: { type: 'udp6', ip: 'ff02::fb', interface: `::%${linkA.peer.ifname}` },
+              name: '_http._tcp.local',
+              type: 'PTR',
+              timeoutMs: 4000,
+            },
           },
           advertiser: {
             host: () => m,
@@ -472,6 +482,8 @@ describe('@homebridge/ciao', () => {
         steps: [
           { start: 'browser' },
           { start: 'advertiser' },
+          { start: 'querier6', until: 'impl' },
+          { exit: 'querier6' },
           { wait: 'browser', event: 'up' },
           { stop: 'advertiser' },
           { exit: 'advertiser' },
@@ -484,6 +496,13 @@ describe('@homebridge/ciao', () => {
         const result = resultOf(o, 'browser');
         expect(result).toMatchObject({ up: [found], down: [found], errors: [], timedOut: false });
         expect((result?.up as { addresses: string[] }[])[0]?.addresses).toEqual(expect.arrayContaining([M_A4, M_A6]));
+        // Over IPv6 too: a multicast-dns querier on PA asks on ff02::fb and ciao answers from M.
+        expect(resultOf(o, 'querier6')).toMatchObject({
+          answers: [{ name: '_http._tcp.local', type: 'PTR', data: 'ciao-test._http._tcp.local' }],
+          from: [`${linkA.self.linkLocal}%${linkA.peer.ifname}`],
+          errors: [],
+          timedOut: false,
+        });
         expect(resultOf(o, 'advertiser')).toMatchObject({ errors: [] });
         expectCleanExits(o);
         expectOnLinkA(o, M_A4);

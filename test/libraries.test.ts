@@ -343,6 +343,36 @@ describe('multicast-dns', () => {
 const M_A6 = 'fd93:1::1';
 const PA_A6 = 'fd93:1::2';
 
+describe('multicast-dns, interface without bind', () => {
+  // multicast-dns binds to `interface` unless `bind` is given: a socket bound to a unicast
+  // address gets no multicast, so the querier never hears the answer. That is the library's
+  // behaviour on node:dgram, and mcast/dgram must not "fix" it by receiving more.
+  it('the querier bound to its own address sends the query on link A but hears no multicast answer', async () => {
+    const name = 'box-bound.local';
+    await compare(
+      {
+        roles: {
+          responder: { host: () => pa, program: 'mdns-responder.cjs', config: { mdns: {}, name, type: 'A', data: PA_A4 } },
+          querier: {
+            host: () => m,
+            program: 'mdns-querier.cjs',
+            config: { mdns: { interface: M_A4 }, name, type: 'A', timeoutMs: 1500 },
+          },
+        },
+        steps: [{ start: 'responder' }, { start: 'querier', until: 'impl' }, { exit: 'querier' }],
+        ports: [5353],
+      },
+      (o) => {
+        expect(resultOf(o, 'querier')).toMatchObject({ answers: [], errors: [], timedOut: true });
+        expect(resultOf(o, 'responder')).toMatchObject({ queries: [{ name, type: 'A' }], errors: [] });
+        expect(o.wire).toContainEqual({ link: 'A', src: PA_A4, dst: '224.0.0.251', dstPort: 5353 });
+        expectCleanExits(o);
+        expectOnLinkA(o, M_A4);
+      },
+    );
+  }, TEST_TIMEOUT_MS);
+});
+
 describe('the multi-homed host itself', () => {
   it("without an interface option M's traffic takes the multicast route, link B: the capture there sees it", async () => {
     await compare(

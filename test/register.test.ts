@@ -69,6 +69,17 @@ console.log(JSON.stringify({
 }));
 `,
   );
+  write(
+    'worker.cjs',
+    `const { Worker, isMainThread, parentPort } = require('node:worker_threads');
+if (isMainThread) {
+  new Worker(__filename).on('message', (m) => console.log(JSON.stringify(m)));
+} else {
+  const m = require('mcast/dgram');
+  import('node:dgram').then((e) => parentPort.postMessage({ required: require('dgram') === m, imported: e.default === m }));
+}
+`,
+  );
   // A dependency's socket works through the hook: a datagram to itself on 127.0.0.1.
   write(
     'echo.cjs',
@@ -180,6 +191,12 @@ describe('mcast/register', () => {
     expect(JSON.parse(r.stdout)).toEqual({ msg: 'ping', family: 'IPv4', mcast: true });
   });
 
+  it('a worker thread gets it too (require and import)', async () => {
+    const r = await node(['-r', 'mcast/register', 'worker.cjs']);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ required: true, imported: true });
+  });
+
   it('loading it twice (both flags) installs it once', async () => {
     const r = await node(['-r', 'mcast/register', '--import', 'mcast/register', 'app.cjs'], { NODE_DEBUG: 'mcast' });
     expect(JSON.parse(r.stdout)).toEqual(ALL_MCAST);
@@ -239,7 +256,9 @@ describe('TypeScript', () => {
           moduleResolution: 'node16',
           strict: true,
           noEmit: true,
-          // The declarations need nothing from @types/node; leaving it out keeps tsc quick.
+          // The declarations need nothing from @types/node or the DOM; leaving them out keeps tsc quick.
+          target: 'es2022',
+          lib: ['es2022'],
           types: [],
         },
         files: ['check.mts', 'check.cts'],

@@ -19,6 +19,7 @@
  * `NODE_DEBUG=mcast` prints one line per request, which module asked and what it got.
  */
 import Module = require('node:module');
+import { readFileSync } from 'node:fs';
 import { join, sep } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { debuglog } from 'node:util';
@@ -28,10 +29,28 @@ import type { RegisterHookData } from './register-hooks.mjs' with { 'resolution-
 /** The CommonJS loader's internal entry point, which `require` calls for every request. */
 type Load = (request: string, parent: NodeJS.Module | null | undefined, isMain: boolean) => unknown;
 
+/** One condition of an entry of package.json "exports": `{ types, default }`. */
+interface ExportTarget {
+  default: string;
+}
+
+/**
+ * The file that package.json "exports" gives for `mcast/dgram` under a condition: what
+ * `require('mcast/dgram')` or `import 'mcast/dgram'` loads, so the hook hands out exactly that.
+ */
+function dgramEntry(condition: 'require' | 'import'): string {
+  const pkg = JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as {
+    exports: Record<string, Record<string, ExportTarget>>;
+  };
+  const target = pkg.exports['./dgram']?.[condition]?.default;
+  if (target === undefined) throw new Error(`mcast/register: package.json has no "exports" entry ./dgram for ${condition}`);
+  return join(__dirname, '..', target);
+}
+
 const DGRAM_SPECIFIERS: ReadonlySet<string> = new Set(['dgram', 'node:dgram']);
 /** This package's compiled files: requests from here keep Node's own dgram. */
 const OWN_DIR = __dirname + sep;
-const MCAST_DGRAM = join(__dirname, 'dgram.js');
+const MCAST_DGRAM = dgramEntry('require');
 const INSTALLED = Symbol.for('mcast.register');
 const debug = debuglog('mcast');
 
@@ -61,7 +80,7 @@ function installImportHook(): void {
   // module.register() appeared in Node 20.6; engines asks for 20.17, so it is there.
   const data: RegisterHookData = {
     ownDirUrl: pathToFileURL(OWN_DIR).href,
-    dgramUrl: pathToFileURL(join(__dirname, 'dgram-esm.mjs')).href,
+    dgramUrl: pathToFileURL(dgramEntry('import')).href,
     dgramRequireUrl: pathToFileURL(MCAST_DGRAM).href,
     debug: debug.enabled,
   };
@@ -76,7 +95,8 @@ if (state[INSTALLED] !== true) {
 }
 
 /**
- * The file that `require('dgram')` and `require('node:dgram')` now load (mcast/dgram's
- * CommonJS build). `require('dgram') === require('mcast/dgram')` holds once the hook is active.
+ * The file that `require('dgram')` and `require('node:dgram')` now load: the one that
+ * `require('mcast/dgram')` loads. `require('dgram') === require('mcast/dgram')` holds once the
+ * hook is active.
  */
 export const dgramPath: string = MCAST_DGRAM;

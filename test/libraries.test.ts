@@ -10,6 +10,7 @@
  * interface option, so a library whose option is not honoured sends on B. tcpdump runs on both
  * of M's links for every run. The programs are in test/libraries/ (one per role; they print
  * JSON lines, see common.cjs) and each runs in its own child node process in its host.
+ * LIBS_DUMP=1 prints every step and both observations.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 

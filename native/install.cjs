@@ -18,6 +18,7 @@ const os = require('node:os');
 const path = require('node:path');
 
 const ROOT = path.join(__dirname, '..');
+/** The packages that bring python3, make and a C++ compiler (lib/binding.ts names them too). */
 const PACKAGES =
   'Debian/Ubuntu: apt-get install python3 make g++; Alpine: apk add python3 make g++; Fedora/RHEL: dnf install python3 make gcc-c++';
 
@@ -139,4 +140,5 @@ function main() {
   return 0;
 }
 
-process.exitCode = main();
+module.exports = { BUILD_PACKAGES: PACKAGES };
+if (require.main === module) process.exitCode = main();

@@ -16,6 +16,9 @@
  *                                                  bytes of that on any arm64 Linux.
  *   IP_MULTICAST_IF (an index, or an address)    -> SO_BINDTODEVICE to that interface: the same
  *                                                  outgoing interface for the multicast sends
+ *                                                  (the source address of those on lo reads
+ *                                                  0.0.0.0 then: only IP_MULTICAST_IF makes the
+ *                                                  kernel pick lo's host-scope 127.0.0.1)
  *   IP_MULTICAST_ALL, SO_RXQ_OVFL                -> reported as done (nothing can reach the kernel)
  * Each step-in is appended to $MCAST_QEMU_SHIM_LOG; the test accepts exactly these and fails on
  * any other option that needed one. Nothing here is part of the package.

@@ -219,11 +219,11 @@ function emulated(work, tarball, node) {
   if (!/\bdemo\b/.test(help)) fail(`mcast --help printed no command list:\n${help}`);
   log(`mcast --help: ${help.split('\n').length} lines`);
   const demo = must(cli, ['demo'], { cwd: consumer, env });
-  const greetings = demo.split('\n').filter((l) => l.includes('Hello, multicast world!')).length;
-  if (greetings < 3) fail(`mcast demo: ${greetings} greetings, expected 3:\n${demo}`);
+  const greetings = demo.split('\n').filter((l) => /^receiver \d+: "Hello, multicast world!"/.test(l)).length;
+  if (greetings !== 3) fail(`mcast demo: ${greetings} receivers greeted, expected 3:\n${demo}`);
   if (/could not make a private network namespace/.test(demo)) fail(`mcast demo did not run in its own namespace:\n${demo}`);
   log(`mcast demo: ${greetings} receivers greeted`);
-  process.stdout.write(demo.replace(/^/gm, '  | '));
+  process.stdout.write(`${demo.trimEnd().replace(/^/gm, '  | ')}\n`);
 
   const steps = [...new Set(existsSync(shimLog) ? readFileSync(shimLog, 'utf8').split('\n').filter(Boolean) : [])];
   const unexpected = steps.filter((step) => !SHIM_STEPS.includes(step));

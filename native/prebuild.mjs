@@ -7,9 +7,10 @@
 // architecture's binary, and a file missing from the package's "files" would fail here too.
 //
 // The architecture that is not the host's is cross-compiled with Debian's cross compiler
-// (g++-aarch64-linux-gnu on x64). The addon uses Node-API only, whose headers do not depend on the
-// architecture, so the host's Node headers serve every target: npm_config_nodedir points node-gyp
-// at them when the npm configuration does not already, so nothing is downloaded.
+// (g++-aarch64-linux-gnu on x64). The addon uses Node-API and libuv's public uv.h, neither of
+// which depends on the architecture (the system headers under them come from the cross sysroot),
+// so the host's Node headers serve every target: npm_config_nodedir points node-gyp at them when
+// the npm configuration does not already, so nothing is downloaded.
 //
 // The `glibc` tag in the file name makes node-gyp-build pass over these binaries on musl (Alpine),
 // where the install compiles from source instead (native/install.cjs). Each binary is checked to

@@ -105,7 +105,6 @@ export interface NativeBinding {
   layout: RecordLayout;
 }
 
-/** The addon, loaded once per environment (main thread or worker). */
 /**
  * The addon for this machine, through node-gyp-build (build/Release, else the fitting prebuild).
  * When there is none (musl or another architecture, and no compile at install: npm 11 runs a
@@ -123,13 +122,14 @@ function loadAddon(): NativeBinding {
       ? 'no prebuilt binary fits this machine and none was compiled at install; allow the install script and rerun it: ' +
         `\`npm install-scripts approve mcast && npm rebuild mcast\` (it compiles with python3, make and g++: ${BUILD_PACKAGES})`
       : 'the native addon does not load on this machine (README "Installing" gives the glibc it needs); compile it here: ' +
-        `\`npm rebuild mcast --build-from-source\` (python3, make and g++: ${BUILD_PACKAGES})`;
+        `\`npm install-scripts approve mcast && npm rebuild mcast --build-from-source\` (python3, make and g++: ${BUILD_PACKAGES})`;
     const error = new Error(`mcast: ${reason}: ${what}`, { cause });
     (error as NodeJS.ErrnoException).code = 'ERR_MCAST_NATIVE_ADDON';
     throw error;
   }
 }
 
+/** The addon, loaded once per environment (main thread or worker). */
 export const binding = loadAddon();
 
 // One dispatcher per environment for all sockets: a socket's callbacks never root it.

@@ -15,7 +15,7 @@
 // The `glibc` tag in the file name makes node-gyp-build pass over these binaries on musl (Alpine),
 // where the install compiles from source instead (native/install.cjs). Each binary is checked to
 // be of its architecture and to ask for no newer glibc/libstdc++ than native/glibc-floor.mjs states.
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { arch as hostArch, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -76,27 +76,38 @@ function scratchCopy() {
 }
 
 const prebuildify = join(ROOT, 'node_modules', 'prebuildify', 'bin.js');
-let failed = false;
-for (const arch of arches) {
+
+/** Runs prebuildify for `arch` in a scratch copy; resolves with its exit status and output. */
+function prebuildifyIn(arch, tools) {
+  const work = scratchCopy();
+  const args = [prebuildify, '--napi', '--strip', '--strip-bin', tools.strip, '--tag-libc', '--target', NODE_TARGET,
+    '--arch', arch, '--out', OUT, work];
+  return new Promise((done) => {
+    const child = spawn(process.execPath, args, {
+      cwd: work,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, ...nodedirEnv(), ...tools.env },
+    });
+    let output = '';
+    child.stdout.on('data', (chunk) => (output += chunk));
+    child.stderr.on('data', (chunk) => (output += chunk));
+    child.on('close', (status, signal) => {
+      rmSync(work, { recursive: true, force: true });
+      done({ status: status ?? signal, output });
+    });
+  });
+}
+
+/** Builds and checks one prebuild; resolves with the floor problems (fails outright on the rest). */
+async function build(arch) {
   const tools = toolchain(arch);
   const out = join(OUT, 'prebuilds', `linux-${arch}`);
   rmSync(out, { recursive: true, force: true });
-  const work = scratchCopy();
   const started = Date.now();
-  try {
-    const args = [prebuildify, '--napi', '--strip', '--strip-bin', tools.strip, '--tag-libc', '--target', NODE_TARGET,
-      '--arch', arch, '--out', OUT, work];
-    process.stdout.write(`prebuild: linux-${arch}${tools.env.CXX ? ` (cross: ${tools.env.CXX})` : ''}\n`);
-    const r = spawnSync(process.execPath, args, {
-      cwd: work,
-      stdio: 'inherit',
-      env: { ...process.env, ...nodedirEnv(), ...tools.env },
-    });
-    if (r.status !== 0) fail(`prebuildify for linux-${arch} exited with ${r.status ?? r.signal}`);
-  } finally {
-    rmSync(work, { recursive: true, force: true });
-  }
-  const built = readdirSync(out).filter((f) => f.endsWith('.node'));
+  process.stdout.write(`prebuild: linux-${arch}${tools.env.CXX ? ` (cross: ${tools.env.CXX})` : ''}\n`);
+  const r = await prebuildifyIn(arch, tools);
+  if (r.status !== 0) fail(`prebuildify for linux-${arch} exited with ${r.status}:\n${r.output}`);
+  const built = existsSync(out) ? readdirSync(out).filter((f) => f.endsWith('.node')) : [];
   if (built.length !== 1 || built[0] !== 'mcast.glibc.node') fail(`expected prebuilds/linux-${arch}/mcast.glibc.node, found: ${built.join(', ') || 'nothing'}`);
   const file = join(out, built[0]);
   const machine = elfArch(readFileSync(file));
@@ -106,7 +117,10 @@ for (const arch of arches) {
   process.stdout.write(
     `prebuild: prebuilds/linux-${arch}/${built[0]}: ${machine}, ${statSync(file).size} bytes, needs ${describe(needed)} (floor ${describe(FLOORS[arch])}), ${seconds} s\n`,
   );
-  for (const p of problems) process.stderr.write(`prebuild: ${p}\n`);
-  failed ||= problems.length > 0;
+  return problems;
 }
-process.exit(failed ? 1 : 0);
+
+// The architectures build side by side (each node-gyp make runs one compiler at a time).
+const problems = (await Promise.all(arches.map(build))).flat();
+for (const p of problems) process.stderr.write(`prebuild: ${p}\n`);
+process.exit(problems.length > 0 ? 1 : 0);

@@ -105,8 +105,32 @@ export interface NativeBinding {
   layout: RecordLayout;
 }
 
+/**
+ * The addon for this machine, through node-gyp-build (build/Release, else the fitting prebuild).
+ * When there is none (musl or another architecture, and no compile at install: npm 11 runs a
+ * dependency's install script only once the project allows it) or it cannot load (a glibc older
+ * than it needs), the error says what to do instead of node-gyp-build's bare list of tags.
+ */
+function loadAddon(): NativeBinding {
+  const root = path.join(__dirname, '..');
+  try {
+    return nodeGypBuild(root) as NativeBinding;
+  } catch (cause) {
+    const reason = String((cause as Error).message).split('\n')[0] ?? '';
+    const { BUILD_PACKAGES } = require(path.join(root, 'native', 'install.cjs')) as { BUILD_PACKAGES: string };
+    const what = /No native build was found/.test(reason)
+      ? 'no prebuilt binary fits this machine and none was compiled at install; allow the install script and rerun it: ' +
+        `\`npm install-scripts approve mcast && npm rebuild mcast\` (it compiles with python3, make and g++: ${BUILD_PACKAGES})`
+      : 'the native addon does not load on this machine (README "Installing" gives the glibc it needs); compile it here: ' +
+        `\`npm install-scripts approve mcast && npm rebuild mcast --build-from-source\` (python3, make and g++: ${BUILD_PACKAGES})`;
+    const error = new Error(`mcast: ${reason}: ${what}`, { cause });
+    (error as NodeJS.ErrnoException).code = 'ERR_MCAST_NATIVE_ADDON';
+    throw error;
+  }
+}
+
 /** The addon, loaded once per environment (main thread or worker). */
-export const binding = nodeGypBuild(path.join(__dirname, '..')) as NativeBinding;
+export const binding = loadAddon();
 
 // One dispatcher per environment for all sockets: a socket's callbacks never root it.
 binding.setCallbacks(

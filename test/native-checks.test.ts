@@ -15,6 +15,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { cmakeConfigure } from '../native/tests/cmake-configure.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const BUILD = join(ROOT, 'build-checks');
@@ -48,9 +49,8 @@ describe.skipIf(UNDER_ASAN)('native checks', () => {
 
   beforeAll(() => {
     if (!cmake) return;
-    configureLog = execFileSync('cmake', ['-S', ROOT, '-B', BUILD, '-DCMAKE_CXX_COMPILER=clang++', '-DMCAST_FUZZ=ON'], {
-      encoding: 'utf8',
-    });
+    const configure = cmakeConfigure(BUILD, 'clang++', ['MCAST_FUZZ=ON']);
+    configureLog = execFileSync(configure.file, configure.args, { encoding: 'utf8' });
   }, 60_000);
 
   it('binding.gyp lists every native source, and the CMake build reads the same lists', () => {
@@ -64,6 +64,10 @@ describe.skipIf(UNDER_ASAN)('native checks', () => {
     if (!cmake) return;
     expect(configureLog).toContain(`mcast core sources (binding.gyp): ${core.join(',')}`);
     expect(configureLog).toContain(`mcast binding sources (binding.gyp): ${binding.join(',')}`);
+  });
+
+  it.skipIf(!cmake)('the CMake build is configured through cmake-js, with the headers of node-api-headers', () => {
+    expect(configureLog).toContain(`Node-API headers (cmake-js): ${join(ROOT, 'node_modules', 'node-api-headers', 'include')};`);
   });
 
   it.skipIf(!have('cppcheck'))('cppcheck finds nothing in native/', () => {

@@ -384,7 +384,8 @@ describe('npm pack', () => {
       'dist/dgram-cjs.d.cts',
       'dist/dgram-esm.mjs',
       'dist/dgram-esm.d.mts',
-      'prebuilds/linux-x64/mcast.node',
+      'prebuilds/linux-x64/mcast.glibc.node',
+      'prebuilds/linux-arm64/mcast.glibc.node',
       'native/addon.cc',
       'native/socket_wrap.cc',
       'native/socket_wrap.h',
@@ -424,7 +425,7 @@ describe('the installed package (no compiler on PATH, offline)', () => {
     const found = BUILD_TOOLS.filter((tool) => dirs.some((dir) => existsSync(join(dir, tool))));
     expect(found).toEqual([]);
     const installed = join(consumer, 'node_modules', 'mcast');
-    expect(existsSync(join(installed, 'prebuilds', 'linux-x64', 'mcast.node'))).toBe(true);
+    expect(existsSync(join(installed, 'prebuilds', 'linux-x64', 'mcast.glibc.node'))).toBe(true);
     expect(existsSync(join(installed, 'build')), `the install compiled:\n${installLog}`).toBe(false);
   });
 
@@ -439,7 +440,7 @@ describe('the installed package (no compiler on PATH, offline)', () => {
         received: string[];
       };
       expect(result.node.startsWith(`v${major}.`)).toBe(true);
-      expect(result.loaded).toBe(join(realpathSync(consumer), 'node_modules', 'mcast', 'prebuilds', 'linux-x64', 'mcast.node'));
+      expect(result.loaded).toBe(join(realpathSync(consumer), 'node_modules', 'mcast', 'prebuilds', 'linux-x64', 'mcast.glibc.node'));
       expect(result.sameImplementation).toBe(true);
       expect(result.exports.root).toEqual(expect.arrayContaining(['createSocket', 'Socket', 'listInterfaces', 'McastError', 'constants']));
       expect(result.exports.dgram).toEqual(expect.arrayContaining(['Socket', 'createSocket']));

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { cmakeConfigure } from '../tests/cmake-configure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const { values } = parseArgs({
@@ -29,7 +30,8 @@ function must(cmd, args) {
   const r = spawnSync(cmd, args, { cwd: ROOT, stdio: 'inherit' });
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
-must('cmake', ['-S', ROOT, '-B', values.build, `-DCMAKE_CXX_COMPILER=${CXX}`, '-DMCAST_FUZZ=ON']);
+const configure = cmakeConfigure(values.build, CXX, ['MCAST_FUZZ=ON']);
+must(configure.file, configure.args);
 must('cmake', ['--build', values.build, '-j2', '--target', ...targets.map((t) => `fuzz_${t}`)]);
 
 let failed = false;

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // `npm run test:asan [-- vitest args]`: builds the ASan+UBSan flavour of the addon with CMake
-// (CMakeLists.txt, sources read from binding.gyp), runs the native unit tests and then the test
+// (CMakeLists.txt configured through cmake-js, sources read from binding.gyp), runs the native unit tests and then the test
 // suite on that addon, inside the private network namespace of test/harness/run-in-netns.mjs.
 //
 // How the instrumented addon is used: node-gyp-build loads $MCAST_PREBUILD/build/Release/*.node
@@ -18,6 +18,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFil
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cmakeConfigure } from './cmake-configure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD = resolve(ROOT, process.env.MCAST_ASAN_BUILD_DIR ?? 'build-asan');
@@ -40,7 +41,8 @@ function must(cmd, args, opts) {
 }
 
 // 1. Build.
-must('cmake', ['-S', ROOT, '-B', BUILD, `-DCMAKE_CXX_COMPILER=${CXX}`, '-DMCAST_SANITIZE=ON']);
+const configure = cmakeConfigure(BUILD, CXX, ['MCAST_SANITIZE=ON']);
+must(configure.file, configure.args);
 must('cmake', ['--build', BUILD, '-j2']);
 if (!existsSync(join(ROOT, 'dist', 'index.js'))) must('npx', ['tsc', '-p', 'tsconfig.json']);
 

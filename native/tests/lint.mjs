@@ -7,6 +7,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cmakeConfigure } from './cmake-configure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD = join(ROOT, 'build-lint');
@@ -48,7 +49,8 @@ must('cppcheck', [
 ]);
 
 // 2. clang-tidy, on a compile database from a CMake configure (no build needed), two at a time.
-must('cmake', ['-S', ROOT, '-B', BUILD, `-DCMAKE_CXX_COMPILER=${CXX}`, '-DMCAST_FUZZ=ON']);
+const configure = cmakeConfigure(BUILD, CXX, ['MCAST_FUZZ=ON']);
+must(configure.file, configure.args);
 const tidy = process.env.CLANG_TIDY ?? 'clang-tidy';
 const halves = [files.filter((_, i) => i % 2 === 0), files.filter((_, i) => i % 2 === 1)];
 const results = await Promise.all(

@@ -12,6 +12,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { cmakeConfigure } from './cmake-configure.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const BUILD = join(ROOT, 'build-valgrind');
@@ -29,7 +30,8 @@ function must(cmd, args) {
   if (status !== 0) process.exit(status);
 }
 
-must('cmake', ['-S', ROOT, '-B', BUILD, `-DCMAKE_CXX_COMPILER=${CXX}`, '-DMCAST_SANITIZE=OFF', '-DMCAST_FUZZ=OFF']);
+const configure = cmakeConfigure(BUILD, CXX, ['MCAST_SANITIZE=OFF', 'MCAST_FUZZ=OFF']);
+must(configure.file, configure.args);
 must('cmake', ['--build', BUILD, '-j2', '--target', 'mcast_addon', 'mcast_native_tests']);
 if (!existsSync(join(ROOT, 'dist', 'index.js'))) must('npx', ['tsc', '-p', 'tsconfig.json']);
 

@@ -9,3 +9,4 @@ export * from './hosts.js';
 export * from './links.js';
 export * from './captures.js';
 export * from './topologies.js';
+export * from './networks.js';

@@ -6,7 +6,7 @@
  *   await net.capture(lan.receivers[3].port, 'udp')             // what the switch sends down port 3
  *
  *   const wan = await routedNetwork(net, { receiversA: 1, receiversB: 2 });  // two LANs, one router
- *   await startPimd(wan);                                       // a real IGMP/PIM router (pimd)
+ *   const router = await startFrrPim(wan);                      // a real IGMP/PIM router (FRR pimd)
  *
  * Addresses: LAN number L (0, 1, ...) is 10.77.L.0/24 and fd77:L::/64; senders are .1, .2, ...,
  * receivers .101, .102, ..., the bridge itself .250 (the source of its IGMP queries), a router .254.
@@ -77,7 +77,7 @@ export async function switchedLan(net: Topology, opts: SwitchedLanOptions = {}):
   return { switchHost, bridge, senders, receivers, prefix4, prefix6 };
 }
 
-/** Two LANs joined by a router host (no multicast routing until startPimd()). */
+/** Two LANs joined by a router host (no multicast routing until startFrrPim()). */
 export interface RoutedNetwork {
   router: Host;
   /** The sender's LAN (LAN 1, 10.77.1.0/24). */

@@ -122,6 +122,12 @@ export interface BridgeOptions {
   lastMemberIntervalMs?: number;
   /** mcast_query_interval in ms (the kernel's default is 125000). */
   queryIntervalMs?: number;
+  /**
+   * mcast_query_response_interval in ms (the kernel's default is 10000). Also how long the bridge
+   * floods groups nobody joined after its querier is enabled: it first gives hosts that much time
+   * to answer its query (see Bridge.snoopingFrom).
+   */
+  queryResponseIntervalMs?: number;
   /** The bridge's own IPv4 address (CIDR): the source of its IGMP queries. */
   addr?: string;
 }
@@ -135,6 +141,12 @@ export interface Bridge {
   addr4: string | null;
   /** The ports added with addBridgePort(), in order. */
   ports: BridgePort[];
+  /**
+   * Date.now() from which the bridge forwards a group only to its members: enabling the querier
+   * makes the kernel flood every group for one query response interval (the hosts' time to answer
+   * its first query). waitSnooping() waits for it.
+   */
+  snoopingFrom: number;
 }
 
 /** One port of a bridge: a veth pair with one end enslaved to the bridge and one end in a host. */
@@ -164,11 +176,16 @@ export async function makeBridge(host: Host, ifname: string, opts: BridgeOptions
   checkIfname(ifname);
   const args = ['link', 'add', ifname, 'type', 'bridge'];
   args.push('mcast_snooping', opts.snooping === false ? '0' : '1');
-  args.push('mcast_querier', opts.querier === false ? '0' : '1');
   args.push('mcast_igmp_version', String(opts.igmpVersion ?? 3), 'mcast_mld_version', String(opts.mldVersion ?? 2));
   if (opts.lastMemberIntervalMs !== undefined) args.push('mcast_last_member_interval', centiseconds(opts.lastMemberIntervalMs));
   if (opts.queryIntervalMs !== undefined) args.push('mcast_query_interval', centiseconds(opts.queryIntervalMs));
+  const responseMs = opts.queryResponseIntervalMs ?? 10_000;
+  if (opts.queryResponseIntervalMs !== undefined) args.push('mcast_query_response_interval', centiseconds(responseMs));
   await host.ip(...args);
+  // The querier is enabled once the response interval is set: enabling it starts the flooding
+  // delay with the interval in force at that moment.
+  if (opts.querier !== false) await host.ip('link', 'set', 'dev', ifname, 'type', 'bridge', 'mcast_querier', '1');
+  const snoopingFrom = Date.now() + responseMs + 200;
   await host.exec(['tee', `/proc/sys/net/ipv6/conf/${ifname}/accept_dad`, `/proc/sys/net/ipv6/conf/${ifname}/router_solicitations`], {
     input: '0\n',
     check: true,
@@ -181,7 +198,14 @@ export async function makeBridge(host: Host, ifname: string, opts: BridgeOptions
     ifindex: await host.ifindex(ifname),
     addr4: opts.addr !== undefined ? stripPrefix(opts.addr) : null,
     ports: [],
+    snoopingFrom,
   };
+}
+
+/** Waits until the bridge has stopped flooding groups nobody joined (see Bridge.snoopingFrom). */
+export async function waitSnooping(bridge: Bridge): Promise<void> {
+  const ms = bridge.snoopingFrom - Date.now();
+  if (ms > 0) await new Promise((r) => setTimeout(r, ms));
 }
 
 /**
@@ -220,7 +244,7 @@ export interface MdbEntry {
 
 /** The bridge's multicast database: which ports have members for which groups (and sources). */
 export async function bridgeMdb(bridge: Bridge): Promise<MdbEntry[]> {
-  const out = await bridge.host.exec(['bridge', '-j', 'mdb', 'show', 'dev', bridge.ifname], { check: true });
+  const out = await bridge.host.exec(['bridge', '-j', '-d', 'mdb', 'show', 'dev', bridge.ifname], { check: true });
   const parsed = JSON.parse(out.stdout.trim() === '' ? '[]' : out.stdout) as Array<{ mdb?: Array<Record<string, unknown>> }>;
   const entries: MdbEntry[] = [];
   for (const block of parsed) {

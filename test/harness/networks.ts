@@ -15,7 +15,7 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Host } from './hosts.js';
-import type { Bridge, BridgeOptions, Endpoint } from './links.js';
+import { type Bridge, type BridgeOptions, type Endpoint, waitSnooping } from './links.js';
 import type { Topology } from './topologies.js';
 
 /** A host plugged into a switch: its own end and the switch's port it is plugged into. */
@@ -49,13 +49,20 @@ export interface SwitchedLanOptions extends BridgeOptions {
   lan?: number;
 }
 
-/** Makes a LAN: a switch host with a snooping bridge (querier on unless told), senders and receivers. */
+/**
+ * Makes a LAN: a switch host with a snooping bridge (querier on unless told; query response
+ * interval 1 s), senders and receivers. Resolves once the bridge forwards groups only to members.
+ */
 export async function switchedLan(net: Topology, opts: SwitchedLanOptions = {}): Promise<SwitchedLan> {
   const { receivers: nr = 8, senders: ns = 1, lan = 0, ...bridgeOpts } = opts;
   const prefix4 = `10.77.${lan}`;
   const prefix6 = `fd77:${lan}:`;
   const switchHost = await net.host(`l${lan}sw`);
-  const bridge = await net.bridge(switchHost, net.ifname('br'), { addr: `${prefix4}.250/24`, ...bridgeOpts });
+  const bridge = await net.bridge(switchHost, net.ifname('br'), {
+    addr: `${prefix4}.250/24`,
+    queryResponseIntervalMs: 1000,
+    ...bridgeOpts,
+  });
   const hostIf = net.ifname('e0');
   const plug = async (kind: 's' | 'r', count: number, first: number): Promise<LanHost[]> => {
     const hosts = await net.hostsNamed(`l${lan}${kind}`, count);
@@ -74,6 +81,7 @@ export async function switchedLan(net: Topology, opts: SwitchedLanOptions = {}):
   };
   const senders = await plug('s', ns, 1);
   const receivers = await plug('r', nr, 101);
+  await waitSnooping(bridge);
   return { switchHost, bridge, senders, receivers, prefix4, prefix6 };
 }
 

@@ -160,3 +160,66 @@ describe.skipIf(!captureAvailable())('a snooping switch', () => {
     await agent(h).call({ op: 'close', id: 'blk' });
   });
 });
+
+describe.skipIf(!captureAvailable())('an old network: a host forced to IGMPv2 / MLDv1', () => {
+  it('joins any-source with an IGMPv2 report, and the switch forwards the group to it', async () => {
+    const group = '239.77.0.6';
+    const port = 41006;
+    const h = r[3] as LanHost;
+    await h.host.sysctl(`net.ipv4.conf.${h.end.ifname}.force_igmp_version`, 2);
+    const reportCap = await net.capture(h.port, 'igmp');
+    await agent(h).open('v2', { port });
+    await agent(h).join('v2', group, { interface: h.end.ifname });
+    await reportCap.waitFor(reportFor(group, 'REPORT'));
+    expect(recordsOf((await reportCap.stop()).packets, group)[0]).toMatchObject({ protocol: 'igmpv2', type: 'REPORT' });
+    await waitForMdb(lan, group, [h]);
+    const caps = await capturePorts(net, [h, r[4] as LanHost], `udp and dst ${group}`);
+    await agent(s1).send('s4', group, port, 10, 'a', 5);
+    await sleep(300);
+    expect(await stopAndCount(caps, group)).toEqual([10, 0]);
+    expect((await agent(h).countsOf('v2')).total).toBe(10);
+    await agent(h).call({ op: 'close', id: 'v2' });
+  });
+
+  it('a source-specific join on IGMPv2: the report has no source, the switch sends every source, the socket gets only its own', async () => {
+    const group = '232.77.0.2';
+    const port = 41007;
+    const h = r[3] as LanHost; // forced to IGMPv2 by the test above
+    expect(await h.host.readSysctl(`net.ipv4.conf.${h.end.ifname}.force_igmp_version`)).toBe('2');
+    const reportCap = await net.capture(h.port, 'igmp');
+    await agent(h).open('v2s', { port });
+    await agent(h).join('v2s', group, { interface: h.end.ifname, source: s1.end.addr4 });
+    await reportCap.waitFor(reportFor(group, 'REPORT'));
+    // IGMPv2 cannot name a source: the report asks for the whole group.
+    expect(recordsOf((await reportCap.stop()).packets, group)[0]).toMatchObject({ protocol: 'igmpv2', type: 'REPORT', sources: [] });
+    await waitForMdb(lan, group, [h]);
+    const caps = await capturePorts(net, [h], `udp and dst ${group}`);
+    await agent(s1).send('s4', group, port, 10, 's1', 5);
+    await agent(s2).send('s4', group, port, 10, 's2', 5);
+    await sleep(300);
+    const [seen] = await Promise.all(caps.map((c) => c.stop()));
+    expect(udpTo(seen?.packets ?? [], group, s1.end.addr4 ?? '')).toHaveLength(10);
+    expect(udpTo(seen?.packets ?? [], group, s2.end.addr4 ?? '')).toHaveLength(10);
+    // Never silently any-source: the kernel still filters by source for the socket.
+    expect(await agent(h).countsOf('v2s')).toMatchObject({ total: 10, byTag: { s1: 10 } });
+    await agent(h).call({ op: 'close', id: 'v2s' });
+  });
+
+  it('joins an IPv6 group with an MLDv1 report (force_mld_version=1), and the switch forwards it', async () => {
+    const group = 'ff1e::77:6';
+    const port = 41008;
+    const h = r[4] as LanHost;
+    await h.host.sysctl(`net.ipv6.conf.${h.end.ifname}.force_mld_version`, 1);
+    const reportCap = await net.capture(h.port, FILTER_MLD);
+    await agent(h).open('v1', { family: 6, port });
+    await agent(h).join('v1', group, { interface: h.end.ifname });
+    await reportCap.waitFor(reportFor(group, 'REPORT'));
+    expect(recordsOf((await reportCap.stop()).packets, group)[0]).toMatchObject({ protocol: 'mldv1', type: 'REPORT' });
+    await waitForMdb(lan, group, [h]);
+    const caps = await capturePorts(net, [h, r[5] as LanHost], `udp and ip6 dst ${group}`);
+    await agent(s1).send('s6', group, port, 10, 'a', 5);
+    await sleep(300);
+    expect(await stopAndCount(caps, group)).toEqual([10, 0]);
+    await agent(h).call({ op: 'close', id: 'v1' });
+  });
+});

@@ -7,6 +7,7 @@
 //   {"seq":2,"op":"join","id":"r","group":"239.1.1.1","options":{"interface":"mcX"}}
 //   {"seq":3,"op":"leave"|"blockSource"|"unblockSource", ...same, "source":"10.0.0.1"}
 //   {"seq":4,"op":"send","id":"s","group":"239.1.1.1","port":5000,"count":10,"intervalMs":10,"tag":"a"}
+//     ("rate":N instead of intervalMs: N datagrams per second, each at its due time)
 //   {"seq":5,"op":"counts"}  -> {"seq":5,"ok":true,"counts":{"r":{"total":N,"bySource":{"10.0.0.1":N},"byTag":{"a":N}}}}
 //   {"seq":6,"op":"reset"}   -> counters to zero
 //   {"seq":7,"op":"close","id":"r"}
@@ -67,7 +68,14 @@ async function handle(cmd) {
     case 'send': {
       const s = sock(cmd.id);
       let sent = 0;
+      // With `rate` (datagrams per second) each datagram has its own due time: a fixed rate
+      // whatever the timer granularity.
+      const start = performance.now();
       for (let i = 0; i < cmd.count; i++) {
+        if (cmd.rate) {
+          const wait = start + (i * 1000) / cmd.rate - performance.now();
+          if (wait > 1) await sleep(wait);
+        }
         if (s.send(Buffer.from(`${cmd.tag ?? 'x'}:${i}`), cmd.group, cmd.port)) sent++;
         else {
           await s.writable();

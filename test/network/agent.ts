@@ -97,6 +97,12 @@ export class Agent {
     return r.sent as number;
   }
 
+  /** Sends `count` datagrams "TAG:i" from socket `id` at a fixed `rate` per second. */
+  async sendAtRate(id: string, group: string, port: number, count: number, tag: string, rate: number): Promise<number> {
+    const r = await this.call({ op: 'send', id, group, port, count, tag, rate }, 600_000);
+    return r.sent as number;
+  }
+
   /** What each socket received since the start (or the last reset). */
   async counts(): Promise<Record<string, AgentCounts>> {
     return (await this.call({ op: 'counts' })).counts as Record<string, AgentCounts>;

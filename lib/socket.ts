@@ -11,6 +11,7 @@ import { Batch } from './batch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
 import { type ErrorContext, invalidArgType, mcastError, outOfRange, rethrowNative, systemError } from './errors';
 import { firstIPv4Address, resolveInterface, type ResolvedInterface } from './interfaces';
+import { noteClosed, noteMembership } from './memberships';
 import {
   checkAddress,
   checkBoolean,
@@ -229,6 +230,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     } catch (error) {
       rethrowNative(error, context);
     }
+    noteMembership(this, op, this.family, group, source ?? null, iface?.index ?? 0, iface?.name);
     return this;
   }
 
@@ -570,6 +572,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     if (this.#closed) return;
     this.#closed = true;
     this.#native.close();
+    noteClosed(this);
     this.#batch.count = 0;
     const waiters = this.#writableWaiters;
     this.#writableWaiters = [];

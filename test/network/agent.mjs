@@ -10,6 +10,8 @@
 //     ("rate":N instead of intervalMs: N datagrams per second, each at its due time)
 //   {"seq":5,"op":"counts"}  -> {"seq":5,"ok":true,"counts":{"r":{"total":N,"bySource":{"10.0.0.1":N},"byTag":{"a":N}}}}
 //   {"seq":6,"op":"reset"}   -> counters to zero
+//   {"seq":8,"op":"warnings"} -> {"warnings":[{"code","message"}]} (process warnings so far)
+//   {"seq":9,"op":"eval","fn":"memberships","args":[]} -> {"value": mcast.memberships()}
 //   {"seq":7,"op":"close","id":"r"}
 // A failure answers {"seq":N,"error":{"code":..,"message":..}}. Prints {"ready":true} first.
 // Payloads are "TAG:N" so counts can tell the sender's datagrams apart.
@@ -20,6 +22,8 @@ const require = createRequire(import.meta.url);
 const mcast = require(process.env.MCAST_MODULE ?? '../../dist/index.js');
 
 const sockets = new Map();
+const warnings = [];
+process.on('warning', (w) => warnings.push({ code: w.code ?? null, message: w.message }));
 const counts = new Map();
 
 function countsOf(id) {
@@ -86,6 +90,8 @@ async function handle(cmd) {
       }
       return { sent };
     }
+    case 'warnings':
+      return { warnings };
     case 'counts':
       return { counts: Object.fromEntries(counts) };
     case 'reset':

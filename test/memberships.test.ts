@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseMemberships, type KernelGroup } from '../lib/index.js';
 import { type Host, type Link, Topology } from './harness/netns.js';
 import { Agent } from './network/agent.js';
+import { mcast } from './wire-helpers.js';
 
 const fixture = (name: string): string => readFileSync(new URL(`./fixtures/proc-net/${name}.txt`, import.meta.url), 'utf8');
 const texts = { igmp: fixture('igmp'), igmp6: fixture('igmp6'), mcfilter: fixture('mcfilter'), mcfilter6: fixture('mcfilter6') };
@@ -140,5 +141,47 @@ describe('memberships() in a namespace', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]?.message).toContain(`${ifname} speaks IGMPv2`);
     await host.sysctl(`net.ipv4.conf.${ifname}.force_igmp_version`, 0);
+  });
+
+  it('mcast ifaces --memberships lists the groups per interface; mcast ifaces shows the IGMP version and why', async () => {
+    const ifname = link.self.ifname;
+    const r = await mcast(host, ['ifaces', '--memberships']);
+    expect(r.code).toBe(0);
+    const rows = r.stdout.trimEnd().split('\n');
+    expect(rows[0]).toMatch(/^INDEX\s+NAME\s+IGMP\s+GROUP\s+MODE\s+SOURCES\s+USERS$/);
+    expect(rows).toContainEqual(expect.stringMatching(new RegExp(`^${link.self.ifindex}\\s+${ifname}\\s+v3\\s+239\\.98\\.0\\.2\\s+exclude\\s+10\\.98\\.0\\.2\\s+1$`)));
+    expect(rows).toContainEqual(expect.stringMatching(new RegExp(`^${link.self.ifindex}\\s+${ifname}\\s+ff1e::98:1\\s+exclude\\s+-\\s+1$`)));
+    // The kernel's own link-local groups only with --all.
+    expect(r.stdout).not.toContain('224.0.0.1 ');
+    expect((await mcast(host, ['ifaces', '--memberships', '--all'])).stdout).toContain('224.0.0.1 ');
+    const json = JSON.parse((await mcast(host, ['ifaces', '--memberships', '--json'])).stdout) as Array<{ name: string; groups: KernelGroup[] }>;
+    expect(json.find((i) => i.name === ifname)?.groups.map((g) => g.group)).toContain('232.98.0.9');
+
+    const igmpOf = async (): Promise<string | undefined> =>
+      (await mcast(host, ['ifaces'])).stdout.split('\n').find((l) => l.includes(` ${ifname} `))?.split(/\s+/)[3];
+    expect(await igmpOf()).toBe('v3');
+    await host.sysctl(`net.ipv4.conf.${ifname}.force_igmp_version`, 2);
+    expect(await igmpOf()).toBe('v2');
+    expect((await mcast(host, ['ifaces'])).stdout).toMatch(new RegExp(`${ifname}\\s+up,multicast\\s+v2 forced\\s+v2\\s`));
+    await host.sysctl(`net.ipv4.conf.${ifname}.force_igmp_version`, 0);
+    // An IGMPv2 querier on the link (an 8-byte query from the peer) makes the kernel fall back.
+    await link.peer.host.python(
+      `import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_IGMP)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('10.98.0.2'))
+q = bytes([0x11, 100, 0, 0, 0, 0, 0, 0])
+c = sum((q[i] << 8) + q[i + 1] for i in range(0, 8, 2)); c = (c >> 16) + (c & 0xffff); c = ~c & 0xffff
+s.sendto(q[:2] + bytes([c >> 8, c & 0xff]) + q[4:], ('224.0.0.1', 0))`,
+      [],
+      { check: true },
+    );
+    let line = '';
+    for (let i = 0; i < 50 && !line.includes('v2 querier'); i++) {
+      line = (await mcast(host, ['ifaces'])).stdout.split('\n').find((l) => l.includes(` ${ifname} `)) ?? '';
+      if (!line.includes('v2 querier')) await new Promise((res) => setTimeout(res, 100));
+    }
+    expect(line).toMatch(new RegExp(`${ifname}\\s+up,multicast\\s+v2 querier\\s+v2\\s`));
+    const ifs = JSON.parse((await mcast(host, ['ifaces', '--json'])).stdout) as Array<{ name: string; igmp: Record<string, unknown> }>;
+    expect(ifs.find((i) => i.name === ifname)?.igmp).toEqual({ version: 2, forced: 0, olderQuerier: true });
   });
 });

@@ -38,7 +38,7 @@ import type {
 const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
-  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface',
+  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'bindToDevice',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
 /** The largest UDP payload: 65535 minus the IP and UDP headers. */
@@ -58,6 +58,22 @@ const BIND_HINTS: Readonly<Record<number, string>> = {
   [osConstants.errno.EADDRINUSE ?? 98]: 'another socket has this port; both need reuseAddr (SO_REUSEADDR) to share it',
   [osConstants.errno.EACCES ?? 13]: 'ports below 1024 need CAP_NET_BIND_SERVICE',
 };
+
+/** What a failed SO_BINDTODEVICE means. */
+const DEVICE_HINTS: Readonly<Record<number, string>> = {
+  [osConstants.errno.EPERM ?? 1]: 'binding to a device needs CAP_NET_RAW',
+  [osConstants.errno.ENODEV ?? 19]: 'the interface has gone',
+};
+
+/** options.bindToDevice: an interface (or VRF) name or index; an address names its interface. */
+function resolveDevice(ref: unknown): ResolvedInterface {
+  if (typeof ref !== 'string' && typeof ref !== 'number') {
+    throw invalidArgType('options.bindToDevice', 'an interface or VRF name or index', ref);
+  }
+  // The family only matters for an address, whose family must then match the socket's: any is
+  // accepted here by trying the address's own family.
+  return resolveInterface('options.bindToDevice', ref, typeof ref === 'string' && ref.includes(':') ? 6 : 4);
+}
 
 /** Per-family socket option names, like Go's ipv4/ipv6 option tables. */
 function optionTable(family: Family) {
@@ -109,6 +125,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly family: Family;
   readonly batchSize: number;
   readonly maxMessageSize: number;
+  #boundDevice: string | undefined;
   readonly #native: NativeSocket;
   readonly #batch: Batch;
   readonly #options: ReturnType<typeof optionTable>;
@@ -156,6 +173,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const loopback = o.loopback === undefined ? undefined : checkBoolean('options.loopback', o.loopback);
     const outgoing =
       o.interface === undefined ? undefined : resolveInterface('options.interface', o.interface as InterfaceRef, family);
+    const device = o.bindToDevice === undefined ? undefined : resolveDevice(o.bindToDevice);
 
     const slab = new ArrayBuffer(this.batchSize * this.maxMessageSize);
     const records = new ArrayBuffer(this.batchSize * binding.layout.recordBytes);
@@ -171,6 +189,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#native.owner = this;
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
     try {
+      // First: the device (or VRF) decides the routes the other options are checked against.
+      if (device !== undefined) this.#bindToDevice(device);
       if (recvBufferSize !== undefined) this.setRecvBufferSize(recvBufferSize);
       if (sendBufferSize !== undefined) this.setSendBufferSize(sendBufferSize);
       if (ttl !== undefined) this.setTTL(ttl);
@@ -263,6 +283,21 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   }
 
   // ---- outgoing options -----------------------------------------------------------------
+
+  #bindToDevice(device: ResolvedInterface): void {
+    try {
+      this.#native.setRawOption(C.SOL_SOCKET!, C.SO_BINDTODEVICE!, Buffer.from(`${device.name}\0`));
+    } catch (error) {
+      const hint = DEVICE_HINTS[(error as { errno?: number }).errno ?? 0];
+      rethrowNative(error, { action: `bind to device ${device.label}`, interface: device.name, ...(hint !== undefined && { hint }) });
+    }
+    this.#boundDevice = device.name;
+  }
+
+  /** The device (interface or VRF) the socket is bound to with options.bindToDevice, if any. */
+  get boundDevice(): string | undefined {
+    return this.#boundDevice;
+  }
 
   #setOutgoing(iface: ResolvedInterface): void {
     // IPv4 also names the source address: the kernel's own choice by scope fails on `lo`.

@@ -11,6 +11,7 @@ import { Batch } from './batch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
 import { type ErrorContext, invalidArgType, mcastError, outOfRange, rethrowNative, systemError } from './errors';
 import { firstIPv4Address, resolveInterface, type ResolvedInterface } from './interfaces';
+import { forgetSocket, type InterfaceChangeEvent, setRejoin, trackMembership, trackOutgoing } from './interface-churn';
 import { noteClosed, noteMembership } from './memberships';
 import {
   checkAddress,
@@ -38,7 +39,7 @@ import type {
 const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
-  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'bindToDevice',
+  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'bindToDevice', 'rejoin',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
 /** The largest UDP payload: 65535 minus the IP and UDP headers. */
@@ -112,10 +113,15 @@ export interface Socket {
   on(event: 'error', listener: (error: Error) => void): this;
   /** The socket was closed. */
   on(event: 'close', listener: () => void): this;
+  /** An interface holding one of this socket's memberships, or its outgoing interface, was deleted. */
+  on(event: 'interfaceLost', listener: (info: InterfaceChangeEvent) => void): this;
+  /** An interface of the name a membership or the outgoing interface was made with came back: joined (set) again. */
+  on(event: 'interfaceBack', listener: (info: InterfaceChangeEvent) => void): this;
   once(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
   once(event: 'batch', listener: (batch: RecvBatch) => void): this;
   once(event: 'error', listener: (error: Error) => void): this;
   once(event: 'close', listener: () => void): this;
+  once(event: 'interfaceLost' | 'interfaceBack', listener: (info: InterfaceChangeEvent) => void): this;
 }
 
 /** A 'batch' or 'message' listener as EventEmitter stores it (a once-wrapper is bound). */
@@ -158,6 +164,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const ipv6Only = flag('ipv6Only', true);
     const timestamps = flag('timestamps', false);
     const receiveTTL = flag('receiveTTL', false);
+    const rejoin = flag('rejoin', true);
     this.batchSize = o.batchSize === undefined ? 64 : checkInteger('options.batchSize', o.batchSize, 1, 1024);
     this.maxMessageSize =
       o.maxMessageSize === undefined ? 2048 : checkInteger('options.maxMessageSize', o.maxMessageSize, 1, 65535);
@@ -187,6 +194,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       rethrowNative(error, { action: `bind ${hostPort(address, port)}`, ...(hint !== undefined && { hint }) });
     }
     this.#native.owner = this;
+    if (!rejoin) setRejoin(this, false);
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
     try {
       // First: the device (or VRF) decides the routes the other options are checked against.
@@ -251,6 +259,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       rethrowNative(error, context);
     }
     noteMembership(this, op, this.family, group, source ?? null, iface?.index ?? 0, iface?.name);
+    trackMembership(this, op, group, source ?? null, iface);
     return this;
   }
 
@@ -307,6 +316,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     } catch (error) {
       rethrowNative(error, { action: `set the outgoing interface to ${iface.label}`, interface: iface.name });
     }
+    trackOutgoing(this, iface);
   }
 
   /** The interface multicast is sent from (IP_MULTICAST_IF by index / IPV6_MULTICAST_IF). */
@@ -608,6 +618,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#closed = true;
     this.#native.close();
     noteClosed(this);
+    forgetSocket(this);
     this.#batch.count = 0;
     const waiters = this.#writableWaiters;
     this.#writableWaiters = [];

@@ -71,6 +71,13 @@ export interface SocketOptions {
    * @example createSocket({ port: 5000, bindToDevice: 'vrf-red' }).join('239.1.2.3', { interface: 'eth1' })
    */
   bindToDevice?: string | number;
+  /**
+   * Default true: when an interface that holds a membership made by interface *name* (or the
+   * outgoing interface set by name) is deleted and an interface of that name appears again, join
+   * again there, with the same source and blocked sources ('interfaceBack'). Either way the loss
+   * is reported ('interfaceLost'); memberships made by index or address are never redone.
+   */
+  rejoin?: boolean;
 }
 
 /** Options of join, leave, blockSource and unblockSource. */

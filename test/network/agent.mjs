@@ -10,6 +10,7 @@
 //     ("rate":N instead of intervalMs: N datagrams per second, each at its due time)
 //   {"seq":5,"op":"counts"}  -> {"seq":5,"ok":true,"counts":{"r":{"total":N,"bySource":{"10.0.0.1":N},"byTag":{"a":N}}}}
 //   {"seq":6,"op":"reset"}   -> counters to zero
+//   {"seq":10,"op":"events"} -> {"events":[{"id","event":"interfaceLost"|"interfaceBack",...}]}
 //   {"seq":8,"op":"warnings"} -> {"warnings":[{"code","message"}]} (process warnings so far)
 //   {"seq":9,"op":"eval","fn":"memberships","args":[]} -> {"value": mcast.memberships()}
 //   {"seq":7,"op":"close","id":"r"}
@@ -23,6 +24,7 @@ const mcast = require(process.env.MCAST_MODULE ?? '../../dist/index.js');
 
 const sockets = new Map();
 const warnings = [];
+const events = [];
 process.on('warning', (w) => warnings.push({ code: w.code ?? null, message: w.message }));
 const counts = new Map();
 
@@ -56,6 +58,9 @@ async function handle(cmd) {
         const tag = data.toString('utf8').split(':')[0];
         c.byTag[tag] = (c.byTag[tag] ?? 0) + 1;
       });
+      for (const name of ['interfaceLost', 'interfaceBack']) {
+        s.on(name, (e) => events.push({ id: cmd.id, event: name, ...e, ...(e.error && { error: e.error.message }) }));
+      }
       sockets.set(cmd.id, s);
       countsOf(cmd.id);
       return { port: s.address().port };
@@ -92,6 +97,11 @@ async function handle(cmd) {
     }
     case 'warnings':
       return { warnings };
+    case 'events':
+      return { events };
+    case 'setMulticastInterface':
+      sock(cmd.id).setMulticastInterface(cmd.interface);
+      return {};
     case 'counts':
       return { counts: Object.fromEntries(counts) };
     case 'reset':

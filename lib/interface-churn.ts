@@ -71,22 +71,42 @@ interface SocketState {
   restoring: boolean;
 }
 
-const states = new Map<ChurnSocket, SocketState>();
+// Held weakly: watching must not keep an unreachable socket (which the GC would close) alive.
+const stateBySocket = new WeakMap<ChurnSocket, SocketState>();
+const watched = new Set<WeakRef<ChurnSocket>>();
+const refOf = new WeakMap<ChurnSocket, WeakRef<ChurnSocket>>();
+const collected = new FinalizationRegistry<WeakRef<ChurnSocket>>((ref) => {
+  watched.delete(ref);
+  stopIfIdle();
+});
 let watch: NativeLinkWatch | undefined;
+
+/** The live watched sockets with their state. */
+function* states(): Generator<[ChurnSocket, SocketState]> {
+  for (const ref of [...watched]) {
+    const socket = ref.deref();
+    const s = socket === undefined ? undefined : stateBySocket.get(socket);
+    if (socket !== undefined && s !== undefined) yield [socket, s];
+  }
+}
 
 /** The socket's state; with `watching`, the rtnetlink watcher is started if it is not running. */
 function stateOf(socket: ChurnSocket, watching = true): SocketState {
-  let s = states.get(socket);
+  let s = stateBySocket.get(socket);
   if (s === undefined) {
     s = { rejoin: true, held: [], lost: [], restoring: false };
-    states.set(socket, s);
+    stateBySocket.set(socket, s);
+    const ref = new WeakRef(socket);
+    refOf.set(socket, ref);
+    watched.add(ref);
+    collected.register(socket, ref, ref);
   }
   if (watching && watch === undefined) watch = new binding.LinkWatch(onLinkEvents);
   return s;
 }
 
 function stopIfIdle(): void {
-  if (states.size === 0 && watch !== undefined) {
+  if (watched.size === 0 && watch !== undefined) {
     watch.close();
     watch = undefined;
   }
@@ -130,7 +150,13 @@ export function trackOutgoing(socket: ChurnSocket, iface: ResolvedInterface): vo
 
 /** @internal A closed socket is no longer watched. */
 export function forgetSocket(socket: ChurnSocket): void {
-  states.delete(socket);
+  const ref = refOf.get(socket);
+  if (ref !== undefined) {
+    watched.delete(ref);
+    collected.unregister(ref);
+  }
+  stateBySocket.delete(socket);
+  refOf.delete(socket);
   stopIfIdle();
 }
 
@@ -139,7 +165,7 @@ function emit(socket: ChurnSocket, event: 'interfaceLost' | 'interfaceBack', inf
 }
 
 function deleted(index: number): void {
-  for (const [socket, s] of states) {
+  for (const [socket, s] of states()) {
     for (const h of s.held.filter((x) => x.ifindex === index)) {
       const willRestore = s.rejoin && h.byName;
       if (willRestore) s.lost.push(h);
@@ -164,7 +190,7 @@ function deleted(index: number): void {
 }
 
 function appeared(index: number, name: string): void {
-  for (const [socket, s] of states) {
+  for (const [socket, s] of states()) {
     if (socket.closed) continue;
     // A rename: the memberships stay with the device, under its new name.
     for (const h of s.held) if (h.ifindex === index && h.ifname !== name) h.ifname = name;
@@ -211,13 +237,13 @@ function appeared(index: number, name: string): void {
 /** After lost notifications (ENOBUFS): compare what is held with the interfaces there are now. */
 function resync(): void {
   const gone = new Set<number>();
-  for (const s of states.values()) {
+  for (const [, s] of states()) {
     for (const h of s.held) if (binding.ifIndexToName(h.ifindex) !== h.ifname) gone.add(h.ifindex);
     if (s.outgoing && binding.ifIndexToName(s.outgoing.ifindex) !== s.outgoing.ifname) gone.add(s.outgoing.ifindex);
   }
   for (const index of gone) deleted(index);
   const names = new Set<string>();
-  for (const s of states.values()) {
+  for (const [, s] of states()) {
     for (const h of s.lost) names.add(h.ifname);
     if (s.lostOutgoing) names.add(s.lostOutgoing.ifname);
   }

@@ -215,8 +215,32 @@ function readOptional(path: string): string | undefined {
 
 // ---- this process's own memberships ------------------------------------------------------
 
-/** (socket, family, group, ifindex) joins this process's sockets hold; ifindex 0 = by route. */
-const own = new Map<object, Array<{ family: 'IPv4' | 'IPv6'; group: string; ifindex: number; source: string | null }>>();
+interface OwnMembership {
+  family: 'IPv4' | 'IPv6';
+  group: string;
+  /** 0: joined where the kernel's route pointed. */
+  ifindex: number;
+  source: string | null;
+}
+
+/**
+ * The memberships this process's sockets hold. Held weakly (a socket the GC collects is closed,
+ * and must not be kept alive by this list): a WeakMap for the lists, WeakRefs to iterate them.
+ */
+const ownBySocket = new WeakMap<object, OwnMembership[]>();
+const ownSockets = new Set<WeakRef<object>>();
+const ownRefs = new WeakMap<object, WeakRef<object>>();
+const ownCollected = new FinalizationRegistry<WeakRef<object>>((ref) => ownSockets.delete(ref));
+
+function ownLists(): OwnMembership[][] {
+  const lists: OwnMembership[][] = [];
+  for (const ref of ownSockets) {
+    const socket = ref.deref();
+    const list = socket === undefined ? undefined : ownBySocket.get(socket);
+    if (list !== undefined) lists.push(list);
+  }
+  return lists;
+}
 
 /**
  * @internal A socket's successful membership operation: joins and leaves are recorded (for
@@ -232,9 +256,15 @@ export function noteMembership(
   ifindex: number,
   ifname: string | undefined,
 ): void {
-  let list = own.get(socket);
+  let list = ownBySocket.get(socket);
   if (op === MembershipOp.Join || op === MembershipOp.JoinSource) {
-    if (list === undefined) own.set(socket, (list = []));
+    if (list === undefined) {
+      ownBySocket.set(socket, (list = []));
+      const ref = new WeakRef(socket);
+      ownRefs.set(socket, ref);
+      ownSockets.add(ref);
+      ownCollected.register(socket, ref, ref);
+    }
     list.push({ family: family === 4 ? 'IPv4' : 'IPv6', group, ifindex, source });
     if (op === MembershipOp.JoinSource && ifname !== undefined) warnWithoutSourceFiltering(family, ifindex, ifname);
   } else if (op === MembershipOp.Leave || op === MembershipOp.LeaveSource) {
@@ -270,11 +300,17 @@ function warnWithoutSourceFiltering(family: 4 | 6, ifindex: number, ifname: stri
 
 /** @internal A closed socket holds nothing. */
 export function noteClosed(socket: object): void {
-  own.delete(socket);
+  const ref = ownRefs.get(socket);
+  if (ref !== undefined) {
+    ownSockets.delete(ref);
+    ownCollected.unregister(ref);
+  }
+  ownBySocket.delete(socket);
+  ownRefs.delete(socket);
 }
 
 function markOwn(interfaces: InterfaceMemberships[]): void {
-  for (const list of own.values()) {
+  for (const list of ownLists()) {
     const counted = new Set<string>();
     for (const m of list) {
       // One socket holds a (group, interface) once, whatever the number of sources it named.

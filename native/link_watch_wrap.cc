@@ -95,19 +95,7 @@ void LinkWatchWrap::HandleEvents(int status) {
     list.Set(static_cast<uint32_t>(i), row);
   }
   napi_value args[2] = {list, Napi::Boolean::New(env, overflow)};
-  napi_value result;
-  napi_value self = Value();
-  if (napi_make_callback(env, async_context_, self, callback_.Value(), 2, args, &result) != napi_ok) {
-    bool pending = false;
-    napi_is_exception_pending(env, &pending);
-    if (pending) {
-      napi_value error;
-      napi_get_and_clear_last_exception(env, &error);
-      napi_valuetype type = napi_undefined;
-      if (error != nullptr) napi_typeof(env, error, &type);
-      if (type != napi_undefined) napi_fatal_exception(env, error);
-    }
-  }
+  CallReportingErrors(env, async_context_, Value(), callback_.Value(), 2, args);
 }
 
 Napi::Value LinkWatchWrap::JS_close(const Napi::CallbackInfo& info) {

@@ -38,6 +38,16 @@ afterAll(async () => {
   await net?.destroy();
 });
 
+/** Both senders send 10 datagrams to the group: how many of each crossed the host's switch port. */
+async function bothSendTo(h: LanHost, group: string, port: number): Promise<{ s1: number; s2: number }> {
+  const [cap] = await capturePorts(net, [h], `udp and dst ${group}`);
+  await agent(s1).send('s4', group, port, 10, 's1', 5);
+  await agent(s2).send('s4', group, port, 10, 's2', 5);
+  await sleep(300);
+  const seen = (await cap?.stop())?.packets ?? [];
+  return { s1: udpTo(seen, group, s1.end.addr4 ?? '').length, s2: udpTo(seen, group, s2.end.addr4 ?? '').length };
+}
+
 describe.skipIf(!captureAvailable())('a snooping switch', () => {
   it('forwards a group only to the ports whose hosts joined it (IGMPv3 reports from mcast)', async () => {
     const group = '239.77.0.1';
@@ -149,13 +159,7 @@ describe.skipIf(!captureAvailable())('a snooping switch', () => {
     const mdb = await bridgeMdb(lan.bridge);
     expect(mdb.find((e) => e.group === group && e.port === h.port.ifname && e.source === undefined)).toMatchObject({ filterMode: 'exclude' });
     await sleep(2 * LAST_MEMBER_INTERVAL_MS + 400);
-    const caps = await capturePorts(net, [h], `udp and dst ${group}`);
-    await agent(s1).send('s4', group, port, 10, 's1', 5);
-    await agent(s2).send('s4', group, port, 10, 's2', 5);
-    await sleep(300);
-    const [seen] = await Promise.all(caps.map((c) => c.stop()));
-    expect(udpTo(seen?.packets ?? [], group, s1.end.addr4 ?? '')).toHaveLength(10);
-    expect(udpTo(seen?.packets ?? [], group, s2.end.addr4 ?? '')).toHaveLength(0);
+    expect(await bothSendTo(h, group, port)).toEqual({ s1: 10, s2: 0 });
     expect(await agent(h).countsOf('blk')).toMatchObject({ total: 10, byTag: { s1: 10 } });
     await agent(h).call({ op: 'close', id: 'blk' });
   });
@@ -193,13 +197,7 @@ describe.skipIf(!captureAvailable())('an old network: a host forced to IGMPv2 / 
     // IGMPv2 cannot name a source: the report asks for the whole group.
     expect(recordsOf((await reportCap.stop()).packets, group)[0]).toMatchObject({ protocol: 'igmpv2', type: 'REPORT', sources: [] });
     await waitForMdb(lan, group, [h]);
-    const caps = await capturePorts(net, [h], `udp and dst ${group}`);
-    await agent(s1).send('s4', group, port, 10, 's1', 5);
-    await agent(s2).send('s4', group, port, 10, 's2', 5);
-    await sleep(300);
-    const [seen] = await Promise.all(caps.map((c) => c.stop()));
-    expect(udpTo(seen?.packets ?? [], group, s1.end.addr4 ?? '')).toHaveLength(10);
-    expect(udpTo(seen?.packets ?? [], group, s2.end.addr4 ?? '')).toHaveLength(10);
+    expect(await bothSendTo(h, group, port)).toEqual({ s1: 10, s2: 10 });
     // Never silently any-source: the kernel still filters by source for the socket.
     expect(await agent(h).countsOf('v2s')).toMatchObject({ total: 10, byTag: { s1: 10 } });
     await agent(h).call({ op: 'close', id: 'v2s' });

@@ -17,6 +17,7 @@ import { MembershipOp } from './binding';
 export interface KernelGroup {
   /** The group address (`239.1.2.3`, `ff1e::1234`). */
   group: string;
+  /** The group's address family. */
   family: 'IPv4' | 'IPv6';
   /** How many sockets (of any program) hold the membership, as the kernel counts them. */
   users: number;
@@ -46,7 +47,9 @@ export interface KernelGroup {
 
 /** One interface and the groups it has joined. */
 export interface InterfaceMemberships {
+  /** The interface's name, as the kernel's files print it. */
   name: string;
+  /** The interface's index. */
   index: number;
   /**
    * The IGMP version the interface speaks now (1, 2 or 3), from /proc/net/igmp: 3 normally; 2 or 1
@@ -55,19 +58,25 @@ export interface InterfaceMemberships {
    * interface has no IPv4 multicast state.
    */
   igmpVersion?: 1 | 2 | 3;
+  /** The groups joined on the interface (IPv4 and IPv6). */
   groups: KernelGroup[];
 }
 
 /** The texts of the four /proc files (any may be missing: no IPv6, no permission). */
 export interface ProcMembershipTexts {
+  /** /proc/net/igmp: IPv4 groups per interface, and the IGMP version in use. */
   igmp?: string | undefined;
+  /** /proc/net/igmp6: IPv6 groups per interface. */
   igmp6?: string | undefined;
+  /** /proc/net/mcfilter: IPv4 source filters (per group and source, how many sockets include / exclude it). */
   mcfilter?: string | undefined;
+  /** /proc/net/mcfilter6: IPv6 source filters. */
   mcfilter6?: string | undefined;
 }
 
 /** What a parse made of the texts: the interfaces, and how many lines it could not read. */
 export interface ParsedMemberships {
+  /** The interfaces, by index. */
   interfaces: InterfaceMemberships[];
   /** Lines skipped because they did not have the expected form (0 for the kernel's own files). */
   skippedLines: number;

@@ -111,6 +111,7 @@ function addressText(a: InterfaceAddress): string {
 
 /** An interface with its IGMP / MLD versions, as `mcast ifaces` shows it. */
 export interface InterfaceRow extends InterfaceInfo {
+  /** The IGMP / MLD versions of the interface (multicastVersions()). */
   versions: MulticastVersions;
 }
 

@@ -27,6 +27,27 @@ async function makeLink(): Promise<Link> {
   return link;
 }
 
+/**
+ * Re-creates the link with the same names: the veth pair with H's end down, P's end configured
+ * and up, then `beforeUp()` (a capture on P's end), then H's end up. H's reports go out when its
+ * end comes up, so the capture sees them from the first.
+ */
+async function recreateLink<T>(beforeUp: () => Promise<T>): Promise<T> {
+  const hIf = net.ifname('h');
+  const pIf = net.ifname('p');
+  await h.execWithNs((ns) => ['ip', 'link', 'add', hIf, 'type', 'veth', 'peer', 'name', pIf, 'netns', ns[0] ?? ''], [p], { check: true });
+  for (const a of [P_ADDR, P_ADDR2]) await p.addAddress(pIf, `${a}/24`);
+  await p.ip('link', 'set', 'dev', pIf, 'up');
+  const result = await beforeUp();
+  await h.addAddress(hIf, `${H_ADDR}/24`);
+  await h.ip('link', 'set', 'dev', hIf, 'up');
+  link = {
+    self: { host: h, ifname: hIf, ifindex: await h.ifindex(hIf), addr4: H_ADDR, addr6: null, linkLocal: '' },
+    peer: { host: p, ifname: pIf, ifindex: await p.ifindex(pIf), addr4: P_ADDR, addr6: null, linkLocal: '' },
+  };
+  return result;
+}
+
 async function peerSends(group: string, port: number, tag: string, from = P_ADDR, count = 10): Promise<void> {
   await p.python(PY_SEND, ['4', group, String(port), from, '1', String(count), `${tag}:x`, from], { check: true });
 }
@@ -87,15 +108,7 @@ describe.skipIf(!captureAvailable())('interface churn under a running receiver a
     );
     expect(lost.find((e) => e.id === 'ssm')?.source).toBe(P_ADDR);
 
-    // The new link's far end exists before H's end comes up: capture there from the start.
-    const capReady = (async () => {
-      for (;;) {
-        if ((await p.exec(['ip', 'link', 'show', 'dev', net.ifname('p')])).code === 0) return net.capture({ host: p, ifname: net.ifname('p') }, 'igmp');
-        await sleep(5);
-      }
-    })();
-    await makeLink();
-    const cap = await capReady;
+    const cap = await recreateLink(() => net.capture({ host: p, ifname: net.ifname('p') }, 'igmp'));
     expect(link.self.ifname).toBe(ifname);
     expect(link.self.ifindex).not.toBe(oldIndex);
     await cap.waitFor(reportFor('239.82.0.1', 'CHANGE_TO_EXCLUDE'), 5000).catch(() => undefined);
@@ -150,7 +163,7 @@ describe.skipIf(!captureAvailable())('interface churn under a running receiver a
       const oldIndex = link.self.ifindex;
       await p.ip('link', 'del', link.peer.ifname);
       await sleep(200);
-      await makeLink();
+      await recreateLink(() => Promise.resolve());
       await sleep(300);
       const ev = await events(tx);
       expect(ev.filter((e) => e.event === 'interfaceLost').map((e) => [e.id, e.kind, e.index, e.willRestore]).sort()).toEqual(

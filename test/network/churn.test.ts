@@ -6,7 +6,7 @@
  * index, or with `rejoin: false`, is reported and left; the outgoing interface likewise.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { captureAvailable, type Host, type Link, type Packet, Topology } from '../harness/netns.js';
+import { captureAvailable, FILTER_MLD, type Host, type Link, type Packet, Topology } from '../harness/netns.js';
 import { PY_SEND, recordsOf, reportFor } from '../wire-helpers.js';
 import { Agent } from './agent.js';
 import { sleep, udpTo } from './helpers.js';
@@ -40,6 +40,8 @@ async function recreateLink<T>(beforeUp: () => Promise<T>): Promise<T> {
   await p.ip('link', 'set', 'dev', pIf, 'up');
   const result = await beforeUp();
   await h.addAddress(hIf, `${H_ADDR}/24`);
+  // No duplicate address detection: the link-local address (the MLD reports' source) is usable at once.
+  await h.sysctl(`net.ipv6.conf.${hIf}.accept_dad`, 0);
   await h.ip('link', 'set', 'dev', hIf, 'up');
   link = {
     self: { host: h, ifname: hIf, ifindex: await h.ifindex(hIf), addr4: H_ADDR, addr6: null, linkLocal: '' },
@@ -84,6 +86,8 @@ describe.skipIf(!captureAvailable())('interface churn under a running receiver a
     await rx.blockSource('filtered', '239.82.0.3', P_ADDR2, { interface: ifname });
     await rx.open('ssm', { port });
     await rx.join('ssm', '232.82.0.1', { interface: ifname, source: P_ADDR });
+    await rx.open('v6', { family: 6, port });
+    await rx.join('v6', 'ff1e::82:1', { interface: ifname });
     await rx.open('noRejoin', { port, rejoin: false });
     await rx.join('noRejoin', '239.82.0.4', { interface: ifname });
     await sleep(100);
@@ -104,11 +108,12 @@ describe.skipIf(!captureAvailable())('interface churn under a running receiver a
         ['filtered', '239.82.0.3', ifname, oldIndex, true],
         ['noRejoin', '239.82.0.4', ifname, oldIndex, false],
         ['ssm', '232.82.0.1', ifname, oldIndex, true],
+        ['v6', 'ff1e::82:1', ifname, oldIndex, true],
       ].sort(),
     );
     expect(lost.find((e) => e.id === 'ssm')?.source).toBe(P_ADDR);
 
-    const cap = await recreateLink(() => net.capture({ host: p, ifname: net.ifname('p') }, 'igmp'));
+    const cap = await recreateLink(() => net.capture({ host: p, ifname: net.ifname('p') }, `igmp or ${FILTER_MLD}`));
     expect(link.self.ifname).toBe(ifname);
     expect(link.self.ifindex).not.toBe(oldIndex);
     await cap.waitFor(reportFor('239.82.0.1', 'CHANGE_TO_EXCLUDE'), 5000).catch(() => undefined);
@@ -121,6 +126,7 @@ describe.skipIf(!captureAvailable())('interface churn under a running receiver a
         ['byName', '239.82.0.1', link.self.ifindex, oldIndex],
         ['filtered', '239.82.0.3', link.self.ifindex, oldIndex],
         ['ssm', '232.82.0.1', link.self.ifindex, oldIndex],
+        ['v6', 'ff1e::82:1', link.self.ifindex, oldIndex],
       ].sort(),
     );
     expect(back.find((e) => e.id === 'filtered')?.blockedSources).toEqual([P_ADDR2]);
@@ -130,6 +136,7 @@ describe.skipIf(!captureAvailable())('interface churn under a running receiver a
     const filtered = groups('239.82.0.3');
     expect(filtered.some((r) => r.sources?.includes(P_ADDR2) && /EXCLUDE|BLOCK/.test(r.type))).toBe(true);
     expect(groups('232.82.0.1').some((r) => r.type === 'ALLOW_NEW_SOURCES' && r.sources?.join() === P_ADDR)).toBe(true);
+    expect(groups('ff1e::82:1').some((r) => r.protocol === 'mldv2' && r.type === 'CHANGE_TO_EXCLUDE')).toBe(true);
     // ...and none for what was made by index or with rejoin: false.
     expect(groups('239.82.0.2')).toEqual([]);
     expect(groups('239.82.0.4')).toEqual([]);
@@ -145,7 +152,7 @@ describe.skipIf(!captureAvailable())('interface churn under a running receiver a
     expect(c.ssm?.byTag).toEqual({ after: 10 });
     expect(c.byIndex?.total).toBe(0);
     expect(c.noRejoin?.total).toBe(0);
-    for (const id of ['byName', 'byIndex', 'filtered', 'ssm', 'noRejoin']) await rx.call({ op: 'close', id });
+    for (const id of ['byName', 'byIndex', 'filtered', 'ssm', 'noRejoin', 'v6']) await rx.call({ op: 'close', id });
   });
 
   it('the outgoing interface set by name is set again on the new interface; by index it is reported', async () => {

@@ -14,6 +14,7 @@ import type { EventEmitter } from 'node:events';
 import { binding, type LinkEventRow, MembershipOp, type NativeLinkWatch } from './binding';
 import type { ResolvedInterface } from './interfaces';
 import type { InterfaceRef } from './types';
+import { WeakRegistry } from './weak-registry';
 
 /** What 'interfaceLost' and 'interfaceBack' tell: which interface, and what the socket held on it. */
 export interface InterfaceChangeEvent {
@@ -72,41 +73,27 @@ interface SocketState {
 }
 
 // Held weakly: watching must not keep an unreachable socket (which the GC would close) alive.
-const stateBySocket = new WeakMap<ChurnSocket, SocketState>();
-const watched = new Set<WeakRef<ChurnSocket>>();
-const refOf = new WeakMap<ChurnSocket, WeakRef<ChurnSocket>>();
-const collected = new FinalizationRegistry<WeakRef<ChurnSocket>>((ref) => {
-  watched.delete(ref);
-  stopIfIdle();
-});
+const registry = new WeakRegistry<ChurnSocket, SocketState>(() => stopIfIdle());
 let watch: NativeLinkWatch | undefined;
 
 /** The live watched sockets with their state. */
-function* states(): Generator<[ChurnSocket, SocketState]> {
-  for (const ref of [...watched]) {
-    const socket = ref.deref();
-    const s = socket === undefined ? undefined : stateBySocket.get(socket);
-    if (socket !== undefined && s !== undefined) yield [socket, s];
-  }
+function states(): Array<[ChurnSocket, SocketState]> {
+  return registry.entries();
 }
 
 /** The socket's state; with `watching`, the rtnetlink watcher is started if it is not running. */
 function stateOf(socket: ChurnSocket, watching = true): SocketState {
-  let s = stateBySocket.get(socket);
+  let s = registry.get(socket);
   if (s === undefined) {
     s = { rejoin: true, held: [], lost: [], restoring: false };
-    stateBySocket.set(socket, s);
-    const ref = new WeakRef(socket);
-    refOf.set(socket, ref);
-    watched.add(ref);
-    collected.register(socket, ref, ref);
+    registry.set(socket, s);
   }
   if (watching && watch === undefined) watch = new binding.LinkWatch(onLinkEvents);
   return s;
 }
 
 function stopIfIdle(): void {
-  if (watched.size === 0 && watch !== undefined) {
+  if (registry.size === 0 && watch !== undefined) {
     watch.close();
     watch = undefined;
   }
@@ -150,13 +137,7 @@ export function trackOutgoing(socket: ChurnSocket, iface: ResolvedInterface): vo
 
 /** @internal A closed socket is no longer watched. */
 export function forgetSocket(socket: ChurnSocket): void {
-  const ref = refOf.get(socket);
-  if (ref !== undefined) {
-    watched.delete(ref);
-    collected.unregister(ref);
-  }
-  stateBySocket.delete(socket);
-  refOf.delete(socket);
+  registry.delete(socket);
   stopIfIdle();
 }
 

@@ -12,6 +12,7 @@ import { readFileSync } from 'node:fs';
 import { SocketAddress } from 'node:net';
 import { endianness } from 'node:os';
 import { MembershipOp } from './binding';
+import { WeakRegistry } from './weak-registry';
 
 /** One group an interface has joined, as the kernel holds it (all sockets of the host together). */
 export interface KernelGroup {
@@ -232,24 +233,8 @@ interface OwnMembership {
   source: string | null;
 }
 
-/**
- * The memberships this process's sockets hold. Held weakly (a socket the GC collects is closed,
- * and must not be kept alive by this list): a WeakMap for the lists, WeakRefs to iterate them.
- */
-const ownBySocket = new WeakMap<object, OwnMembership[]>();
-const ownSockets = new Set<WeakRef<object>>();
-const ownRefs = new WeakMap<object, WeakRef<object>>();
-const ownCollected = new FinalizationRegistry<WeakRef<object>>((ref) => ownSockets.delete(ref));
-
-function ownLists(): OwnMembership[][] {
-  const lists: OwnMembership[][] = [];
-  for (const ref of ownSockets) {
-    const socket = ref.deref();
-    const list = socket === undefined ? undefined : ownBySocket.get(socket);
-    if (list !== undefined) lists.push(list);
-  }
-  return lists;
-}
+/** The memberships this process's sockets hold, held weakly (see WeakRegistry). */
+const own = new WeakRegistry<object, OwnMembership[]>();
 
 /**
  * @internal A socket's successful membership operation: joins and leaves are recorded (for
@@ -265,15 +250,9 @@ export function noteMembership(
   ifindex: number,
   ifname: string | undefined,
 ): void {
-  let list = ownBySocket.get(socket);
+  let list = own.get(socket);
   if (op === MembershipOp.Join || op === MembershipOp.JoinSource) {
-    if (list === undefined) {
-      ownBySocket.set(socket, (list = []));
-      const ref = new WeakRef(socket);
-      ownRefs.set(socket, ref);
-      ownSockets.add(ref);
-      ownCollected.register(socket, ref, ref);
-    }
+    if (list === undefined) own.set(socket, (list = []));
     list.push({ family: family === 4 ? 'IPv4' : 'IPv6', group, ifindex, source });
     if (op === MembershipOp.JoinSource && ifname !== undefined) warnWithoutSourceFiltering(family, ifindex, ifname);
   } else if (op === MembershipOp.Leave || op === MembershipOp.LeaveSource) {
@@ -309,17 +288,11 @@ function warnWithoutSourceFiltering(family: 4 | 6, ifindex: number, ifname: stri
 
 /** @internal A closed socket holds nothing. */
 export function noteClosed(socket: object): void {
-  const ref = ownRefs.get(socket);
-  if (ref !== undefined) {
-    ownSockets.delete(ref);
-    ownCollected.unregister(ref);
-  }
-  ownBySocket.delete(socket);
-  ownRefs.delete(socket);
+  own.delete(socket);
 }
 
 function markOwn(interfaces: InterfaceMemberships[]): void {
-  for (const list of ownLists()) {
+  for (const [, list] of own.entries()) {
     const counted = new Set<string>();
     for (const m of list) {
       // One socket holds a (group, interface) once, whatever the number of sources it named.

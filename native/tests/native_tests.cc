@@ -11,7 +11,9 @@
 #include <dirent.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -482,12 +484,23 @@ TEST(StopsAtTruncatedOrMalformedLinkMessages) {
   EXPECT(events[0].name.empty() && events[1].name == "mceth1");
 }
 
+// Runs `ip ARGS...` (no shell) and returns its exit status, or -1 when it could not run.
+int RunIp(std::vector<const char*> args) {
+  args.insert(args.begin(), "ip");
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, "ip", nullptr, nullptr, const_cast<char* const*>(args.data()), environ) != 0) return -1;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 SOCKET_TEST(ReadsTheLinkNotificationsOfANewAndADeletedInterface) {
   int fd = -1;
   EXPECT(mcast::OpenLinkWatchSocket(&fd) == 0);
   if (fd < 0) return;
-  EXPECT(std::system("ip link add mcnlt0 type veth peer name mcnlt1") == 0);
-  EXPECT(std::system("ip link del mcnlt0") == 0);
+  EXPECT(RunIp({"link", "add", "mcnlt0", "type", "veth", "peer", "name", "mcnlt1"}) == 0);
+  EXPECT(RunIp({"link", "del", "mcnlt0"}) == 0);
   std::vector<mcast::LinkEvent> events;
   for (int i = 0; i < 50; i++) {
     EXPECT(mcast::ReadLinkEvents(fd, &events) == 0);

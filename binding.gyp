@@ -10,12 +10,14 @@
       "native/recv_batch.cc",
       "native/send_batch.cc",
       "native/interfaces.cc",
-      "native/membership_filter.cc"
+      "native/membership_filter.cc",
+      "native/link_messages.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",
       "native/napi_errors.cc",
-      "native/socket_wrap.cc"
+      "native/socket_wrap.cc",
+      "native/link_watch_wrap.cc"
     ]
   },
   "targets": [

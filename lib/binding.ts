@@ -91,8 +91,17 @@ export interface RecordLayout {
 /** One row per (interface, address): name, index, IFF_* flags, family (4, 6 or 0), address, netmask, scope id. */
 export type InterfaceRow = [string, number, number, 0 | 4 | 6, string, string, number];
 
+/** One rtnetlink link change: kind 0 = new or changed, 1 = deleted; index, name, IFF_* flags. */
+export type LinkEventRow = [0 | 1, number, string, number];
+
+/** The rtnetlink watcher (native/link_watch_wrap.h): calls back on the loop with each batch. */
+export interface NativeLinkWatch {
+  close(): void;
+}
+
 export interface NativeBinding {
   Socket: NativeSocketConstructor;
+  LinkWatch: new (callback: (events: LinkEventRow[], overflow: boolean) => void) => NativeLinkWatch;
   setCallbacks(
     onBatch: (this: NativeSocket, count: number) => void,
     onError: (this: NativeSocket, errno: number, syscall: string) => void,

@@ -8,6 +8,9 @@ import { binding } from './binding';
 
 export { createSocket, Socket } from './socket';
 export { listInterfaces } from './interfaces';
+export type { InterfaceChangeEvent } from './interface-churn';
+export { memberships, multicastVersions, parseMemberships } from './memberships';
+export type { InterfaceMemberships, KernelGroup, MulticastVersions, ParsedMemberships, ProcMembershipTexts } from './memberships';
 export { McastError } from './errors';
 export type * from './types';
 

@@ -40,6 +40,8 @@ export interface ResolvedInterface {
   label: string;
   /** The address the reference named, when it was an address. */
   address?: string;
+  /** How the reference named it (a membership made by name is joined again when the name comes back). */
+  by?: 'name' | 'index' | 'address';
 }
 
 const NAME_MAX_BYTES = 15; // IFNAMSIZ - 1
@@ -59,7 +61,7 @@ function byIndex(name: string, index: number): ResolvedInterface {
   }
   const ifname = binding.ifIndexToName(index);
   if (ifname === undefined) throw unknownInterface(`No interface has index ${index} (see listInterfaces())`);
-  return resolved(index, ifname);
+  return { ...resolved(index, ifname), by: 'index' };
 }
 
 function byAddress(name: string, address: string, family: Family): ResolvedInterface {
@@ -77,7 +79,7 @@ function byAddress(name: string, address: string, family: Family): ResolvedInter
   const normalized = address.toLowerCase();
   for (const info of listInterfaces()) {
     if (info.addresses.some((a) => a.family === wanted && a.address.toLowerCase() === normalized)) {
-      return { ...resolved(info.index, info.name), address };
+      return { ...resolved(info.index, info.name), address, by: 'address' };
     }
   }
   throw unknownInterface(`No interface has the address ${address} (see listInterfaces())`);
@@ -93,7 +95,7 @@ function byName(name: string, ifname: string): ResolvedInterface {
   }
   const index = binding.ifNameToIndex(ifname);
   if (index === 0) throw unknownInterface(`No interface is named '${ifname}' (see listInterfaces())`);
-  return resolved(index, ifname);
+  return { ...resolved(index, ifname), by: 'name' };
 }
 
 /** Resolves a name, an address of the socket's family or an index to an existing interface. */

@@ -11,6 +11,8 @@ import { Batch } from './batch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
 import { type ErrorContext, invalidArgType, mcastError, outOfRange, rethrowNative, systemError } from './errors';
 import { firstIPv4Address, resolveInterface, type ResolvedInterface } from './interfaces';
+import { forgetSocket, type InterfaceChangeEvent, setRejoin, trackMembership, trackOutgoing } from './interface-churn';
+import { noteClosed, noteMembership } from './memberships';
 import {
   checkAddress,
   checkBoolean,
@@ -37,7 +39,7 @@ import type {
 const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
-  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface',
+  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'bindToDevice', 'rejoin',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
 /** The largest UDP payload: 65535 minus the IP and UDP headers. */
@@ -57,6 +59,22 @@ const BIND_HINTS: Readonly<Record<number, string>> = {
   [osConstants.errno.EADDRINUSE ?? 98]: 'another socket has this port; both need reuseAddr (SO_REUSEADDR) to share it',
   [osConstants.errno.EACCES ?? 13]: 'ports below 1024 need CAP_NET_BIND_SERVICE',
 };
+
+/** What a failed SO_BINDTODEVICE means. */
+const DEVICE_HINTS: Readonly<Record<number, string>> = {
+  [osConstants.errno.EPERM ?? 1]: 'binding to a device needs CAP_NET_RAW',
+  [osConstants.errno.ENODEV ?? 19]: 'the interface has gone',
+};
+
+/** options.bindToDevice: an interface (or VRF) name or index; an address names its interface. */
+function resolveDevice(ref: unknown): ResolvedInterface {
+  if (typeof ref !== 'string' && typeof ref !== 'number') {
+    throw invalidArgType('options.bindToDevice', 'an interface or VRF name or index', ref);
+  }
+  // The family only matters for an address, whose family must then match the socket's: any is
+  // accepted here by trying the address's own family.
+  return resolveInterface('options.bindToDevice', ref, typeof ref === 'string' && ref.includes(':') ? 6 : 4);
+}
 
 /** Per-family socket option names, like Go's ipv4/ipv6 option tables. */
 function optionTable(family: Family) {
@@ -95,6 +113,10 @@ export interface Socket {
   on(event: 'error', listener: (error: Error) => void): this;
   /** The socket was closed. */
   on(event: 'close', listener: () => void): this;
+  /** An interface holding one of this socket's memberships, or its outgoing interface, was deleted. */
+  on(event: 'interfaceLost', listener: (info: InterfaceChangeEvent) => void): this;
+  /** An interface of the name a membership or the outgoing interface was made with came back: joined (set) again. */
+  on(event: 'interfaceBack', listener: (info: InterfaceChangeEvent) => void): this;
   /** The next datagram only; see the 'message' event of {@link Socket.on}. */
   once(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
   /** The next recvmmsg result only; see the 'batch' event of {@link Socket.on}. */
@@ -103,6 +125,7 @@ export interface Socket {
   once(event: 'error', listener: (error: Error) => void): this;
   /** The socket was closed. */
   once(event: 'close', listener: () => void): this;
+  once(event: 'interfaceLost' | 'interfaceBack', listener: (info: InterfaceChangeEvent) => void): this;
 }
 
 /** A 'batch' or 'message' listener as EventEmitter stores it (a once-wrapper is bound). */
@@ -120,6 +143,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly batchSize: number;
   /** Bytes kept per datagram (longer ones are delivered cut and flagged), as created. */
   readonly maxMessageSize: number;
+  #boundDevice: string | undefined;
   readonly #native: NativeSocket;
   readonly #batch: Batch;
   readonly #options: ReturnType<typeof optionTable>;
@@ -152,6 +176,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const ipv6Only = flag('ipv6Only', true);
     const timestamps = flag('timestamps', false);
     const receiveTTL = flag('receiveTTL', false);
+    const rejoin = flag('rejoin', true);
     this.batchSize = o.batchSize === undefined ? 64 : checkInteger('options.batchSize', o.batchSize, 1, 1024);
     this.maxMessageSize =
       o.maxMessageSize === undefined ? 2048 : checkInteger('options.maxMessageSize', o.maxMessageSize, 1, 65535);
@@ -167,6 +192,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const loopback = o.loopback === undefined ? undefined : checkBoolean('options.loopback', o.loopback);
     const outgoing =
       o.interface === undefined ? undefined : resolveInterface('options.interface', o.interface as InterfaceRef, family);
+    const device = o.bindToDevice === undefined ? undefined : resolveDevice(o.bindToDevice);
 
     const slab = new ArrayBuffer(this.batchSize * this.maxMessageSize);
     const records = new ArrayBuffer(this.batchSize * binding.layout.recordBytes);
@@ -180,8 +206,11 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       rethrowNative(error, { action: `bind ${hostPort(address, port)}`, ...(hint !== undefined && { hint }) });
     }
     this.#native.owner = this;
+    if (!rejoin) setRejoin(this, false);
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
     try {
+      // First: the device (or VRF) decides the routes the other options are checked against.
+      if (device !== undefined) this.#bindToDevice(device);
       if (recvBufferSize !== undefined) this.setRecvBufferSize(recvBufferSize);
       if (sendBufferSize !== undefined) this.setSendBufferSize(sendBufferSize);
       if (ttl !== undefined) this.setTTL(ttl);
@@ -241,6 +270,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     } catch (error) {
       rethrowNative(error, context);
     }
+    noteMembership(this, op, this.family, group, source ?? null, iface?.index ?? 0, iface?.name);
+    trackMembership(this, op, group, source ?? null, iface);
     return this;
   }
 
@@ -274,6 +305,21 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
 
   // ---- outgoing options -----------------------------------------------------------------
 
+  #bindToDevice(device: ResolvedInterface): void {
+    try {
+      this.#native.setRawOption(C.SOL_SOCKET!, C.SO_BINDTODEVICE!, Buffer.from(`${device.name}\0`));
+    } catch (error) {
+      const hint = DEVICE_HINTS[(error as { errno?: number }).errno ?? 0];
+      rethrowNative(error, { action: `bind to device ${device.label}`, interface: device.name, ...(hint !== undefined && { hint }) });
+    }
+    this.#boundDevice = device.name;
+  }
+
+  /** The device (interface or VRF) the socket is bound to with options.bindToDevice, if any. */
+  get boundDevice(): string | undefined {
+    return this.#boundDevice;
+  }
+
   #setOutgoing(iface: ResolvedInterface): void {
     // IPv4 also names the source address: the kernel's own choice by scope fails on `lo`.
     const source = this.family === 4 ? (iface.address ?? firstIPv4Address(iface.index)) : undefined;
@@ -282,6 +328,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     } catch (error) {
       rethrowNative(error, { action: `set the outgoing interface to ${iface.label}`, interface: iface.name });
     }
+    trackOutgoing(this, iface);
   }
 
   /** The interface multicast is sent from (IP_MULTICAST_IF by index / IPV6_MULTICAST_IF). */
@@ -582,6 +629,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     if (this.#closed) return;
     this.#closed = true;
     this.#native.close();
+    noteClosed(this);
+    forgetSocket(this);
     this.#batch.count = 0;
     const waiters = this.#writableWaiters;
     this.#writableWaiters = [];

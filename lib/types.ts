@@ -63,6 +63,21 @@ export interface SocketOptions {
   loopback?: boolean;
   /** Outgoing interface for multicast (IP_MULTICAST_IF with an index / IPV6_MULTICAST_IF). */
   interface?: InterfaceRef;
+  /**
+   * SO_BINDTODEVICE: the socket receives only what arrives on this device and sends only out of
+   * it. A name or an index; a VRF's name (an `ip link add NAME type vrf` master) puts the socket
+   * in that VRF: it receives from the VRF's interfaces, its routes are the VRF's table, and its
+   * joins and outgoing interface name the VRF's interfaces. Needs CAP_NET_RAW.
+   * @example createSocket({ port: 5000, bindToDevice: 'vrf-red' }).join('239.1.2.3', { interface: 'eth1' })
+   */
+  bindToDevice?: string | number;
+  /**
+   * Default true: when an interface that holds a membership made by interface *name* (or the
+   * outgoing interface set by name) is deleted and an interface of that name appears again, join
+   * again there, with the same source and blocked sources ('interfaceBack'). Either way the loss
+   * is reported ('interfaceLost'); memberships made by index or address are never redone.
+   */
+  rejoin?: boolean;
 }
 
 /** Options of join, leave, blockSource and unblockSource. */

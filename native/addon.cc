@@ -10,6 +10,7 @@
 #include "addon_data.h"
 #include "batch_layout.h"
 #include "interfaces.h"
+#include "link_watch_wrap.h"
 #include "linux_options.h"
 #include "napi_errors.h"
 #include "socket_wrap.h"
@@ -133,6 +134,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   Napi::Function socket = SocketWrap::Define(env);
   data->socket_constructor = Napi::Persistent(socket);
   exports.Set("Socket", socket);
+  exports.Set("LinkWatch", LinkWatchWrap::Define(env));
   exports.Set("setCallbacks", Napi::Function::New<SetCallbacks>(env, "setCallbacks"));
   exports.Set("listInterfaces", Napi::Function::New<ListInterfacesJS>(env, "listInterfaces"));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));

@@ -39,4 +39,20 @@ Napi::Value ThrowArgType(Napi::Env env, const char* what) {
   return env.Undefined();
 }
 
+bool CallReportingErrors(napi_env env, napi_async_context context, napi_value recv, napi_value fn,
+                         size_t argc, const napi_value* argv) {
+  napi_value result;
+  if (napi_make_callback(env, context, recv, fn, argc, argv, &result) == napi_ok) return true;
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (pending) {
+    napi_value error;
+    napi_get_and_clear_last_exception(env, &error);
+    napi_valuetype type = napi_undefined;
+    if (error != nullptr) napi_typeof(env, error, &type);
+    if (type != napi_undefined) napi_fatal_exception(env, error);
+  }
+  return false;
+}
+
 }  // namespace mcast

@@ -16,4 +16,10 @@ Napi::Value ThrowSystem(Napi::Env env, int err, const char* syscall);
 // so this only guards the binding against direct misuse.
 Napi::Value ThrowArgType(Napi::Env env, const char* what);
 
+// napi_make_callback(fn) with `this` = recv. Returns false when it threw: the exception is then
+// reported as uncaught (the 'uncaughtException' path), as Node does for an EventEmitter listener;
+// during worker termination the exception is empty and nothing is reported.
+bool CallReportingErrors(napi_env env, napi_async_context context, napi_value recv, napi_value fn,
+                         size_t argc, const napi_value* argv);
+
 }  // namespace mcast

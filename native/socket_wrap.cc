@@ -273,24 +273,8 @@ bool SocketWrap::ReportSendErrors(napi_value self, uint32_t count, int err) {
 bool SocketWrap::Dispatch(napi_value self, napi_value fn,
                           std::initializer_list<napi_value> args) {
   if (fn == nullptr) return true;  // setCallbacks() was never called in this environment
-  Napi::Env env = Env();
-  napi_value result;
-  napi_status status =
-      napi_make_callback(env, async_context_, self, fn, args.size(), args.begin(), &result);
-  if (status == napi_ok) return true;
-  bool pending = false;
-  napi_is_exception_pending(env, &pending);
-  if (pending) {
-    napi_value error;
-    napi_get_and_clear_last_exception(env, &error);
-    // A listener threw: report it as uncaught (the 'uncaughtException' path), as Node does for
-    // any EventEmitter listener. The socket itself stays usable. During worker termination the
-    // exception is empty and nothing is reported.
-    napi_valuetype type = napi_undefined;
-    if (error != nullptr) napi_typeof(env, error, &type);
-    if (type != napi_undefined) napi_fatal_exception(env, error);
-  }
-  return false;
+  // A listener that threw is reported as uncaught; the socket itself stays usable.
+  return CallReportingErrors(Env(), async_context_, self, fn, args.size(), args.begin());
 }
 
 Napi::Value SocketWrap::JS_close(const Napi::CallbackInfo& info) {

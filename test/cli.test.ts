@@ -113,10 +113,10 @@ describe('mcast ifaces', () => {
     const r = await mcast(hr, ['ifaces']);
     expect(r.code).toBe(0);
     const rows = r.stdout.trimEnd().split('\n');
-    expect(rows[0]).toMatch(/^INDEX\s+NAME\s+FLAGS\s+ADDRESSES$/);
-    expect(rows[1]).toMatch(/^1\s+lo\s+up,loopback\s+127\.0\.0\.1\/8 ::1\/128$/);
+    expect(rows[0]).toMatch(/^INDEX\s+NAME\s+FLAGS\s+IGMP\s+MLD\s+ADDRESSES$/);
+    expect(rows[1]).toMatch(/^1\s+lo\s+up,loopback\s+v3\s+v2\s+127\.0\.0\.1\/8 ::1\/128$/);
     expect(rows[2]).toMatch(
-      new RegExp(`^${link.peer.ifindex}\\s+${link.peer.ifname}\\s+up,multicast\\s+10\\.83\\.1\\.2/24 fd83:1::2/64 ${link.peer.linkLocal}/64$`),
+      new RegExp(`^${link.peer.ifindex}\\s+${link.peer.ifname}\\s+up,multicast\\s+v3\\s+v2\\s+10\\.83\\.1\\.2/24 fd83:1::2/64 ${link.peer.linkLocal}/64$`),
     );
     expect(rows).toHaveLength(3);
   });

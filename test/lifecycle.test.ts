@@ -270,7 +270,9 @@ describe('garbage collection', () => {
     );
     expectClean(r);
     const { base, peak, after, collected, got, end } = r.report as Record<string, number>;
-    expect(peak! - base!).toBe(300);
+    // +1: the rtnetlink watcher that notices interfaces holding memberships disappear (closed
+    // again once every socket that joined is gone).
+    expect(peak! - base!).toBe(301);
     expect(collected).toBe(300);
     expect(after).toBe(base);
     expect(got).toBe(2);

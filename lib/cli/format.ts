@@ -2,7 +2,7 @@
  * What the command prints: payloads as text or hex, one line (or one JSON object) per datagram,
  * and the interface table. Pure functions of their inputs.
  */
-import type { InterfaceAddress, InterfaceInfo, MessageInfo } from '../index';
+import type { InterfaceAddress, InterfaceInfo, InterfaceMemberships, MessageInfo, MulticastVersions } from '../index';
 import { hostPort } from './values';
 
 /** Control characters other than tab, and DEL: a payload with them is not shown as text. */
@@ -109,21 +109,79 @@ function addressText(a: InterfaceAddress): string {
   return `${a.address}/${prefixLength(a.netmask)}`;
 }
 
-/** The `mcast ifaces` table. */
-export function interfaceTable(list: readonly InterfaceInfo[]): string {
-  const rows = list.map((i) => [String(i.index), i.name, interfaceFlags(i).join(','), i.addresses.map(addressText).join(' ')]);
-  const header = ['INDEX', 'NAME', 'FLAGS', 'ADDRESSES'];
+/** An interface with its IGMP / MLD versions, as `mcast ifaces` shows it. */
+export interface InterfaceRow extends InterfaceInfo {
+  /** The IGMP / MLD versions of the interface (multicastVersions()). */
+  versions: MulticastVersions;
+}
+
+/** `v3`, `v2 forced`, `v2 querier` (an older querier on the link), or `-` without IPv4 multicast. */
+export function igmpText(v: MulticastVersions): string {
+  if (v.igmpVersion === undefined) return '-';
+  if (v.olderQuerier) return `v${v.igmpVersion} querier`;
+  return v.igmpForced !== undefined && v.igmpForced > 0 ? `v${v.igmpVersion} forced` : `v${v.igmpVersion}`;
+}
+
+/** `v2`, `v1 forced`, or `-` without IPv6 on the interface. */
+export function mldText(v: MulticastVersions): string {
+  if (v.mldForced === undefined) return '-';
+  return v.mldForced > 0 ? `v${v.mldForced} forced` : 'v2';
+}
+
+/** Left-aligned columns, two spaces apart, the last one unpadded. */
+function columns(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((r) => (r[c] ?? '').length)));
   const line = (cells: readonly string[]): string =>
     cells.map((cell, c) => (c === cells.length - 1 ? cell : cell.padEnd(widths[c] ?? 0))).join('  ').trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
-/** `mcast ifaces --json`: the interfaces as listInterfaces() gives them, with prefix lengths. */
-export function interfaceJson(list: readonly InterfaceInfo[]): string {
+/** The `mcast ifaces` table. */
+export function interfaceTable(list: readonly InterfaceRow[]): string {
+  const rows = list.map((i) => [
+    String(i.index),
+    i.name,
+    interfaceFlags(i).join(','),
+    igmpText(i.versions),
+    mldText(i.versions),
+    i.addresses.map(addressText).join(' '),
+  ]);
+  return columns(['INDEX', 'NAME', 'FLAGS', 'IGMP', 'MLD', 'ADDRESSES'], rows);
+}
+
+/** `mcast ifaces --json`: the interfaces as listInterfaces() gives them, with prefix lengths and IGMP / MLD versions. */
+export function interfaceJson(list: readonly InterfaceRow[]): string {
   return `${JSON.stringify(
-    list.map((i) => ({ ...i, flags: interfaceFlags(i), addresses: i.addresses.map((a) => ({ ...a, prefixLength: prefixLength(a.netmask) })) })),
+    list.map(({ versions, ...i }) => ({
+      ...i,
+      flags: interfaceFlags(i),
+      addresses: i.addresses.map((a) => ({ ...a, prefixLength: prefixLength(a.netmask) })),
+      igmp: { version: versions.igmpVersion ?? null, forced: versions.igmpForced ?? null, olderQuerier: versions.olderQuerier ?? null },
+      mld: { forced: versions.mldForced ?? null },
+    })),
     null,
     2,
   )}\n`;
+}
+
+/** `mcast ifaces --memberships`: one row per (interface, group). */
+export function membershipTable(list: readonly InterfaceMemberships[]): string {
+  const rows = list.flatMap((i) =>
+    i.groups.map((g) => [
+      String(i.index),
+      i.name,
+      i.igmpVersion !== undefined && g.family === 'IPv4' ? `v${i.igmpVersion}` : '',
+      g.group,
+      g.filterMode,
+      g.sources.length > 0 ? g.sources.join(' ') : '-',
+      String(g.users),
+    ]),
+  );
+  if (rows.length === 0) return 'no multicast memberships\n';
+  return columns(['INDEX', 'NAME', 'IGMP', 'GROUP', 'MODE', 'SOURCES', 'USERS'], rows);
+}
+
+/** `mcast ifaces --memberships --json`: memberships() as it is. */
+export function membershipJson(list: readonly InterfaceMemberships[]): string {
+  return `${JSON.stringify(list, null, 2)}\n`;
 }

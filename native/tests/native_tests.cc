@@ -6,10 +6,14 @@
 // inside the private network namespace of test/harness/run-in-netns.mjs (MCAST_NETNS_SANDBOX
 // set); elsewhere they are skipped. Prints "N passed, N failed" at the end.
 #include <arpa/inet.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <dirent.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -23,6 +27,7 @@
 
 #include "batch_layout.h"
 #include "cmsg_decode.h"
+#include "link_messages.h"
 #include "recv_batch.h"
 #include "send_batch.h"
 #include "socket_ops.h"
@@ -402,6 +407,115 @@ SOCKET_TEST(MembershipErrnos) {
   EXPECT(mcast::ChangeMembership(fd, AF_INET, MembershipOp::kJoin, unicast, nullptr, lo) == EINVAL);
   EXPECT(mcast::SetMulticastInterface(fd, AF_INET, 999999, nullptr) == EADDRNOTAVAIL);
   EXPECT(mcast::ChangeMembership(-1, AF_INET, MembershipOp::kJoin, group, nullptr, lo) == EBADF);
+  close(fd);
+}
+
+// ---- rtnetlink link messages (link_messages.h) ------------------------------------------
+
+// Appends one RTM_NEWLINK / RTM_DELLINK (or any type) message with an IFLA_IFNAME attribute.
+void AppendLinkMessage(std::vector<uint8_t>* buf, uint16_t type, int index, const char* name, unsigned flags) {
+  const size_t name_len = std::strlen(name) + 1;
+  const size_t attr_len = RTA_LENGTH(name_len);
+  const size_t msg_len = NLMSG_LENGTH(NLMSG_ALIGN(sizeof(ifinfomsg)) + RTA_ALIGN(attr_len));
+  const size_t at = buf->size();
+  buf->resize(at + NLMSG_ALIGN(msg_len), 0);
+  nlmsghdr nh{};
+  nh.nlmsg_len = static_cast<uint32_t>(msg_len);
+  nh.nlmsg_type = type;
+  std::memcpy(buf->data() + at, &nh, sizeof(nh));
+  ifinfomsg ifi{};
+  ifi.ifi_index = index;
+  ifi.ifi_flags = flags;
+  std::memcpy(buf->data() + at + NLMSG_HDRLEN, &ifi, sizeof(ifi));
+  rtattr rta{};
+  rta.rta_len = static_cast<uint16_t>(attr_len);
+  rta.rta_type = IFLA_IFNAME;
+  uint8_t* attr = buf->data() + at + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg));
+  std::memcpy(attr, &rta, sizeof(rta));
+  std::memcpy(attr + RTA_LENGTH(0), name, name_len);
+}
+
+TEST(ParsesLinkNewAndDelMessagesAndSkipsOthers) {
+  std::vector<uint8_t> buf;
+  AppendLinkMessage(&buf, RTM_NEWLINK, 5, "mceth0", IFF_UP | IFF_MULTICAST);
+  AppendLinkMessage(&buf, RTM_NEWADDR, 5, "ignored", 0);
+  AppendLinkMessage(&buf, RTM_DELLINK, 7, "mcx", 0);
+  AppendLinkMessage(&buf, RTM_NEWLINK, 0, "noindex", 0);
+  std::vector<mcast::LinkEvent> events;
+  EXPECT(mcast::ParseLinkMessages(buf.data(), buf.size(), &events) == 2);
+  EXPECT(events.size() == 2);
+  EXPECT(events[0].kind == 0 && events[0].index == 5 && events[0].name == "mceth0");
+  EXPECT(events[0].flags == (IFF_UP | IFF_MULTICAST));
+  EXPECT(events[1].kind == 1 && events[1].index == 7 && events[1].name == "mcx");
+}
+
+TEST(StopsAtTruncatedOrMalformedLinkMessages) {
+  std::vector<uint8_t> buf;
+  AppendLinkMessage(&buf, RTM_NEWLINK, 5, "mceth0", 0);
+  AppendLinkMessage(&buf, RTM_DELLINK, 6, "mceth1", 0);
+  // Every prefix of the buffer: at most the whole messages it holds, never a read past its end
+  // (ASan and valgrind run this test).
+  for (size_t len = 0; len <= buf.size(); len++) {
+    std::vector<uint8_t> cut(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(len));
+    std::vector<mcast::LinkEvent> events;
+    mcast::ParseLinkMessages(cut.data(), cut.size(), &events);
+    EXPECT(events.size() <= 2);
+  }
+  // A header claiming more than the buffer, and one claiming less than a header: nothing.
+  std::vector<uint8_t> bad = buf;
+  nlmsghdr nh;
+  std::memcpy(&nh, bad.data(), sizeof(nh));
+  nh.nlmsg_len = static_cast<uint32_t>(bad.size() + 100);
+  std::memcpy(bad.data(), &nh, sizeof(nh));
+  std::vector<mcast::LinkEvent> events;
+  EXPECT(mcast::ParseLinkMessages(bad.data(), bad.size(), &events) == 0);
+  nh.nlmsg_len = 4;
+  std::memcpy(bad.data(), &nh, sizeof(nh));
+  EXPECT(mcast::ParseLinkMessages(bad.data(), bad.size(), &events) == 0);
+  // An attribute of length 0 and a name without its NUL: the event, with what can be read.
+  std::vector<uint8_t> odd = buf;
+  rtattr rta;
+  uint8_t* attr = odd.data() + NLMSG_HDRLEN + NLMSG_ALIGN(sizeof(ifinfomsg));
+  std::memcpy(&rta, attr, sizeof(rta));
+  rta.rta_len = 0;
+  std::memcpy(attr, &rta, sizeof(rta));
+  events.clear();
+  EXPECT(mcast::ParseLinkMessages(odd.data(), odd.size(), &events) == 2);
+  EXPECT(events[0].name.empty() && events[1].name == "mceth1");
+}
+
+// Runs `ip ARGS...` (no shell) and returns its exit status, or -1 when it could not run.
+int RunIp(std::vector<const char*> args) {
+  args.insert(args.begin(), "ip");
+  args.push_back(nullptr);
+  pid_t pid = 0;
+  if (posix_spawnp(&pid, "ip", nullptr, nullptr, const_cast<char* const*>(args.data()), environ) != 0) return -1;
+  int status = 0;
+  if (waitpid(pid, &status, 0) != pid) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+SOCKET_TEST(ReadsTheLinkNotificationsOfANewAndADeletedInterface) {
+  int fd = -1;
+  EXPECT(mcast::OpenLinkWatchSocket(&fd) == 0);
+  if (fd < 0) return;
+  EXPECT(RunIp({"link", "add", "mcnlt0", "type", "veth", "peer", "name", "mcnlt1"}) == 0);
+  EXPECT(RunIp({"link", "del", "mcnlt0"}) == 0);
+  std::vector<mcast::LinkEvent> events;
+  for (int i = 0; i < 50; i++) {
+    EXPECT(mcast::ReadLinkEvents(fd, &events) == 0);
+    bool deleted = false;
+    for (const auto& e : events) deleted = deleted || (e.kind == 1 && e.name == "mcnlt0");
+    if (deleted) break;
+    usleep(20000);
+  }
+  bool created = false, deleted = false;
+  for (const auto& e : events) {
+    created = created || (e.kind == 0 && e.name == "mcnlt0" && e.index > 0);
+    deleted = deleted || (e.kind == 1 && e.name == "mcnlt0");
+  }
+  EXPECT(created);
+  EXPECT(deleted);
   close(fd);
 }
 

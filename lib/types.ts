@@ -20,7 +20,10 @@ export interface SocketOptions {
   family?: Family;
   /** Local port to bind (0 = ephemeral, the default). The socket is bound synchronously. */
   port?: number;
-  /** Local address to bind; the wildcard (`0.0.0.0` / `::`) by default. */
+  /**
+   * Local address to bind; the wildcard (`0.0.0.0` / `::`) by default. An IPv6 address may carry
+   * its zone, an interface name or index (`fe80::1%eth0`, `fe80::1%3`): a link-local address needs one.
+   */
   address?: string;
   /** SO_REUSEADDR, default true: several receivers of one group may share a port. */
   reuseAddr?: boolean;

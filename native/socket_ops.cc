@@ -121,45 +121,86 @@ int OpenBoundSocket(const OpenOptions& options, const SockAddr& bind_addr, int* 
   return 0;
 }
 
-int MembershipOptName(MembershipOp op) {
-  switch (op) {
-    case MembershipOp::kJoin: return MCAST_JOIN_GROUP;
-    case MembershipOp::kLeave: return MCAST_LEAVE_GROUP;
-    case MembershipOp::kJoinSource: return MCAST_JOIN_SOURCE_GROUP;
-    case MembershipOp::kLeaveSource: return MCAST_LEAVE_SOURCE_GROUP;
-    case MembershipOp::kBlockSource: return MCAST_BLOCK_SOURCE;
-    case MembershipOp::kUnblockSource: return MCAST_UNBLOCK_SOURCE;
-  }
-  return -1;
+namespace {
+
+// One row per operation: RFC 3678's protocol-independent option, and the IPv4-only option that
+// takes the interface by address (ip_mreqn / ip_mreq_source).
+struct MembershipOption {
+  int name;
+  const char* label;
+  int ipv4_name;
+  const char* ipv4_label;
+};
+
+const MembershipOption kMembershipOptions[] = {
+    {MCAST_JOIN_GROUP, "setsockopt(MCAST_JOIN_GROUP)", IP_ADD_MEMBERSHIP,
+     "setsockopt(IP_ADD_MEMBERSHIP)"},
+    {MCAST_LEAVE_GROUP, "setsockopt(MCAST_LEAVE_GROUP)", IP_DROP_MEMBERSHIP,
+     "setsockopt(IP_DROP_MEMBERSHIP)"},
+    {MCAST_JOIN_SOURCE_GROUP, "setsockopt(MCAST_JOIN_SOURCE_GROUP)", IP_ADD_SOURCE_MEMBERSHIP,
+     "setsockopt(IP_ADD_SOURCE_MEMBERSHIP)"},
+    {MCAST_LEAVE_SOURCE_GROUP, "setsockopt(MCAST_LEAVE_SOURCE_GROUP)", IP_DROP_SOURCE_MEMBERSHIP,
+     "setsockopt(IP_DROP_SOURCE_MEMBERSHIP)"},
+    {MCAST_BLOCK_SOURCE, "setsockopt(MCAST_BLOCK_SOURCE)", IP_BLOCK_SOURCE,
+     "setsockopt(IP_BLOCK_SOURCE)"},
+    {MCAST_UNBLOCK_SOURCE, "setsockopt(MCAST_UNBLOCK_SOURCE)", IP_UNBLOCK_SOURCE,
+     "setsockopt(IP_UNBLOCK_SOURCE)"},
+};
+
+const MembershipOption& OptionOf(MembershipOp op) {
+  return kMembershipOptions[static_cast<int>(op)];
 }
 
-const char* MembershipOptLabel(MembershipOp op) {
-  switch (op) {
-    case MembershipOp::kJoin: return "setsockopt(MCAST_JOIN_GROUP)";
-    case MembershipOp::kLeave: return "setsockopt(MCAST_LEAVE_GROUP)";
-    case MembershipOp::kJoinSource: return "setsockopt(MCAST_JOIN_SOURCE_GROUP)";
-    case MembershipOp::kLeaveSource: return "setsockopt(MCAST_LEAVE_SOURCE_GROUP)";
-    case MembershipOp::kBlockSource: return "setsockopt(MCAST_BLOCK_SOURCE)";
-    case MembershipOp::kUnblockSource: return "setsockopt(MCAST_UNBLOCK_SOURCE)";
-  }
-  return "setsockopt";
+in_addr IPv4Of(const SockAddr& addr) {
+  return reinterpret_cast<const sockaddr_in*>(&addr.storage)->sin_addr;
+}
+
+}  // namespace
+
+int MembershipOptName(MembershipOp op, bool by_address) {
+  return by_address ? OptionOf(op).ipv4_name : OptionOf(op).name;
+}
+
+const char* MembershipOptLabel(MembershipOp op, bool by_address) {
+  return by_address ? OptionOf(op).ipv4_label : OptionOf(op).label;
 }
 
 bool MembershipHasSource(MembershipOp op) {
   return op != MembershipOp::kJoin && op != MembershipOp::kLeave;
 }
 
-int ChangeMembership(int fd, int family, MembershipOp op, const SockAddr& group,
-                     const SockAddr* source, uint32_t ifindex) {
-  const int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-  const int name = MembershipOptName(op);
-  if (!MembershipHasSource(op)) {
+int ChangeMembership(int fd, int /*family*/, MembershipOp op, const SockAddr& group,
+                     const SockAddr* source, uint32_t ifindex, const SockAddr* interface_address) {
+  const bool v4 = group.storage.ss_family == AF_INET;
+  const int level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+  const bool with_source = MembershipHasSource(op);
+  if (with_source && (source == nullptr || source->storage.ss_family != group.storage.ss_family)) {
+    return EINVAL;
+  }
+  const bool by_address = v4 && interface_address != nullptr &&
+                          interface_address->storage.ss_family == AF_INET;
+  const int name = MembershipOptName(op, by_address);
+  if (by_address && !with_source) {
+    ip_mreqn req{};
+    req.imr_multiaddr = IPv4Of(group);
+    req.imr_address = IPv4Of(*interface_address);
+    req.imr_ifindex = static_cast<int>(ifindex);
+    return SetOpt(fd, level, name, &req, sizeof(req));
+  }
+  if (by_address) {
+    // Linux's order: multiaddr, interface, sourceaddr (BSD's differs).
+    ip_mreq_source req{};
+    req.imr_multiaddr = IPv4Of(group);
+    req.imr_interface = IPv4Of(*interface_address);
+    req.imr_sourceaddr = IPv4Of(*source);
+    return SetOpt(fd, level, name, &req, sizeof(req));
+  }
+  if (!with_source) {
     group_req req{};
     req.gr_interface = ifindex;
     std::memcpy(&req.gr_group, &group.storage, group.length);
     return SetOpt(fd, level, name, &req, sizeof(req));
   }
-  if (source == nullptr) return EINVAL;
   group_source_req req{};
   req.gsr_interface = ifindex;
   std::memcpy(&req.gsr_group, &group.storage, group.length);

@@ -53,15 +53,21 @@ int OpenBoundSocket(const OpenOptions& options, const SockAddr& bind_addr, int* 
 // group_source_req take an interface index and work for IPv4 and IPv6 alike).
 enum class MembershipOp { kJoin, kLeave, kJoinSource, kLeaveSource, kBlockSource, kUnblockSource };
 
-// The setsockopt name of `op` (MCAST_JOIN_GROUP, ...) and its printable name.
-int MembershipOptName(MembershipOp op);
-const char* MembershipOptLabel(MembershipOp op);
+// The setsockopt name of `op` and its printable name: MCAST_JOIN_GROUP, ... or, for an IPv4
+// group whose interface is named by address, IP_ADD_MEMBERSHIP, ... (`by_address`).
+int MembershipOptName(MembershipOp op, bool by_address = false);
+const char* MembershipOptLabel(MembershipOp op, bool by_address = false);
 bool MembershipHasSource(MembershipOp op);
 
 // Applies `op` for `group` (and `source` for the source operations) on interface `ifindex`
-// (0 lets the kernel choose by route).
+// (0 lets the kernel choose by route). The level follows the group's family, not the socket's:
+// an IPv6 socket may join IPv4 groups (dual stack), as libuv lets it. An IPv4 group with
+// `interface_address` uses the classic IPv4 options (ip_mreqn / ip_mreq_source), as libuv does
+// for dgram, so the kernel picks the device by that local address (ENODEV when none has it).
+// `family` is the socket's family; it only matters for argument checks.
 int ChangeMembership(int fd, int family, MembershipOp op, const SockAddr& group,
-                     const SockAddr* source, uint32_t ifindex);
+                     const SockAddr* source, uint32_t ifindex,
+                     const SockAddr* interface_address = nullptr);
 
 // IP_MULTICAST_IF (ip_mreqn: index, and the IPv4 source address to use, which may be null) or
 // IPV6_MULTICAST_IF (index).

@@ -4,7 +4,7 @@
  * properties, so that code which inspects dgram's errors sees the same thing.
  */
 import { constants as osConstants } from 'node:os';
-import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName, inspect, type InspectOptions } from 'node:util';
 
 import { invalidArgType as argType, McastError, nodeError, outOfRange as range } from './errors';
 
@@ -138,6 +138,14 @@ export class SystemError extends Error {
 
   override toString(): string {
     return `${this.name} [${this.code}]: ${this.message}`;
+  }
+
+  /**
+   * As Node's SystemError logs itself: the getters' values shown (`errno: [Getter/Setter: -9]`),
+   * so that a log line reads the same with either module.
+   */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return inspect(this, { ...options, getters: true, customInspect: false });
   }
 }
 

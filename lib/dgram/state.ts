@@ -1,0 +1,101 @@
+/**
+ * The state of a mcast/dgram socket in one record, as Node's lib/dgram.js keeps it under
+ * `this[kStateSymbol]`: the descriptor (the core socket, dgram's `handle`), the bind and connect
+ * state machines, the queue of calls made before 'listening', and the createSocket options. The
+ * other dgram modules (options, memberships, send queue, deprecated members) work on this
+ * record, so each stays small and none needs the class's private fields.
+ */
+import type * as NodeDgram from 'node:dgram';
+import type { BlockList } from 'node:net';
+
+import { Socket as CoreSocket } from '../socket';
+import { errnoOf, notRunning } from '../dgram-errors';
+
+/** dgram's bind states (lib/dgram.js BIND_STATE_*), which `_bindState` shows. */
+export const BIND_STATE_UNBOUND = 0;
+export const BIND_STATE_BINDING = 1;
+export const BIND_STATE_BOUND = 2;
+/** dgram's connect states (lib/dgram.js CONNECT_STATE_*). */
+export const CONNECT_STATE_DISCONNECTED = 0;
+export const CONNECT_STATE_CONNECTING = 1;
+export const CONNECT_STATE_CONNECTED = 2;
+
+/** The key of a socket's {@link DgramState}: module-private, like Node's kStateSymbol. */
+export const kState = Symbol('mcast.dgram.state');
+
+/** A dgram socket's state (see the module comment). */
+export interface DgramState {
+  readonly type: NodeDgram.SocketType;
+  /** The descriptor, once bind() or an implicit bind opened one (dgram's handle). */
+  core: CoreSocket | null;
+  /** False once close() was called: dgram's `handle === null`. */
+  open: boolean;
+  /** True from 'listening' until close() or _stopReceiving() (dgram's `receiving`). */
+  receiving: boolean;
+  bindState: number;
+  connectState: number;
+  /** Calls made while binding, run on 'listening' (dgram's `queue`). */
+  queue: (() => void)[] | undefined;
+  /** SO_REUSEADDR at bind (dgram's `reuseAddr`, which `_reuseAddr` may change before bind). */
+  reuseAddr: boolean;
+  readonly reusePort: boolean;
+  readonly ipv6Only: boolean;
+  readonly recvBufferSize: number | undefined;
+  readonly sendBufferSize: number | undefined;
+  /** mcast: IP_MULTICAST_ALL for the descriptor (kept for a descriptor opened later). */
+  multicastAll: boolean;
+  readonly batchSize: number;
+  readonly maxMessageSize: number;
+  readonly receiveBlockList: BlockList | undefined;
+  readonly sendBlockList: BlockList | undefined;
+  /** ref()/unref() before the descriptor exists, applied when it is opened. */
+  refed: boolean;
+  /** libuv keeps the descriptor of a failed bind: an unbound socket whose address is the wildcard. */
+  failedBind: boolean;
+  /** The connected peer, as the core socket was given it. */
+  peer: { address: string; port: number } | null;
+}
+
+/** The family of the descriptor, or of the socket type before there is one. */
+export function familyOf(state: DgramState): 4 | 6 {
+  return state.core?.family ?? (state.type === 'udp4' ? 4 : 6);
+}
+
+/** dgram's healthCheck(): ERR_SOCKET_DGRAM_NOT_RUNNING once closed. */
+export function healthCheck(state: DgramState): void {
+  if (!state.open) throw notRunning();
+}
+
+/**
+ * Opens the descriptor bound to (ip, port) with dgram's flags; returns 0 or a negative errno.
+ * `ip` may carry a zone as the index the core takes (`fe80::1%3`).
+ */
+export function openCore(state: DgramState, family: 4 | 6, ip: string, port: number, reuseAddr: boolean, ipv6Only: boolean): number {
+  try {
+    state.core = new CoreSocket({
+      family,
+      address: ip,
+      port,
+      reuseAddr,
+      reusePort: state.reusePort,
+      ipv6Only,
+      multicastAll: state.multicastAll,
+      batchSize: state.batchSize,
+      maxMessageSize: state.maxMessageSize,
+    });
+  } catch (error) {
+    return errnoOf(error);
+  }
+  if (!state.refed) state.core.unref();
+  return 0;
+}
+
+/**
+ * libuv binds an unbound handle to the wildcard address, port 0, with SO_REUSEADDR before a
+ * membership change (uv__udp_maybe_deferred_bind). dgram still counts the socket as unbound:
+ * it does not receive, and a later bind() fails with EINVAL.
+ */
+export function deferredBind(state: DgramState, family: 4 | 6): number {
+  if (state.core !== null) return 0;
+  return openCore(state, family, family === 4 ? '0.0.0.0' : '::', 0, true, false);
+}

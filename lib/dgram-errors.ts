@@ -149,9 +149,15 @@ export class SystemError extends Error {
   }
 }
 
-/** The negative errno of a failed mcast call; anything that is not a system error is re-thrown. */
+/**
+ * The negative errno of a failed mcast call: an McastError, or the binding's own error (the
+ * core's internal calls pass it on unwrapped). Anything that is not a system error is re-thrown.
+ */
 export function errnoOf(error: unknown): number {
   if (error instanceof McastError) return error.errno;
+  if (error instanceof Error && typeof (error as { errno?: unknown }).errno === 'number' && 'syscall' in error) {
+    return (error as { errno: number }).errno;
+  }
   throw error;
 }
 

@@ -252,6 +252,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
    * and leave. Throws the binding's error (negative `errno`, `syscall`).
    */
   changeMembership(op: MembershipOp, group: string, source: string | null, ifindex: number, interfaceAddress: string | null): void {
+    this.#checkOpen('change a membership');
     this.#native.membership(op, group, source, ifindex, interfaceAddress);
   }
 

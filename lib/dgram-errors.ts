@@ -156,7 +156,7 @@ export class SystemError extends Error {
 export function errnoOf(error: unknown): number {
   if (error instanceof McastError) return error.errno;
   if (error instanceof Error && typeof (error as { errno?: unknown }).errno === 'number' && 'syscall' in error) {
-    return (error as { errno: number }).errno;
+    return (error as unknown as { errno: number }).errno;
   }
   throw error;
 }

@@ -187,7 +187,7 @@ function createState(type: SocketType, o: SocketOptions | undefined): DgramState
     bindState: BIND_STATE_UNBOUND,
     connectState: CONNECT_STATE_DISCONNECTED,
     queue: undefined,
-    reuseAddr: Boolean(o?.reuseAddr),
+    reuseAddr: o?.reuseAddr,
     reusePort: Boolean(o?.reusePort),
     ipv6Only: Boolean(o?.ipv6Only),
     recvBufferSize: o?.recvBufferSize,

@@ -36,8 +36,11 @@ export interface DgramState {
   connectState: number;
   /** Calls made while binding, run on 'listening' (dgram's `queue`). */
   queue: (() => void)[] | undefined;
-  /** SO_REUSEADDR at bind (dgram's `reuseAddr`, which `_reuseAddr` may change before bind). */
-  reuseAddr: boolean;
+  /**
+   * SO_REUSEADDR at bind when truthy: dgram's `reuseAddr`, the option as given (undefined when
+   * not given), which `_reuseAddr` shows and may change before bind.
+   */
+  reuseAddr: unknown;
   readonly reusePort: boolean;
   readonly ipv6Only: boolean;
   readonly recvBufferSize: number | undefined;
@@ -70,13 +73,13 @@ export function healthCheck(state: DgramState): void {
  * Opens the descriptor bound to (ip, port) with dgram's flags; returns 0 or a negative errno.
  * `ip` may carry a zone as the index the core takes (`fe80::1%3`).
  */
-export function openCore(state: DgramState, family: 4 | 6, ip: string, port: number, reuseAddr: boolean, ipv6Only: boolean): number {
+export function openCore(state: DgramState, family: 4 | 6, ip: string, port: number, reuseAddr: unknown, ipv6Only: boolean): number {
   try {
     state.core = new CoreSocket({
       family,
       address: ip,
       port,
-      reuseAddr,
+      reuseAddr: Boolean(reuseAddr),
       reusePort: state.reusePort,
       ipv6Only,
       multicastAll: state.multicastAll,

@@ -46,7 +46,7 @@ export const BUFFER_TYPES = 'of type string or an instance of Buffer, TypedArray
 
 /** Node's way of showing a value outside a range: inspect(), with `_` groups for large integers. */
 function describeOutOfRange(input: unknown): string {
-  if (typeof input === 'number' && Number.isInteger(input) && Math.abs(input) > 2 ** 32) {
+  if (typeof input === 'number' && Number.isInteger(input) && (input > 2 ** 32 || input < -(2 ** 32))) {
     return String(input).replace(/(\d)(?=(\d{3})+$)/g, '$1_');
   }
   return inspect(input);

@@ -11,13 +11,18 @@ import type { BlockList } from 'node:net';
 import { Socket as CoreSocket } from '../socket';
 import { errnoOf, notRunning } from '../dgram-errors';
 
-/** dgram's bind states (lib/dgram.js BIND_STATE_*), which `_bindState` shows. */
+// dgram's bind and connect states, with lib/dgram.js's numbers (`_bindState` shows them).
+/** Not bound: bind() may be called. */
 export const BIND_STATE_UNBOUND = 0;
+/** bind() was called; 'listening' has not come yet (calls are queued). */
 export const BIND_STATE_BINDING = 1;
+/** Bound and receiving. */
 export const BIND_STATE_BOUND = 2;
-/** dgram's connect states (lib/dgram.js CONNECT_STATE_*). */
+/** Not connected. */
 export const CONNECT_STATE_DISCONNECTED = 0;
+/** connect() was called; the lookup or the bind has not finished. */
 export const CONNECT_STATE_CONNECTING = 1;
+/** Connected to `peer`. */
 export const CONNECT_STATE_CONNECTED = 2;
 
 /** The key of a socket's {@link DgramState}: module-private, like Node's kStateSymbol. */
@@ -25,6 +30,7 @@ export const kState = Symbol('mcast.dgram.state');
 
 /** A dgram socket's state (see the module comment). */
 export interface DgramState {
+  /** `'udp4'` or `'udp6'`. */
   readonly type: NodeDgram.SocketType;
   /** The descriptor, once bind() or an implicit bind opened one (dgram's handle). */
   core: CoreSocket | null;
@@ -32,7 +38,9 @@ export interface DgramState {
   open: boolean;
   /** True from 'listening' until close() or _stopReceiving() (dgram's `receiving`). */
   receiving: boolean;
+  /** A BIND_STATE_* (any value a program assigns to `_bindState`). */
   bindState: number;
+  /** A CONNECT_STATE_*. */
   connectState: number;
   /** Calls made while binding, run on 'listening' (dgram's `queue`). */
   queue: (() => void)[] | undefined;
@@ -41,14 +49,19 @@ export interface DgramState {
    * not given), which `_reuseAddr` shows and may change before bind.
    */
   reuseAddr: unknown;
+  /** SO_REUSEPORT at bind; also lets cluster workers bind their own socket. */
   readonly reusePort: boolean;
+  /** IPV6_V6ONLY at bind. */
   readonly ipv6Only: boolean;
+  /** SO_RCVBUF / SO_SNDBUF set on 'listening', when given. */
   readonly recvBufferSize: number | undefined;
   readonly sendBufferSize: number | undefined;
   /** mcast: IP_MULTICAST_ALL for the descriptor (kept for a descriptor opened later). */
   multicastAll: boolean;
+  /** mcast: datagrams per recvmmsg, and bytes kept per datagram, of the descriptor. */
   readonly batchSize: number;
   readonly maxMessageSize: number;
+  /** Node 22.13's block lists: datagrams from, and sends to, these addresses are refused. */
   readonly receiveBlockList: BlockList | undefined;
   readonly sendBlockList: BlockList | undefined;
   /** ref()/unref() before the descriptor exists, applied when it is opened. */

@@ -1,10 +1,14 @@
 /**
  * dgram's deprecated private members (DEP0112), as Node 20's lib/dgram.js defines them: each
  * reads or writes the state record and prints one DeprecationWarning (util.deprecate warns once
- * per code, shared with node:dgram's own DEP0112 warning). `_handle` is libuv's UDP handle,
- * which mcast has not: it reads null once the socket is closed, as Node's does, and otherwise
- * throws ERR_MCAST_UNSUPPORTED, also on assignment, so that nothing works on a handle that is
- * not there.
+ * per code, shared with node:dgram's own DEP0112 warning).
+ *
+ * `_handle` is libuv's UDP handle, which mcast has not. What programs do with it still works:
+ * it is null once the socket is closed and an object while it is open, whose `fd` is the
+ * descriptor (-9, EBADF, before there is one, as libuv's uv_fileno says), `owner` the socket,
+ * and hasRef()/ref()/unref() what they are on the handle. Every other handle method throws
+ * ERR_MCAST_UNSUPPORTED. Assigning null (any falsy value) leaves the socket not running with its descriptor open,
+ * as in Node; assigning any other handle throws ERR_MCAST_UNSUPPORTED.
  */
 import { deprecate } from 'node:util';
 
@@ -25,8 +29,45 @@ const ACCESSORS = {
   _reuseAddr: 'reuseAddr',
 } as const;
 
-function noHandle(): Error {
-  return unsupported('Socket.prototype._handle (deprecated, DEP0112)', "there is no libuv handle; use the socket's public methods");
+/** The methods of Node's UDP handle (lib/dgram.js calls them), none of which mcast has. */
+const HANDLE_METHODS = [
+  'recvStart', 'recvStop', 'open', 'bind', 'connect', 'send', 'bind6', 'connect6', 'send6', 'disconnect',
+  'getpeername', 'getsockname', 'addMembership', 'dropMembership', 'addSourceSpecificMembership',
+  'dropSourceSpecificMembership', 'setMulticastInterface', 'setMulticastTTL', 'setMulticastLoopback',
+  'setBroadcast', 'setTTL', 'bufferSize', 'getSendQueueSize', 'getSendQueueCount', 'close', 'getAsyncId',
+] as const;
+
+function noHandle(what: string): Error {
+  return unsupported(`${what} (deprecated, DEP0112)`, "there is no libuv handle; use the socket's public methods");
+}
+
+/** EBADF, what libuv's uv_fileno gives Node's `handle.fd` before there is a descriptor. */
+const NO_FD = -9;
+
+const handles = new WeakMap<HasState, object>();
+
+/** The stand-in for Node's UDP handle (see the module comment), one per socket. */
+function handleOf(socket: HasState & { ref(): unknown; unref(): unknown }): object {
+  let handle = handles.get(socket);
+  if (handle !== undefined) return handle;
+  const state = socket[kState];
+  handle = { owner: socket };
+  Object.defineProperty(handle, 'fd', { get: () => state.core?.fd() ?? NO_FD, enumerable: true });
+  Object.assign(handle, {
+    hasRef: () => state.refed,
+    ref: () => void socket.ref(),
+    unref: () => void socket.unref(),
+  });
+  for (const name of HANDLE_METHODS) {
+    Object.defineProperty(handle, name, {
+      value: () => {
+        throw noHandle(`Socket.prototype._handle.${name}()`);
+      },
+    });
+  }
+  Object.freeze(handle);
+  handles.set(socket, handle);
+  return handle;
 }
 
 /**
@@ -47,12 +88,12 @@ export function defineDeprecatedMembers(proto: object, stopReceiving: (socket: H
   }
   const handleMessage = 'Socket.prototype._handle is deprecated';
   Object.defineProperty(proto, '_handle', {
-    get: deprecate(function (this: HasState) {
-      if (!this[kState].open) return null;
-      throw noHandle();
+    get: deprecate(function (this: HasState & { ref(): unknown; unref(): unknown }) {
+      return this[kState].open ? handleOf(this) : null;
     }, handleMessage, CODE),
-    set: deprecate(function (this: HasState) {
-      throw noHandle();
+    set: deprecate(function (this: HasState, value: unknown) {
+      if (!value) this[kState].open = false;
+      else if (value !== handles.get(this)) throw noHandle('assigning Socket.prototype._handle');
     }, handleMessage, CODE),
   });
   Object.defineProperty(proto, '_healthCheck', {
@@ -79,7 +120,7 @@ export function defineDeprecatedMembers(proto: object, stopReceiving: (socket: H
  */
 export const _createSocketHandle: (...args: unknown[]) => never = deprecate(
   (): never => {
-    throw unsupported('dgram._createSocketHandle() (deprecated, DEP0112)', 'there is no libuv handle; use createSocket()');
+    throw noHandle('dgram._createSocketHandle()');
   },
   'dgram._createSocketHandle() is deprecated',
   CODE,

@@ -2,6 +2,6 @@
 // the named exports. One implementation (the CommonJS build) behind both `import` and `require`.
 import dgram from './dgram.js';
 
-export { createSocket, Socket } from './dgram.js';
+export { _createSocketHandle, createSocket, Socket } from './dgram.js';
 export type * from './dgram.js';
 export default dgram;

@@ -8,10 +8,16 @@
  * states, the send queue before 'listening', which errors are thrown and which are emitted or
  * passed to callbacks, their codes and messages) and libuv's src/unix/udp.c for what the handle
  * does (which socket option each call sets, with which struct, and in which order things are
- * checked), so that a program sees the same thing with either module. The socket options are set
- * with the raw setsockopt of the mcast socket, exactly as libuv sets them, so the kernel's own
- * errors come back unchanged. Everything that cannot behave like dgram throws
+ * checked), so that a program sees the same thing with either module. Memberships go through
+ * the core socket's one membership operation (which also keeps its IPv6 interface filter); the
+ * other options are set with the core socket's setsockopt as libuv sets them, so the kernel's
+ * own errors come back unchanged. Everything that cannot behave like dgram throws
  * ERR_MCAST_UNSUPPORTED instead of doing something else quietly.
+ *
+ * This file holds the Socket class: arguments, the bind/connect/send state machine and events.
+ * Its parts live in lib/dgram/: the state record (state.ts), the send queue (send-queue.ts),
+ * the option setters (options.ts), memberships (memberships.ts), libuv's address and zone
+ * reading (addresses.ts) and the deprecated members (deprecated.ts).
  *
  * Defaults are dgram's, including IP_MULTICAST_ALL at the kernel default (on): with it, a socket
  * receives every group any socket of the host joined on its port. Pass `multicastAll: false` to

@@ -71,7 +71,7 @@ export interface NativeSocketConstructor {
     v6only: boolean,
     receiveTtl: boolean,
     /** sin6_scope_id of an IPv6 bind address (its zone's index), 0 otherwise. */
-    scopeId: number,
+    scopeId?: number,
   ): NativeSocket;
 }
 

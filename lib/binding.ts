@@ -72,6 +72,8 @@ export interface NativeSocketConstructor {
     receiveTtl: boolean,
     /** sin6_scope_id of an IPv6 bind address (its zone's index), 0 otherwise. */
     scopeId?: number,
+    /** A bound descriptor to share (a duplicate is taken) instead of binding, or -1. */
+    sharedFd?: number,
   ): NativeSocket;
 }
 

@@ -70,6 +70,8 @@ import {
   healthCheck,
   kState,
   openCore,
+  openShared,
+  type ClusterHandle,
   type DgramState,
 } from './dgram/state';
 import { McastError } from './errors';
@@ -206,23 +208,33 @@ function createState(type: SocketType, o: SocketOptions | undefined): DgramState
     refed: true,
     failedBind: false,
     peer: null,
+    clusterHandle: null,
   };
 }
 
+/** libuv's uv_udp_flags, which a cluster worker passes to the primary with its bind. */
+const UV_UDP_IPV6ONLY = 1;
+const UV_UDP_REUSEADDR = 4;
+
+/** What lib/internal/cluster/child.js gives a worker (not in the public typings). */
+interface ClusterWorkerApi {
+  isWorker: boolean;
+  _getServer(
+    socket: Socket,
+    options: { address: string; port: unknown; addressType: SocketType; fd: number; flags: number },
+    callback: (errno: number, handle: ClusterHandle) => void,
+  ): void;
+}
+
 /**
- * Node's cluster: a worker's bind() asks the primary for a shared socket (cluster._getServer),
- * which mcast cannot hand over as a libuv handle. Instead of binding a socket of its own
- * silently, a worker's shared bind throws; `exclusive: true` (and reusePort) bind in the worker
- * itself, as node:dgram does for them.
+ * Node's cluster, as lib/dgram.js decides it: a worker's bind() without `exclusive` asks the
+ * primary for the socket (cluster._getServer), so that all workers share the primary's; with
+ * `exclusive` (and reusePort, with which every socket binds for itself) the worker binds its own.
  */
-function refuseSharedBind(exclusive: boolean, reusePort: boolean): void {
-  if (exclusive || reusePort) return;
-  const cluster = require('node:cluster') as typeof import('node:cluster').default;
-  if (!cluster.isWorker) return;
-  throw unsupported(
-    'sharing a bound socket among cluster workers',
-    'bind with { exclusive: true } (and reuseAddr or reusePort) in each worker',
-  );
+function sharedBind(exclusive: boolean, reusePort: boolean): ClusterWorkerApi | undefined {
+  if (exclusive || reusePort) return undefined;
+  const cluster = require('node:cluster') as unknown as ClusterWorkerApi;
+  return cluster.isWorker ? cluster : undefined;
 }
 
 /** Node names the interface of a link-local source, as getnameinfo would. */
@@ -324,7 +336,6 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
       address = typeof address_ === 'function' ? '' : address_;
       exclusive = false;
     }
-    refuseSharedBind(exclusive, state.reusePort);
     state.bindState = BIND_STATE_BINDING;
 
     const cb = args.length > 0 ? args[args.length - 1] : undefined;
@@ -350,6 +361,11 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
         this.emit('error', error);
         return;
       }
+      const cluster = sharedBind(exclusive, state.reusePort);
+      if (cluster !== undefined) {
+        this.#bindShared(cluster, ip, port);
+        return;
+      }
       const bindError = this.#bindTo(ip, port);
       if (bindError !== null) {
         state.bindState = BIND_STATE_UNBOUND;
@@ -373,6 +389,33 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     const errno = openCore(state, family, coreAddress(ip), number, state.reuseAddr, state.ipv6Only);
     state.failedBind = errno !== 0;
     return errno === 0 ? null : exceptionWithHostPort(errno, 'bind', ip, port);
+  }
+
+  /** lib/dgram.js's bindServerHandle(): the primary's socket, over IPC, then 'listening'. */
+  #bindShared(cluster: ClusterWorkerApi, ip: string, port: unknown): void {
+    const state = this[kState];
+    const flags = (state.reuseAddr ? UV_UDP_REUSEADDR : 0) | (state.ipv6Only ? UV_UDP_IPV6ONLY : 0);
+    const fail = (errno: number): void => {
+      state.bindState = BIND_STATE_UNBOUND;
+      this.emit('error', exceptionWithHostPort(errno, 'bind', ip, port));
+    };
+    cluster._getServer(this, { address: ip, port, addressType: this.type, fd: -1, flags }, (errno, handle) => {
+      if (errno) {
+        fail(errno);
+        return;
+      }
+      if (!state.open) {
+        handle.close(); // closed in the meantime
+        return;
+      }
+      const openErrno = openShared(state, this.type === 'udp4' ? 4 : 6, handle);
+      if (openErrno !== 0) {
+        handle.close();
+        fail(openErrno);
+        return;
+      }
+      this.#startListening();
+    });
   }
 
   #startListening(): void {
@@ -719,6 +762,8 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
       core.off('error', this.#onCoreError);
       core.close();
     }
+    state.clusterHandle?.close();
+    state.clusterHandle = null;
     process.nextTick(() => this.emit('close'));
     return this;
   }

@@ -38,7 +38,7 @@ import type {
 const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
-  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface',
+  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'fd',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
 const MAX_BUFFER_SIZE = 0x3fffffff;
@@ -167,15 +167,17 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const loopback = o.loopback === undefined ? undefined : checkBoolean('options.loopback', o.loopback);
     const outgoing =
       o.interface === undefined ? undefined : resolveInterface('options.interface', o.interface as InterfaceRef, family);
+    const sharedFd = o.fd === undefined ? -1 : checkInteger('options.fd', o.fd, 0, 0x7fffffff);
 
     const slab = new ArrayBuffer(this.batchSize * this.maxMessageSize);
     const records = new ArrayBuffer(this.batchSize * binding.layout.recordBytes);
     try {
       this.#native = new binding.Socket(
         family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
-        this.batchSize, this.maxMessageSize, slab, records, ipv6Only, receiveTTL, scopeId,
+        this.batchSize, this.maxMessageSize, slab, records, ipv6Only, receiveTTL, scopeId, sharedFd,
       );
     } catch (error) {
+      if (sharedFd >= 0) rethrowNative(error, { action: `share the bound socket of descriptor ${sharedFd}` });
       const hint = BIND_HINTS[(error as { errno?: number }).errno ?? 0];
       rethrowNative(error, { action: `bind ${hostPort(address, port)}`, ...(hint !== undefined && { hint }) });
     }

@@ -66,6 +66,14 @@ export interface SocketOptions {
   loopback?: boolean;
   /** Outgoing interface for multicast (IP_MULTICAST_IF with an index / IPV6_MULTICAST_IF). */
   interface?: InterfaceRef;
+  /**
+   * A bound UDP socket of `family` to use instead of binding one, such as the socket a Node
+   * cluster primary shares with its workers: mcast works on a duplicate of the descriptor (the
+   * original stays open with its owner; both are the same socket). `port`, `address`,
+   * `reuseAddr`, `reusePort` and `ipv6Only` are the owner's then. EINVAL when it is no UDP
+   * socket of that family.
+   */
+  fd?: number;
 }
 
 /** Options of join, leave, blockSource and unblockSource. */

@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/errqueue.h>
 #include <linux/sock_diag.h>
 #include <net/if.h>
@@ -156,6 +157,36 @@ in_addr IPv4Of(const SockAddr& addr) {
 }
 
 }  // namespace
+
+int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char** failed_call) {
+  *fd_out = -1;
+  int type = 0;
+  int domain = 0;
+  socklen_t len = sizeof(type);
+  *failed_call = "getsockopt(SO_TYPE)";
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno;
+  len = sizeof(domain);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return errno;
+  if (type != SOCK_DGRAM || domain != options.family) return EINVAL;
+  *failed_call = "fcntl(F_DUPFD_CLOEXEC)";
+  const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return errno;
+  // O_NONBLOCK belongs to the open file, which the owner shares: libuv keeps it set too.
+  const int flags = fcntl(dup, F_GETFL);
+  int err = flags < 0 || fcntl(dup, F_SETFL, flags | O_NONBLOCK) != 0 ? errno : 0;
+  if (err != 0) *failed_call = "fcntl(O_NONBLOCK)";
+  OpenOptions after_bind = options;
+  after_bind.reuse_addr = false;
+  after_bind.reuse_port = false;
+  after_bind.v6only = false;
+  if (err == 0) err = PrepareSocket(dup, after_bind, failed_call);
+  if (err != 0) {
+    close(dup);
+    return err;
+  }
+  *fd_out = dup;
+  return 0;
+}
 
 int MembershipOptName(MembershipOp op, bool by_address) {
   return by_address ? OptionOf(op).ipv4_name : OptionOf(op).name;

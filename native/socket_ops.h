@@ -49,6 +49,13 @@ struct OpenOptions {
 int OpenBoundSocket(const OpenOptions& options, const SockAddr& bind_addr, int* fd_out,
                     const char** failed_call);
 
+// Takes part in a bound UDP socket that another owner keeps (the cluster primary's, passed to a
+// worker): a close-on-exec duplicate of `fd`, non-blocking, with the options OpenBoundSocket
+// sets after creation (IP_MULTICAST_ALL, packet info, drop counter, ...). The options that
+// must precede bind() are the owner's. Fails with EINVAL when `fd` is no UDP socket of
+// `options.family`. On success `*fd_out` owns the duplicate; `fd` stays with its owner.
+int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char** failed_call);
+
 // The membership operations of RFC 3678's protocol-independent API (group_req and
 // group_source_req take an interface index and work for IPv4 and IPv6 alike).
 enum class MembershipOp { kJoin, kLeave, kJoinSource, kLeaveSource, kBlockSource, kUnblockSource };

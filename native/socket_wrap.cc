@@ -87,7 +87,7 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
       !info[7].IsNumber() || !info[8].IsNumber() || !info[9].IsArrayBuffer() ||
       !info[10].IsArrayBuffer()) {
     ThrowArgType(env, "(family, address, port, reuseAddr, reusePort, multicastAll, timestamps, "
-                      "batchSize, maxMessageSize, slab, records[, v6only[, receiveTtl[, scopeId]]])");
+                      "batchSize, maxMessageSize, slab, records[, v6only[, receiveTtl[, scopeId[, sharedFd]]]])");
     return;
   }
   family_ = info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
@@ -103,6 +103,8 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
   options.recv_ttl = info.Length() >= 13 && info[12].ToBoolean();
   // The IPv6 zone of the bind address as an index (sin6_scope_id), resolved by the facade.
   const uint32_t scope_id = info.Length() >= 14 && info[13].IsNumber() ? info[13].As<Napi::Number>().Uint32Value() : 0;
+  // A bound descriptor to share instead of binding one (a cluster worker's socket), or -1.
+  const int32_t shared_fd = info.Length() >= 15 && info[14].IsNumber() ? info[14].As<Napi::Number>().Int32Value() : -1;
   const uint32_t batch_size = info[7].As<Napi::Number>().Uint32Value();
   const uint32_t max_size = info[8].As<Napi::Number>().Uint32Value();
   Napi::ArrayBuffer slab = info[9].As<Napi::ArrayBuffer>();
@@ -120,7 +122,8 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
     return;
   }
   const char* failed_call = "socket";
-  int err = OpenBoundSocket(options, bind_addr, &fd_, &failed_call);
+  int err = shared_fd >= 0 ? ShareBoundSocket(options, shared_fd, &fd_, &failed_call)
+                           : OpenBoundSocket(options, bind_addr, &fd_, &failed_call);
   if (err != 0) {
     ThrowSystem(env, err, failed_call);
     return;

@@ -859,19 +859,24 @@ describe('mcast/dgram beyond node:dgram', () => {
     );
   });
 
-  it('in a cluster worker a shared bind throws ERR_MCAST_UNSUPPORTED; an exclusive bind works', async () => {
+  it('cluster workers share the primary\'s socket as with node:dgram; exclusive binds are their own', async () => {
     const run = async (module: string): Promise<Record<string, unknown>> => {
       const { stdout } = await execFileAsync(process.execPath, [join(ROOT, 'test', 'fixtures', 'dgram-cluster.cjs'), module], { timeout: 20_000 });
       return JSON.parse(stdout) as Record<string, unknown>;
     };
-    // Node deletes NODE_UNIQUE_ID in a worker: the old check never fired and the worker bound silently.
-    expect(await run('node:dgram')).toEqual({ isWorker: true, NODE_UNIQUE_ID: false, shared: 'listening', exclusive: 'listening' });
-    expect(await run(join(ROOT, 'dist', 'dgram.js'))).toEqual({
+    // Node deletes NODE_UNIQUE_ID in a worker: the old check never fired, and each worker bound a
+    // socket of its own silently. Now both workers get the primary's socket (one port, every
+    // datagram received once), and a bind the primary cannot make is the worker's 'error'.
+    const node = await run('node:dgram');
+    expect(node).toEqual({
       isWorker: true,
-      NODE_UNIQUE_ID: false,
-      shared: 'threw ERR_MCAST_UNSUPPORTED',
-      exclusive: 'listening',
+      oneSharedPort: true,
+      exclusivePortsOwn: true,
+      received: 20,
+      takenPort: ['EADDRINUSE bind that port'],
+      closed: true,
     });
+    expect(await run(join(ROOT, 'dist', 'dgram.js'))).toEqual(node);
   });
 
   it('ERR_SOCKET_BUFFER_SIZE looks like node:dgram\'s in a log (errno: [Getter/Setter: -9])', () => {

@@ -483,6 +483,27 @@ describe('IPv6 bind address with a zone', () => {
   });
 });
 
+describe('options.fd', () => {
+  it('shares a bound socket: the same address, datagrams to either, and the owner keeps its descriptor', async () => {
+    const owner = socket({ address: '127.0.0.1' });
+    const shared = socket({ fd: owner.fd() });
+    expect(shared.address()).toEqual(owner.address());
+    expect(shared.fd()).not.toBe(owner.fd());
+    const got = collectMessages(shared);
+    socket().send('to the shared socket', '127.0.0.1', owner.address().port);
+    await waitFor(() => got.length === 1, 'the datagram on the shared descriptor');
+    shared.close();
+    expect(owner.address().port).toBeGreaterThan(0);
+  });
+
+  it('refuses what is no UDP socket of the family', () => {
+    const v4 = socket();
+    expect(() => socket({ family: 6, fd: v4.fd() })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => socket({ fd: 0x7fffffff })).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    expect(() => socket({ fd: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
+  });
+});
+
 describe('module formats', () => {
   it('loads by package name with require() and import(), sharing one implementation', () => {
     // A child process, so that Node itself (not the test runner) resolves the exports map.

@@ -70,6 +70,18 @@ export interface DgramState {
   failedBind: boolean;
   /** The connected peer, as the core socket was given it. */
   peer: { address: string; port: number } | null;
+  /**
+   * In a cluster worker, the handle of the socket the primary shares (the descriptor came over
+   * IPC): kept, unreferenced, until close(), which tells the primary this worker is done with it.
+   */
+  clusterHandle: ClusterHandle | null;
+}
+
+/** What a cluster worker gets from the primary for a shared UDP socket (Node's UDP handle). */
+export interface ClusterHandle {
+  readonly fd: number;
+  close(): void;
+  unref?(): void;
 }
 
 /** The family of the descriptor, or of the socket type before there is one. */
@@ -102,6 +114,28 @@ export function openCore(state: DgramState, family: 4 | 6, ip: string, port: num
   } catch (error) {
     return errnoOf(error);
   }
+  if (!state.refed) state.core.unref();
+  return 0;
+}
+
+/**
+ * Opens the descriptor on the socket a cluster primary shares (a duplicate of `handle.fd`);
+ * returns 0 or a negative errno.
+ */
+export function openShared(state: DgramState, family: 4 | 6, handle: ClusterHandle): number {
+  try {
+    state.core = new CoreSocket({
+      family,
+      fd: handle.fd,
+      multicastAll: state.multicastAll,
+      batchSize: state.batchSize,
+      maxMessageSize: state.maxMessageSize,
+    });
+  } catch (error) {
+    return errnoOf(error);
+  }
+  handle.unref?.();
+  state.clusterHandle = handle;
   if (!state.refed) state.core.unref();
   return 0;
 }

@@ -405,6 +405,28 @@ SOCKET_TEST(MembershipErrnos) {
   close(fd);
 }
 
+// A cluster worker's socket: a duplicate of a bound descriptor, the same socket, its owner's fd
+// untouched; no UDP socket of the family is refused.
+SOCKET_TEST(SharesABoundSocket) {
+  mcast::SockAddr bound;
+  const int owner = Open(AF_INET, "127.0.0.1", 0, &bound);
+  mcast::OpenOptions options;
+  int fd = -1;
+  const char* failed = nullptr;
+  EXPECT(mcast::ShareBoundSocket(options, owner, &fd, &failed) == 0);
+  EXPECT(fd >= 0 && fd != owner);
+  mcast::SockAddr shared;
+  EXPECT(mcast::LocalAddress(fd, &shared) == 0);
+  EXPECT(std::memcmp(&shared.storage, &bound.storage, bound.length) == 0);
+  close(fd);
+  EXPECT(mcast::LocalAddress(owner, &shared) == 0);  // the owner's descriptor is still open
+  mcast::OpenOptions v6;
+  v6.family = AF_INET6;
+  EXPECT(mcast::ShareBoundSocket(v6, owner, &fd, &failed) == EINVAL && fd == -1);
+  EXPECT(mcast::ShareBoundSocket(options, 0x7ffffff0, &fd, &failed) == EBADF && fd == -1);
+  close(owner);
+}
+
 // The interface named by a local IPv4 address (dgram's form): ip_mreqn / ip_mreq_source, and
 // the same errnos as libuv's IP_ADD_MEMBERSHIP gives node:dgram.
 SOCKET_TEST(MembershipByInterfaceAddress) {

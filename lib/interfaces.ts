@@ -81,6 +81,14 @@ export function findInterface(ref: number | string, family: Family, list: readon
 }
 
 /**
+ * The interface index of an IPv6 zone as the core reads it: an interface name or a decimal
+ * index, which must exist (ERR_MCAST_UNKNOWN_INTERFACE otherwise; `name` names the argument).
+ */
+export function zoneIndex(name: string, zone: string): number {
+  return resolveInterface(name, /^\d+$/.test(zone) ? Number(zone) : zone, 6).index;
+}
+
+/**
  * The interface index of an IPv6 zone as libuv's uv_ip6_addr reads it on Linux (and so
  * node:dgram): if_nametoindex(zone), and 0, "no zone", for a name no interface has. libuv reads
  * a number after `%` as a name too, so `%3` is 0 unless an interface is named `3`.

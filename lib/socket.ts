@@ -11,7 +11,7 @@ import { hostPort, isLinkLocalIPv6, MAX_PAYLOAD, splitZone } from './address';
 import { Batch } from './batch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
 import { type ErrorContext, invalidArgType, mcastError, outOfRange, rethrowNative, systemError } from './errors';
-import { firstIPv4Address, resolveInterface, type ResolvedInterface } from './interfaces';
+import { firstIPv4Address, resolveInterface, type ResolvedInterface, zoneIndex } from './interfaces';
 import {
   checkAddress,
   checkBoolean,
@@ -81,7 +81,7 @@ function bindAddress(value: unknown, family: Family): { address: string; scopeId
   const { address, zone } = family === 6 && typeof value === 'string' ? splitZone(value) : { address: value, zone: undefined };
   const checked = checkAddress('options.address', address, family);
   if (zone === undefined) return { address: checked, scopeId: 0 };
-  return { address: checked, scopeId: resolveInterface('options.address', /^\d+$/.test(zone) ? Number(zone) : zone, 6).index };
+  return { address: checked, scopeId: zoneIndex('options.address', zone) };
 }
 
 function toBytes(name: string, data: unknown, family: Family): Uint8Array {
@@ -440,7 +440,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       text = address.slice(0, at);
       let cached = this.#zoneCache.get(zone);
       if (cached === undefined) {
-        cached = resolveInterface('address', /^\d+$/.test(zone) ? Number(zone) : zone, 6).index;
+        cached = zoneIndex('address', zone);
         this.#zoneCache.set(zone, cached);
       }
       scopeId = cached;

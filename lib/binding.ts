@@ -109,6 +109,8 @@ export interface NativeBinding {
   listInterfaces(): InterfaceRow[];
   ifNameToIndex(name: string): number;
   ifIndexToName(index: number): string | undefined;
+  /** What kind of descriptor `fd` is, as Node's guessHandleType() says it (libuv's uv_guess_handle). */
+  guessHandleType(fd: number): 'UDP' | 'TCP' | 'PIPE' | 'TTY' | 'FILE' | 'UNKNOWN';
   constants: Readonly<Record<string, number>>;
   layout: RecordLayout;
 }

@@ -25,6 +25,7 @@
  */
 import * as dns from 'node:dns';
 import { EventEmitter } from 'node:events';
+import { closeSync } from 'node:fs';
 import { BlockList, isIP, isIPv4 } from 'node:net';
 import type * as NodeDgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
@@ -70,7 +71,7 @@ import {
   healthCheck,
   kState,
   openCore,
-  openShared,
+  openExisting,
   type ClusterHandle,
   type DgramState,
 } from './dgram/state';
@@ -121,6 +122,11 @@ const BIND_CLEANUP_EVENT: string | symbol = (() => {
     return 'error';
   }
 })();
+
+/** V8's int32 check, as lib/dgram.js applies it to bind({ fd }). */
+function isInt32(value: unknown): value is number {
+  return value === ((value as number) | 0);
+}
 
 function isArrayBufferView(value: unknown): value is ArrayBufferView {
   return ArrayBuffer.isView(value);
@@ -209,6 +215,7 @@ function createState(type: SocketType, o: SocketOptions | undefined): DgramState
     failedBind: false,
     peer: null,
     clusterHandle: null,
+    ownedFd: null,
   };
 }
 
@@ -221,7 +228,7 @@ interface ClusterWorkerApi {
   isWorker: boolean;
   _getServer(
     socket: Socket,
-    options: { address: string; port: unknown; addressType: SocketType; fd: number; flags: number },
+    options: { address: string | null; port: unknown; addressType: SocketType; fd: number; flags: number | null },
     callback: (errno: number, handle: ClusterHandle) => void,
   ): void;
 }
@@ -323,9 +330,6 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     if (bindOptions !== undefined && typeof bindOptions.recvStart === 'function') {
       throw unsupported('bind(handle)', 'an existing dgram handle cannot be adopted; bind a port instead');
     }
-    if (bindOptions !== undefined && Number.isInteger(bindOptions.fd) && (bindOptions.fd as number) > 0) {
-      throw unsupported('bind({ fd })', 'an existing descriptor cannot be adopted; bind a port instead');
-    }
     let exclusive: boolean;
     let address: unknown;
     if (bindOptions !== undefined) {
@@ -350,6 +354,10 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
       };
       this.on(BIND_CLEANUP_EVENT, removeListeners);
       this.on('listening', onListening);
+    }
+    if (bindOptions !== undefined && isInt32(bindOptions.fd) && bindOptions.fd > 0) {
+      this.#bindFd(bindOptions.fd, Boolean(bindOptions.exclusive));
+      return this;
     }
 
     if (!address) address = this.type === 'udp4' ? '0.0.0.0' : '::';
@@ -391,15 +399,34 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     return errno === 0 ? null : exceptionWithHostPort(errno, 'bind', ip, port);
   }
 
-  /** lib/dgram.js's bindServerHandle(): the primary's socket, over IPC, then 'listening'. */
-  #bindShared(cluster: ClusterWorkerApi, ip: string, port: unknown): void {
+  /**
+   * bind({ fd }): libuv's uv_udp_open takes the descriptor over (close() closes it) and the
+   * socket listens at once, within bind(). A cluster worker asks the primary instead.
+   */
+  #bindFd(fd: number, exclusive: boolean): void {
     const state = this[kState];
-    const flags = (state.reuseAddr ? UV_UDP_REUSEADDR : 0) | (state.ipv6Only ? UV_UDP_IPV6ONLY : 0);
+    const cluster = sharedBind(exclusive, false);
+    if (cluster !== undefined) {
+      this.#bindShared(cluster, null, null, fd);
+      return;
+    }
+    const type = binding.guessHandleType(fd);
+    if (type !== 'UDP') throw nodeError(TypeError, 'ERR_INVALID_FD_TYPE', `Unsupported fd type: ${type}`);
+    const errno = openExisting(state, this.type === 'udp4' ? 4 : 6, fd);
+    if (errno) throw errnoException(errno, 'open');
+    state.ownedFd = fd;
+    this.#startListening();
+  }
+
+  /** lib/dgram.js's bindServerHandle(): the primary's socket, over IPC, then 'listening'. */
+  #bindShared(cluster: ClusterWorkerApi, ip: string | null, port: unknown, fd = -1): void {
+    const state = this[kState];
+    const flags = fd >= 0 ? null : (state.reuseAddr ? UV_UDP_REUSEADDR : 0) | (state.ipv6Only ? UV_UDP_IPV6ONLY : 0);
     const fail = (errno: number): void => {
       state.bindState = BIND_STATE_UNBOUND;
-      this.emit('error', exceptionWithHostPort(errno, 'bind', ip, port));
+      this.emit('error', fd >= 0 ? errnoException(errno, 'open') : exceptionWithHostPort(errno, 'bind', ip, port));
     };
-    cluster._getServer(this, { address: ip, port, addressType: this.type, fd: -1, flags }, (errno, handle) => {
+    cluster._getServer(this, { address: ip, port, addressType: this.type, fd, flags }, (errno, handle) => {
       if (errno) {
         fail(errno);
         return;
@@ -408,12 +435,14 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
         handle.close(); // closed in the meantime
         return;
       }
-      const openErrno = openShared(state, this.type === 'udp4' ? 4 : 6, handle);
+      const openErrno = openExisting(state, this.type === 'udp4' ? 4 : 6, handle.fd);
       if (openErrno !== 0) {
         handle.close();
         fail(openErrno);
         return;
       }
+      handle.unref?.();
+      state.clusterHandle = handle;
       this.#startListening();
     });
   }
@@ -764,6 +793,14 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     }
     state.clusterHandle?.close();
     state.clusterHandle = null;
+    if (state.ownedFd !== null) {
+      try {
+        closeSync(state.ownedFd);
+      } catch {
+        // Closed by its former owner already: libuv's uv_close does not report it either.
+      }
+      state.ownedFd = null;
+    }
     process.nextTick(() => this.emit('close'));
     return this;
   }

@@ -6,6 +6,7 @@
 #include <linux/errqueue.h>
 #include <linux/sock_diag.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -186,6 +187,28 @@ int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char
   }
   *fd_out = dup;
   return 0;
+}
+
+const char* GuessHandleType(int fd) {
+  if (fd < 0) return "UNKNOWN";
+  if (isatty(fd)) return "TTY";
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return "UNKNOWN";
+  if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) return "FILE";
+  if (S_ISFIFO(st.st_mode)) return "PIPE";
+  if (!S_ISSOCK(st.st_mode)) return "UNKNOWN";
+  SockAddr local;
+  int type = 0;
+  socklen_t len = sizeof(type);
+  if (LocalAddress(fd, &local) != 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+    return "UNKNOWN";
+  }
+  const int family = local.storage.ss_family;
+  const bool inet = family == AF_INET || family == AF_INET6;
+  if (type == SOCK_DGRAM && inet) return "UDP";
+  if (type == SOCK_STREAM && inet) return "TCP";
+  if (type == SOCK_STREAM && family == AF_UNIX) return "PIPE";
+  return "UNKNOWN";
 }
 
 int MembershipOptName(MembershipOp op, bool by_address) {

@@ -56,6 +56,10 @@ int OpenBoundSocket(const OpenOptions& options, const SockAddr& bind_addr, int* 
 // `options.family`. On success `*fd_out` owns the duplicate; `fd` stays with its owner.
 int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char** failed_call);
 
+// What kind of descriptor `fd` is, in the words of Node's guessHandleType() (libuv's
+// uv_guess_handle): "UDP", "TCP", "PIPE", "TTY", "FILE" or "UNKNOWN".
+const char* GuessHandleType(int fd);
+
 // The membership operations of RFC 3678's protocol-independent API (group_req and
 // group_source_req take an interface index and work for IPv4 and IPv6 alike).
 enum class MembershipOp { kJoin, kLeave, kJoinSource, kLeaveSource, kBlockSource, kUnblockSource };

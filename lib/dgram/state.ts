@@ -75,6 +75,11 @@ export interface DgramState {
    * IPC): kept, unreferenced, until close(), which tells the primary this worker is done with it.
    */
   clusterHandle: ClusterHandle | null;
+  /**
+   * The descriptor given to bind({ fd }): libuv takes it over, so close() closes it (mcast works
+   * on a duplicate).
+   */
+  ownedFd: number | null;
 }
 
 /** What a cluster worker gets from the primary for a shared UDP socket (Node's UDP handle). */
@@ -119,14 +124,14 @@ export function openCore(state: DgramState, family: 4 | 6, ip: string, port: num
 }
 
 /**
- * Opens the descriptor on the socket a cluster primary shares (a duplicate of `handle.fd`);
- * returns 0 or a negative errno.
+ * Opens the descriptor on an existing UDP socket: the one a cluster primary shares, or the one
+ * given to bind({ fd }) (a duplicate of `fd`); returns 0 or a negative errno.
  */
-export function openShared(state: DgramState, family: 4 | 6, handle: ClusterHandle): number {
+export function openExisting(state: DgramState, family: 4 | 6, fd: number): number {
   try {
     state.core = new CoreSocket({
       family,
-      fd: handle.fd,
+      fd,
       multicastAll: state.multicastAll,
       batchSize: state.batchSize,
       maxMessageSize: state.maxMessageSize,
@@ -134,8 +139,6 @@ export function openShared(state: DgramState, family: 4 | 6, handle: ClusterHand
   } catch (error) {
     return errnoOf(error);
   }
-  handle.unref?.();
-  state.clusterHandle = handle;
   if (!state.refed) state.core.unref();
   return 0;
 }

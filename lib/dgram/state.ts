@@ -9,6 +9,7 @@ import type * as NodeDgram from 'node:dgram';
 import type { BlockList } from 'node:net';
 
 import { Socket as CoreSocket } from '../socket';
+import type { SocketOptions } from '../types';
 import { errnoOf, notRunning } from '../dgram-errors';
 
 // dgram's bind and connect states, with lib/dgram.js's numbers (`_bindState` shows them).
@@ -99,19 +100,12 @@ export function healthCheck(state: DgramState): void {
   if (!state.open) throw notRunning();
 }
 
-/**
- * Opens the descriptor bound to (ip, port) with dgram's flags; returns 0 or a negative errno.
- * `ip` may carry a zone as the index the core takes (`fe80::1%3`).
- */
-export function openCore(state: DgramState, family: 4 | 6, ip: string, port: number, reuseAddr: unknown, ipv6Only: boolean): number {
+/** Opens the core socket with `where` (a bind address or a descriptor) and the state's options. */
+function open(state: DgramState, family: 4 | 6, where: SocketOptions): number {
   try {
     state.core = new CoreSocket({
       family,
-      address: ip,
-      port,
-      reuseAddr: Boolean(reuseAddr),
-      reusePort: state.reusePort,
-      ipv6Only,
+      ...where,
       multicastAll: state.multicastAll,
       batchSize: state.batchSize,
       maxMessageSize: state.maxMessageSize,
@@ -124,23 +118,19 @@ export function openCore(state: DgramState, family: 4 | 6, ip: string, port: num
 }
 
 /**
+ * Opens the descriptor bound to (ip, port) with dgram's flags; returns 0 or a negative errno.
+ * `ip` may carry a zone as the index the core takes (`fe80::1%3`).
+ */
+export function openCore(state: DgramState, family: 4 | 6, ip: string, port: number, reuseAddr: unknown, ipv6Only: boolean): number {
+  return open(state, family, { address: ip, port, reuseAddr: Boolean(reuseAddr), reusePort: state.reusePort, ipv6Only });
+}
+
+/**
  * Opens the descriptor on an existing UDP socket: the one a cluster primary shares, or the one
  * given to bind({ fd }) (a duplicate of `fd`); returns 0 or a negative errno.
  */
 export function openExisting(state: DgramState, family: 4 | 6, fd: number): number {
-  try {
-    state.core = new CoreSocket({
-      family,
-      fd,
-      multicastAll: state.multicastAll,
-      batchSize: state.batchSize,
-      maxMessageSize: state.maxMessageSize,
-    });
-  } catch (error) {
-    return errnoOf(error);
-  }
-  if (!state.refed) state.core.unref();
-  return 0;
+  return open(state, family, { fd });
 }
 
 /**

@@ -72,7 +72,7 @@ import {
   kState,
   openCore,
   openExisting,
-  type ClusterHandle,
+  type SharedHandle,
   type DgramState,
 } from './dgram/state';
 import { McastError } from './errors';
@@ -214,7 +214,7 @@ function createState(type: SocketType, o: SocketOptions | undefined): DgramState
     refed: true,
     failedBind: false,
     peer: null,
-    clusterHandle: null,
+    sharedHandle: null,
     ownedFd: null,
   };
 }
@@ -229,7 +229,7 @@ interface ClusterWorkerApi {
   _getServer(
     socket: Socket,
     options: { address: string | null; port: unknown; addressType: SocketType; fd: number; flags: number | null },
-    callback: (errno: number, handle: ClusterHandle) => void,
+    callback: (errno: number, handle: SharedHandle) => void,
   ): void;
 }
 
@@ -327,8 +327,8 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
       throw nodeError(Error, 'ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound');
     }
     const bindOptions = port !== null && typeof port === 'object' ? (port as Record<string, unknown>) : undefined;
-    if (bindOptions !== undefined && typeof bindOptions.recvStart === 'function') {
-      throw unsupported('bind(handle)', 'an existing dgram handle cannot be adopted; bind a port instead');
+    if (bindOptions !== undefined && typeof bindOptions.recvStart === 'function' && !isInt32(bindOptions.fd)) {
+      throw unsupported('bind(handle) with a handle that has no descriptor', 'bind a port, or pass a UDP handle');
     }
     let exclusive: boolean;
     let address: unknown;
@@ -354,6 +354,10 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
       };
       this.on(BIND_CLEANUP_EVENT, removeListeners);
       this.on('listening', onListening);
+    }
+    if (bindOptions !== undefined && typeof bindOptions.recvStart === 'function') {
+      this.#bindHandle(bindOptions as unknown as SharedHandle);
+      return this;
     }
     if (bindOptions !== undefined && isInt32(bindOptions.fd) && bindOptions.fd > 0) {
       this.#bindFd(bindOptions.fd, Boolean(bindOptions.exclusive));
@@ -418,6 +422,22 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     this.#startListening();
   }
 
+  /**
+   * bind(handle): lib/dgram.js's replaceHandle(), the socket of a Node UDP handle (as a cluster
+   * worker's bind gets it); it listens at once, within bind(), and close() closes the handle.
+   */
+  #bindHandle(handle: SharedHandle): void {
+    const state = this[kState];
+    const errno = openExisting(state, this.type === 'udp4' ? 4 : 6, handle.fd);
+    if (errno) throw errnoException(errno, 'open');
+    // Its datagrams are this socket's now (Node points the handle's onmessage here): the
+    // handle's own reading stops, mcast reads the duplicate.
+    handle.recvStop?.();
+    handle.unref?.();
+    state.sharedHandle = handle;
+    this.#startListening();
+  }
+
   /** lib/dgram.js's bindServerHandle(): the primary's socket, over IPC, then 'listening'. */
   #bindShared(cluster: ClusterWorkerApi, ip: string | null, port: unknown, fd = -1): void {
     const state = this[kState];
@@ -442,7 +462,7 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
         return;
       }
       handle.unref?.();
-      state.clusterHandle = handle;
+      state.sharedHandle = handle;
       this.#startListening();
     });
   }
@@ -791,8 +811,8 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
       core.off('error', this.#onCoreError);
       core.close();
     }
-    state.clusterHandle?.close();
-    state.clusterHandle = null;
+    state.sharedHandle?.close();
+    state.sharedHandle = null;
     if (state.ownedFd !== null) {
       try {
         closeSync(state.ownedFd);

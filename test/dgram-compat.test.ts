@@ -858,7 +858,7 @@ describe('mcast/dgram beyond node:dgram', () => {
     );
   });
 
-  it('bind({ fd }) takes a UDP descriptor over and refuses others, as node:dgram', async () => {
+  it('bind({ fd }) and bind(handle) take a UDP socket over and refuse other descriptors, as node:dgram', async () => {
     const run = async (module: string): Promise<unknown> => {
       const { stdout } = await execFileAsync(process.execPath, [join(ROOT, 'test', 'fixtures', 'dgram-bind-fd.cjs'), module, join(ROOT, 'dist', 'index.js')]);
       return JSON.parse(stdout);

@@ -72,10 +72,11 @@ export interface DgramState {
   /** The connected peer, as the core socket was given it. */
   peer: { address: string; port: number } | null;
   /**
-   * In a cluster worker, the handle of the socket the primary shares (the descriptor came over
-   * IPC): kept, unreferenced, until close(), which tells the primary this worker is done with it.
+   * A Node UDP handle whose socket this one works on: in a cluster worker the primary's (it
+   * came over IPC), or the handle given to bind(handle). Kept, unreferenced, until close(),
+   * which closes it (and so tells a cluster primary this worker is done with it).
    */
-  clusterHandle: ClusterHandle | null;
+  sharedHandle: SharedHandle | null;
   /**
    * The descriptor given to bind({ fd }): libuv takes it over, so close() closes it (mcast works
    * on a duplicate).
@@ -83,11 +84,12 @@ export interface DgramState {
   ownedFd: number | null;
 }
 
-/** What a cluster worker gets from the primary for a shared UDP socket (Node's UDP handle). */
-export interface ClusterHandle {
+/** What mcast uses of a Node UDP handle (a cluster primary's, or one given to bind()). */
+export interface SharedHandle {
   readonly fd: number;
   close(): void;
   unref?(): void;
+  recvStop?(): void;
 }
 
 /** The family of the descriptor, or of the socket type before there is one. */

@@ -721,7 +721,7 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     const peer = state.peer;
     this.#sendQueue.send({
       data,
-      address: peer !== null && !ip ? peer.address : ip,
+      address: peer !== null && !ip ? peer.address : coreAddress(ip),
       port: peer !== null && !ip ? peer.port : (port as number),
       shownAddress: address,
       shownPort: port,
@@ -738,7 +738,7 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     if (isIP(job.address.split('%')[0] ?? '') !== family) return EINVAL;
     if (job.data.length > MAX_PAYLOAD[family]) return EMSGSIZE;
     try {
-      return core.send(job.data, coreAddress(job.address), job.port) ? 0 : 1;
+      return core.send(job.data, job.address, job.port) ? 0 : 1;
     } catch (error) {
       return errnoOf(error);
     }

@@ -726,6 +726,17 @@ describe('mcast/dgram matches node:dgram over a veth link (IPv6 multicast, scope
       await r.until('c', 'connect');
       c.send('connected to a scoped address', r.sent('c', 'sent'));
       await r.until('rx', 'message', 2);
+      // Bound to the wildcard, the scope of the destination is all the kernel has to go on.
+      const w = r.socket('w', 'udp6');
+      await bound(r, w, 'w');
+      w.connect(port, `${ll}%${ifname}`, () => r.note('w', 'remote', w.remoteAddress()));
+      await r.until('w', 'connect');
+      w.send('connected from the wildcard', r.sent('w', 'sent'));
+      await r.until('rx', 'message', 3);
+      const u = r.socket('u', 'udp6');
+      await bound(r, u, 'u');
+      u.send('unconnected from the wildcard', port, `${ll}%${ifname}`, r.sent('u', 'sent'));
+      await r.until('rx', 'message', 4);
     });
   });
 

@@ -12,7 +12,7 @@ export type SendCallback = (error: Error | null, bytes?: number) => void;
 /** One datagram on its way. */
 export interface PendingSend {
   data: Buffer;
-  /** The destination as the core socket takes it (ignored by a connected socket's send). */
+  /** The destination as the core socket takes it (a zone as its index: see coreAddress()). */
   address: string;
   port: number;
   /** What the user named, for error messages (dgram reports the name, not the resolved ip). */

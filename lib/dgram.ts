@@ -17,7 +17,8 @@
  * This file holds the Socket class: arguments, the bind/connect/send state machine and events.
  * Its parts live in lib/dgram/: the state record (state.ts), the send queue (send-queue.ts),
  * the option setters (options.ts), memberships (memberships.ts), libuv's address and zone
- * reading (addresses.ts) and the deprecated members (deprecated.ts).
+ * reading (addresses.ts), cluster workers (cluster.ts) and the deprecated members
+ * (deprecated.ts).
  *
  * Defaults are dgram's, including IP_MULTICAST_ALL at the kernel default (on): with it, a socket
  * receives every group any socket of the host joined on its port. Pass `multicastAll: false` to
@@ -56,6 +57,7 @@ import {
   validateUint32,
 } from './dgram-errors';
 import { coreAddress } from './dgram/addresses';
+import { type ClusterWorkerApi, sharedBind, UV_UDP_IPV6ONLY, UV_UDP_REUSEADDR } from './dgram/cluster';
 import { _createSocketHandle, defineDeprecatedMembers } from './dgram/deprecated';
 import { membership, sourceMembership } from './dgram/memberships';
 import * as options from './dgram/options';
@@ -217,31 +219,6 @@ function createState(type: SocketType, o: SocketOptions | undefined): DgramState
     sharedHandle: null,
     ownedFd: null,
   };
-}
-
-/** libuv's uv_udp_flags, which a cluster worker passes to the primary with its bind. */
-const UV_UDP_IPV6ONLY = 1;
-const UV_UDP_REUSEADDR = 4;
-
-/** What lib/internal/cluster/child.js gives a worker (not in the public typings). */
-interface ClusterWorkerApi {
-  isWorker: boolean;
-  _getServer(
-    socket: Socket,
-    options: { address: string | null; port: unknown; addressType: SocketType; fd: number; flags: number | null },
-    callback: (errno: number, handle: SharedHandle) => void,
-  ): void;
-}
-
-/**
- * Node's cluster, as lib/dgram.js decides it: a worker's bind() without `exclusive` asks the
- * primary for the socket (cluster._getServer), so that all workers share the primary's; with
- * `exclusive` (and reusePort, with which every socket binds for itself) the worker binds its own.
- */
-function sharedBind(exclusive: boolean, reusePort: boolean): ClusterWorkerApi | undefined {
-  if (exclusive || reusePort) return undefined;
-  const cluster = require('node:cluster') as unknown as ClusterWorkerApi;
-  return cluster.isWorker ? cluster : undefined;
 }
 
 /** Node names the interface of a link-local source, as getnameinfo would. */

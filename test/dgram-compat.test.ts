@@ -720,19 +720,18 @@ describe('mcast/dgram matches node:dgram over a veth link (IPv6 multicast, scope
       await bound(r, tx, 'tx', 0, `${ll}%${ifname}`);
       tx.send('to a scoped address', port, `${ll}%${ifname}`, r.sent('tx', 'sent'));
       await r.until('rx', 'message');
-      const c = r.socket('c', 'udp6');
-      await bound(r, c, 'c', 0, `${ll}%${ifname}`);
-      c.connect(port, `${ll}%${ifname}`, () => r.note('c', 'remote', c.remoteAddress()));
-      await r.until('c', 'connect');
-      c.send('connected to a scoped address', r.sent('c', 'sent'));
-      await r.until('rx', 'message', 2);
-      // Bound to the wildcard, the scope of the destination is all the kernel has to go on.
-      const w = r.socket('w', 'udp6');
-      await bound(r, w, 'w');
-      w.connect(port, `${ll}%${ifname}`, () => r.note('w', 'remote', w.remoteAddress()));
-      await r.until('w', 'connect');
-      w.send('connected from the wildcard', r.sent('w', 'sent'));
-      await r.until('rx', 'message', 3);
+      // Connected, from a socket bound to the scoped address and from one on the wildcard (where
+      // the destination's scope is all the kernel has to go on).
+      const connected = async (label: string, bindAddress: string | undefined, count: number): Promise<void> => {
+        const c = r.socket(label, 'udp6');
+        await bound(r, c, label, 0, bindAddress);
+        c.connect(port, `${ll}%${ifname}`, () => r.note(label, 'remote', c.remoteAddress()));
+        await r.until(label, 'connect');
+        c.send(`connected from ${label}`, r.sent(label, 'sent'));
+        await r.until('rx', 'message', count);
+      };
+      await connected('c', `${ll}%${ifname}`, 2);
+      await connected('w', undefined, 3);
       const u = r.socket('u', 'udp6');
       await bound(r, u, 'u');
       u.send('unconnected from the wildcard', port, `${ll}%${ifname}`, r.sent('u', 'sent'));

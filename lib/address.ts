@@ -1,9 +1,18 @@
 /**
- * Address text: families, multicast ranges, and formatting of the raw address bytes that the
- * receive records hold. Formatting is cached per address so that a receiver with a few sources
- * makes no new strings per datagram.
+ * The address rules and limits of every facade (core, mcast/dgram, CLI), each once: families,
+ * multicast ranges, zones, the largest payload, and how an address with a port is written; and
+ * formatting of the raw address bytes that the receive records hold. Formatting is cached per
+ * address so that a receiver with a few sources makes no new strings per datagram.
  */
 import { isIPv4, isIPv6 } from 'node:net';
+
+/** The largest UDP payload per family: 65535 minus the UDP header, and for IPv4 its 20-byte IP header (IPv6 counts its header apart). */
+export const MAX_PAYLOAD = { 4: 65507, 6: 65527 } as const;
+
+/** `a.b.c.d:port` or `[v6]:port`, as addresses with ports are written. */
+export function hostPort(address: string, port: number): string {
+  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
+}
 
 /** 4, 6, or 0 when `text` is not a numeric address. An IPv6 zone (`%eth0`) is not accepted here. */
 export function addressFamily(text: string): 0 | 4 | 6 {
@@ -30,6 +39,16 @@ export function isMulticast(text: string, family: 4 | 6): boolean {
     return first >= 224 && first <= 239;
   }
   return /^ff[0-9a-f]{2}:/i.test(text);
+}
+
+/** A multicast address that may be joined: in the range and not reserved. */
+export function isUsableGroup(text: string, family: 4 | 6): boolean {
+  return isMulticast(text, family) && reservedGroupReason(text, family) === undefined;
+}
+
+/** fe80::/10: an address that means something only with its interface (zone). */
+export function isLinkLocalIPv6(text: string): boolean {
+  return /^fe[89ab]/i.test(text);
 }
 
 /**

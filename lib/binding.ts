@@ -24,17 +24,20 @@ export interface NativeSocket {
   waitWritable(): void;
   ref(): void;
   unref(): void;
-  membership(op: MembershipOp, group: string, source: string | null, ifindex: number): void;
+  /** The one membership operation (see lib/socket.ts changeMembership). */
+  membership(op: MembershipOp, group: string, source: string | null, ifindex: number, interfaceAddress: string | null): void;
   setMulticastInterface(ifindex: number, sourceAddress?: string): void;
   setIntOption(level: number, name: number, value: number, label: string): void;
   getIntOption(level: number, name: number, label: string): number;
   setRawOption(level: number, name: number, bytes: Uint8Array): void;
   getRawOption(level: number, name: number, size: number): Buffer;
   setBufferSize(receive: boolean, bytes: number): number;
-  address(): [string, number];
+  /** [address, port, IPv6 scope id] of getsockname. */
+  address(): [string, number, number];
   connect(address: string, port: number, scopeId: number): void;
   disconnect(): void;
-  peerAddress(): [string, number];
+  /** [address, port, IPv6 scope id] of getpeername. */
+  peerAddress(): [string, number, number];
   send(bytes: Uint8Array, address: string, port: number, scopeId: number): number;
   sendBatch(datagrams: readonly Uint8Array[], count: number, address: string, port: number, scopeId: number): number;
   stats(out: Float64Array): void;
@@ -47,6 +50,7 @@ export interface NativeSocket {
 /** What the native dispatchers call on the facade. */
 export interface NativeSocketOwner {
   onBatch(count: number): void;
+  /** A receive error: `errno` negative (libuv's sign). */
   onError(errno: number, syscall: string): void;
   onWritable(): void;
 }
@@ -66,6 +70,10 @@ export interface NativeSocketConstructor {
     records: ArrayBuffer,
     v6only: boolean,
     receiveTtl: boolean,
+    /** sin6_scope_id of an IPv6 bind address (its zone's index), 0 otherwise. */
+    scopeId?: number,
+    /** A bound descriptor to share (a duplicate is taken) instead of binding, or -1. */
+    sharedFd?: number,
   ): NativeSocket;
 }
 
@@ -110,6 +118,8 @@ export interface NativeBinding {
   listInterfaces(): InterfaceRow[];
   ifNameToIndex(name: string): number;
   ifIndexToName(index: number): string | undefined;
+  /** What kind of descriptor `fd` is, as Node's guessHandleType() says it (libuv's uv_guess_handle). */
+  guessHandleType(fd: number): 'UDP' | 'TCP' | 'PIPE' | 'TTY' | 'FILE' | 'UNKNOWN';
   constants: Readonly<Record<string, number>>;
   layout: RecordLayout;
 }

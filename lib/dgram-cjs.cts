@@ -11,6 +11,8 @@ namespace dgram {
   export import Socket = impl.Socket;
   /** Creates a socket like `dgram.createSocket`; see {@link impl.createSocket}. */
   export import createSocket = impl.createSocket;
+  /** node:dgram's deprecated _createSocketHandle (DEP0112): throws ERR_MCAST_UNSUPPORTED. */
+  export import _createSocketHandle = impl._createSocketHandle;
   /** `'udp4' | 'udp6'`, as in node:dgram. */
   export type SocketType = impl.SocketType;
   /** Sender of a received datagram, as in node:dgram. */

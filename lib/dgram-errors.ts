@@ -4,48 +4,16 @@
  * properties, so that code which inspects dgram's errors sees the same thing.
  */
 import { constants as osConstants } from 'node:os';
-import { getSystemErrorMap, getSystemErrorName, inspect } from 'node:util';
+import { getSystemErrorMap, getSystemErrorName, inspect, type InspectOptions } from 'node:util';
 
-import { McastError } from './errors';
+import { invalidArgType as argType, McastError, nodeError, outOfRange as range } from './errors';
+
+export { nodeError };
 
 const ERRNO = osConstants.errno as Readonly<Record<string, number>>;
 
-type NodeErrorBase = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
-
-/**
- * Prototypes like those of Node's internal NodeError classes: `constructor` answers the base
- * class, and toString() (which Node's default stack formatting uses too) shows the code.
- */
-const NODE_ERROR_PROTOTYPES = new Map<NodeErrorBase, object>(
-  ([Error, TypeError, RangeError] as const).map((Base) => [
-    Base,
-    Object.create(Base.prototype as object, {
-      constructor: { get: () => Base, configurable: true },
-      toString: {
-        value: function toString(this: Error & { code: string }): string {
-          return `${this.name} [${this.code}]: ${this.message}`;
-        },
-        writable: true,
-        configurable: true,
-      },
-    }) as object,
-  ]),
-);
-
-/** An error like Node's NodeError: own `code`, and `Name [CODE]: message` on its stack. */
-export function nodeError(Base: NodeErrorBase, code: string, message: string): Error & { code: string } {
-  const error = new Base(message) as Error & { code: string };
-  Object.setPrototypeOf(error, NODE_ERROR_PROTOTYPES.get(Base) ?? Base.prototype);
-  // The first line of the stack is fixed when it is first read: show the code there, as Node does.
-  error.name = `${Base.name} [${code}]`;
-  void error.stack;
-  delete (error as { name?: string }).name;
-  error.code = code;
-  return error;
-}
-
 /** Node's determineSpecificType(): how a received value is described in messages. */
-function describeReceived(value: unknown): string {
+export function describeReceived(value: unknown): string {
   if (value === null) return 'null';
   if (value === undefined) return 'undefined';
   switch (typeof value) {
@@ -76,20 +44,22 @@ function describeReceived(value: unknown): string {
 
 export const BUFFER_TYPES = 'of type string or an instance of Buffer, TypedArray, or DataView';
 
-/** ERR_INVALID_ARG_TYPE with the wording of Node's message for the expectations dgram uses. */
-export function invalidArgType(name: string, expected: string, actual: unknown): Error & { code: string } {
-  const what = name.endsWith(' argument') ? name : `"${name}" ${name.includes('.') ? 'property' : 'argument'}`;
-  return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE', `The ${what} must be ${expected}. Received ${describeReceived(actual)}`);
+/** Node's way of showing a value outside a range: inspect(), with `_` groups for large integers. */
+function describeOutOfRange(input: unknown): string {
+  if (typeof input === 'number' && Number.isInteger(input) && (input > 2 ** 32 || input < -(2 ** 32))) {
+    return String(input).replace(/(\d)(?=(\d{3})+$)/g, '$1_');
+  }
+  return inspect(input);
 }
 
-export function outOfRange(name: string, range: string, input: unknown): Error & { code: string } {
-  let received: string;
-  if (typeof input === 'number' && Number.isInteger(input) && Math.abs(input) > 2 ** 32) {
-    received = String(input).replace(/(\d)(?=(\d{3})+$)/g, '$1_');
-  } else {
-    received = inspect(input);
-  }
-  return nodeError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be ${range}. Received ${received}`);
+/** ERR_INVALID_ARG_TYPE shaped as Node words it for dgram (errors.ts holds the one implementation). */
+export function nodeArgType(name: string, expected: string, actual: unknown): Error & { code: string } {
+  return argType(name, expected, actual, describeReceived);
+}
+
+/** ERR_OUT_OF_RANGE shaped as Node words it for dgram. */
+export function nodeOutOfRange(name: string, range_: string, input: unknown): Error & { code: string } {
+  return range(name, range_, input, describeOutOfRange);
 }
 
 export function badPort(name: string, port: unknown, allowZero: boolean): Error & { code: string } {
@@ -169,28 +139,42 @@ export class SystemError extends Error {
   override toString(): string {
     return `${this.name} [${this.code}]: ${this.message}`;
   }
+
+  /**
+   * As Node's SystemError logs itself: the getters' values shown (`errno: [Getter/Setter: -9]`),
+   * so that a log line reads the same with either module.
+   */
+  [inspect.custom](_depth: number, options: InspectOptions): string {
+    return inspect(this, { ...options, getters: true, customInspect: false });
+  }
 }
 
-/** The negative errno of a failed mcast call; anything that is not a system error is re-thrown. */
+/**
+ * The negative errno of a failed mcast call: an McastError, or the binding's own error (the
+ * core's internal calls pass it on unwrapped). Anything that is not a system error is re-thrown.
+ */
 export function errnoOf(error: unknown): number {
-  if (error instanceof McastError) return -Math.abs(error.errno);
+  if (error instanceof McastError) return error.errno;
+  if (error instanceof Error && typeof (error as { errno?: unknown }).errno === 'number' && 'syscall' in error) {
+    return (error as unknown as { errno: number }).errno;
+  }
   throw error;
 }
 
 // ---- argument checks ---------------------------------------------------------------------------
 
 export function validateString(value: unknown, name: string): asserts value is string {
-  if (typeof value !== 'string') throw invalidArgType(name, 'of type string', value);
+  if (typeof value !== 'string') throw nodeArgType(name, 'of type string', value);
 }
 
 export function validateNumber(value: unknown, name: string): asserts value is number {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
+  if (typeof value !== 'number') throw nodeArgType(name, 'of type number', value);
 }
 
 export function validateUint32(value: unknown, name: string): void {
-  if (typeof value !== 'number') throw invalidArgType(name, 'of type number', value);
-  if (!Number.isInteger(value)) throw outOfRange(name, 'an integer', value);
-  if (value < 0 || value > 4_294_967_295) throw outOfRange(name, '>= 0 && <= 4294967295', value);
+  if (typeof value !== 'number') throw nodeArgType(name, 'of type number', value);
+  if (!Number.isInteger(value)) throw nodeOutOfRange(name, 'an integer', value);
+  if (value < 0 || value > 4_294_967_295) throw nodeOutOfRange(name, '>= 0 && <= 4294967295', value);
 }
 
 export function validatePort(port: unknown, name: string, allowZero: boolean): number {

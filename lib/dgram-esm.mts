@@ -9,7 +9,7 @@
 // the default export is the very object `require('mcast/dgram')` returns, as with node:dgram.
 import dgram from './dgram-cjs.cjs';
 
-export { createSocket, Socket } from './dgram.js';
+export { _createSocketHandle, createSocket, Socket } from './dgram.js';
 export type * from './dgram.js';
 /** The module object itself, the one `require('mcast/dgram')` returns, as `node:dgram`'s default export is. */
 export default dgram;

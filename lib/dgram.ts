@@ -8,10 +8,17 @@
  * states, the send queue before 'listening', which errors are thrown and which are emitted or
  * passed to callbacks, their codes and messages) and libuv's src/unix/udp.c for what the handle
  * does (which socket option each call sets, with which struct, and in which order things are
- * checked), so that a program sees the same thing with either module. The socket options are set
- * with the raw setsockopt of the mcast socket, exactly as libuv sets them, so the kernel's own
- * errors come back unchanged. Everything that cannot behave like dgram throws
+ * checked), so that a program sees the same thing with either module. Memberships go through
+ * the core socket's one membership operation (which also keeps its IPv6 interface filter); the
+ * other options are set with the core socket's setsockopt as libuv sets them, so the kernel's
+ * own errors come back unchanged. Everything that cannot behave like dgram throws
  * ERR_MCAST_UNSUPPORTED instead of doing something else quietly.
+ *
+ * This file holds the Socket class: arguments, the bind/connect/send state machine and events.
+ * Its parts live in lib/dgram/: the state record (state.ts), the send queue (send-queue.ts),
+ * the option setters (options.ts), memberships (memberships.ts), libuv's address and zone
+ * reading (addresses.ts), cluster workers (cluster.ts) and the deprecated members
+ * (deprecated.ts).
  *
  * Defaults are dgram's, including IP_MULTICAST_ALL at the kernel default (on): with it, a socket
  * receives every group any socket of the host joined on its port. Pass `multicastAll: false` to
@@ -19,29 +26,28 @@
  */
 import * as dns from 'node:dns';
 import { EventEmitter } from 'node:events';
-import { BlockList, isIP, isIPv4, isIPv6 } from 'node:net';
-import { endianness } from 'node:os';
+import { closeSync } from 'node:fs';
+import { BlockList, isIP, isIPv4 } from 'node:net';
 import type * as NodeDgram from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 
+import { isLinkLocalIPv6, MAX_PAYLOAD } from './address';
 import { binding } from './binding';
 import {
   BUFFER_TYPES,
   EBADF,
-  ECANCELED,
   EINVAL,
   EMSGSIZE,
   errnoException,
   errnoOf,
   exceptionWithHostPort,
-  invalidArgType,
   ipBlocked,
   isConnected,
+  nodeArgType,
   nodeError,
+  nodeOutOfRange,
   notConnected,
   notRunning,
-  outOfRange,
-  SystemError,
   toUint32,
   unsupported,
   uvErrno,
@@ -50,122 +56,37 @@ import {
   validateString,
   validateUint32,
 } from './dgram-errors';
+import { coreAddress } from './dgram/addresses';
+import { type ClusterWorkerApi, sharedBind, UV_UDP_IPV6ONLY, UV_UDP_REUSEADDR } from './dgram/cluster';
+import { _createSocketHandle, defineDeprecatedMembers } from './dgram/deprecated';
+import { membership, sourceMembership } from './dgram/memberships';
+import * as options from './dgram/options';
+import { SendQueue, type PendingSend, type SendCallback } from './dgram/send-queue';
+import {
+  BIND_STATE_BINDING,
+  BIND_STATE_BOUND,
+  BIND_STATE_UNBOUND,
+  CONNECT_STATE_CONNECTED,
+  CONNECT_STATE_CONNECTING,
+  CONNECT_STATE_DISCONNECTED,
+  familyOf,
+  healthCheck,
+  kState,
+  openCore,
+  openExisting,
+  type SharedHandle,
+  type DgramState,
+} from './dgram/state';
 import { McastError } from './errors';
-import { Socket as CoreSocket } from './socket';
 import type { RecvBatch } from './types';
 
-const C = binding.constants;
-
-// ---- addresses as libuv parses them -------------------------------------------------------------
-
-const LITTLE_ENDIAN = endianness() === 'LE';
-/** sockaddr_storage is aligned to `unsigned long`: 8 bytes on 64-bit targets, 4 on 32-bit ones. */
-const STORAGE_ALIGN = ['arm', 'ia32', 'mips', 'mipsel', 'ppc'].includes(process.arch) ? 4 : 8;
-const SOCKADDR_STORAGE = 128;
-
-function ipv4Bytes(text: string): Buffer {
-  return Buffer.from(text.split('.').map(Number));
-}
-
-/** 16 bytes of a numeric IPv6 address (already checked with isIPv6, without a zone). */
-function ipv6Bytes(text: string): Buffer {
-  const words = (part: string): number[] =>
-    part === ''
-      ? []
-      : part.split(':').flatMap((piece) => {
-          if (!piece.includes('.')) return [Number.parseInt(piece, 16)];
-          const [a = 0, b = 0, c = 0, d = 0] = piece.split('.').map(Number);
-          return [(a << 8) | b, (c << 8) | d];
-        });
-  const gap = text.indexOf('::');
-  let all: number[];
-  if (gap < 0) {
-    all = words(text);
-  } else {
-    const head = words(text.slice(0, gap));
-    const tail = words(text.slice(gap + 2));
-    all = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  }
-  const bytes = Buffer.alloc(16);
-  all.forEach((word, i) => bytes.writeUInt16BE(word, i * 2));
-  return bytes;
-}
-
-interface IPv6Address {
-  bytes: Buffer;
-  /** if_nametoindex(zone): 0 without a zone or for an unknown one, which libuv ignores too. */
-  scopeId: number;
-}
-
-/** uv_ip6_addr(): an IPv6 address with an optional `%zone` (an interface name). */
-function parseIPv6(text: string): IPv6Address | undefined {
-  const at = text.indexOf('%');
-  const address = at < 0 ? text : text.slice(0, at);
-  if (!isIPv6(address)) return undefined;
-  const scopeId = at < 0 ? 0 : binding.ifNameToIndex(text.slice(at + 1));
-  return { bytes: ipv6Bytes(address), scopeId };
-}
-
-/**
- * The interface of an IPv6 membership as libuv takes it: an address whose `%zone` names the
- * interface (no zone, or none given: 0, the kernel's choice); undefined when it is no address.
- */
-function membershipIfindex(iface: string | null): number | undefined {
-  if (iface === null) return 0;
-  return parseIPv6(iface)?.scopeId;
-}
-
-function writeNative(buffer: Buffer, value: number, offset: number, bytes: 2 | 4): void {
-  if (bytes === 2) {
-    if (LITTLE_ENDIAN) buffer.writeUInt16LE(value, offset);
-    else buffer.writeUInt16BE(value, offset);
-  } else if (LITTLE_ENDIAN) {
-    buffer.writeUInt32LE(value, offset);
-  } else {
-    buffer.writeUInt32BE(value, offset);
-  }
-}
-
-/** A sockaddr_in6 (port 0) written into `buffer` at `offset`. */
-function writeSockaddrIn6(buffer: Buffer, offset: number, address: IPv6Address): void {
-  writeNative(buffer, C.AF_INET6 ?? 10, offset, 2);
-  address.bytes.copy(buffer, offset + 8);
-  writeNative(buffer, address.scopeId, offset + 24, 4);
-}
-
-/** struct group_source_req (MCAST_JOIN_SOURCE_GROUP), as libuv fills it for IPv6. */
-function groupSourceReq(ifindex: number, group: IPv6Address, source: IPv6Address): Buffer {
-  const groupAt = STORAGE_ALIGN;
-  const sourceAt = groupAt + SOCKADDR_STORAGE;
-  const req = Buffer.alloc(sourceAt + SOCKADDR_STORAGE);
-  writeNative(req, ifindex, 0, 4);
-  writeSockaddrIn6(req, groupAt, group);
-  writeSockaddrIn6(req, sourceAt, source);
-  return req;
-}
-
-/** struct group_req (MCAST_JOIN_GROUP), the kernel's equivalent of IPv6's struct ipv6_mreq. */
-function groupReq(ifindex: number, group: IPv6Address): Buffer {
-  const req = Buffer.alloc(STORAGE_ALIGN + SOCKADDR_STORAGE);
-  writeNative(req, ifindex, 0, 4);
-  writeSockaddrIn6(req, STORAGE_ALIGN, { bytes: group.bytes, scopeId: 0 });
-  return req;
-}
-
-/** A zone the mcast socket can pass on: one libuv would resolve (a known interface name). */
-function destinationText(ip: string): string {
-  const at = ip.indexOf('%');
-  if (at < 0) return ip;
-  const zone = ip.slice(at + 1);
-  return /^\d+$/.test(zone) || binding.ifNameToIndex(zone) === 0 ? ip.slice(0, at) : ip;
-}
+export { _createSocketHandle };
 
 // ---- the socket -----------------------------------------------------------------------------
 
 /** dgram's lookup signature as dgram calls it: (hostname, family, callback). */
 type LookupCallback = (error: Error | null, address: string, family?: number) => void;
 type LookupFunction = (hostname: string, family: number, callback: LookupCallback) => void;
-type SendCallback = (error: Error | null, bytes?: number) => void;
 
 /** `'udp4'` or `'udp6'`, as in node:dgram. */
 export type SocketType = NodeDgram.SocketType;
@@ -197,16 +118,6 @@ export interface SocketOptions extends NodeDgram.SocketOptions {
   maxMessageSize?: number | undefined;
 }
 
-const BIND_STATE_UNBOUND = 0;
-const BIND_STATE_BINDING = 1;
-const BIND_STATE_BOUND = 2;
-const CONNECT_STATE_DISCONNECTED = 0;
-const CONNECT_STATE_CONNECTING = 1;
-const CONNECT_STATE_CONNECTED = 2;
-
-/** The largest UDP payload per family: 65535 minus the IP and UDP headers. */
-const MAX_PAYLOAD = { 4: 65507, 6: 65527 } as const;
-
 /** Node 24.x stopped a bind() callback from swallowing bind errors; follow the running Node. */
 const BIND_CLEANUP_EVENT: string | symbol = (() => {
   try {
@@ -217,14 +128,9 @@ const BIND_CLEANUP_EVENT: string | symbol = (() => {
   }
 })();
 
-interface PendingSend {
-  data: Buffer;
-  address: string;
-  port: number;
-  /** What the user named, for error messages (dgram reports the name, not the resolved ip). */
-  shownAddress: unknown;
-  shownPort: unknown;
-  callback: SendCallback | undefined;
+/** V8's int32 check, as lib/dgram.js applies it to bind({ fd }). */
+function isInt32(value: unknown): value is number {
+  return value === ((value as number) | 0);
 }
 
 function isArrayBufferView(value: unknown): value is ArrayBufferView {
@@ -235,7 +141,7 @@ function sliceBuffer(buffer: unknown, offset: unknown, length: unknown): Buffer 
   let view: ArrayBufferView;
   if (typeof buffer === 'string') view = Buffer.from(buffer);
   else if (isArrayBufferView(buffer)) view = buffer;
-  else throw invalidArgType('buffer', BUFFER_TYPES, buffer);
+  else throw nodeArgType('buffer', BUFFER_TYPES, buffer);
   const start = Number(offset) >>> 0;
   const count = Number(length) >>> 0;
   if (start > view.byteLength) {
@@ -287,6 +193,54 @@ export interface Socket {
   once(event: string | symbol, listener: (...args: never[]) => void): this;
 }
 
+/** Checks createSocket's options (dgram's and mcast's) into a fresh state record. */
+function createState(type: SocketType, o: SocketOptions | undefined): DgramState {
+  const extra = (key: 'batchSize' | 'maxMessageSize', fallback: number, max: number): number => {
+    const value: unknown = o?.[key];
+    if (value === undefined) return fallback;
+    if (typeof value !== 'number') throw nodeArgType(`options.${key}`, 'of type number', value);
+    if (!Number.isInteger(value) || value < 1 || value > max) throw nodeOutOfRange(`options.${key}`, `>= 1 && <= ${max}`, value);
+    return value;
+  };
+  const multicastAll: unknown = o?.multicastAll;
+  if (multicastAll !== undefined && typeof multicastAll !== 'boolean') {
+    throw nodeArgType('options.multicastAll', 'of type boolean', multicastAll);
+  }
+  return {
+    type,
+    core: null,
+    open: true,
+    receiving: false,
+    bindState: BIND_STATE_UNBOUND,
+    connectState: CONNECT_STATE_DISCONNECTED,
+    queue: undefined,
+    reuseAddr: o?.reuseAddr,
+    reusePort: Boolean(o?.reusePort),
+    ipv6Only: Boolean(o?.ipv6Only),
+    recvBufferSize: o?.recvBufferSize,
+    sendBufferSize: o?.sendBufferSize,
+    multicastAll: multicastAll ?? true,
+    batchSize: extra('batchSize', 32, 1024),
+    maxMessageSize: extra('maxMessageSize', 65535, 65535),
+    receiveBlockList: o?.receiveBlockList || undefined,
+    sendBlockList: o?.sendBlockList || undefined,
+    refed: true,
+    failedBind: false,
+    peer: null,
+    sharedHandle: null,
+    ownedFd: null,
+  };
+}
+
+/** Node names the interface of a link-local source, as getnameinfo would. */
+function shownSource(address: string, ifindex: number): string {
+  if (ifindex <= 0 || !isLinkLocalIPv6(address)) return address;
+  return `${address}%${binding.ifIndexToName(ifindex) ?? ifindex}`;
+}
+
+/** dgram's stopReceiving(): recvStop, once (defined inside the class, which owns the listener). */
+let stopReceiving: (socket: Socket) => void;
+
 /**
  * A UDP socket with the API and behaviour of Node's `dgram.Socket`. Like dgram's, it is created
  * unbound; bind() (or the first send, connect or addMembership) opens the descriptor.
@@ -294,54 +248,29 @@ export interface Socket {
 export class Socket extends EventEmitter implements NodeDgram.Socket {
   /** `'udp4'` or `'udp6'`, as given to createSocket. */
   readonly type: SocketType;
-  /** The mcast socket (the descriptor), once bind() or an implicit bind opened one. */
-  #core: CoreSocket | null = null;
-  /** False once close() was called: dgram's `handle === null`. */
-  #open = true;
-  #bindState = BIND_STATE_UNBOUND;
-  #connectState = CONNECT_STATE_DISCONNECTED;
-  #queue: (() => void)[] | undefined;
-  #receiving = false;
-  #refed = true;
-  /** libuv keeps the descriptor of a failed bind: an unbound socket whose address is the wildcard. */
-  #failedBind = false;
-  #peer: { address: string; port: number } | null = null;
+  /** Everything else the socket is: one record, as Node's `this[kStateSymbol]`. */
+  readonly [kState]: DgramState;
   readonly #lookup: (address: unknown, callback: LookupCallback) => void;
-  readonly #options: {
-    reuseAddr: boolean;
-    reusePort: boolean;
-    ipv6Only: boolean;
-    recvBufferSize: number | undefined;
-    sendBufferSize: number | undefined;
-    multicastAll: boolean;
-    batchSize: number;
-    maxMessageSize: number;
-    receiveBlockList: BlockList | undefined;
-    sendBlockList: BlockList | undefined;
-  };
-  /** Datagrams waiting for room in the kernel's send buffer, in order. */
-  #sendQueue: PendingSend[] = [];
-  #sendQueueBytes = 0;
-  #flushing = false;
+  readonly #sendQueue: SendQueue;
 
   constructor(type: SocketType | SocketOptions, listener?: (msg: Buffer, rinfo: RemoteInfo) => void) {
     super();
     let kind: unknown = type;
     let lookup: unknown;
-    let options: SocketOptions | undefined;
+    let o: SocketOptions | undefined;
     if (type !== null && typeof type === 'object') {
-      options = type;
-      kind = options.type;
-      lookup = options.lookup;
-      if (options.recvBufferSize) validateUint32(options.recvBufferSize, 'options.recvBufferSize');
-      if (options.sendBufferSize) validateUint32(options.sendBufferSize, 'options.sendBufferSize');
+      o = type;
+      kind = o.type;
+      lookup = o.lookup;
+      if (o.recvBufferSize) validateUint32(o.recvBufferSize, 'options.recvBufferSize');
+      if (o.sendBufferSize) validateUint32(o.sendBufferSize, 'options.sendBufferSize');
       for (const key of ['receiveBlockList', 'sendBlockList'] as const) {
-        const list: unknown = options[key];
-        if (list && !(list instanceof BlockList)) throw invalidArgType(`options.${key}`, 'an net.BlockList', list);
+        const list: unknown = o[key];
+        if (list && !(list instanceof BlockList)) throw nodeArgType(`options.${key}`, 'an net.BlockList', list);
       }
     }
     if (lookup !== undefined && typeof lookup !== 'function') {
-      throw invalidArgType('lookup', 'of type function', lookup);
+      throw nodeArgType('lookup', 'of type function', lookup);
     }
     if (kind !== 'udp4' && kind !== 'udp6') {
       throw nodeError(TypeError, 'ERR_SOCKET_BAD_TYPE', 'Bad socket type specified. Valid types are: udp4, udp6');
@@ -349,39 +278,18 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     this.type = kind;
     this.#lookup = makeLookup(kind, (lookup as LookupFunction | undefined) ?? defaultLookup);
     if (typeof listener === 'function') this.on('message', listener);
+    const state = createState(kind, o);
+    this[kState] = state;
+    this.#sendQueue = new SendQueue(state, (job) => this.#trySend(job));
 
-    const extra = (key: 'batchSize' | 'maxMessageSize', fallback: number, max: number): number => {
-      const value: unknown = options?.[key];
-      if (value === undefined) return fallback;
-      if (typeof value !== 'number') throw invalidArgType(`options.${key}`, 'of type number', value);
-      if (!Number.isInteger(value) || value < 1 || value > max) throw outOfRange(`options.${key}`, `>= 1 && <= ${max}`, value);
-      return value;
-    };
-    const multicastAll: unknown = options?.multicastAll;
-    if (multicastAll !== undefined && typeof multicastAll !== 'boolean') {
-      throw invalidArgType('options.multicastAll', 'of type boolean', multicastAll);
-    }
-    this.#options = {
-      reuseAddr: Boolean(options?.reuseAddr),
-      reusePort: Boolean(options?.reusePort),
-      ipv6Only: Boolean(options?.ipv6Only),
-      recvBufferSize: options?.recvBufferSize,
-      sendBufferSize: options?.sendBufferSize,
-      multicastAll: multicastAll ?? true,
-      batchSize: extra('batchSize', 32, 1024),
-      maxMessageSize: extra('maxMessageSize', 65535, 65535),
-      receiveBlockList: options?.receiveBlockList || undefined,
-      sendBlockList: options?.sendBlockList || undefined,
-    };
-
-    const signal: unknown = options?.signal;
+    const signal: unknown = o?.signal;
     if (signal !== undefined) {
       if (signal === null || typeof signal !== 'object' || !('aborted' in signal)) {
-        throw invalidArgType('options.signal', 'an instance of AbortSignal', signal);
+        throw nodeArgType('options.signal', 'an instance of AbortSignal', signal);
       }
       const abortSignal = signal as AbortSignal;
       const onAborted = (): void => {
-        if (this.#open) this.close();
+        if (state.open) this.close();
       };
       if (abortSignal.aborted) {
         onAborted();
@@ -390,48 +298,6 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
         this.once('close', () => abortSignal.removeEventListener('abort', onAborted));
       }
     }
-  }
-
-  // ---- the descriptor ------------------------------------------------------------------------
-
-  #healthCheck(): void {
-    if (!this.#open) throw notRunning();
-  }
-
-  /** Creates the mcast socket bound to (ip, port); returns an error in dgram's words or null. */
-  #openCore(family: 4 | 6, ip: string, port: number, reuseAddr: boolean, ipv6Only: boolean): number {
-    const o = this.#options;
-    try {
-      this.#core = new CoreSocket({
-        family,
-        address: ip,
-        port,
-        reuseAddr,
-        reusePort: o.reusePort,
-        ipv6Only,
-        multicastAll: o.multicastAll,
-        batchSize: o.batchSize,
-        maxMessageSize: o.maxMessageSize,
-      });
-    } catch (error) {
-      return errnoOf(error);
-    }
-    if (!this.#refed) this.#core.unref();
-    return 0;
-  }
-
-  /**
-   * libuv binds an unbound handle to the wildcard address, port 0, with SO_REUSEADDR before a
-   * membership change (uv__udp_maybe_deferred_bind). dgram still counts the socket as unbound:
-   * it does not receive, and a later bind() fails with EINVAL.
-   */
-  #deferredBind(family: 4 | 6): number {
-    if (this.#core !== null) return 0;
-    return this.#openCore(family, family === 4 ? '0.0.0.0' : '::', 0, true, false);
-  }
-
-  get #family(): 4 | 6 {
-    return this.#core?.family ?? (this.type === 'udp4' ? 4 : 6);
   }
 
   // ---- bind ----------------------------------------------------------------------------------
@@ -447,34 +313,26 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   bind(...args: unknown[]): this {
     let port: unknown = args[0];
     const address_: unknown = args[1];
-    this.#healthCheck();
-    if (this.#bindState !== BIND_STATE_UNBOUND) {
+    const state = this[kState];
+    healthCheck(state);
+    if (state.bindState !== BIND_STATE_UNBOUND) {
       throw nodeError(Error, 'ERR_SOCKET_ALREADY_BOUND', 'Socket is already bound');
     }
-    const options = port !== null && typeof port === 'object' ? (port as Record<string, unknown>) : undefined;
-    if (options !== undefined && typeof options.recvStart === 'function') {
-      throw unsupported('bind(handle)', 'an existing dgram handle cannot be adopted; bind a port instead');
-    }
-    if (options !== undefined && Number.isInteger(options.fd) && (options.fd as number) > 0) {
-      throw unsupported('bind({ fd })', 'an existing descriptor cannot be adopted; bind a port instead');
+    const bindOptions = port !== null && typeof port === 'object' ? (port as Record<string, unknown>) : undefined;
+    if (bindOptions !== undefined && typeof bindOptions.recvStart === 'function' && !isInt32(bindOptions.fd)) {
+      throw unsupported('bind(handle) with a handle that has no descriptor', 'bind a port, or pass a UDP handle');
     }
     let exclusive: boolean;
     let address: unknown;
-    if (options !== undefined) {
-      address = options.address || '';
-      exclusive = Boolean(options.exclusive);
-      port = options.port;
+    if (bindOptions !== undefined) {
+      address = bindOptions.address || '';
+      exclusive = Boolean(bindOptions.exclusive);
+      port = bindOptions.port;
     } else {
       address = typeof address_ === 'function' ? '' : address_;
       exclusive = false;
     }
-    if (!exclusive && !this.#options.reusePort && 'NODE_UNIQUE_ID' in process.env) {
-      throw unsupported(
-        'sharing a bound socket among cluster workers',
-        'bind with { exclusive: true } (and reuseAddr or reusePort) in each worker',
-      );
-    }
-    this.#bindState = BIND_STATE_BINDING;
+    state.bindState = BIND_STATE_BINDING;
 
     const cb = args.length > 0 ? args[args.length - 1] : undefined;
     if (typeof cb === 'function') {
@@ -489,19 +347,32 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
       this.on(BIND_CLEANUP_EVENT, removeListeners);
       this.on('listening', onListening);
     }
+    if (bindOptions !== undefined && typeof bindOptions.recvStart === 'function') {
+      this.#bindHandle(bindOptions as unknown as SharedHandle);
+      return this;
+    }
+    if (bindOptions !== undefined && isInt32(bindOptions.fd) && bindOptions.fd > 0) {
+      this.#bindFd(bindOptions.fd, Boolean(bindOptions.exclusive));
+      return this;
+    }
 
     if (!address) address = this.type === 'udp4' ? '0.0.0.0' : '::';
 
     this.#lookup(address, (error, ip) => {
-      if (!this.#open) return;
+      if (!state.open) return;
       if (error) {
-        this.#bindState = BIND_STATE_UNBOUND;
+        state.bindState = BIND_STATE_UNBOUND;
         this.emit('error', error);
+        return;
+      }
+      const cluster = sharedBind(exclusive, state.reusePort);
+      if (cluster !== undefined) {
+        this.#bindShared(cluster, ip, port);
         return;
       }
       const bindError = this.#bindTo(ip, port);
       if (bindError !== null) {
-        this.#bindState = BIND_STATE_UNBOUND;
+        state.bindState = BIND_STATE_UNBOUND;
         this.emit('error', bindError);
         return;
       }
@@ -510,50 +381,118 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     return this;
   }
 
+  /** handle.bind(ip, port, flags): libuv's uv_udp_bind, the zone of `ip` as sin6_scope_id. */
   #bindTo(ip: string, port: unknown): Error | null {
+    const state = this[kState];
     const number = toUint32(port || 0) & 0xffff;
     const family = this.type === 'udp4' ? 4 : 6;
-    if (this.#core !== null || isIP(ip.split('%')[0] ?? '') !== family) {
+    if (state.core !== null || isIP(ip.split('%')[0] ?? '') !== family) {
       // A bound descriptor cannot be bound again; an address of the other family does not parse.
       return exceptionWithHostPort(EINVAL, 'bind', ip, port);
     }
-    if (ip.includes('%')) {
-      return unsupported('binding to an address with a zone', 'bind to the wildcard address (::) and join on the interface');
-    }
-    const errno = this.#openCore(family, ip, number, this.#options.reuseAddr, this.#options.ipv6Only);
-    this.#failedBind = errno !== 0;
+    const errno = openCore(state, family, coreAddress(ip), number, state.reuseAddr, state.ipv6Only);
+    state.failedBind = errno !== 0;
     return errno === 0 ? null : exceptionWithHostPort(errno, 'bind', ip, port);
   }
 
+  /**
+   * bind({ fd }): libuv's uv_udp_open takes the descriptor over (close() closes it) and the
+   * socket listens at once, within bind(). A cluster worker asks the primary instead.
+   */
+  #bindFd(fd: number, exclusive: boolean): void {
+    const state = this[kState];
+    const cluster = sharedBind(exclusive, false);
+    if (cluster !== undefined) {
+      this.#bindShared(cluster, null, null, fd);
+      return;
+    }
+    const type = binding.guessHandleType(fd);
+    if (type !== 'UDP') throw nodeError(TypeError, 'ERR_INVALID_FD_TYPE', `Unsupported fd type: ${type}`);
+    const errno = openExisting(state, this.type === 'udp4' ? 4 : 6, fd);
+    if (errno) throw errnoException(errno, 'open');
+    state.ownedFd = fd;
+    this.#startListening();
+  }
+
+  /**
+   * bind(handle): lib/dgram.js's replaceHandle(), the socket of a Node UDP handle (as a cluster
+   * worker's bind gets it); it listens at once, within bind(), and close() closes the handle.
+   */
+  #bindHandle(handle: SharedHandle): void {
+    const state = this[kState];
+    const errno = openExisting(state, this.type === 'udp4' ? 4 : 6, handle.fd);
+    if (errno) throw errnoException(errno, 'open');
+    // Its datagrams are this socket's now (Node points the handle's onmessage here): the
+    // handle's own reading stops, mcast reads the duplicate.
+    handle.recvStop?.();
+    handle.unref?.();
+    state.sharedHandle = handle;
+    this.#startListening();
+  }
+
+  /** lib/dgram.js's bindServerHandle(): the primary's socket, over IPC, then 'listening'. */
+  #bindShared(cluster: ClusterWorkerApi, ip: string | null, port: unknown, fd = -1): void {
+    const state = this[kState];
+    const flags = fd >= 0 ? null : (state.reuseAddr ? UV_UDP_REUSEADDR : 0) | (state.ipv6Only ? UV_UDP_IPV6ONLY : 0);
+    const fail = (errno: number): void => {
+      state.bindState = BIND_STATE_UNBOUND;
+      this.emit('error', fd >= 0 ? errnoException(errno, 'open') : exceptionWithHostPort(errno, 'bind', ip, port));
+    };
+    cluster._getServer(this, { address: ip, port, addressType: this.type, fd, flags }, (errno, handle) => {
+      if (errno) {
+        fail(errno);
+        return;
+      }
+      if (!state.open) {
+        handle.close(); // closed in the meantime
+        return;
+      }
+      const openErrno = openExisting(state, this.type === 'udp4' ? 4 : 6, handle.fd);
+      if (openErrno !== 0) {
+        handle.close();
+        fail(openErrno);
+        return;
+      }
+      handle.unref?.();
+      state.sharedHandle = handle;
+      this.#startListening();
+    });
+  }
+
   #startListening(): void {
-    const core = this.#core;
+    const state = this[kState];
+    const core = state.core;
     if (core === null) return;
     core.on('batch', this.#onBatch);
     core.on('error', this.#onCoreError);
-    this.#receiving = true;
-    this.#bindState = BIND_STATE_BOUND;
-    if (this.#options.recvBufferSize) this.#bufferSize(this.#options.recvBufferSize, true);
-    if (this.#options.sendBufferSize) this.#bufferSize(this.#options.sendBufferSize, false);
+    state.receiving = true;
+    this.#delivering = true;
+    state.bindState = BIND_STATE_BOUND;
+    if (state.recvBufferSize) options.bufferSize(state, state.recvBufferSize, true);
+    if (state.sendBufferSize) options.bufferSize(state, state.sendBufferSize, false);
     this.emit('listening');
   }
 
-  #stopReceiving(): void {
-    if (!this.#receiving) return;
-    this.#core?.off('batch', this.#onBatch);
-    this.#receiving = false;
+  /** Whether 'batch' feeds 'message' (Node's recvStart..recvStop), apart from `receiving`. */
+  #delivering = false;
+
+  static {
+    stopReceiving = (socket: Socket): void => {
+      const state = socket[kState];
+      if (!state.receiving) return;
+      state.core?.off('batch', socket.#onBatch);
+      socket.#delivering = false;
+      state.receiving = false;
+    };
   }
 
   readonly #onBatch = (batch: RecvBatch): void => {
-    const core = this.#core;
-    const family = this.#family === 4 ? 'IPv4' : 'IPv6';
-    const blocked = this.#options.receiveBlockList;
-    for (let i = 0; i < batch.count && this.#core === core && this.#receiving; i++) {
-      let address = batch.address(i);
-      // Node names the interface of a link-local source, as getnameinfo would.
-      if (family === 'IPv6' && /^fe[89ab]/i.test(address)) {
-        const index = batch.interfaceIndex(i);
-        if (index > 0) address = `${address}%${binding.ifIndexToName(index) ?? index}`;
-      }
+    const state = this[kState];
+    const core = state.core;
+    const family = familyOf(state) === 4 ? 'IPv4' : 'IPv6';
+    const blocked = state.receiveBlockList;
+    for (let i = 0; i < batch.count && state.core === core && this.#delivering; i++) {
+      const address = family === 'IPv6' ? shownSource(batch.address(i), batch.interfaceIndex(i)) : batch.address(i);
       if (blocked?.check(address, family === 'IPv4' ? 'ipv4' : 'ipv6')) continue;
       // A copy of its own for each datagram: the receive slab is reused by the next batch.
       const start = batch.offset(i);
@@ -566,7 +505,7 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
 
   readonly #onCoreError = (error: Error): void => {
     // dgram reports a failed receive as `recvmsg <CODE>`.
-    this.emit('error', error instanceof McastError ? errnoException(-Math.abs(error.errno), 'recvmsg') : error);
+    this.emit('error', error instanceof McastError ? errnoException(error.errno, 'recvmsg') : error);
   };
 
   // ---- connect ---------------------------------------------------------------------------------
@@ -576,6 +515,7 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   /** Associates the socket with `port` on localhost. */
   connect(port: number, callback: () => void): void;
   connect(portArg: unknown, addressArg?: unknown, callbackArg?: unknown): void {
+    const state = this[kState];
     const port = validatePort(portArg, 'Port', false);
     let address = addressArg;
     let callback = callbackArg;
@@ -586,11 +526,11 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
       address = '';
     }
     validateString(address, 'address');
-    if (this.#connectState !== CONNECT_STATE_DISCONNECTED) throw isConnected();
-    this.#connectState = CONNECT_STATE_CONNECTING;
-    if (this.#bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true });
+    if (state.connectState !== CONNECT_STATE_DISCONNECTED) throw isConnected();
+    state.connectState = CONNECT_STATE_CONNECTING;
+    if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true });
     const connectAddress = address;
-    if (this.#bindState !== BIND_STATE_BOUND) {
+    if (state.bindState !== BIND_STATE_BOUND) {
       this.#enqueue(() => this.#connect(port, connectAddress, callback));
       return;
     }
@@ -598,19 +538,20 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   }
 
   #connect(port: number, address: string, callback: unknown): void {
+    const state = this[kState];
     const cb = typeof callback === 'function' ? (callback as (error?: Error) => void) : undefined;
     if (cb) this.once('connect', cb);
     this.#lookup(address, (lookupError, ip) => {
-      if (!this.#open) return;
+      if (!state.open) return;
       let error: Error | null = lookupError;
-      if (!error && this.#options.sendBlockList?.check(ip, `ipv${isIP(ip) === 6 ? 6 : 4}`)) error = ipBlocked(ip);
+      if (!error && state.sendBlockList?.check(ip, `ipv${isIP(ip) === 6 ? 6 : 4}`)) error = ipBlocked(ip);
       if (!error) {
         const errno = this.#connectCore(ip, port);
         if (errno !== 0) error = exceptionWithHostPort(errno, 'connect', address, port);
       }
       if (error) {
         const failure = error;
-        this.#connectState = CONNECT_STATE_DISCONNECTED;
+        state.connectState = CONNECT_STATE_DISCONNECTED;
         process.nextTick(() => {
           if (cb) {
             this.removeListener('connect', cb);
@@ -621,42 +562,45 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
         });
         return;
       }
-      this.#connectState = CONNECT_STATE_CONNECTED;
+      state.connectState = CONNECT_STATE_CONNECTED;
       process.nextTick(() => this.emit('connect'));
     });
   }
 
   #connectCore(ip: string, port: number): number {
-    const core = this.#core;
+    const state = this[kState];
+    const core = state.core;
     if (core === null) return EBADF;
     if (isIP(ip.split('%')[0] ?? '') !== core.family) return EINVAL;
-    const text = destinationText(ip);
+    const text = coreAddress(ip);
     try {
       core.connect(text, port);
     } catch (error) {
       return errnoOf(error);
     }
-    this.#peer = { address: text, port };
+    state.peer = { address: text, port };
     return 0;
   }
 
   disconnect(): void {
-    if (this.#connectState !== CONNECT_STATE_CONNECTED) throw notConnected();
-    const core = this.#core;
+    const state = this[kState];
+    if (state.connectState !== CONNECT_STATE_CONNECTED) throw notConnected();
+    const core = state.core;
     if (core === null) throw notRunning();
     try {
       core.disconnect();
     } catch (error) {
       throw errnoException(errnoOf(error), 'connect');
     }
-    this.#connectState = CONNECT_STATE_DISCONNECTED;
-    this.#peer = null;
+    state.connectState = CONNECT_STATE_DISCONNECTED;
+    state.peer = null;
   }
 
   remoteAddress(): AddressInfo {
-    this.#healthCheck();
-    if (this.#connectState !== CONNECT_STATE_CONNECTED) throw notConnected();
-    const core = this.#core;
+    const state = this[kState];
+    healthCheck(state);
+    if (state.connectState !== CONNECT_STATE_CONNECTED) throw notConnected();
+    const core = state.core;
     if (core === null) throw errnoException(uvErrno('ENOTCONN'), 'getpeername');
     try {
       return core.remoteAddress();
@@ -698,8 +642,9 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   /** Sends `length` bytes of `msg` from `offset` on a connected socket. */
   send(msg: string | NodeJS.ArrayBufferView, offset: number, length: number, callback?: (error: Error | null, bytes: number) => void): void;
   send(...args: unknown[]): void {
+    const state = this[kState];
     let [buffer, offset, length, port, address, callback] = args;
-    const connected = this.#connectState === CONNECT_STATE_CONNECTED;
+    const connected = state.connectState === CONNECT_STATE_CONNECTED;
     if (!connected) {
       if (address || (port && typeof port !== 'function')) {
         buffer = sliceBuffer(buffer, offset, length);
@@ -724,11 +669,11 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     let list: Buffer[];
     if (!Array.isArray(buffer)) {
       if (typeof buffer === 'string') list = [Buffer.from(buffer)];
-      else if (!isArrayBufferView(buffer)) throw invalidArgType('buffer', BUFFER_TYPES, buffer);
+      else if (!isArrayBufferView(buffer)) throw nodeArgType('buffer', BUFFER_TYPES, buffer);
       else list = [Buffer.from(buffer.buffer, buffer.byteOffset, buffer.byteLength)];
     } else {
       const fixed = fixBufferList(buffer);
-      if (fixed === null) throw invalidArgType('buffer list arguments', BUFFER_TYPES, buffer);
+      if (fixed === null) throw nodeArgType('buffer list arguments', BUFFER_TYPES, buffer);
       list = fixed;
     }
 
@@ -741,10 +686,10 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
       validateString(address, 'address');
     }
 
-    this.#healthCheck();
-    if (this.#bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true });
+    healthCheck(state);
+    if (state.bindState === BIND_STATE_UNBOUND) this.bind({ port: 0, exclusive: true });
     if (list.length === 0) list.push(Buffer.alloc(0));
-    if (this.#bindState !== BIND_STATE_BOUND) {
+    if (state.bindState !== BIND_STATE_BOUND) {
       const [queuedList, queuedPort, queuedAddress, queuedCallback] = [list, port, address, callback];
       this.#enqueue(() => (this.send as (...a: unknown[]) => void)(queuedList, queuedPort, queuedAddress, queuedCallback));
       return;
@@ -761,100 +706,41 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   }
 
   #doSend(error: Error | null, ip: string, list: Buffer[], address: unknown, port: unknown, callback: SendCallback | undefined): void {
-    let failure = error;
-    if (!failure && ip && this.#options.sendBlockList?.check(ip, `ipv${isIP(ip) === 6 ? 6 : 4}`)) {
+    const state = this[kState];
+    if (!error && ip && state.sendBlockList?.check(ip, `ipv${isIP(ip) === 6 ? 6 : 4}`)) {
       if (callback) process.nextTick(callback, ipBlocked(ip));
       return;
     }
-    if (failure) {
-      const reported = failure;
-      if (callback) process.nextTick(callback, reported);
-      else process.nextTick(() => this.emit('error', reported));
+    if (error) {
+      if (callback) process.nextTick(callback, error);
+      else process.nextTick(() => this.emit('error', error));
       return;
     }
-    if (!this.#open || this.#core === null) return;
+    if (!state.open || state.core === null) return;
     const data = list.length === 1 ? (list[0] as Buffer) : Buffer.concat(list);
-    const peer = this.#peer;
-    const job: PendingSend = {
+    const peer = state.peer;
+    this.#sendQueue.send({
       data,
-      address: peer !== null && !ip ? peer.address : ip,
+      address: peer !== null && !ip ? peer.address : coreAddress(ip),
       port: peer !== null && !ip ? peer.port : (port as number),
       shownAddress: address,
       shownPort: port,
       callback,
-    };
-    if (this.#sendQueue.length > 0) {
-      this.#queueSend(job);
-      return;
-    }
-    const errno = this.#trySend(job);
-    if (errno === 1) {
-      this.#queueSend(job);
-    } else if (errno < 0) {
-      failure = exceptionWithHostPort(errno, 'send', address, port);
-      // dgram passes a failed send to its callback only; without one it is dropped.
-      if (callback) process.nextTick(callback, failure);
-    } else if (callback) {
-      process.nextTick(callback, null, data.length);
-    }
+    });
   }
 
   /** 0 when sent, 1 when the send buffer is full, or a negative errno. */
   #trySend(job: PendingSend): number {
-    const core = this.#core;
+    const core = this[kState].core;
     if (core === null) return EBADF;
     const family = core.family;
-    const text = job.address.split('%')[0] ?? '';
     // libuv parses the address for the socket's family: another family does not parse.
-    if (isIP(text) !== family) return EINVAL;
+    if (isIP(job.address.split('%')[0] ?? '') !== family) return EINVAL;
     if (job.data.length > MAX_PAYLOAD[family]) return EMSGSIZE;
     try {
-      return core.send(job.data, destinationText(job.address), job.port) ? 0 : 1;
+      return core.send(job.data, job.address, job.port) ? 0 : 1;
     } catch (error) {
       return errnoOf(error);
-    }
-  }
-
-  #queueSend(job: PendingSend): void {
-    this.#sendQueue.push(job);
-    this.#sendQueueBytes += job.data.length;
-    if (!this.#flushing) void this.#flush();
-  }
-
-  /** Sends the queued datagrams in order as the kernel makes room, as libuv's send queue does. */
-  async #flush(): Promise<void> {
-    this.#flushing = true;
-    try {
-      while (this.#sendQueue.length > 0) {
-        const core = this.#core;
-        if (core === null || !this.#open) break;
-        try {
-          await core.writable();
-        } catch {
-          break;
-        }
-        while (this.#sendQueue.length > 0) {
-          const job = this.#sendQueue[0] as PendingSend;
-          const result = this.#trySend(job);
-          if (result === 1) break;
-          this.#sendQueue.shift();
-          this.#sendQueueBytes -= job.data.length;
-          // On their own tick: a callback that throws is an uncaught exception, as with dgram, and
-          // does not stop this loop.
-          if (job.callback === undefined) continue;
-          if (result < 0) process.nextTick(job.callback, exceptionWithHostPort(result, 'send', job.shownAddress, job.shownPort));
-          else process.nextTick(job.callback, null, job.data.length);
-        }
-      }
-    } finally {
-      this.#flushing = false;
-    }
-    // Closed while datagrams waited: libuv cancels them.
-    const cancelled = this.#sendQueue;
-    this.#sendQueue = [];
-    this.#sendQueueBytes = 0;
-    for (const job of cancelled) {
-      if (job.callback) process.nextTick(job.callback, exceptionWithHostPort(ECANCELED, 'send', job.shownAddress, job.shownPort));
     }
   }
 
@@ -874,52 +760,66 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
     this.send(buffer, offset, length, port, address, callback);
   }
 
+  /** dgram's enqueue(): calls made while binding wait for 'listening' (dropped on an error). */
   #enqueue(job: () => void): void {
-    if (this.#queue === undefined) {
-      this.#queue = [];
+    const state = this[kState];
+    if (state.queue === undefined) {
+      state.queue = [];
       this.once(EventEmitter.errorMonitor, this.#onListenError);
       this.once('listening', this.#onListenSuccess);
     }
-    this.#queue.push(job);
+    state.queue.push(job);
   }
 
   readonly #onListenSuccess = (): void => {
     this.removeListener(EventEmitter.errorMonitor, this.#onListenError);
-    const queue = this.#queue ?? [];
-    this.#queue = undefined;
+    const state = this[kState];
+    const queue = state.queue ?? [];
+    state.queue = undefined;
     for (const job of queue) job();
   };
 
   readonly #onListenError = (): void => {
     this.removeListener('listening', this.#onListenSuccess);
-    this.#queue = undefined;
+    this[kState].queue = undefined;
   };
 
   getSendQueueSize(): number {
-    return this.#sendQueueBytes;
+    return this.#sendQueue.bytes;
   }
 
   getSendQueueCount(): number {
-    return this.#sendQueue.length;
+    return this.#sendQueue.count;
   }
 
   // ---- close, address, ref ---------------------------------------------------------------------
 
   close(callback?: () => void): this {
-    const queue = this.#queue;
+    const state = this[kState];
+    const queue = state.queue;
     if (typeof callback === 'function') this.on('close', callback);
     if (queue !== undefined) {
       queue.push(() => this.close());
       return this;
     }
-    this.#healthCheck();
-    this.#stopReceiving();
-    const core = this.#core;
-    this.#core = null;
-    this.#open = false;
+    healthCheck(state);
+    stopReceiving(this);
+    const core = state.core;
+    state.core = null;
+    state.open = false;
     if (core !== null) {
       core.off('error', this.#onCoreError);
       core.close();
+    }
+    state.sharedHandle?.close();
+    state.sharedHandle = null;
+    if (state.ownedFd !== null) {
+      try {
+        closeSync(state.ownedFd);
+      } catch {
+        // Closed by its former owner already: libuv's uv_close does not report it either.
+      }
+      state.ownedFd = null;
     }
     process.nextTick(() => this.emit('close'));
     return this;
@@ -927,14 +827,15 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
 
   /** `await using` support: closes the socket and resolves on 'close'. */
   async [Symbol.asyncDispose](): Promise<void> {
-    if (!this.#open) return;
+    if (!this[kState].open) return;
     await new Promise<void>((resolve) => this.close(resolve));
   }
 
   address(): AddressInfo {
-    this.#healthCheck();
-    const core = this.#core;
-    if (core === null && this.#failedBind) {
+    const state = this[kState];
+    healthCheck(state);
+    const core = state.core;
+    if (core === null && state.failedBind) {
       return this.type === 'udp4' ? { address: '0.0.0.0', family: 'IPv4', port: 0 } : { address: '::', family: 'IPv6', port: 0 };
     }
     if (core === null) throw errnoException(EBADF, 'getsockname');
@@ -946,145 +847,86 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   }
 
   ref(): this {
-    if (this.#open) {
-      this.#refed = true;
-      this.#core?.ref();
+    const state = this[kState];
+    if (state.open) {
+      state.refed = true;
+      state.core?.ref();
     }
     return this;
   }
 
   unref(): this {
-    if (this.#open) {
-      this.#refed = false;
-      this.#core?.unref();
+    const state = this[kState];
+    if (state.open) {
+      state.refed = false;
+      state.core?.unref();
     }
     return this;
   }
 
-  // ---- socket options ------------------------------------------------------------------------
-
-  /**
-   * setsockopt on the descriptor, as libuv does it; returns a negative errno or 0. Before any
-   * bind there is no descriptor: EBADF, as libuv's setsockopt on fd -1 says.
-   */
-  #setOption(level: number, name: number, value: number | Buffer): number {
-    if (!this.#open) throw notRunning();
-    const core = this.#core;
-    if (core === null) return EBADF;
-    try {
-      core.setOption(level, name, value);
-      return 0;
-    } catch (error) {
-      return errnoOf(error);
-    }
-  }
-
-  /** libuv's uv__setsockopt: the IPv6 option on an IPv6 descriptor, the IPv4 one otherwise. */
-  #setFamilyOption(option4: number | undefined, option6: number | undefined, value: number): number {
-    const v6 = this.#core?.family === 6;
-    return this.#setOption(v6 ? C.IPPROTO_IPV6! : C.IPPROTO_IP!, (v6 ? option6 : option4)!, value);
-  }
+  // ---- socket options (lib/dgram/options.ts) ---------------------------------------------------
 
   setBroadcast(flag: boolean): void {
-    const errno = this.#setOption(C.SOL_SOCKET!, C.SO_BROADCAST!, flag ? 1 : 0);
+    const errno = options.setBroadcast(this[kState], flag);
     if (errno) throw errnoException(errno, 'setBroadcast');
   }
 
   setTTL(ttl: number): number {
-    return this.#setTtl(ttl, 1, C.IP_TTL, C.IPV6_UNICAST_HOPS, 'setTTL');
+    validateNumber(ttl, 'ttl');
+    const errno = options.setTtl(this[kState], ttl, false);
+    if (errno) throw errnoException(errno, 'setTTL');
+    return ttl;
   }
 
   setMulticastTTL(ttl: number): number {
-    return this.#setTtl(ttl, 0, C.IP_MULTICAST_TTL, C.IPV6_MULTICAST_HOPS, 'setMulticastTTL');
-  }
-
-  /** libuv's checks for both TTLs: a number, an open socket, min..255 (EINVAL otherwise). */
-  #setTtl(ttl: number, min: number, option4: number | undefined, option6: number | undefined, syscall: string): number {
     validateNumber(ttl, 'ttl');
-    if (!this.#open) throw notRunning();
-    const value = ttl | 0;
-    const errno = value < min || value > 255 ? EINVAL : this.#setFamilyOption(option4, option6, value);
-    if (errno) throw errnoException(errno, syscall);
+    const errno = options.setTtl(this[kState], ttl, true);
+    if (errno) throw errnoException(errno, 'setMulticastTTL');
     return ttl;
   }
 
   setMulticastLoopback(flag: boolean): boolean {
-    const errno = this.#setFamilyOption(C.IP_MULTICAST_LOOP, C.IPV6_MULTICAST_LOOP, flag ? 1 : 0);
+    const errno = options.setMulticastLoopback(this[kState], flag);
     if (errno) throw errnoException(errno, 'setMulticastLoopback');
     return flag;
   }
 
   /**
    * The outgoing interface for multicast: an IPv4 address of the interface, or for IPv6 the
-   * scope (`'::%eth1'`). As libuv, IPv4 sets IP_MULTICAST_IF with that address, IPv6 sets
-   * IPV6_MULTICAST_IF with the index of the zone.
+   * scope (`'::%eth1'`), as libuv takes it.
    */
   setMulticastInterface(interfaceAddress: string): void {
-    this.#healthCheck();
+    healthCheck(this[kState]);
     validateString(interfaceAddress, 'interfaceAddress');
-    let errno: number;
-    const v6 = parseIPv6(interfaceAddress);
-    if (isIPv4(interfaceAddress)) {
-      errno = this.#setOption(C.IPPROTO_IP!, C.IP_MULTICAST_IF!, ipv4Bytes(interfaceAddress));
-    } else if (v6 !== undefined) {
-      const index = Buffer.alloc(4);
-      writeNative(index, v6.scopeId, 0, 4);
-      errno = this.#setOption(C.IPPROTO_IPV6!, C.IPV6_MULTICAST_IF!, index);
-    } else {
-      errno = EINVAL;
-    }
+    const errno = options.setMulticastInterface(this[kState], interfaceAddress);
     if (errno) throw errnoException(errno, 'setMulticastInterface');
   }
 
   /** mcast: IP_MULTICAST_ALL / IPV6_MULTICAST_ALL (see the createSocket option multicastAll). */
   setMulticastAll(flag: boolean): this {
-    if (typeof flag !== 'boolean') throw invalidArgType('flag', 'of type boolean', flag);
-    this.#healthCheck();
-    this.#options.multicastAll = flag;
-    if (this.#core !== null) this.#core.setMulticastAll(flag);
+    if (typeof flag !== 'boolean') throw nodeArgType('flag', 'of type boolean', flag);
+    healthCheck(this[kState]);
+    options.setMulticastAll(this[kState], flag);
     return this;
   }
 
-  // ---- memberships -----------------------------------------------------------------------------
-
-  /** uv_udp_set_membership: IP_ADD_MEMBERSHIP with struct ip_mreq, or the IPv6 join by index. */
-  #membership(group: string, iface: string | null, join: boolean): number {
-    if (isIPv4(group)) {
-      const errno = this.#deferredBind(4);
-      if (errno) return errno;
-      if (iface !== null && !isIPv4(iface)) return EINVAL;
-      const mreq = Buffer.concat([ipv4Bytes(group), iface === null ? Buffer.alloc(4) : ipv4Bytes(iface)]);
-      return this.#setOption(C.IPPROTO_IP!, join ? C.IP_ADD_MEMBERSHIP! : C.IP_DROP_MEMBERSHIP!, mreq);
-    }
-    const group6 = parseIPv6(group);
-    if (group6 === undefined) return EINVAL;
-    const errno = this.#deferredBind(6);
-    if (errno) return errno;
-    const ifindex = membershipIfindex(iface);
-    if (ifindex === undefined) return EINVAL;
-    return this.#setOption(C.IPPROTO_IPV6!, join ? C.MCAST_JOIN_GROUP! : C.MCAST_LEAVE_GROUP!, groupReq(ifindex, group6));
+  setRecvBufferSize(size: number): void {
+    options.bufferSize(this[kState], size, true);
   }
 
-  /** uv_udp_set_source_membership: ip_mreq_source for IPv4, group_source_req for IPv6. */
-  #sourceMembership(source: string, group: string, iface: string | null, join: boolean): number {
-    if (isIPv4(group)) {
-      if (!isIPv4(source)) return EINVAL;
-      const errno = this.#deferredBind(4);
-      if (errno) return errno;
-      if (iface !== null && !isIPv4(iface)) return EINVAL;
-      const mreq = Buffer.concat([ipv4Bytes(group), iface === null ? Buffer.alloc(4) : ipv4Bytes(iface), ipv4Bytes(source)]);
-      return this.#setOption(C.IPPROTO_IP!, join ? C.IP_ADD_SOURCE_MEMBERSHIP! : C.IP_DROP_SOURCE_MEMBERSHIP!, mreq);
-    }
-    const group6 = parseIPv6(group);
-    const source6 = parseIPv6(source);
-    if (group6 === undefined || source6 === undefined) return EINVAL;
-    const errno = this.#deferredBind(6);
-    if (errno) return errno;
-    const ifindex = membershipIfindex(iface);
-    if (ifindex === undefined) return EINVAL;
-    const req = groupSourceReq(ifindex, group6, source6);
-    return this.#setOption(C.IPPROTO_IPV6!, join ? C.MCAST_JOIN_SOURCE_GROUP! : C.MCAST_LEAVE_SOURCE_GROUP!, req);
+  setSendBufferSize(size: number): void {
+    options.bufferSize(this[kState], size, false);
   }
+
+  getRecvBufferSize(): number {
+    return options.bufferSize(this[kState], 0, true);
+  }
+
+  getSendBufferSize(): number {
+    return options.bufferSize(this[kState], 0, false);
+  }
+
+  // ---- memberships (lib/dgram/memberships.ts) --------------------------------------------------
 
   addMembership(multicastAddress: string, multicastInterface?: string): void {
     this.#changeMembership('addMembership', multicastAddress, multicastInterface, true);
@@ -1095,9 +937,9 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   }
 
   #changeMembership(syscall: string, group: unknown, iface: unknown, join: boolean): void {
-    this.#healthCheck();
+    healthCheck(this[kState]);
     if (!group) throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified');
-    const errno = this.#membership(String(group), iface === undefined || iface === null ? null : String(iface), join);
+    const errno = membership(this[kState], String(group), iface === undefined || iface === null ? null : String(iface), join);
     if (errno) throw errnoException(errno, syscall);
   }
 
@@ -1110,50 +952,11 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   }
 
   #changeSourceMembership(syscall: string, source: unknown, group: unknown, iface: unknown, join: boolean): void {
-    this.#healthCheck();
+    healthCheck(this[kState]);
     validateString(source, 'sourceAddress');
     validateString(group, 'groupAddress');
-    const errno = this.#sourceMembership(source, group, iface === undefined || iface === null ? null : String(iface), join);
+    const errno = sourceMembership(this[kState], source, group, iface === undefined || iface === null ? null : String(iface), join);
     if (errno) throw errnoException(errno, syscall);
-  }
-
-  // ---- buffer sizes ----------------------------------------------------------------------------
-
-  /** dgram's bufferSize(): 0 reads SO_RCVBUF/SO_SNDBUF, anything else sets it. */
-  #bufferSize(size: unknown, receive: boolean): number {
-    if (typeof size !== 'number' || size >>> 0 !== size) {
-      throw nodeError(TypeError, 'ERR_SOCKET_BAD_BUFFER_SIZE', 'Buffer size must be a positive integer');
-    }
-    if (!this.#open) throw notRunning();
-    const syscall = receive ? 'uv_recv_buffer_size' : 'uv_send_buffer_size';
-    const fail = (errno: number) => new SystemError('ERR_SOCKET_BUFFER_SIZE', 'Could not get or set buffer size', errno, syscall);
-    const core = this.#core;
-    if (size > 0x7fffffff) throw fail(EINVAL);
-    if (core === null) throw fail(EBADF);
-    try {
-      if (size === 0) return receive ? core.getRecvBufferSize() : core.getSendBufferSize();
-      // Plain SO_RCVBUF/SO_SNDBUF as libuv sets them (capped by net.core.rmem_max/wmem_max).
-      core.setOption(C.SOL_SOCKET!, receive ? C.SO_RCVBUF! : C.SO_SNDBUF!, size);
-      return size;
-    } catch (error) {
-      throw fail(errnoOf(error));
-    }
-  }
-
-  setRecvBufferSize(size: number): void {
-    this.#bufferSize(size, true);
-  }
-
-  setSendBufferSize(size: number): void {
-    this.#bufferSize(size, false);
-  }
-
-  getRecvBufferSize(): number {
-    return this.#bufferSize(0, true);
-  }
-
-  getSendBufferSize(): number {
-    return this.#bufferSize(0, false);
   }
 
   // ---- not supported -------------------------------------------------------------------------
@@ -1169,24 +972,7 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   }
 }
 
-// dgram's deprecated private members (DEP0112) reach into libuv's handle, which mcast has not.
-for (const name of ['_handle', '_receiving', '_bindState', '_queue', '_reuseAddr']) {
-  Object.defineProperty(Socket.prototype, name, {
-    get(): never {
-      throw unsupported(`Socket.prototype.${name} (deprecated, DEP0112)`, 'there is no libuv handle; use the public methods');
-    },
-    configurable: true,
-  });
-}
-for (const name of ['_healthCheck', '_stopReceiving']) {
-  Object.defineProperty(Socket.prototype, name, {
-    value(): never {
-      throw unsupported(`Socket.prototype.${name}() (deprecated, DEP0112)`, 'there is no libuv handle; use the public methods');
-    },
-    writable: true,
-    configurable: true,
-  });
-}
+defineDeprecatedMembers(Socket.prototype, (socket) => stopReceiving(socket as Socket));
 
 /**
  * Creates a socket like `dgram.createSocket`: `'udp4'`, `'udp6'` or an options object, and an

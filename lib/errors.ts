@@ -20,7 +20,7 @@ export interface ErrorContext {
 export class McastError extends Error {
   /** The errno name, e.g. `EADDRINUSE`, `ENOBUFS`, `ENODEV`. */
   readonly code: string;
-  /** The errno number. */
+  /** Negative, as libuv and every Node system error carry it (-98 for EADDRINUSE). */
   readonly errno: number;
   /** The call that failed, with the option, e.g. `setsockopt(MCAST_JOIN_GROUP)`. */
   readonly syscall: string;
@@ -80,13 +80,16 @@ function membershipLimitHint(): string {
 
 function errnoName(errno: number): string {
   try {
-    return getSystemErrorName(-Math.abs(errno));
+    return getSystemErrorName(errno);
   } catch {
-    return `E${errno}`;
+    return `E${-errno}`;
   }
 }
 
-/** Turns an error from the binding (`errno`, `syscall`) into an McastError with context. */
+/**
+ * Turns an error from the binding (`errno` negative, libuv's sign, as below JS everywhere)
+ * into an McastError with context.
+ */
 export function systemError(errno: number, syscall: string, context: ErrorContext = {}): McastError {
   const code = errnoName(errno);
   const hint = context.hint ?? (code === 'ENOBUFS' && syscall.includes('MCAST_') ? membershipLimitHint() : HINTS[code]);
@@ -122,29 +125,65 @@ function describe(value: unknown): string {
   return ctor !== undefined ? `an instance of ${ctor}` : typeof value;
 }
 
-function withCode<E extends Error>(error: E, code: string): E & { code: string } {
-  return Object.assign(error, { code });
+type NodeErrorBase = ErrorConstructor | TypeErrorConstructor | RangeErrorConstructor;
+
+/**
+ * Prototypes like those of Node's internal NodeError classes: `constructor` answers the base
+ * class, and toString() (which Node's default stack formatting uses too) shows the code.
+ */
+const NODE_ERROR_PROTOTYPES = new Map<NodeErrorBase, object>(
+  ([Error, TypeError, RangeError] as const).map((Base) => [
+    Base,
+    Object.create(Base.prototype as object, {
+      constructor: { get: () => Base, configurable: true },
+      toString: {
+        value: function toString(this: Error & { code: string }): string {
+          return `${this.name} [${this.code}]: ${this.message}`;
+        },
+        writable: true,
+        configurable: true,
+      },
+    }) as object,
+  ]),
+);
+
+/** An error like Node's NodeError: own `code`, and `Name [CODE]: message` on its stack. */
+export function nodeError(Base: NodeErrorBase, code: string, message: string): Error & { code: string } {
+  const error = new Base(message) as Error & { code: string };
+  Object.setPrototypeOf(error, NODE_ERROR_PROTOTYPES.get(Base) ?? Base.prototype);
+  // The first line of the stack is fixed when it is first read: show the code there, as Node does.
+  error.name = `${Base.name} [${code}]`;
+  void error.stack;
+  delete (error as { name?: string }).name;
+  error.code = code;
+  return error;
 }
 
-/** `The "ttl" argument must be an integer from 0 to 255. Received 300 (number)`, a TypeError. */
-export function invalidArgType(name: string, expected: string, actual: unknown): TypeError & { code: string } {
-  return withCode(
-    new TypeError(`The "${name}" argument must be ${expected}. Received ${describe(actual)}`),
-    'ERR_INVALID_ARG_TYPE',
-  );
+/** How a facade shows the received value in a message (mcast's own, or Node's for dgram). */
+export type DescribeValue = (value: unknown) => string;
+
+/** Node's subject of an argument message: `"ttl" argument`, `"options.ttl" property`. */
+function subject(name: string): string {
+  if (name.endsWith(' argument')) return name;
+  return `"${name}" ${name.includes('.') ? 'property' : 'argument'}`;
 }
 
-/** A value of the right type but outside what is allowed, a RangeError. */
-export function outOfRange(name: string, expected: string, actual: unknown): RangeError & { code: string } {
-  return withCode(
-    new RangeError(`The value of "${name}" is out of range. It must be ${expected}. Received ${describe(actual)}`),
-    'ERR_OUT_OF_RANGE',
-  );
+/**
+ * ERR_INVALID_ARG_TYPE, a TypeError: `The "ttl" argument must be an integer from 0 to 255.
+ * Received 'x' (string)`. The one implementation of both facades; each passes its `describe`.
+ */
+export function invalidArgType(name: string, expected: string, actual: unknown, describeActual: DescribeValue = describe): TypeError & { code: string } {
+  return nodeError(TypeError, 'ERR_INVALID_ARG_TYPE', `The ${subject(name)} must be ${expected}. Received ${describeActual(actual)}`);
+}
+
+/** ERR_OUT_OF_RANGE, a RangeError: a value of the right type but outside what is allowed. */
+export function outOfRange(name: string, expected: string, actual: unknown, describeActual: DescribeValue = describe): RangeError & { code: string } {
+  return nodeError(RangeError, 'ERR_OUT_OF_RANGE', `The value of "${name}" is out of range. It must be ${expected}. Received ${describeActual(actual)}`);
 }
 
 /** A refused value with an mcast-specific code (ERR_MCAST_*), a TypeError or plain Error. */
 export function mcastError(code: string, message: string, kind: 'type' | 'plain' = 'plain'): Error & { code: string } {
-  return withCode(kind === 'type' ? new TypeError(message) : new Error(message), code);
+  return nodeError(kind === 'type' ? TypeError : Error, code, message);
 }
 
 export { describe as describeValue };

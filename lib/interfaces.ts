@@ -54,6 +54,51 @@ function resolved(index: number, name: string): ResolvedInterface {
   return { index, name, label: `${name} (index ${index})` };
 }
 
+/** What {@link findInterface} found, and how the reference was read. */
+export interface InterfaceLookup {
+  /** How the reference was read: an index, a local address, or a name. */
+  by: 'index' | 'address' | 'name';
+  /** The interface, when one matches. */
+  info: InterfaceInfo | undefined;
+  /** The family of an address reference that is not the socket's. */
+  familyMismatch?: 4 | 6;
+}
+
+/**
+ * The one interface lookup of every facade: an index, an address of `family` (the interface
+ * that has it), or a name, looked up in `list`. Says what it found and never throws; each facade
+ * words its own error.
+ */
+export function findInterface(ref: number | string, family: Family, list: readonly InterfaceInfo[] = listInterfaces()): InterfaceLookup {
+  if (typeof ref === 'number') return { by: 'index', info: list.find((info) => info.index === ref) };
+  const actual = addressFamily(ref);
+  if (actual !== 0) {
+    if (actual !== family) return { by: 'address', info: undefined, familyMismatch: actual };
+    const wanted = family === 4 ? 'IPv4' : 'IPv6';
+    const normalized = ref.toLowerCase();
+    const info = list.find((i) => i.addresses.some((a) => a.family === wanted && a.address.toLowerCase() === normalized));
+    return { by: 'address', info };
+  }
+  return { by: 'name', info: list.find((info) => info.name === ref) };
+}
+
+/**
+ * The interface index of an IPv6 zone as the core reads it: an interface name or a decimal
+ * index, which must exist (ERR_MCAST_UNKNOWN_INTERFACE otherwise; `name` names the argument).
+ */
+export function zoneIndex(name: string, zone: string): number {
+  return resolveInterface(name, /^\d+$/.test(zone) ? Number(zone) : zone, 6).index;
+}
+
+/**
+ * The interface index of an IPv6 zone as libuv's uv_ip6_addr reads it on Linux (and so
+ * node:dgram): if_nametoindex(zone), and 0, "no zone", for a name no interface has. libuv reads
+ * a number after `%` as a name too, so `%3` is 0 unless an interface is named `3`.
+ */
+export function libuvZoneIndex(zone: string): number {
+  return zone === '' ? 0 : binding.ifNameToIndex(zone);
+}
+
 function byIndex(name: string, index: number): ResolvedInterface {
   if (!Number.isInteger(index) || index < 1 || index > 0x7fffffff) {
     // A number of the wrong value, like Node's validateInteger: a RangeError, ERR_OUT_OF_RANGE.
@@ -65,24 +110,18 @@ function byIndex(name: string, index: number): ResolvedInterface {
 }
 
 function byAddress(name: string, address: string, family: Family): ResolvedInterface {
-  const actual = addressFamily(address);
-  if (actual === 0) {
-    throw mcastError('ERR_INVALID_IP_ADDRESS', `The "${name}" argument '${address}' is neither an interface name nor a valid address`, 'type');
-  }
-  if (actual !== family) {
+  const found = findInterface(address, family);
+  if (found.familyMismatch !== undefined) {
     throw mcastError(
       'ERR_MCAST_FAMILY_MISMATCH',
-      `The "${name}" argument ${address} is an IPv${actual} address but the socket is IPv${family}`,
+      `The "${name}" argument ${address} is an IPv${found.familyMismatch} address but the socket is IPv${family}`,
     );
   }
-  const wanted = family === 4 ? 'IPv4' : 'IPv6';
-  const normalized = address.toLowerCase();
-  for (const info of listInterfaces()) {
-    if (info.addresses.some((a) => a.family === wanted && a.address.toLowerCase() === normalized)) {
-      return { ...resolved(info.index, info.name), address, by: 'address' };
-    }
+  if (found.by !== 'address') {
+    throw mcastError('ERR_INVALID_IP_ADDRESS', `The "${name}" argument '${address}' is neither an interface name nor a valid address`, 'type');
   }
-  throw unknownInterface(`No interface has the address ${address} (see listInterfaces())`);
+  if (found.info === undefined) throw unknownInterface(`No interface has the address ${address} (see listInterfaces())`);
+  return { ...resolved(found.info.index, found.info.name), address, by: 'address' };
 }
 
 function byName(name: string, ifname: string): ResolvedInterface {

@@ -7,10 +7,11 @@
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 
+import { hostPort, isLinkLocalIPv6, MAX_PAYLOAD, splitZone } from './address';
 import { Batch } from './batch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
 import { type ErrorContext, invalidArgType, mcastError, outOfRange, rethrowNative, systemError } from './errors';
-import { firstIPv4Address, resolveInterface, type ResolvedInterface } from './interfaces';
+import { firstIPv4Address, resolveInterface, type ResolvedInterface, zoneIndex } from './interfaces';
 import { forgetSocket, type InterfaceChangeEvent, setRejoin, trackMembership, trackOutgoing } from './interface-churn';
 import { noteClosed, noteMembership } from './memberships';
 import {
@@ -39,31 +40,24 @@ import type {
 const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
-  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'bindToDevice', 'rejoin',
+  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'bindToDevice', 'rejoin', 'fd',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
-/** The largest UDP payload: 65535 minus the IP and UDP headers. */
-const MAX_DATAGRAM = { 4: 65507, 6: 65527 } as const;
 const MAX_BUFFER_SIZE = 0x3fffffff;
 
 let bufferWarningShown = false;
 
-/** `a.b.c.d:port` or `[v6]:port`, as addresses with ports are written. */
-function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
-}
-
 /** What a failed bind means, where the generic errno hint would speak of memberships. */
 const BIND_HINTS: Readonly<Record<number, string>> = {
-  [osConstants.errno.EADDRNOTAVAIL ?? 99]: 'the address is not assigned to any interface of this host',
-  [osConstants.errno.EADDRINUSE ?? 98]: 'another socket has this port; both need reuseAddr (SO_REUSEADDR) to share it',
-  [osConstants.errno.EACCES ?? 13]: 'ports below 1024 need CAP_NET_BIND_SERVICE',
+  [-(osConstants.errno.EADDRNOTAVAIL ?? 99)]: 'the address is not assigned to any interface of this host',
+  [-(osConstants.errno.EADDRINUSE ?? 98)]: 'another socket has this port; both need reuseAddr (SO_REUSEADDR) to share it',
+  [-(osConstants.errno.EACCES ?? 13)]: 'ports below 1024 need CAP_NET_BIND_SERVICE',
 };
 
 /** What a failed SO_BINDTODEVICE means. */
 const DEVICE_HINTS: Readonly<Record<number, string>> = {
-  [osConstants.errno.EPERM ?? 1]: 'binding to a device needs CAP_NET_RAW',
-  [osConstants.errno.ENODEV ?? 19]: 'the interface has gone',
+  [-(osConstants.errno.EPERM ?? 1)]: 'binding to a device needs CAP_NET_RAW',
+  [-(osConstants.errno.ENODEV ?? 19)]: 'the interface has gone',
 };
 
 /** options.bindToDevice: an interface (or VRF) name or index; an address names its interface. */
@@ -74,6 +68,12 @@ function resolveDevice(ref: unknown): ResolvedInterface {
   // The family only matters for an address, whose family must then match the socket's: any is
   // accepted here by trying the address's own family.
   return resolveInterface('options.bindToDevice', ref, typeof ref === 'string' && ref.includes(':') ? 6 : 4);
+}
+
+/** The address text and port of a native [address, port, scopeId], with the zone Node shows. */
+function boundAddress(family: Family, [address, port, scopeId]: [string, number, number]): BoundAddress {
+  const shown = scopeId > 0 && isLinkLocalIPv6(address) ? `${address}%${binding.ifIndexToName(scopeId) ?? scopeId}` : address;
+  return { address: shown, family: family === 4 ? 'IPv4' : 'IPv6', port };
 }
 
 /** Per-family socket option names, like Go's ipv4/ipv6 option tables. */
@@ -90,14 +90,26 @@ function optionTable(family: Family) {
   };
 }
 
+/**
+ * The bind address and its IPv6 zone (`fe80::1%eth0`, `fe80::1%3`: an interface name or index,
+ * which must exist), as the sin6_scope_id the kernel needs for a link-local address.
+ */
+function bindAddress(value: unknown, family: Family): { address: string; scopeId: number } {
+  if (value === undefined) return { address: family === 4 ? '0.0.0.0' : '::', scopeId: 0 };
+  const { address, zone } = family === 6 && typeof value === 'string' ? splitZone(value) : { address: value, zone: undefined };
+  const checked = checkAddress('options.address', address, family);
+  if (zone === undefined) return { address: checked, scopeId: 0 };
+  return { address: checked, scopeId: zoneIndex('options.address', zone) };
+}
+
 function toBytes(name: string, data: unknown, family: Family): Uint8Array {
   let bytes: Uint8Array;
   if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
   else if (data instanceof Uint8Array) bytes = data;
   else throw invalidArgType(name, 'a Buffer, Uint8Array or string', data);
-  if (bytes.length > MAX_DATAGRAM[family]) {
+  if (bytes.length > MAX_PAYLOAD[family]) {
     throw Object.assign(
-      outOfRange(name, `at most ${MAX_DATAGRAM[family]} bytes (the largest UDP datagram over IPv${family})`, bytes.length),
+      outOfRange(name, `at most ${MAX_PAYLOAD[family]} bytes (the largest UDP datagram over IPv${family})`, bytes.length),
       { code: 'ERR_MCAST_MESSAGE_TOO_LARGE' },
     );
   }
@@ -167,7 +179,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     checkKnownKeys('options', o, SOCKET_OPTION_KEYS);
     const family = o.family === undefined ? 4 : checkFamily(o.family);
     const port = o.port === undefined ? 0 : checkPort('options.port', o.port, true);
-    const address = o.address === undefined ? (family === 4 ? '0.0.0.0' : '::') : checkAddress('options.address', o.address, family);
+    const { address, scopeId } = bindAddress(o.address, family);
     const flag = (key: keyof SocketOptions, fallback: boolean): boolean =>
       o[key] === undefined ? fallback : checkBoolean(`options.${key}`, o[key]);
     const reuseAddr = flag('reuseAddr', true);
@@ -193,15 +205,17 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const outgoing =
       o.interface === undefined ? undefined : resolveInterface('options.interface', o.interface as InterfaceRef, family);
     const device = o.bindToDevice === undefined ? undefined : resolveDevice(o.bindToDevice);
+    const sharedFd = o.fd === undefined ? -1 : checkInteger('options.fd', o.fd, 0, 0x7fffffff);
 
     const slab = new ArrayBuffer(this.batchSize * this.maxMessageSize);
     const records = new ArrayBuffer(this.batchSize * binding.layout.recordBytes);
     try {
       this.#native = new binding.Socket(
         family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
-        this.batchSize, this.maxMessageSize, slab, records, ipv6Only, receiveTTL,
+        this.batchSize, this.maxMessageSize, slab, records, ipv6Only, receiveTTL, scopeId, sharedFd,
       );
     } catch (error) {
+      if (sharedFd >= 0) rethrowNative(error, { action: `share the bound socket of descriptor ${sharedFd}` });
       const hint = BIND_HINTS[(error as { errno?: number }).errno ?? 0];
       rethrowNative(error, { action: `bind ${hostPort(address, port)}`, ...(hint !== undefined && { hint }) });
     }
@@ -266,13 +280,25 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     if (source !== undefined) context.source = source;
     if (iface !== undefined) context.interface = iface.name;
     try {
-      this.#native.membership(op, group, source ?? null, iface?.index ?? 0);
+      this.changeMembership(op, group, source ?? null, iface?.index ?? 0, null);
     } catch (error) {
       rethrowNative(error, context);
     }
     noteMembership(this, op, this.family, group, source ?? null, iface?.index ?? 0, iface?.name);
     trackMembership(this, op, group, source ?? null, iface);
     return this;
+  }
+
+  /**
+   * @internal The one membership operation under both facades, on checked arguments: `group`
+   * and `source` numeric (the group's family picks the options), the interface by `ifindex`
+   * (0: the kernel's choice) or, for IPv4, by a local `interfaceAddress` as dgram names it. The
+   * native side keeps the IPv6 interface filter (multicastAll: false) in step with every join
+   * and leave. Throws the binding's error (negative `errno`, `syscall`).
+   */
+  changeMembership(op: MembershipOp, group: string, source: string | null, ifindex: number, interfaceAddress: string | null): void {
+    this.#checkOpen('change a membership');
+    this.#native.membership(op, group, source, ifindex, interfaceAddress);
   }
 
   /**
@@ -473,7 +499,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       text = address.slice(0, at);
       let cached = this.#zoneCache.get(zone);
       if (cached === undefined) {
-        cached = resolveInterface('address', /^\d+$/.test(zone) ? Number(zone) : zone, 6).index;
+        cached = zoneIndex('address', zone);
         this.#zoneCache.set(zone, cached);
       }
       scopeId = cached;
@@ -511,7 +537,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     let list = datagrams as readonly Uint8Array[];
     for (let i = 0; i < datagrams.length; i++) {
       const item = datagrams[i];
-      if (!(item instanceof Uint8Array) || item.length > MAX_DATAGRAM[this.family]) {
+      if (!(item instanceof Uint8Array) || item.length > MAX_PAYLOAD[this.family]) {
         // Convert (strings) or reject; only then does the list need a copy.
         if (list === datagrams) list = datagrams.slice() as Uint8Array[];
         (list as Uint8Array[])[i] = toBytes(`datagrams[${i}]`, item, this.family);
@@ -552,8 +578,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   /** The local address and port the socket is bound to. */
   address(): BoundAddress {
     this.#checkOpen('get the address');
-    const [address, port] = this.#native.address();
-    return { address, family: this.family === 4 ? 'IPv4' : 'IPv6', port };
+    return boundAddress(this.family, this.#native.address());
   }
 
   /**
@@ -587,8 +612,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   remoteAddress(): BoundAddress {
     this.#checkOpen('get the remote address');
     try {
-      const [address, port] = this.#native.peerAddress();
-      return { address, family: this.family === 4 ? 'IPv4' : 'IPv6', port };
+      return boundAddress(this.family, this.#native.peerAddress());
     } catch (error) {
       rethrowNative(error, { action: 'get the remote address' });
     }

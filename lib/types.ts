@@ -20,7 +20,10 @@ export interface SocketOptions {
   family?: Family;
   /** Local port to bind (0 = ephemeral, the default). The socket is bound synchronously. */
   port?: number;
-  /** Local address to bind; the wildcard (`0.0.0.0` / `::`) by default. */
+  /**
+   * Local address to bind; the wildcard (`0.0.0.0` / `::`) by default. An IPv6 address may carry
+   * its zone, an interface name or index (`fe80::1%eth0`, `fe80::1%3`): a link-local address needs one.
+   */
   address?: string;
   /** SO_REUSEADDR, default true: several receivers of one group may share a port. */
   reuseAddr?: boolean;
@@ -78,6 +81,14 @@ export interface SocketOptions {
    * is reported ('interfaceLost'); memberships made by index or address are never redone.
    */
   rejoin?: boolean;
+  /**
+   * A bound UDP socket of `family` to use instead of binding one, such as the socket a Node
+   * cluster primary shares with its workers: mcast works on a duplicate of the descriptor (the
+   * original stays open with its owner; both are the same socket). `port`, `address`,
+   * `reuseAddr`, `reusePort` and `ipv6Only` are the owner's then. EINVAL when it is no UDP
+   * socket of that family.
+   */
+  fd?: number;
 }
 
 /** Options of join, leave, blockSource and unblockSource. */

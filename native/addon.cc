@@ -13,6 +13,7 @@
 #include "link_watch_wrap.h"
 #include "linux_options.h"
 #include "napi_errors.h"
+#include "socket_ops.h"
 #include "socket_wrap.h"
 
 
@@ -72,6 +73,13 @@ Napi::Value IfIndexToName(const Napi::CallbackInfo& info) {
     return env.Undefined();
   }
   return Napi::String::New(env, name);
+}
+
+// guessHandleType(fd) -> "UDP", "TCP", "PIPE", "TTY", "FILE" or "UNKNOWN", as Node's.
+Napi::Value GuessHandleTypeJS(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsNumber()) return ThrowArgType(env, "(fd: number)");
+  return Napi::String::New(env, GuessHandleType(info[0].As<Napi::Number>().Int32Value()));
 }
 
 Napi::Object Constants(Napi::Env env) {
@@ -139,6 +147,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("listInterfaces", Napi::Function::New<ListInterfacesJS>(env, "listInterfaces"));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));
   exports.Set("ifIndexToName", Napi::Function::New<IfIndexToName>(env, "ifIndexToName"));
+  exports.Set("guessHandleType", Napi::Function::New<GuessHandleTypeJS>(env, "guessHandleType"));
   exports.Set("constants", Constants(env));
   exports.Set("layout", Layout(env));
   return exports;

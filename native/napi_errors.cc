@@ -22,7 +22,8 @@ Napi::Error SystemError(Napi::Env env, int err, const char* syscall) {
   char buffer[128] = "";
   std::string message = std::string(syscall) + ": " + ErrorText(strerror_r(err, buffer, sizeof(buffer)), buffer);
   Napi::Error error = Napi::Error::New(env, message);
-  error.Set("errno", Napi::Number::New(env, err));
+  // libuv's sign, as every Node error carries it: one convention from here up to the user.
+  error.Set("errno", Napi::Number::New(env, -err));
   error.Set("syscall", Napi::String::New(env, syscall));
   return error;
 }

@@ -6,7 +6,8 @@
 
 namespace mcast {
 
-// An Error whose message is "SYSCALL: strerror", with `errno` (positive) and `syscall` set.
+// An Error whose message is "SYSCALL: strerror", with `syscall` set and `errno` negative
+// (libuv's UV__ERR sign, which Node's errors carry): `err` itself is a positive errno.
 Napi::Error SystemError(Napi::Env env, int err, const char* syscall);
 
 // Throws SystemError and returns undefined, for `return ThrowSystem(...)` in methods.

@@ -2,9 +2,11 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/errqueue.h>
 #include <linux/sock_diag.h>
 #include <net/if.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -121,45 +123,138 @@ int OpenBoundSocket(const OpenOptions& options, const SockAddr& bind_addr, int* 
   return 0;
 }
 
-int MembershipOptName(MembershipOp op) {
-  switch (op) {
-    case MembershipOp::kJoin: return MCAST_JOIN_GROUP;
-    case MembershipOp::kLeave: return MCAST_LEAVE_GROUP;
-    case MembershipOp::kJoinSource: return MCAST_JOIN_SOURCE_GROUP;
-    case MembershipOp::kLeaveSource: return MCAST_LEAVE_SOURCE_GROUP;
-    case MembershipOp::kBlockSource: return MCAST_BLOCK_SOURCE;
-    case MembershipOp::kUnblockSource: return MCAST_UNBLOCK_SOURCE;
-  }
-  return -1;
+namespace {
+
+// One row per operation: RFC 3678's protocol-independent option, and the IPv4-only option that
+// takes the interface by address (ip_mreqn / ip_mreq_source).
+struct MembershipOption {
+  int name;
+  const char* label;
+  int ipv4_name;
+  const char* ipv4_label;
+};
+
+const MembershipOption kMembershipOptions[] = {
+    {MCAST_JOIN_GROUP, "setsockopt(MCAST_JOIN_GROUP)", IP_ADD_MEMBERSHIP,
+     "setsockopt(IP_ADD_MEMBERSHIP)"},
+    {MCAST_LEAVE_GROUP, "setsockopt(MCAST_LEAVE_GROUP)", IP_DROP_MEMBERSHIP,
+     "setsockopt(IP_DROP_MEMBERSHIP)"},
+    {MCAST_JOIN_SOURCE_GROUP, "setsockopt(MCAST_JOIN_SOURCE_GROUP)", IP_ADD_SOURCE_MEMBERSHIP,
+     "setsockopt(IP_ADD_SOURCE_MEMBERSHIP)"},
+    {MCAST_LEAVE_SOURCE_GROUP, "setsockopt(MCAST_LEAVE_SOURCE_GROUP)", IP_DROP_SOURCE_MEMBERSHIP,
+     "setsockopt(IP_DROP_SOURCE_MEMBERSHIP)"},
+    {MCAST_BLOCK_SOURCE, "setsockopt(MCAST_BLOCK_SOURCE)", IP_BLOCK_SOURCE,
+     "setsockopt(IP_BLOCK_SOURCE)"},
+    {MCAST_UNBLOCK_SOURCE, "setsockopt(MCAST_UNBLOCK_SOURCE)", IP_UNBLOCK_SOURCE,
+     "setsockopt(IP_UNBLOCK_SOURCE)"},
+};
+
+const MembershipOption& OptionOf(MembershipOp op) {
+  return kMembershipOptions[static_cast<int>(op)];
 }
 
-const char* MembershipOptLabel(MembershipOp op) {
-  switch (op) {
-    case MembershipOp::kJoin: return "setsockopt(MCAST_JOIN_GROUP)";
-    case MembershipOp::kLeave: return "setsockopt(MCAST_LEAVE_GROUP)";
-    case MembershipOp::kJoinSource: return "setsockopt(MCAST_JOIN_SOURCE_GROUP)";
-    case MembershipOp::kLeaveSource: return "setsockopt(MCAST_LEAVE_SOURCE_GROUP)";
-    case MembershipOp::kBlockSource: return "setsockopt(MCAST_BLOCK_SOURCE)";
-    case MembershipOp::kUnblockSource: return "setsockopt(MCAST_UNBLOCK_SOURCE)";
+in_addr IPv4Of(const SockAddr& addr) {
+  return reinterpret_cast<const sockaddr_in*>(&addr.storage)->sin_addr;
+}
+
+}  // namespace
+
+int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char** failed_call) {
+  *fd_out = -1;
+  int type = 0;
+  int domain = 0;
+  socklen_t len = sizeof(type);
+  *failed_call = "getsockopt(SO_TYPE)";
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) return errno;
+  len = sizeof(domain);
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return errno;
+  if (type != SOCK_DGRAM || domain != options.family) return EINVAL;
+  *failed_call = "fcntl(F_DUPFD_CLOEXEC)";
+  const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (dup < 0) return errno;
+  // O_NONBLOCK belongs to the open file, which the owner shares: libuv keeps it set too.
+  const int flags = fcntl(dup, F_GETFL);
+  int err = flags < 0 || fcntl(dup, F_SETFL, flags | O_NONBLOCK) != 0 ? errno : 0;
+  if (err != 0) *failed_call = "fcntl(O_NONBLOCK)";
+  OpenOptions after_bind = options;
+  after_bind.reuse_addr = false;
+  after_bind.reuse_port = false;
+  after_bind.v6only = false;
+  if (err == 0) err = PrepareSocket(dup, after_bind, failed_call);
+  if (err != 0) {
+    close(dup);
+    return err;
   }
-  return "setsockopt";
+  *fd_out = dup;
+  return 0;
+}
+
+const char* GuessHandleType(int fd) {
+  if (fd < 0) return "UNKNOWN";
+  if (isatty(fd)) return "TTY";
+  struct stat st {};
+  if (fstat(fd, &st) != 0) return "UNKNOWN";
+  if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) return "FILE";
+  if (S_ISFIFO(st.st_mode)) return "PIPE";
+  if (!S_ISSOCK(st.st_mode)) return "UNKNOWN";
+  SockAddr local;
+  int type = 0;
+  socklen_t len = sizeof(type);
+  if (LocalAddress(fd, &local) != 0 || getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0) {
+    return "UNKNOWN";
+  }
+  const int family = local.storage.ss_family;
+  const bool inet = family == AF_INET || family == AF_INET6;
+  if (type == SOCK_DGRAM && inet) return "UDP";
+  if (type == SOCK_STREAM && inet) return "TCP";
+  if (type == SOCK_STREAM && family == AF_UNIX) return "PIPE";
+  return "UNKNOWN";
+}
+
+int MembershipOptName(MembershipOp op, bool by_address) {
+  return by_address ? OptionOf(op).ipv4_name : OptionOf(op).name;
+}
+
+const char* MembershipOptLabel(MembershipOp op, bool by_address) {
+  return by_address ? OptionOf(op).ipv4_label : OptionOf(op).label;
 }
 
 bool MembershipHasSource(MembershipOp op) {
   return op != MembershipOp::kJoin && op != MembershipOp::kLeave;
 }
 
-int ChangeMembership(int fd, int family, MembershipOp op, const SockAddr& group,
-                     const SockAddr* source, uint32_t ifindex) {
-  const int level = family == AF_INET6 ? IPPROTO_IPV6 : IPPROTO_IP;
-  const int name = MembershipOptName(op);
-  if (!MembershipHasSource(op)) {
+int ChangeMembership(int fd, int /*family*/, MembershipOp op, const SockAddr& group,
+                     const SockAddr* source, uint32_t ifindex, const SockAddr* interface_address) {
+  const bool v4 = group.storage.ss_family == AF_INET;
+  const int level = v4 ? IPPROTO_IP : IPPROTO_IPV6;
+  const bool with_source = MembershipHasSource(op);
+  if (with_source && (source == nullptr || source->storage.ss_family != group.storage.ss_family)) {
+    return EINVAL;
+  }
+  const bool by_address = v4 && interface_address != nullptr &&
+                          interface_address->storage.ss_family == AF_INET;
+  const int name = MembershipOptName(op, by_address);
+  if (by_address && !with_source) {
+    ip_mreqn req{};
+    req.imr_multiaddr = IPv4Of(group);
+    req.imr_address = IPv4Of(*interface_address);
+    req.imr_ifindex = static_cast<int>(ifindex);
+    return SetOpt(fd, level, name, &req, sizeof(req));
+  }
+  if (by_address) {
+    // Linux's order: multiaddr, interface, sourceaddr (BSD's differs).
+    ip_mreq_source req{};
+    req.imr_multiaddr = IPv4Of(group);
+    req.imr_interface = IPv4Of(*interface_address);
+    req.imr_sourceaddr = IPv4Of(*source);
+    return SetOpt(fd, level, name, &req, sizeof(req));
+  }
+  if (!with_source) {
     group_req req{};
     req.gr_interface = ifindex;
     std::memcpy(&req.gr_group, &group.storage, group.length);
     return SetOpt(fd, level, name, &req, sizeof(req));
   }
-  if (source == nullptr) return EINVAL;
   group_source_req req{};
   req.gsr_interface = ifindex;
   std::memcpy(&req.gsr_group, &group.storage, group.length);

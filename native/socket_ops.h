@@ -49,19 +49,36 @@ struct OpenOptions {
 int OpenBoundSocket(const OpenOptions& options, const SockAddr& bind_addr, int* fd_out,
                     const char** failed_call);
 
+// Takes part in a bound UDP socket that another owner keeps (the cluster primary's, passed to a
+// worker): a close-on-exec duplicate of `fd`, non-blocking, with the options OpenBoundSocket
+// sets after creation (IP_MULTICAST_ALL, packet info, drop counter, ...). The options that
+// must precede bind() are the owner's. Fails with EINVAL when `fd` is no UDP socket of
+// `options.family`. On success `*fd_out` owns the duplicate; `fd` stays with its owner.
+int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char** failed_call);
+
+// What kind of descriptor `fd` is, in the words of Node's guessHandleType() (libuv's
+// uv_guess_handle): "UDP", "TCP", "PIPE", "TTY", "FILE" or "UNKNOWN".
+const char* GuessHandleType(int fd);
+
 // The membership operations of RFC 3678's protocol-independent API (group_req and
 // group_source_req take an interface index and work for IPv4 and IPv6 alike).
 enum class MembershipOp { kJoin, kLeave, kJoinSource, kLeaveSource, kBlockSource, kUnblockSource };
 
-// The setsockopt name of `op` (MCAST_JOIN_GROUP, ...) and its printable name.
-int MembershipOptName(MembershipOp op);
-const char* MembershipOptLabel(MembershipOp op);
+// The setsockopt name of `op` and its printable name: MCAST_JOIN_GROUP, ... or, for an IPv4
+// group whose interface is named by address, IP_ADD_MEMBERSHIP, ... (`by_address`).
+int MembershipOptName(MembershipOp op, bool by_address = false);
+const char* MembershipOptLabel(MembershipOp op, bool by_address = false);
 bool MembershipHasSource(MembershipOp op);
 
 // Applies `op` for `group` (and `source` for the source operations) on interface `ifindex`
-// (0 lets the kernel choose by route).
+// (0 lets the kernel choose by route). The level follows the group's family, not the socket's:
+// an IPv6 socket may join IPv4 groups (dual stack), as libuv lets it. An IPv4 group with
+// `interface_address` uses the classic IPv4 options (ip_mreqn / ip_mreq_source), as libuv does
+// for dgram, so the kernel picks the device by that local address (ENODEV when none has it).
+// `family` is the socket's family; it only matters for argument checks.
 int ChangeMembership(int fd, int family, MembershipOp op, const SockAddr& group,
-                     const SockAddr* source, uint32_t ifindex);
+                     const SockAddr* source, uint32_t ifindex,
+                     const SockAddr* interface_address = nullptr);
 
 // IP_MULTICAST_IF (ip_mreqn: index, and the IPv4 source address to use, which may be null) or
 // IPV6_MULTICAST_IF (index).

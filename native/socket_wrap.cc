@@ -33,14 +33,19 @@ bool GetBytes(napi_env env, napi_value value, uint8_t** data, size_t* length) {
   return true;
 }
 
-// [address text, port] of a socket address, as address() and peerAddress() return it.
+// [address text, port, IPv6 scope id] of a socket address, as address() and peerAddress()
+// return it (the facade names the zone of a link-local address, as Node does).
 Napi::Value AddressPair(Napi::Env env, const SockAddr& addr) {
   char text[INET6_ADDRSTRLEN] = "";
   uint16_t port = 0;
   FormatAddress(addr.get(), text, sizeof(text), &port);
-  Napi::Array result = Napi::Array::New(env, 2);
+  const uint32_t scope_id = addr.storage.ss_family == AF_INET6
+                                ? reinterpret_cast<const sockaddr_in6*>(&addr.storage)->sin6_scope_id
+                                : 0;
+  Napi::Array result = Napi::Array::New(env, 3);
   result.Set(0u, Napi::String::New(env, text));
   result.Set(1u, Napi::Number::New(env, port));
+  result.Set(2u, Napi::Number::New(env, scope_id));
   return result;
 }
 
@@ -82,7 +87,7 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
       !info[7].IsNumber() || !info[8].IsNumber() || !info[9].IsArrayBuffer() ||
       !info[10].IsArrayBuffer()) {
     ThrowArgType(env, "(family, address, port, reuseAddr, reusePort, multicastAll, timestamps, "
-                      "batchSize, maxMessageSize, slab, records[, v6only[, receiveTtl]])");
+                      "batchSize, maxMessageSize, slab, records[, v6only[, receiveTtl[, scopeId[, sharedFd]]]])");
     return;
   }
   family_ = info[0].As<Napi::Number>().Int32Value() == 6 ? AF_INET6 : AF_INET;
@@ -96,6 +101,10 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
   options.timestamps = info[6].ToBoolean();
   options.v6only = info.Length() < 12 || info[11].IsUndefined() || info[11].ToBoolean();
   options.recv_ttl = info.Length() >= 13 && info[12].ToBoolean();
+  // The IPv6 zone of the bind address as an index (sin6_scope_id), resolved by the facade.
+  const uint32_t scope_id = info.Length() >= 14 && info[13].IsNumber() ? info[13].As<Napi::Number>().Uint32Value() : 0;
+  // A bound descriptor to share instead of binding one (a cluster worker's socket), or -1.
+  const int32_t shared_fd = info.Length() >= 15 && info[14].IsNumber() ? info[14].As<Napi::Number>().Int32Value() : -1;
   const uint32_t batch_size = info[7].As<Napi::Number>().Uint32Value();
   const uint32_t max_size = info[8].As<Napi::Number>().Uint32Value();
   Napi::ArrayBuffer slab = info[9].As<Napi::ArrayBuffer>();
@@ -108,12 +117,13 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
   }
 
   SockAddr bind_addr;
-  if (!ParseAddress(family_, address.c_str(), static_cast<uint16_t>(port), 0, &bind_addr)) {
+  if (!ParseAddress(family_, address.c_str(), static_cast<uint16_t>(port), scope_id, &bind_addr)) {
     ThrowSystem(env, EINVAL, "inet_pton");
     return;
   }
   const char* failed_call = "socket";
-  int err = OpenBoundSocket(options, bind_addr, &fd_, &failed_call);
+  int err = shared_fd >= 0 ? ShareBoundSocket(options, shared_fd, &fd_, &failed_call)
+                           : OpenBoundSocket(options, bind_addr, &fd_, &failed_call);
   if (err != 0) {
     ThrowSystem(env, err, failed_call);
     return;
@@ -248,7 +258,7 @@ void SocketWrap::DrainReadable(napi_value self) {
     }
     if (n < 0) {
       Dispatch(self, addon_->on_error.Value(),
-               {Napi::Number::New(env, -n), Napi::String::New(env, "recvmmsg")});
+               {Napi::Number::New(env, n), Napi::String::New(env, "recvmmsg")});
       return;
     }
     if (delivered > 0) {
@@ -267,7 +277,7 @@ bool SocketWrap::ReportSendErrors(napi_value self, uint32_t count, int err) {
   if (!connected_) return true;
   Napi::Env env = Env();
   return Dispatch(self, addon_->on_error.Value(),
-                  {Napi::Number::New(env, err), Napi::String::New(env, "recvmsg")});
+                  {Napi::Number::New(env, -err), Napi::String::New(env, "recvmsg")});
 }
 
 bool SocketWrap::Dispatch(napi_value self, napi_value fn,
@@ -314,32 +324,47 @@ Napi::Value SocketWrap::JS_unref(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
-// membership(op, group, source | null, ifindex)
+// membership(op, group, source | null, ifindex, interfaceAddress | null): the one membership
+// operation of both facades. The group's own family picks the options (an IPv6 socket may join
+// IPv4 groups); an IPv4 interface address selects the classic IPv4 options, as dgram's libuv
+// uses them. Every successful IPv6 join and leave updates the interface filter here, so that no
+// caller can forget it.
 Napi::Value SocketWrap::JS_membership(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
   if (!info[0].IsNumber() || !info[1].IsString() || !info[3].IsNumber()) {
-    return ThrowArgType(env, "(op, group, source, ifindex)");
+    return ThrowArgType(env, "(op, group, source, ifindex, interfaceAddress)");
   }
   const int op_index = info[0].As<Napi::Number>().Int32Value();
   if (op_index < 0 || op_index > static_cast<int>(MembershipOp::kUnblockSource)) {
     return ThrowArgType(env, "a membership operation 0..5");
   }
   const auto op = static_cast<MembershipOp>(op_index);
-  SockAddr group, source;
-  if (!ParseAddress(family_, info[1].As<Napi::String>().Utf8Value().c_str(), 0, 0, &group)) {
+  const std::string group_text = info[1].As<Napi::String>().Utf8Value();
+  SockAddr group, source, iface;
+  if (!ParseAddress(AF_INET, group_text.c_str(), 0, 0, &group) &&
+      !ParseAddress(AF_INET6, group_text.c_str(), 0, 0, &group)) {
     return ThrowSystem(env, EINVAL, "inet_pton(group)");
   }
+  const int group_family = group.storage.ss_family;
   const bool with_source = MembershipHasSource(op);
   if (with_source && (!info[2].IsString() ||
-                      !ParseAddress(family_, info[2].As<Napi::String>().Utf8Value().c_str(), 0, 0,
-                                    &source))) {
+                      !ParseAddress(group_family, info[2].As<Napi::String>().Utf8Value().c_str(),
+                                    0, 0, &source))) {
     return ThrowSystem(env, EINVAL, "inet_pton(source)");
   }
+  const bool by_address = info.Length() > 4 && info[4].IsString();
+  if (by_address &&
+      !ParseAddress(AF_INET, info[4].As<Napi::String>().Utf8Value().c_str(), 0, 0, &iface)) {
+    return ThrowSystem(env, EINVAL, "inet_pton(interface)");
+  }
   const uint32_t ifindex = info[3].As<Napi::Number>().Uint32Value();
-  int err = ChangeMembership(fd_, family_, op, group, with_source ? &source : nullptr, ifindex);
-  if (err != 0) return ThrowSystem(env, err, MembershipOptLabel(op));
-  if (filter_ != nullptr) {
+  int err = ChangeMembership(fd_, family_, op, group, with_source ? &source : nullptr, ifindex,
+                             by_address ? &iface : nullptr);
+  if (err != 0) {
+    return ThrowSystem(env, err, MembershipOptLabel(op, by_address && group_family == AF_INET));
+  }
+  if (filter_ != nullptr && group_family == AF_INET6) {
     const in6_addr& g = reinterpret_cast<const sockaddr_in6*>(&group.storage)->sin6_addr;
     if (op == MembershipOp::kJoin || op == MembershipOp::kJoinSource) filter_->Add(g, ifindex);
     if (op == MembershipOp::kLeave || op == MembershipOp::kLeaveSource) filter_->Remove(g, ifindex);

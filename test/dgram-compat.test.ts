@@ -6,14 +6,21 @@
  * so they are recorded by name. Multicast runs on `lo` (IPv4, with IP_MULTICAST_IF 127.0.0.1 as a
  * fresh namespace has no multicast route) and on a veth link of the sandbox (IPv6).
  */
+import { execFile } from 'node:child_process';
 import * as nodeDgram from 'node:dgram';
 import { appendFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { inspect, promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import * as mcastDgram from '../lib/dgram.js';
 import { settle, uniquePort, waitFor } from './helpers.js';
 import { Topology, type Link } from './harness/netns.js';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+const execFileAsync = promisify(execFile);
 
 type Sock = nodeDgram.Socket;
 interface Dgram {
@@ -685,6 +692,90 @@ describe('mcast/dgram matches node:dgram over a veth link (IPv6 multicast, scope
     });
   });
 
+  it('IPv6 zones as libuv reads them: bind, address(), send and connect to a scoped address', async () => {
+    await compare(async (r) => {
+      const ifname = link.self.ifname;
+      const ll = link.self.linkLocal;
+      // An interface name becomes sin6_scope_id; a number after % is a name to libuv on Linux
+      // (if_nametoindex), so `%<index>` and an unknown name mean no zone: EINVAL for a
+      // link-local address, ignored for the wildcard.
+      const tries: [string, string][] = [
+        ['wildcard with a zone', `::%${ifname}`],
+        ['link-local with its zone', `${ll}%${ifname}`],
+        ['link-local with a numeric zone', `${ll}%${link.self.ifindex}`],
+        ['link-local with an unknown zone', `${ll}%nosuchif`],
+        ['link-local without a zone', ll],
+        ['wildcard with a numeric zone', `::%${link.self.ifindex}`],
+        ['an empty zone', `${ll}%`],
+      ];
+      for (const [what, address] of tries) {
+        const s = r.socket(what, 'udp6');
+        s.on('listening', () => r.note(what, 'address', s.address().address, s.address().family));
+        s.bind(0, address);
+        await waitFor(() => r.count(what, 'listening') + r.count(what, 'error') > 0, what);
+      }
+      const rx = r.socket('rx', 'udp6');
+      const port = await bound(r, rx, 'rx', 0, `${ll}%${ifname}`);
+      const tx = r.socket('tx', 'udp6');
+      await bound(r, tx, 'tx', 0, `${ll}%${ifname}`);
+      tx.send('to a scoped address', port, `${ll}%${ifname}`, r.sent('tx', 'sent'));
+      await r.until('rx', 'message');
+      // Connected, from a socket bound to the scoped address and from one on the wildcard (where
+      // the destination's scope is all the kernel has to go on).
+      const connected = async (label: string, bindAddress: string | undefined, count: number): Promise<void> => {
+        const c = r.socket(label, 'udp6');
+        await bound(r, c, label, 0, bindAddress);
+        c.connect(port, `${ll}%${ifname}`, () => r.note(label, 'remote', c.remoteAddress()));
+        await r.until(label, 'connect');
+        c.send(`connected from ${label}`, r.sent(label, 'sent'));
+        await r.until('rx', 'message', count);
+      };
+      await connected('c', `${ll}%${ifname}`, 2);
+      await connected('w', undefined, 3);
+      const u = r.socket('u', 'udp6');
+      await bound(r, u, 'u');
+      u.send('unconnected from the wildcard', port, `${ll}%${ifname}`, r.sent('u', 'sent'));
+      await r.until('rx', 'message', 4);
+    });
+  });
+
+  it('multicastAll: false on udp6: a joined socket receives, a bystander on the port does not', async () => {
+    // mcast only (node:dgram has no multicastAll). The joins go through the core's membership
+    // operation, so the native IPv6 interface filter knows them: before, it dropped everything.
+    const port = uniquePort();
+    const ifname = link.self.ifname;
+    const group = 'ff12::7711';
+    const ssmGroup = 'ff32::8000:7711';
+    const joined = mcastDgram.createSocket({ type: 'udp6', reuseAddr: true, multicastAll: false });
+    const ssm = mcastDgram.createSocket({ type: 'udp6', reuseAddr: true, multicastAll: false });
+    const bystander = mcastDgram.createSocket({ type: 'udp6', reuseAddr: true, multicastAll: false });
+    const tx = mcastDgram.createSocket('udp6');
+    const got: string[] = [];
+    try {
+      joined.on('message', (msg) => got.push(`joined ${msg.toString()}`));
+      ssm.on('message', (msg) => got.push(`ssm ${msg.toString()}`));
+      bystander.on('message', (msg) => got.push(`bystander ${msg.toString()}`));
+      for (const s of [joined, ssm, bystander]) await new Promise<void>((resolve) => s.bind(port, resolve));
+      joined.addMembership(group, `::%${ifname}`);
+      ssm.addSourceSpecificMembership(link.self.linkLocal, ssmGroup, `::%${ifname}`);
+      await new Promise<void>((resolve) => tx.bind(0, resolve));
+      tx.setMulticastInterface(`::%${ifname}`);
+      tx.send('any-source', port, group);
+      tx.send('source-specific', port, ssmGroup);
+      await waitFor(() => got.length >= 2, 'the joined sockets to receive');
+      await settle(100);
+      expect(got.sort()).toEqual(['joined any-source', 'ssm source-specific']);
+      // A leave takes the membership out of the filter too: nothing more arrives.
+      joined.dropMembership(group, `::%${ifname}`);
+      joined.addMembership(group, `::%${ifname}`);
+      tx.send('after leave and join', port, group);
+      await waitFor(() => got.length >= 3, 'a datagram after leave and join');
+      expect(got).toContain('joined after leave and join');
+    } finally {
+      for (const s of [joined, ssm, bystander, tx]) s.close();
+    }
+  });
+
   it('IPv4 multicast out a veth with a multicast route absent', async () => {
     await compare(async (r) => {
       const port = r.port(uniquePort(), 'group port');
@@ -740,13 +831,12 @@ describe('mcast/dgram beyond node:dgram', () => {
   it('what cannot work like dgram throws ERR_MCAST_UNSUPPORTED', () => {
     const s = mcastDgram.createSocket('udp4');
     try {
-      expect(() => s.bind({ fd: 3 })).toThrow(expect.objectContaining({ code: 'ERR_MCAST_UNSUPPORTED' }));
       expect(() => (s.bind as (h: unknown) => void)({ recvStart() {} })).toThrow(
         expect.objectContaining({ code: 'ERR_MCAST_UNSUPPORTED', message: expect.stringContaining('bind(handle)') }),
       );
       expect(() => s.bindSync()).toThrow(expect.objectContaining({ code: 'ERR_MCAST_UNSUPPORTED' }));
       expect(() => s.connectSync()).toThrow(expect.objectContaining({ code: 'ERR_MCAST_UNSUPPORTED' }));
-      expect(() => (s as unknown as { _handle: unknown })._handle).toThrow(
+      expect(() => (s as unknown as { _handle: { recvStart(): void } })._handle.recvStart()).toThrow(
         expect.objectContaining({ code: 'ERR_MCAST_UNSUPPORTED', message: expect.stringContaining('DEP0112') }),
       );
       // Still usable after all that.
@@ -754,6 +844,79 @@ describe('mcast/dgram beyond node:dgram', () => {
     } finally {
       s.close();
     }
+  });
+
+  it('deprecated private members (DEP0112): the same values, assignments and one warning as node:dgram', async () => {
+    // Each in a process of its own: Node prints a deprecation warning once per code and process.
+    const run = async (module: string): Promise<unknown> => {
+      const { stdout } = await execFileAsync(process.execPath, [join(ROOT, 'test', 'fixtures', 'dgram-deprecated.cjs'), module]);
+      return JSON.parse(stdout);
+    };
+    const node = await run('node:dgram');
+    expect(await run(join(ROOT, 'dist', 'dgram.js'))).toEqual(node);
+    // _handle stands in for libuv's handle (fd, owner, ref: above); its other methods, and
+    // assigning another handle, throw.
+    const s = mcastDgram.createSocket('udp4') as unknown as { _handle: { bind(): void }; close(): void };
+    try {
+      expect(() => s._handle.bind()).toThrow(expect.objectContaining({ code: 'ERR_MCAST_UNSUPPORTED' }));
+      expect(() => (s._handle = { bind() {} })).toThrow(expect.objectContaining({ code: 'ERR_MCAST_UNSUPPORTED' }));
+    } finally {
+      s.close();
+    }
+    expect(() => (mcastDgram as unknown as { _createSocketHandle(): void })._createSocketHandle()).toThrow(
+      expect.objectContaining({ code: 'ERR_MCAST_UNSUPPORTED' }),
+    );
+  });
+
+  it('bind({ fd }) and bind(handle) take a UDP socket over and refuse other descriptors, as node:dgram', async () => {
+    const run = async (module: string): Promise<unknown> => {
+      const { stdout } = await execFileAsync(process.execPath, [join(ROOT, 'test', 'fixtures', 'dgram-bind-fd.cjs'), module, join(ROOT, 'dist', 'index.js')]);
+      return JSON.parse(stdout);
+    };
+    const node = await run('node:dgram');
+    expect(await run(join(ROOT, 'dist', 'dgram.js'))).toEqual(node);
+  });
+
+  it('cluster workers share the primary\'s socket as with node:dgram; exclusive binds are their own', async () => {
+    const run = async (module: string): Promise<Record<string, unknown>> => {
+      const { stdout } = await execFileAsync(process.execPath, [join(ROOT, 'test', 'fixtures', 'dgram-cluster.cjs'), module], { timeout: 20_000 });
+      return JSON.parse(stdout) as Record<string, unknown>;
+    };
+    // Node deletes NODE_UNIQUE_ID in a worker: the old check never fired, and each worker bound a
+    // socket of its own silently. Now both workers get the primary's socket (one port, every
+    // datagram received once), and a bind the primary cannot make is the worker's 'error'.
+    const node = await run('node:dgram');
+    expect(node).toEqual({
+      isWorker: true,
+      oneSharedPort: true,
+      exclusivePortsOwn: true,
+      received: 20,
+      takenPort: ['EADDRINUSE bind that port'],
+      closed: true,
+    });
+    expect(await run(join(ROOT, 'dist', 'dgram.js'))).toEqual(node);
+  });
+
+  it('ERR_SOCKET_BUFFER_SIZE looks like node:dgram\'s in a log (errno: [Getter/Setter: -9])', () => {
+    const logged = (dgram: Dgram): string => {
+      // Node's own stack formatting, not the test runner's (see stackHead()).
+      const saved = Error.prepareStackTrace;
+      delete (Error as { prepareStackTrace?: unknown }).prepareStackTrace;
+      const s = dgram.createSocket('udp4');
+      try {
+        s.setRecvBufferSize(1);
+      } catch (error) {
+        // Everything but the stack frames, which name different files.
+        return inspect(error).split('\n').filter((line) => !/^\s+at /.test(line)).join('\n');
+      } finally {
+        s.close();
+        if (saved !== undefined) Error.prepareStackTrace = saved;
+      }
+      throw new Error('setRecvBufferSize on an unbound socket did not throw');
+    };
+    const node = logged(IMPLEMENTATIONS.node);
+    expect(node).toContain('errno: [Getter/Setter: -9]');
+    expect(logged(IMPLEMENTATIONS.mcast)).toBe(node);
   });
 
   it('batchSize and maxMessageSize are checked', () => {

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 
 import { constants, listInterfaces, type Socket, type SocketOptions } from '../lib/index.js';
 import { collectBatches, collectMessages, settle, socketFactory, uniquePort, waitFor } from './helpers.js';
+import { Topology } from './harness/netns.js';
 
 const socket = socketFactory();
 
@@ -453,6 +454,53 @@ describe('IPv6', () => {
     expect(() => s.join('239.1.1.1', { interface: 'lo' })).toThrow(expect.objectContaining({ code: 'ERR_MCAST_FAMILY_MISMATCH' }));
     const v4 = socket();
     expect(() => v4.join('ff12::1', { interface: 'lo' })).toThrow(expect.objectContaining({ code: 'ERR_MCAST_FAMILY_MISMATCH' }));
+  });
+});
+
+describe('IPv6 bind address with a zone', () => {
+  it('binds a link-local address with its zone (name or index) and shows the zone in address()', async () => {
+    const net = await Topology.create('skz');
+    const peer = await net.host('peer');
+    const link = await net.link(net.self, 'mcskz0', peer, 'mcskzp0', { selfAddr: '10.78.0.1/24', peerAddr: '10.78.0.2/24' });
+    const { ifname, ifindex, linkLocal } = link.self;
+    const byName = socket({ family: 6, address: `${linkLocal}%${ifname}` });
+    expect(byName.address()).toMatchObject({ address: `${linkLocal}%${ifname}`, family: 'IPv6' });
+    const byIndex = socket({ family: 6, address: `${linkLocal}%${ifindex}` });
+    expect(byIndex.address().address).toBe(`${linkLocal}%${ifname}`);
+    // Datagrams to the scoped address arrive, and connect() reports the zone of its peer.
+    const got = collectMessages(byName);
+    const tx = socket({ family: 6, address: `${linkLocal}%${ifname}` });
+    tx.connect(`${linkLocal}%${ifname}`, byName.address().port);
+    expect(tx.remoteAddress().address).toBe(`${linkLocal}%${ifname}`);
+    tx.send('scoped', `${linkLocal}%${ifindex}`, byName.address().port);
+    await waitFor(() => got.length === 1, 'the datagram to the scoped address');
+    // Without its zone a link-local address cannot be bound: the kernel's EINVAL, libuv's sign.
+    expect(() => socket({ family: 6, address: linkLocal })).toThrow(expect.objectContaining({ code: 'EINVAL', errno: -22, syscall: 'bind' }));
+    expect(() => socket({ family: 6, address: `${linkLocal}%mcnosuch` })).toThrow(
+      expect.objectContaining({ code: 'ERR_MCAST_UNKNOWN_INTERFACE' }),
+    );
+    expect(() => socket({ family: 4, address: `10.78.0.1%${ifname}` })).toThrow(expect.objectContaining({ code: 'ERR_INVALID_IP_ADDRESS' }));
+  });
+});
+
+describe('options.fd', () => {
+  it('shares a bound socket: the same address, datagrams to either, and the owner keeps its descriptor', async () => {
+    const owner = socket({ address: '127.0.0.1' });
+    const shared = socket({ fd: owner.fd() });
+    expect(shared.address()).toEqual(owner.address());
+    expect(shared.fd()).not.toBe(owner.fd());
+    const got = collectMessages(shared);
+    socket().send('to the shared socket', '127.0.0.1', owner.address().port);
+    await waitFor(() => got.length === 1, 'the datagram on the shared descriptor');
+    shared.close();
+    expect(owner.address().port).toBeGreaterThan(0);
+  });
+
+  it('refuses what is no UDP socket of the family', () => {
+    const v4 = socket();
+    expect(() => socket({ family: 6, fd: v4.fd() })).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    expect(() => socket({ fd: 0x7fffffff })).toThrow(expect.objectContaining({ code: 'EBADF' }));
+    expect(() => socket({ fd: -1 })).toThrow(expect.objectContaining({ code: 'ERR_OUT_OF_RANGE' }));
   });
 });
 

@@ -6,11 +6,12 @@
  */
 import { isIP } from 'node:net';
 
-import { listInterfaces, type Family, type InterfaceInfo, type InterfaceRef } from '../index';
+import { isMulticast, isUsableGroup } from '../address';
+import { type Family, type InterfaceInfo, type InterfaceRef } from '../index';
+import { findInterface } from '../interfaces';
 import { UsageError } from './args';
 
-/** The largest UDP payload per family (65535 minus the IP and UDP headers). */
-export const MAX_PAYLOAD = { 4: 65507, 6: 65527 } as const;
+export { hostPort, MAX_PAYLOAD } from '../address';
 
 export interface Group {
   address: string;
@@ -58,15 +59,6 @@ export function parseTTL(text: string): number {
   return parseInteger('--ttl', text, 0, 255);
 }
 
-function isMulticastGroup(address: string, family: Family): boolean {
-  if (family === 4) {
-    const first = Number(address.split('.')[0]);
-    return first >= 224 && first <= 239 && address !== '224.0.0.0';
-  }
-  const scope = /^ff[0-9a-f]([0-9a-f]):/i.exec(address)?.[1];
-  return scope !== undefined && scope !== '0' && scope.toLowerCase() !== 'f';
-}
-
 /** A multicast group, IPv4 (224.0.0.0/4) or IPv6 (ff00::/8, optionally `%zone`). */
 export function parseGroup(text: string): Group {
   const at = text.indexOf('%');
@@ -77,7 +69,7 @@ export function parseGroup(text: string): Group {
     throw new UsageError(`GROUP must be a multicast address (224.0.0.0/4 or ff00::/8), got ${shown(text)}`);
   }
   const family: Family = version === 4 ? 4 : 6;
-  if (!isMulticastGroup(address, family)) {
+  if (!isUsableGroup(address, family)) {
     const range = family === 4 ? '224.0.0.1 to 239.255.255.255' : 'ff00::/8 with a scope other than 0 and f';
     throw new UsageError(`${address} is not a multicast group (expected ${range})`);
   }
@@ -102,7 +94,7 @@ export function parseSource(text: string, family: Family): string {
   if (actual !== family) {
     throw new UsageError(`--source must be a unicast IPv${family} address (the group is IPv${family}), got ${shown(text)}`);
   }
-  if (isMulticastGroup(text, family) || /^(0\.0\.0\.0|::|255\.255\.255\.255)$/.test(text)) {
+  if (isMulticast(text, family) || /^(0\.0\.0\.0|::|255\.255\.255\.255)$/.test(text)) {
     throw new UsageError(`--source must be a unicast address, got ${shown(text)}`);
   }
   return text;
@@ -121,35 +113,22 @@ export function parseBindAddress(text: string, family: Family): string {
  * argument in messages (`--iface`).
  */
 export function parseInterface(what: string, text: string, family: Family): ChosenInterface {
-  const all = listInterfaces();
-  if (/^\d+$/.test(text)) {
-    const index = Number(text);
-    const info = all.find((i) => i.index === index);
-    if (info === undefined) throw new UsageError(`${what}: no interface has index ${text} (see 'mcast ifaces')`);
-    return { ref: index, info, how: `index ${index}` };
+  const ref: InterfaceRef = /^\d+$/.test(text) ? Number(text) : text;
+  const found = findInterface(ref, family);
+  if (found.info !== undefined) {
+    const how = found.by === 'index' ? `index ${text}` : found.by === 'address' ? `address ${text}` : text;
+    return { ref, info: found.info, how };
   }
-  const addressFamily = isIP(text);
-  if (addressFamily !== 0) {
-    if (addressFamily !== family) {
-      throw new UsageError(`${what}: ${text} is an IPv${addressFamily} address but the group is IPv${family}; give an IPv${family} address, a name or an index`);
-    }
-    const wanted = family === 4 ? 'IPv4' : 'IPv6';
-    const info = all.find((i) => i.addresses.some((a) => a.family === wanted && a.address.toLowerCase() === text.toLowerCase()));
-    if (info === undefined) throw new UsageError(`${what}: no interface has the address ${text} (see 'mcast ifaces')`);
-    return { ref: text, info, how: `address ${text}` };
+  if (found.familyMismatch !== undefined) {
+    throw new UsageError(`${what}: ${text} is an IPv${found.familyMismatch} address but the group is IPv${family}; give an IPv${family} address, a name or an index`);
   }
-  const info = all.find((i) => i.name === text);
-  if (info === undefined) throw new UsageError(`${what}: unknown interface ${shown(text)} (see 'mcast ifaces')`);
-  return { ref: text, info, how: text };
+  if (found.by === 'index') throw new UsageError(`${what}: no interface has index ${text} (see 'mcast ifaces')`);
+  if (found.by === 'address') throw new UsageError(`${what}: no interface has the address ${text} (see 'mcast ifaces')`);
+  throw new UsageError(`${what}: unknown interface ${shown(text)} (see 'mcast ifaces')`);
 }
 
 /** A warning for an IPv6 group on a loopback interface, which Linux does not carry. */
 export function loopbackIPv6Warning(group: Group, iface: ChosenInterface | undefined): string | undefined {
   if (group.family !== 6 || iface?.info.loopback !== true) return undefined;
   return `warning: Linux does not carry IPv6 multicast on ${iface.info.name} (a loopback interface): use a veth pair or another interface`;
-}
-
-/** `10.0.0.1:5000` or `[fe80::1]:5000`. */
-export function hostPort(address: string, port: number): string {
-  return address.includes(':') ? `[${address}]:${port}` : `${address}:${port}`;
 }

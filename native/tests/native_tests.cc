@@ -519,6 +519,54 @@ SOCKET_TEST(ReadsTheLinkNotificationsOfANewAndADeletedInterface) {
   close(fd);
 }
 
+// A cluster worker's socket: a duplicate of a bound descriptor, the same socket, its owner's fd
+// untouched; no UDP socket of the family is refused.
+SOCKET_TEST(SharesABoundSocket) {
+  mcast::SockAddr bound;
+  const int owner = Open(AF_INET, "127.0.0.1", 0, &bound);
+  mcast::OpenOptions options;
+  int fd = -1;
+  const char* failed = nullptr;
+  EXPECT(mcast::ShareBoundSocket(options, owner, &fd, &failed) == 0);
+  EXPECT(fd >= 0 && fd != owner);
+  mcast::SockAddr shared;
+  EXPECT(mcast::LocalAddress(fd, &shared) == 0);
+  EXPECT(std::memcmp(&shared.storage, &bound.storage, bound.length) == 0);
+  close(fd);
+  EXPECT(mcast::LocalAddress(owner, &shared) == 0);  // the owner's descriptor is still open
+  mcast::OpenOptions v6;
+  v6.family = AF_INET6;
+  EXPECT(mcast::ShareBoundSocket(v6, owner, &fd, &failed) == EINVAL && fd == -1);
+  EXPECT(mcast::ShareBoundSocket(options, 0x7ffffff0, &fd, &failed) == EBADF && fd == -1);
+  close(owner);
+}
+
+// The interface named by a local IPv4 address (dgram's form): ip_mreqn / ip_mreq_source, and
+// the same errnos as libuv's IP_ADD_MEMBERSHIP gives node:dgram.
+SOCKET_TEST(MembershipByInterfaceAddress) {
+  const int fd = Open(AF_INET, "0.0.0.0", 0, nullptr);
+  mcast::SockAddr group, source, loopback, stranger;
+  mcast::ParseAddress(AF_INET, "239.9.9.10", 0, 0, &group);
+  mcast::ParseAddress(AF_INET, "10.1.1.1", 0, 0, &source);
+  mcast::ParseAddress(AF_INET, "127.0.0.1", 0, 0, &loopback);
+  mcast::ParseAddress(AF_INET, "192.0.2.77", 0, 0, &stranger);
+  using mcast::MembershipOp;
+  EXPECT(mcast::MembershipOptName(MembershipOp::kJoin, true) == IP_ADD_MEMBERSHIP);
+  EXPECT(mcast::ChangeMembership(fd, AF_INET, MembershipOp::kJoin, group, nullptr, 0, &stranger) == ENODEV);
+  EXPECT(mcast::ChangeMembership(fd, AF_INET, MembershipOp::kJoin, group, nullptr, 0, &loopback) == 0);
+  EXPECT(mcast::ChangeMembership(fd, AF_INET, MembershipOp::kJoin, group, nullptr, 0, &loopback) == EADDRINUSE);
+  EXPECT(mcast::ChangeMembership(fd, AF_INET, MembershipOp::kBlockSource, group, &source, 0, &loopback) == 0);
+  EXPECT(mcast::ChangeMembership(fd, AF_INET, MembershipOp::kLeave, group, nullptr, 0, &loopback) == 0);
+  EXPECT(mcast::ChangeMembership(fd, AF_INET, MembershipOp::kLeave, group, nullptr, 0, &loopback) == EADDRNOTAVAIL);
+  EXPECT(mcast::ChangeMembership(fd, AF_INET, MembershipOp::kJoinSource, group, &source, 0, &loopback) == 0);
+  EXPECT(mcast::ChangeMembership(fd, AF_INET, MembershipOp::kLeaveSource, group, &source, 0, &loopback) == 0);
+  close(fd);
+  // A dual-stack IPv6 socket joins an IPv4 group at the IPv4 level (the group's family decides).
+  const int fd6 = Open(AF_INET6, "::", 0, nullptr);
+  EXPECT(mcast::ChangeMembership(fd6, AF_INET6, MembershipOp::kJoin, group, nullptr, 0, &loopback) == 0);
+  close(fd6);
+}
+
 }  // namespace
 
 int main() {

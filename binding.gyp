@@ -10,7 +10,8 @@
       "native/recv_batch.cc",
       "native/send_batch.cc",
       "native/interfaces.cc",
-      "native/membership_filter.cc"
+      "native/membership_filter.cc",
+      "native/gro_split.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",

@@ -40,6 +40,10 @@ export interface NativeSocket {
   stats(out: Float64Array): void;
   fd(): number;
   setInterfaceFilter(on: boolean): void;
+  /** UDP_SEGMENT for sendBatch on or off; returns whether it is on (false without kernel support). */
+  setSegmentation(on: boolean): boolean;
+  /** Sets UDP_GRO; each datagram split out of a merged receive keeps at most `keep` bytes. */
+  enableGro(keep: number): void;
   /** Set by lib/socket.ts: the facade that receives this socket's events. */
   owner?: NativeSocketOwner;
 }
@@ -78,7 +82,7 @@ export interface RecordLayout {
   ifIndex: number;
   port: number;
   ttl: number;
-  slot: number;
+  offset: number;
   dropCount: number;
   sourceByte: number;
   destinationByte: number;

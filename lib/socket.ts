@@ -37,12 +37,16 @@ import type {
 const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
-  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface',
+  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'gso', 'gro',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
 /** The largest UDP payload: 65535 minus the IP and UDP headers. */
 const MAX_DATAGRAM = { 4: 65507, 6: 65527 } as const;
 const MAX_BUFFER_SIZE = 0x3fffffff;
+/** With UDP_GRO a receive slot must hold a whole merged receive: the kernel merges up to 64 KiB. */
+const GRO_SLOT_BYTES = 65536;
+/** UDP_GRO_CNT_MAX: the most datagrams the kernel merges into one receive (native/gro_split.h). */
+const GRO_MAX_SEGMENTS = 64;
 
 let bufferWarningShown = false;
 
@@ -111,7 +115,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #native: NativeSocket;
   readonly #batch: Batch;
   readonly #options: ReturnType<typeof optionTable>;
-  readonly #stats = new Float64Array(10);
+  readonly #stats = new Float64Array(14);
   readonly #zoneCache = new Map<string, number>();
   #closed = false;
   // The 'batch' and 'message' listeners, as emit() would call them (once-wrappers included),
@@ -140,6 +144,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const ipv6Only = flag('ipv6Only', true);
     const timestamps = flag('timestamps', false);
     const receiveTTL = flag('receiveTTL', false);
+    const gso = flag('gso', true);
+    const gro = flag('gro', false);
     this.batchSize = o.batchSize === undefined ? 64 : checkInteger('options.batchSize', o.batchSize, 1, 1024);
     this.maxMessageSize =
       o.maxMessageSize === undefined ? 2048 : checkInteger('options.maxMessageSize', o.maxMessageSize, 1, 65535);
@@ -156,12 +162,14 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const outgoing =
       o.interface === undefined ? undefined : resolveInterface('options.interface', o.interface as InterfaceRef, family);
 
-    const slab = new ArrayBuffer(this.batchSize * this.maxMessageSize);
-    const records = new ArrayBuffer(this.batchSize * binding.layout.recordBytes);
+    // With gro each slot holds a merged receive, which splits into up to 64 records.
+    const slotSize = gro ? GRO_SLOT_BYTES : this.maxMessageSize;
+    const slab = new ArrayBuffer(this.batchSize * slotSize);
+    const records = new ArrayBuffer(this.batchSize * (gro ? GRO_MAX_SEGMENTS : 1) * binding.layout.recordBytes);
     try {
       this.#native = new binding.Socket(
         family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
-        this.batchSize, this.maxMessageSize, slab, records, ipv6Only, receiveTTL,
+        this.batchSize, slotSize, slab, records, ipv6Only, receiveTTL,
       );
     } catch (error) {
       const hint = BIND_HINTS[(error as { errno?: number }).errno ?? 0];
@@ -170,6 +178,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#native.owner = this;
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
     try {
+      if (!gso) this.#native.setSegmentation(false);
+      if (gro) this.#enableGro();
       if (recvBufferSize !== undefined) this.setRecvBufferSize(recvBufferSize);
       if (sendBufferSize !== undefined) this.setSendBufferSize(sendBufferSize);
       if (ttl !== undefined) this.setTTL(ttl);
@@ -189,6 +199,17 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       this.#listenersStale = true;
       if (!this.#closed && !this.#hasReceivers()) this.#native.setReceiving(false);
     });
+  }
+
+  #enableGro(): void {
+    try {
+      this.#native.enableGro(this.maxMessageSize);
+    } catch (error) {
+      rethrowNative(error, {
+        action: 'turn on options.gro',
+        hint: 'this kernel or socket type has no UDP_GRO (Linux 5.0 and later have it): create the socket without gro',
+      });
+    }
   }
 
   #hasReceivers(): boolean {
@@ -439,8 +460,12 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   }
 
   /**
-   * Sends many datagrams to one destination with sendmmsg. Returns how many the kernel took,
-   * in order; fewer than given means the send queue filled up (see sendAll for a loop).
+   * Sends many datagrams to one destination with sendmmsg. Each run of consecutive datagrams of
+   * one size (the last of a run may be shorter) leaves as one UDP_SEGMENT message (GSO: the
+   * kernel or the device cuts it into the datagrams), unless the socket has `gso: false` or the
+   * path refused segmentation once (then plain sendmmsg, counted in
+   * `stats().segmentationFallbacks`). Returns how many datagrams the kernel took, in order;
+   * fewer than given means the send queue filled up (see sendAll for a loop).
    * @throws an error with `sent` set when a datagram after the first ones was refused
    */
   sendBatch(datagrams: readonly SendData[], address: string, port: number): number {
@@ -550,6 +575,10 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       sendWouldBlock: s[7]!,
       filtered: s[8]!,
       sendErrors: s[9]!,
+      segmentedSends: s[10]!,
+      segmentationFallbacks: s[11]!,
+      groReceives: s[12]!,
+      groDatagrams: s[13]!,
     };
   }
 

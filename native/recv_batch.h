@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "cmsg_decode.h"
 #include "membership_filter.h"
 
 namespace mcast {
@@ -19,16 +20,26 @@ struct RecvCounters {
   uint64_t truncated = 0;
   uint32_t kernel_drops = 0;  // last SO_RXQ_OVFL value seen
   uint64_t filtered = 0;      // IPv6 datagrams of a group joined on another interface only
+  uint64_t gro_receives = 0;   // receives that carried several datagrams merged (UDP_GRO)
+  uint64_t gro_datagrams = 0;  // datagrams that arrived in those receives
 };
 
 class RecvBatch {
  public:
-  // `slab` holds batch_size * max_message_size bytes, `records` batch_size records.
-  RecvBatch(size_t batch_size, size_t max_message_size, uint8_t* slab, uint8_t* records);
+  // `slab` holds batch_size slots of `slot_size` bytes, `records` `record_capacity` records
+  // (0: batch_size). Datagrams are kept whole up to the slot size (see SetKeep).
+  RecvBatch(size_t batch_size, size_t slot_size, uint8_t* slab, uint8_t* records,
+            size_t record_capacity = 0);
 
-  // One recvmmsg without waiting. Returns the number of datagrams read from the kernel (>= 1),
-  // or -errno (-EAGAIN when the queue is empty); `*delivered` gets how many of them have a
-  // record (those `filter`, when given, admits). Updates `counters`.
+  // Keeps at most `keep` bytes of each datagram (maxMessageSize) when that is less than the
+  // slot: with UDP_GRO the slots hold a whole merged receive (64 KiB) while each datagram split
+  // out of it is still cut to maxMessageSize and flagged truncated.
+  void SetKeep(uint32_t keep) { keep_ = keep < slot_size_ ? keep : static_cast<uint32_t>(slot_size_); }
+
+  // One recvmmsg without waiting. Returns the number of receives read from the kernel (>= 1),
+  // or -errno (-EAGAIN when the queue is empty); `*delivered` gets how many datagrams have a
+  // record: those `filter`, when given, admits, each GRO receive split into its datagrams
+  // (so it may exceed the return value). Updates `counters`.
   int Receive(int fd, const MembershipFilter* filter, RecvCounters* counters, int* delivered);
 
   size_t batch_size() const { return batch_size_; }
@@ -40,8 +51,16 @@ class RecvBatch {
     uint8_t bytes[kControlBytes];
   };
 
+  // Writes the records of one receive that came with a GRO segment size: its first record
+  // (already decoded at `first`) is copied for each further datagram, and each gets its own
+  // offset, sizes and truncation flag. Counts them. Returns the records used.
+  int SplitMerged(uint8_t* first, size_t free_records, const DecodeResult& decoded,
+                  uint32_t received, uint32_t slab_offset, RecvCounters* counters);
+
   size_t batch_size_;
-  size_t max_message_size_;
+  size_t slot_size_;
+  uint32_t keep_;
+  size_t record_capacity_;
   uint8_t* records_;
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iov_;

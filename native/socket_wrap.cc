@@ -8,6 +8,7 @@
 
 #include "addon_data.h"
 #include "batch_layout.h"
+#include "linux_options.h"
 #include "napi_errors.h"
 
 namespace mcast {
@@ -72,6 +73,8 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_fd>("fd"),
                          InstanceMethod<&SocketWrap::JS_setInterfaceFilter>(
                              "setInterfaceFilter"),
+                         InstanceMethod<&SocketWrap::JS_setSegmentation>("setSegmentation"),
+                         InstanceMethod<&SocketWrap::JS_enableGro>("enableGro"),
                      });
 }
 
@@ -132,8 +135,11 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
 
   slab_ref_ = Napi::Persistent(slab);
   records_ref_ = Napi::Persistent(records);
+  // The records may hold more than one per slot: a GRO receive splits into several.
   batch_ = std::make_unique<RecvBatch>(batch_size, max_size, static_cast<uint8_t*>(slab.Data()),
-                                       static_cast<uint8_t*>(records.Data()));
+                                       static_cast<uint8_t*>(records.Data()),
+                                       records.ByteLength() / layout::kRecordBytes);
+  send_batch_.SetSegmentation(KernelHasSegmentation(fd_));
   if (family_ == AF_INET6) {
     filter_ = std::make_unique<MembershipFilter>();
     filter_on_ = !options.multicast_all;
@@ -566,15 +572,16 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(r.sent));
 }
 
-// stats(out: Float64Array(10)): packets, bytes, batches, truncated, kernelDrops, sent packets,
-// sent bytes, sends refused for want of room, filtered, async send errors. Works after close,
-// for the final figures.
+// stats(out: Float64Array(14)): packets, bytes, batches, truncated, kernelDrops, sent packets,
+// sent bytes, sends refused for want of room, filtered, async send errors, UDP_SEGMENT sends,
+// segmentation fallbacks, GRO receives, datagrams in them. Works after close, for the final
+// figures.
 Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) return ThrowArgType(env, "a Float64Array(10)");
+  if (!info[0].IsTypedArray()) return ThrowArgType(env, "a Float64Array(14)");
   Napi::TypedArray out = info[0].As<Napi::TypedArray>();
-  if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 10) {
-    return ThrowArgType(env, "a Float64Array(10)");
+  if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 14) {
+    return ThrowArgType(env, "a Float64Array(14)");
   }
   double* values = out.As<Napi::Float64Array>().Data();  // includes the view's byte offset
   values[0] = static_cast<double>(rx_.packets);
@@ -592,6 +599,30 @@ Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   values[7] = static_cast<double>(tx_.would_block);
   values[8] = static_cast<double>(rx_.filtered);
   values[9] = static_cast<double>(tx_.async_errors);
+  values[10] = static_cast<double>(tx_.gso_sends);
+  values[11] = static_cast<double>(tx_.gso_fallbacks);
+  values[12] = static_cast<double>(rx_.gro_receives);
+  values[13] = static_cast<double>(rx_.gro_datagrams);
+  return env.Undefined();
+}
+
+// setSegmentation(on) -> whether UDP_SEGMENT is now used (false where the kernel lacks it).
+Napi::Value SocketWrap::JS_setSegmentation(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  send_batch_.SetSegmentation(info[0].ToBoolean() && KernelHasSegmentation(fd_));
+  return Napi::Boolean::New(env, send_batch_.segmentation());
+}
+
+// enableGro(keep): sets UDP_GRO and keeps `keep` bytes (maxMessageSize) of each datagram; the
+// slab's slots, given at construction, must hold a whole merged receive (64 KiB).
+Napi::Value SocketWrap::JS_enableGro(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber()) return ThrowArgType(env, "(keep)");
+  int err = SetIntOption(fd_, SOL_UDP, UDP_GRO, 1);
+  if (err != 0) return ThrowSystem(env, err, "setsockopt(UDP_GRO)");
+  batch_->SetKeep(info[0].As<Napi::Number>().Uint32Value());
   return env.Undefined();
 }
 

@@ -48,7 +48,7 @@ bool TakeAsyncError(int fd, int err, bool* retried, SendCounters* counters) {
 
 }  // namespace
 
-void PlanSegmentRuns(const iovec* iov, size_t count, size_t max_segments, size_t max_bytes,
+void PlanSegmentRuns(const iovec* iov, size_t count, const SegmentLimits& limits,
                      std::vector<SegmentRun>* out) {
   out->clear();
   size_t i = 0;
@@ -58,8 +58,8 @@ void PlanSegmentRuns(const iovec* iov, size_t count, size_t max_segments, size_t
     const size_t size = iov[i].iov_len;
     size_t bytes = size;
     size_t j = i + 1;
-    if (size > 0) {
-      while (j < count && j - i < max_segments && bytes + iov[j].iov_len <= max_bytes) {
+    if (size > 0 && size < limits.segment_limit) {
+      while (j < count && j - i < limits.max_segments && bytes + iov[j].iov_len <= limits.max_bytes) {
         const size_t next = iov[j].iov_len;
         if (next == 0 || next > size) break;
         bytes += next;
@@ -108,9 +108,13 @@ SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCount
     h.msg_namelen = dest.length;
   }
   while (segmentation_ && result.sent < count) {
-    const size_t cap = max_segments_;
+    const SegmentLimits before = limits_;
     if (SendSegmented(fd, dest, count, counters, &result)) return result;
-    if (max_segments_ < cap) continue;  // the kernel's cap is lower: plan again with it
+    // A lower cap or segment size limit learned: plan the rest again with it.
+    if (limits_.max_segments < before.max_segments ||
+        limits_.segment_limit < before.segment_limit) {
+      continue;
+    }
     // The path cannot segment: every datagram not yet sent goes the plain way, now and later.
     segmentation_ = false;
     counters->gso_fallbacks++;
@@ -151,9 +155,9 @@ bool SendBatch::SendSegmented(int fd, const SockAddr& dest, size_t count, SendCo
                               SendResult* result) {
   // The largest UDP payload of the family: one UDP_SEGMENT message is one (unfragmented)
   // IP datagram before the device or the kernel cuts it.
-  const size_t max_bytes = dest.get()->sa_family == AF_INET6 ? 65527 : 65507;
+  limits_.max_bytes = dest.get()->sa_family == AF_INET6 ? 65527 : 65507;
   const size_t first = result->sent;
-  PlanSegmentRuns(&iov_[first], count - first, max_segments_, max_bytes, &runs_);
+  PlanSegmentRuns(&iov_[first], count - first, limits_, &runs_);
   const size_t runs = runs_.size();
   if (run_msgs_.size() < runs) {
     run_msgs_.resize(runs);
@@ -188,10 +192,17 @@ bool SendBatch::SendSegmented(int fd, const SockAddr& dest, size_t count, SendCo
       if (err == EINTR) continue;
       if (TakeAsyncError(fd, err, &retried, counters)) continue;
       const SegmentRun& refused = runs_[done];
+      if (refused.segment_size != 0 && err == EMSGSIZE) {
+        // Nothing of this run left: its segments do not fit the route's MTU. Datagrams of
+        // this size or more go alone from now on (the kernel fragments them as usual).
+        limits_.segment_limit = refused.segment_size;
+        return false;
+      }
       if (refused.segment_size != 0 && IsSegmentationRefusal(err)) {
-        // Nothing of this run left. A run longer than older kernels take: try their cap once.
-        if (err == EINVAL && refused.count > kOldSegmentCap && max_segments_ > kOldSegmentCap) {
-          max_segments_ = kOldSegmentCap;
+        // A run longer than older kernels take: try their cap once before giving up.
+        if (err == EINVAL && refused.count > kOldSegmentCap &&
+            limits_.max_segments > kOldSegmentCap) {
+          limits_.max_segments = kOldSegmentCap;
         }
         return false;
       }

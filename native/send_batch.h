@@ -33,15 +33,24 @@ struct SegmentRun {
   uint32_t segment_size = 0;
 };
 
-// Cuts `lengths[0..count)` into runs of at most `max_segments` datagrams and `max_bytes` bytes.
-// A run ends at a size change; a shorter datagram joins the run before it as its last. Empty
-// datagrams travel alone (a segment size of 0 means no segmentation). Clears `out` first.
-void PlanSegmentRuns(const iovec* iov, size_t count, size_t max_segments, size_t max_bytes,
+// Limits of one UDP_SEGMENT message.
+struct SegmentLimits {
+  size_t max_segments = 0;  // datagrams per message (the kernel's UDP_MAX_SEGMENTS)
+  size_t max_bytes = 0;     // payload bytes per message (64 KiB less the headers)
+  // Datagrams of this size or more travel alone: the path refused such a segment (EMSGSIZE:
+  // larger than the route's MTU, where only IP fragmentation can carry it).
+  size_t segment_limit = SIZE_MAX;
+};
+
+// Cuts the datagrams `iov[0..count)` into runs within `limits`. A run ends at a size change; a
+// shorter datagram joins the run before it as its last. Empty datagrams travel alone (a segment
+// size of 0 means no segmentation). Clears `out` first.
+void PlanSegmentRuns(const iovec* iov, size_t count, const SegmentLimits& limits,
                      std::vector<SegmentRun>* out);
 
-// Whether a refused UDP_SEGMENT send means "this path cannot segment" (the kernel, the route or
-// the device: EIO for a device without checksum offload, EINVAL, ENOTSUP/EOPNOTSUPP,
-// ENOPROTOOPT), after which the socket sends its datagrams with plain sendmmsg.
+// Whether a refused UDP_SEGMENT send means "this socket or path cannot segment" (EIO: a device
+// without checksum offload, xfrm; EINVAL: SO_NO_CHECK, too many segments, older kernels' MTU
+// check; ENOTSUP/EOPNOTSUPP/ENOPROTOOPT), after which the socket sends with plain sendmmsg.
 bool IsSegmentationRefusal(int err);
 
 // The outcome of a send: how many datagrams the kernel accepted, and the error that stopped
@@ -67,14 +76,16 @@ class SendBatch {
   // kernel has it). Turning it on again after a fallback retries the path.
   void SetSegmentation(bool on) { segmentation_ = on; }
   bool segmentation() const { return segmentation_; }
-  // The most segments the kernel took per message so far (UDP_MAX_SEGMENTS: 64 before Linux
-  // 6.9 or so, 128 since); learned from EINVAL, never assumed beyond the first try.
-  size_t max_segments() const { return max_segments_; }
+  // The limits in force: the segment cap tries the largest any kernel has (128) and drops to
+  // the older kernels' 64 on an EINVAL for a longer run; the segment size limit is learned from
+  // EMSGSIZE. Nothing is sent when the kernel refuses a message, so learning costs no datagram.
+  const SegmentLimits& limits() const { return limits_; }
 
  private:
   SendResult SendPlain(int fd, size_t first, size_t count, SendCounters* counters);
   // Sends the runs of slots [0, count); stops at the first datagram it could not send and
-  // returns how far it came in `*result`. Returns false when the path refused segmentation.
+  // returns how far it came in `*result`. Returns false when the kernel refused a UDP_SEGMENT
+  // message: limits_ tell whether to plan again (they changed) or to give segmentation up.
   bool SendSegmented(int fd, const SockAddr& dest, size_t count, SendCounters* counters,
                      SendResult* result);
 
@@ -89,7 +100,7 @@ class SendBatch {
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iov_;
   bool segmentation_ = false;
-  size_t max_segments_ = kFirstSegmentCap;
+  SegmentLimits limits_{kFirstSegmentCap, 0, SIZE_MAX};
   std::vector<SegmentRun> runs_;
   std::vector<mmsghdr> run_msgs_;
   std::vector<SegmentControl> run_controls_;

@@ -2,13 +2,13 @@
 # Makes sure the Debian packages the tests use are installed: run by `npm test` (pretest) and by
 # .ci/run, so that both work on a fresh machine. As root it installs what is missing; otherwise
 # it names the packages and fails.
-#   iproute2 (ip, tc), util-linux (unshare, nsenter, setpriv; essential), tcpdump and tshark
+#   iproute2 (ip, tc), ethtool (offload switches of veth ends), util-linux (unshare, nsenter, setpriv; essential), tcpdump and tshark
 #   (captures), socat / iperf / ssmping (independent multicast peers), python3 (scripted peers),
 #   g++ / make (node-gyp build of the addon and of bench/c), cmake / clang / libclang-rt-14-dev
 #   (ASan+UBSan build and libFuzzer targets), cppcheck / clang-tidy (lint), valgrind.
 set -euo pipefail
 
-packages=(iproute2 tcpdump tshark socat iperf ssmping python3 g++ make cmake clang libclang-rt-14-dev cppcheck clang-tidy valgrind)
+packages=(iproute2 ethtool tcpdump tshark socat iperf ssmping python3 g++ make cmake clang libclang-rt-14-dev cppcheck clang-tidy valgrind)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -29,6 +29,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
 
-for tool in ip tc unshare nsenter setpriv tcpdump tshark socat iperf mcfirst python3 cmake clang cppcheck clang-tidy valgrind; do
+for tool in ip tc ethtool unshare nsenter setpriv tcpdump tshark socat iperf mcfirst python3 cmake clang cppcheck clang-tidy valgrind; do
   command -v "$tool" >/dev/null || { echo "ensure-tools: required tool not found: $tool" >&2; exit 1; }
 done

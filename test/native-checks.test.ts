@@ -1,7 +1,7 @@
 /**
  * Native checks that fit in `npm test` (about a minute): the CMake build reads its sources from
  * binding.gyp and leaves no native file out; cppcheck is clean; the native unit tests pass under
- * ASan+UBSan (inside this private network namespace, so their socket tests run); both libFuzzer
+ * ASan+UBSan (inside this private network namespace, so their socket tests run); the libFuzzer
  * targets run for a while (MCAST_FUZZ_SECONDS, default 15 s each) on their seed corpora without a
  * finding. The long versions: npm run fuzz, npm run lint:native (adds clang-tidy), npm run
  * test:asan, npm run valgrind.
@@ -92,7 +92,7 @@ describe.skipIf(UNDER_ASAN)('native checks', () => {
 
   describe.skipIf(!cmake)('ASan+UBSan builds', () => {
     beforeAll(() => {
-      execFileSync('cmake', ['--build', BUILD, '-j2', '--target', 'mcast_native_tests', 'fuzz_cmsg', 'fuzz_address'], {
+      execFileSync('cmake', ['--build', BUILD, '-j2', '--target', 'mcast_native_tests', 'fuzz_cmsg', 'fuzz_address', 'fuzz_gro'], {
         stdio: 'pipe',
       });
     }, 240_000);
@@ -104,7 +104,7 @@ describe.skipIf(UNDER_ASAN)('native checks', () => {
       expect(r.status).toBe(0);
     }, 60_000);
 
-    it.each(['cmsg', 'address'])(`fuzz_%s runs ${FUZZ_SECONDS} s without a finding (and replays its corpus)`, (name) => {
+    it.each(['cmsg', 'address', 'gro'])(`fuzz_%s runs ${FUZZ_SECONDS} s without a finding (and replays its corpus)`, (name) => {
       const work = mkdtempSync(join(tmpdir(), `mcast-fuzz-${name}-`));
       cpSync(join(ROOT, 'native', 'fuzz', 'corpus', name), join(work, 'corpus'), { recursive: true });
       const r = spawnSync(

@@ -23,6 +23,8 @@
 
 #include "batch_layout.h"
 #include "cmsg_decode.h"
+#include "gro_split.h"
+#include "linux_options.h"
 #include "recv_batch.h"
 #include "send_batch.h"
 #include "socket_ops.h"
@@ -230,6 +232,102 @@ TEST(IgnoresAControlMessageLongerThanTheBuffer) {
 
 // ---- addresses ------------------------------------------------------------------------------
 
+// ---- GRO split and GSO runs -----------------------------------------------------------------
+
+TEST(DecodesTheGroSegmentSizeAndReturnsTheFieldsItActsOn) {
+  Control control;
+  in_pktinfo info{};
+  info.ipi_ifindex = 5;
+  inet_pton(AF_INET, "239.9.9.9", &info.ipi_addr);
+  control.Add(IPPROTO_IP, IP_PKTINFO, info);
+  control.Add(SOL_UDP, UDP_GRO, 1316);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  uint8_t record[mcast::layout::kRecordBytes];
+  const mcast::DecodeResult r = DecodeFrom(from, control, 1316 * 3, record);
+  EXPECT(r.gro_segment_size == 1316);
+  EXPECT(r.has_pktinfo && r.ifindex == 5);
+  in_addr dest;
+  std::memcpy(&dest, r.destination, 4);
+  EXPECT(dest.s_addr == info.ipi_addr.s_addr);
+  EXPECT(r.kept == 2048 && r.truncated);  // DecodeFrom keeps 2048: the whole merge is "cut"
+  EXPECT(RecordInt(record, mcast::layout::kIfIndex) == 5);
+
+  Control zero;
+  zero.Add(SOL_UDP, UDP_GRO, 0);
+  EXPECT(DecodeFrom(from, zero, 100, record).gro_segment_size == 0);
+}
+
+TEST(SplitsAMergedReceiveBySegmentSize) {
+  mcast::GroSegment out[mcast::kMaxGroSegments];
+  // 3 × 1000 + 500: offsets back to back, the last shorter, each cut to keep = 800.
+  size_t n = mcast::SplitGroSegments(3500, 1000, 800, out, mcast::kMaxGroSegments);
+  EXPECT(n == 4);
+  for (size_t k = 0; k < 3; k++) {
+    EXPECT(out[k].offset == k * 1000 && out[k].wire_size == 1000 && out[k].kept == 800);
+  }
+  EXPECT(out[3].offset == 3000 && out[3].wire_size == 500 && out[3].kept == 500);
+  // An exact multiple: no short last one.
+  n = mcast::SplitGroSegments(64 * 64, 64, 2048, out, mcast::kMaxGroSegments);
+  EXPECT(n == 64 && out[63].offset == 63 * 64 && out[63].wire_size == 64);
+  // No segment size, or one not smaller than the receive: one plain datagram.
+  EXPECT(mcast::SplitGroSegments(700, 0, 2048, out, 4) == 1 && out[0].wire_size == 700);
+  EXPECT(mcast::SplitGroSegments(700, 700, 2048, out, 4) == 1 && out[0].wire_size == 700);
+  // Out of room: the last record takes the rest, so no byte goes unaccounted.
+  n = mcast::SplitGroSegments(1000, 100, 2048, out, 3);
+  EXPECT(n == 3 && out[2].offset == 200 && out[2].wire_size == 800);
+  EXPECT(mcast::SplitGroSegments(1000, 100, 2048, out, 0) == 0);
+}
+
+std::vector<mcast::SegmentRun> Plan(const std::vector<size_t>& sizes, size_t max_segments = 128,
+                                    size_t max_bytes = 65507, size_t segment_limit = SIZE_MAX) {
+  std::vector<iovec> iov(sizes.size());
+  for (size_t i = 0; i < sizes.size(); i++) iov[i].iov_len = sizes[i];
+  std::vector<mcast::SegmentRun> runs;
+  mcast::SegmentLimits limits{max_segments, max_bytes, segment_limit};
+  mcast::PlanSegmentRuns(iov.data(), iov.size(), limits, &runs);
+  return runs;
+}
+
+bool IsRun(const mcast::SegmentRun& r, size_t first, size_t count, uint32_t segment) {
+  return r.first == first && r.count == count && r.segment_size == segment;
+}
+
+TEST(PlansRunsOfOneSizeWithAShorterLast) {
+  auto runs = Plan({100, 100, 100, 50, 100, 100, 200, 0, 0, 7});
+  EXPECT(runs.size() == 6);
+  EXPECT(IsRun(runs[0], 0, 4, 100));  // the shorter 50 ends the first run
+  EXPECT(IsRun(runs[1], 4, 2, 100));  // a larger one starts a new run
+  EXPECT(IsRun(runs[2], 6, 1, 0));    // alone: a plain datagram
+  EXPECT(IsRun(runs[3], 7, 1, 0));    // empty datagrams travel alone
+  EXPECT(IsRun(runs[4], 8, 1, 0));
+  EXPECT(IsRun(runs[5], 9, 1, 0));
+  EXPECT(Plan({}).empty());
+}
+
+TEST(PlansRunsWithinTheSegmentCapThe64KiBAndTheSizeLimit) {
+  // 49 × 1316 = 64484 fits 65507, a 50th would not.
+  auto runs = Plan(std::vector<size_t>(100, 1316));
+  EXPECT(runs.size() == 3 && IsRun(runs[0], 0, 49, 1316) && IsRun(runs[1], 49, 49, 1316) &&
+         IsRun(runs[2], 98, 2, 1316));
+  runs = Plan(std::vector<size_t>(300, 64), 128);
+  EXPECT(runs.size() == 3 && IsRun(runs[0], 0, 128, 64) && IsRun(runs[2], 256, 44, 64));
+  runs = Plan(std::vector<size_t>(100, 64), 64);
+  EXPECT(runs.size() == 2 && IsRun(runs[0], 0, 64, 64) && IsRun(runs[1], 64, 36, 64));
+  // A shorter last one must still fit the byte limit.
+  runs = Plan({30000, 30000, 10000}, 128, 65507);
+  EXPECT(runs.size() == 2 && IsRun(runs[0], 0, 2, 30000) && IsRun(runs[1], 2, 1, 0));
+  // Sizes at or above the learned limit (EMSGSIZE) go alone; smaller ones still segment.
+  runs = Plan({2000, 2000, 100, 100}, 128, 65507, 2000);
+  EXPECT(runs.size() == 3 && IsRun(runs[0], 0, 1, 0) && IsRun(runs[1], 1, 1, 0) &&
+         IsRun(runs[2], 2, 2, 100));
+}
+
+TEST(RefusalsThatEndSegmentation) {
+  for (int err : {EIO, EINVAL, ENOTSUP, EOPNOTSUPP, ENOPROTOOPT}) EXPECT(mcast::IsSegmentationRefusal(err));
+  for (int err : {EAGAIN, ENOBUFS, EMSGSIZE, ENETUNREACH, EPERM}) EXPECT(!mcast::IsSegmentationRefusal(err));
+}
+
 TEST(ParsesAndFormatsAddresses) {
   mcast::SockAddr a;
   EXPECT(mcast::ParseAddress(AF_INET, "239.1.2.3", 5000, 0, &a));
@@ -379,6 +477,88 @@ SOCKET_TEST(CountsKernelDropsWithSoRxqOvfl) {
   }
   EXPECT(rc.kernel_drops > 0);
   EXPECT(rc.packets + rc.kernel_drops == accepted + 1);
+  close(rx);
+  close(tx);
+}
+
+// A GSO sender and a UDP_GRO receiver on lo: lo passes the UDP_SEGMENT message intact, the
+// receive comes merged and RecvBatch splits it into the datagrams sent, with their own offsets.
+SOCKET_TEST(SegmentsOnSendAndSplitsMergedReceives) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  EXPECT(rx >= 0 && tx >= 0);
+  EXPECT(mcast::KernelHasSegmentation(tx));
+  EXPECT(mcast::SetIntOption(rx, SOL_UDP, UDP_GRO, 1) == 0);
+  constexpr size_t kSlots = 4, kSlot = 65536, kRecords = kSlots * mcast::kMaxGroSegments;
+  std::vector<uint8_t> slab(kSlots * kSlot), records(kRecords * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(kSlots, kSlot, slab.data(), records.data(), kRecords);
+  batch.SetKeep(1000);
+
+  // 50 × 1200 + 10 in one run, then 3 × 10: two UDP_SEGMENT messages.
+  std::vector<std::vector<uint8_t>> payloads;
+  for (size_t i = 0; i < 54; i++) {
+    payloads.emplace_back(i < 50 ? 1200 : 10, static_cast<uint8_t>(i));
+  }
+  mcast::SendBatch sender;
+  sender.SetSegmentation(true);
+  sender.Reserve(payloads.size());
+  for (size_t i = 0; i < payloads.size(); i++) sender.Set(i, payloads[i].data(), payloads[i].size());
+  mcast::SendCounters sc;
+  const mcast::SendResult sent = sender.Send(tx, rx_addr, payloads.size(), &sc);
+  EXPECT(sent.sent == payloads.size() && sent.error == 0);
+  EXPECT(sc.gso_sends == 2 && sc.gso_fallbacks == 0 && sc.packets == payloads.size());
+  EXPECT(sc.bytes == 50 * 1200 + 4 * 10);
+
+  mcast::RecvCounters rc;
+  int delivered = 0;
+  const int n = batch.Receive(rx, nullptr, &rc, &delivered);
+  EXPECT(n == 2);
+  EXPECT(delivered == 54);
+  EXPECT(rc.gro_receives == 2 && rc.gro_datagrams == 54 && rc.packets == 54);
+  EXPECT(rc.truncated == 50);  // each 1200-byte datagram kept 1000
+  for (int i = 0; i < delivered; i++) {
+    const uint8_t* rec = records.data() + static_cast<size_t>(i) * mcast::layout::kRecordBytes;
+    const size_t want = i < 50 ? 1200 : 10;
+    const int32_t offset = RecordInt(rec, mcast::layout::kOffset);
+    const size_t expected_offset = i < 51 ? static_cast<size_t>(i) * 1200 : kSlot + (i - 51) * 10;
+    EXPECT(static_cast<size_t>(offset) == expected_offset);
+    EXPECT(static_cast<size_t>(RecordInt(rec, mcast::layout::kOriginalSize)) == want);
+    EXPECT(static_cast<size_t>(RecordInt(rec, mcast::layout::kSize)) == (want < 1000 ? want : 1000));
+    EXPECT(((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagTruncated) != 0) == (want > 1000));
+    EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagPktinfo) != 0);
+    EXPECT(RecordInt(rec, mcast::layout::kIfIndex) == 1);
+    EXPECT(slab[static_cast<size_t>(offset)] == static_cast<uint8_t>(i));
+  }
+  close(rx);
+  close(tx);
+}
+
+// SO_NO_CHECK makes the kernel refuse UDP_SEGMENT (EINVAL): the batch falls back to plain
+// sendmmsg for good, and every datagram arrives once.
+SOCKET_TEST(FallsBackToPlainSendsWhenSegmentationIsRefused) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  EXPECT(rx >= 0 && tx >= 0);
+  EXPECT(mcast::SetIntOption(tx, SOL_SOCKET, SO_NO_CHECK, 1) == 0);
+  std::vector<uint8_t> slab(size_t{64} * 256), records(64 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(64, 256, slab.data(), records.data());
+  std::vector<uint8_t> payload(200, 7);
+  mcast::SendBatch sender;
+  sender.SetSegmentation(true);
+  sender.Reserve(10);
+  for (size_t i = 0; i < 10; i++) sender.Set(i, payload.data(), payload.size());
+  mcast::SendCounters sc;
+  EXPECT(sender.Send(tx, rx_addr, 10, &sc).sent == 10);
+  EXPECT(sc.gso_fallbacks == 1 && sc.gso_sends == 0 && sc.packets == 10);
+  EXPECT(!sender.segmentation());
+  EXPECT(sender.Send(tx, rx_addr, 10, &sc).sent == 10);
+  EXPECT(sc.gso_fallbacks == 1 && sc.packets == 20);
+  mcast::RecvCounters rc;
+  int total = 0;
+  for (int n; (n = Receive(&batch, rx, &rc)) > 0;) total += n;
+  EXPECT(total == 20);
   close(rx);
   close(tx);
 }

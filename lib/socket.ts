@@ -91,7 +91,12 @@ function toBytes(name: string, data: unknown, family: Family): Uint8Array {
 }
 
 export interface Socket {
-  /** A datagram, copied out of the receive slab. Convenient; the 'batch' event is the fast path. */
+  /**
+   * A datagram, copied out of the receive slab. Convenient; the 'batch' event is the fast path.
+   * Each batch's datagrams are copied into one block sized to what they hold, and `data` is a
+   * view of it: keeping a message keeps at most that batch's bytes (`data.buffer` is the block;
+   * `Buffer.from(data)` keeps only the datagram).
+   */
   on(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
   /** A whole recvmmsg result, zero copy, valid during the call only. */
   on(event: 'batch', listener: (batch: RecvBatch) => void): this;
@@ -665,6 +670,14 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const count = batch.count;
     const family = this.family === 4 ? 'IPv4' : 'IPv6';
     const useEmit = this.#useEmit();
+    // One copy per batch: the datagrams go into one block sized to what they hold, and each
+    // message is a view of it. A message a listener keeps holds at most one batch's bytes (as a
+    // Buffer from Node's own 8 KiB pool holds its pool), and the next batch cannot touch it.
+    let total = 0;
+    for (let i = 0; i < count; i++) total += batch.size(i);
+    const block = Buffer.allocUnsafeSlow(total);
+    const slab = batch.buffer;
+    let at = 0;
     for (let i = 0; i < count && !this.#closed; i++) {
       // A listener may add or remove 'message' listeners: emit() would see that from the next
       // datagram on, and so does this loop.
@@ -685,7 +698,11 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       if (ttl !== undefined) info.ttl = ttl;
       const timestamp = batch.timestamp(i);
       if (timestamp !== undefined) info.timestamp = timestamp;
-      const data = Buffer.from(batch.data(i));
+      const start = batch.offset(i);
+      const size = batch.size(i);
+      slab.copy(block, at, start, start + size);
+      const data = block.subarray(at, at + size);
+      at += size;
       if (useEmit) {
         try {
           this.emit('message', data, info);

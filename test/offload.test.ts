@@ -288,41 +288,44 @@ describe('UDP_SEGMENT on the wire (veth)', () => {
     await net.self.exec(['ethtool', '-K', link.self.ifname, feature, on ? 'on' : 'off'], { check: true });
   }
 
-  /** Sends `sizes` from this host through the veth; returns what the Python peer and tcpdump saw. */
-  async function sendThrough(sizes: readonly number[], options: Parameters<typeof socket>[0] = {}, prepare?: (tx: Socket) => void) {
+  /** Sends `sizes` through the veth; returns what the Python peer got and the first `wirePackets` tcpdump saw. */
+  async function sendThrough(sizes: readonly number[], wirePackets: number, prepare?: (tx: Socket) => void) {
     const port = uniquePort();
-    const capture = captureAvailable() ? await net.capture(link.peer, `udp and dst port ${port}`, { verbosity: 1 }) : undefined;
+    // tcpdump ends on its own after `wirePackets` (its output is complete then) or 8 s.
+    const capture = captureAvailable()
+      ? await net.capture(link.peer, `udp and dst port ${port}`, { verbosity: 1, count: wirePackets, timeoutMs: 8000 })
+      : undefined;
     const recv = spawnIn(peer, ['python3', '-c', PY_SIZES, GROUP, String(port), PEER, String(sizes.length), '8']);
     await until(() => recv.stdout.includes('ready'), 'the Python receiver');
-    const tx = socket({ interface: SELF, ...options });
+    const tx = socket({ interface: SELF });
     prepare?.(tx);
     const sent = tx.sendBatch(sizes.map((n, i) => datagram(i, n)), GROUP, port);
     await recv.wait(10_000);
     const lines = recv.lines.filter((l) => /^\d+ /.test(l));
-    const wire = capture ? (await capture.stop()).packets.map((p) => p.udpLength) : undefined;
+    const wire = capture ? (await capture.done()).packets.map((p) => p.udpLength) : undefined;
     return { sent, stats: tx.stats(), got: lines.map((l) => l.split(' ')), wire };
   }
 
   const SIZES = [...Array<number>(30).fill(1316), 500, ...Array<number>(8).fill(64)];
   const expectSeparate = (got: string[][]): void => {
-    expect(got.map((g) => Number(g[0]))).toEqual(SIZES);
+    expect(got.map((g) => Number(g[0])), 'the sizes the Python receiver got').toEqual(SIZES);
     expect(got.map((g) => Number(g[1]))).toEqual(SIZES.map((_, i) => i & 0xff));
     expect(got.every((g) => g[2] === 'ok')).toBe(true);
   };
 
   it('reaches a Python receiver as separate datagrams with segmentation in software (tx-udp-segmentation off)', async () => {
     await ethtool('tx-udp-segmentation', false);
-    const { sent, stats, got, wire } = await sendThrough(SIZES);
+    const { sent, stats, got, wire } = await sendThrough(SIZES, SIZES.length);
     expect(sent).toBe(SIZES.length);
     expect(stats).toMatchObject({ segmentedSends: 2, segmentationFallbacks: 0 });
     expectSeparate(got);
     // The sender's end cut the two messages: the wire carries each datagram on its own.
-    if (wire !== undefined) expect(wire).toEqual(SIZES);
+    if (wire !== undefined) expect(wire, 'the UDP lengths tcpdump saw').toEqual(SIZES);
   });
 
   it('reaches a Python receiver as separate datagrams with segmentation by the device (tx-udp-segmentation on)', async () => {
     await ethtool('tx-udp-segmentation', true);
-    const { sent, stats, got, wire } = await sendThrough(SIZES);
+    const { sent, stats, got, wire } = await sendThrough(SIZES, 2);
     expect(sent).toBe(SIZES.length);
     expect(stats).toMatchObject({ segmentedSends: 2, segmentationFallbacks: 0 });
     expectSeparate(got);
@@ -332,7 +335,7 @@ describe('UDP_SEGMENT on the wire (veth)', () => {
   });
 
   it('falls back to sendmmsg for good where the socket cannot segment (SO_NO_CHECK: EINVAL), losing and repeating nothing', async () => {
-    const { sent, stats, got } = await sendThrough(SIZES, {}, (tx) => tx.setOption(C.SOL_SOCKET!, SO_NO_CHECK, 1));
+    const { sent, stats, got } = await sendThrough(SIZES, SIZES.length, (tx) => tx.setOption(C.SOL_SOCKET!, SO_NO_CHECK, 1));
     expect(sent).toBe(SIZES.length);
     expect(stats).toMatchObject({ segmentedSends: 0, segmentationFallbacks: 1, packetsSent: SIZES.length });
     expectSeparate(got);

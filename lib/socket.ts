@@ -8,6 +8,7 @@ import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 
 import { Batch } from './batch';
+import { BatchDispatch } from './dispatch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
 import { type ErrorContext, invalidArgType, mcastError, outOfRange, rethrowNative, systemError } from './errors';
 import { firstIPv4Address, resolveInterface, type ResolvedInterface } from './interfaces';
@@ -110,9 +111,6 @@ export interface Socket {
   once(event: 'close', listener: () => void): this;
 }
 
-/** A 'batch' or 'message' listener as EventEmitter stores it (a once-wrapper is bound). */
-type Listener = (this: Socket, ...args: unknown[]) => unknown;
-
 export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly family: Family;
   readonly batchSize: number;
@@ -123,14 +121,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #stats = new Float64Array(14);
   readonly #zoneCache = new Map<string, number>();
   #closed = false;
-  // The 'batch' and 'message' listeners, as emit() would call them (once-wrappers included),
-  // so that a batch costs one plain call per listener: emit() copies its arguments into a new
-  // array on every call. Refreshed lazily after any change ('newListener' fires before the
-  // listener is added). Rejection capture (captureRejections) and a replaced emit() need emit().
-  #listenersStale = true;
-  #batchListeners: readonly Listener[] = [];
-  #messageListeners: readonly Listener[] = [];
-  readonly #capturesRejections = EventEmitter.captureRejections;
+  readonly #dispatch: BatchDispatch;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
   /** Use {@link createSocket}. */
@@ -182,6 +173,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     }
     this.#native.owner = this;
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
+    this.#dispatch = new BatchDispatch(this);
     try {
       if (!gso) this.#native.setSegmentation(false);
       if (gro) this.#enableGro();
@@ -196,12 +188,12 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     }
     super.on('newListener', (event: string | symbol) => {
       if (event !== 'message' && event !== 'batch') return;
-      this.#listenersStale = true;
+      this.#dispatch.invalidate();
       if (!this.#closed) this.#native.setReceiving(true);
     });
     super.on('removeListener', (event: string | symbol) => {
       if (event !== 'message' && event !== 'batch') return;
-      this.#listenersStale = true;
+      this.#dispatch.invalidate();
       if (!this.#closed && !this.#hasReceivers()) this.#native.setReceiving(false);
     });
   }
@@ -615,111 +607,13 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
 
   /** @internal */
   onBatch(count: number): void {
-    if (this.#listenersStale) this.#refreshListeners();
     const batch = this.#batch;
     batch.count = count;
-    // A listener that throws must not cost the datagrams after it: every listener still gets the
-    // whole batch, and the first error is rethrown afterwards (reaching 'uncaughtException' as
-    // for any EventEmitter listener); any further ones are thrown from their own ticks.
-    // The error list is made only when a listener throws: a batch allocates nothing.
-    let errors: unknown[] | undefined;
     try {
-      const listeners = this.#batchListeners;
-      if (listeners.length > 0) {
-        if (this.#useEmit()) {
-          try {
-            this.emit('batch', batch);
-          } catch (error) {
-            errors = [error];
-          }
-        } else {
-          for (let i = 0; i < listeners.length; i++) {
-            try {
-              (listeners[i] as Listener).call(this, batch);
-            } catch (error) {
-              (errors ??= []).push(error);
-            }
-          }
-        }
-      }
-      if (this.#messageListeners.length > 0) errors = this.#emitMessages(batch, errors);
+      this.#dispatch.deliver(batch);
     } finally {
       batch.count = 0;
     }
-    if (errors === undefined) return;
-    for (let i = 1; i < errors.length; i++) {
-      const error = errors[i];
-      process.nextTick(() => {
-        throw error;
-      });
-    }
-    throw errors[0];
-  }
-
-  #refreshListeners(): void {
-    this.#listenersStale = false;
-    this.#batchListeners = this.rawListeners('batch') as Listener[];
-    this.#messageListeners = this.rawListeners('message') as Listener[];
-  }
-
-  #useEmit(): boolean {
-    return this.#capturesRejections || this.emit !== EventEmitter.prototype.emit;
-  }
-
-  #emitMessages(batch: Batch, errors: unknown[] | undefined): unknown[] | undefined {
-    const count = batch.count;
-    const family = this.family === 4 ? 'IPv4' : 'IPv6';
-    const useEmit = this.#useEmit();
-    // One copy per batch: the datagrams go into one block sized to what they hold, and each
-    // message is a view of it. A message a listener keeps holds at most one batch's bytes (as a
-    // Buffer from Node's own 8 KiB pool holds its pool), and the next batch cannot touch it.
-    let total = 0;
-    for (let i = 0; i < count; i++) total += batch.size(i);
-    const block = Buffer.allocUnsafeSlow(total);
-    const slab = batch.buffer;
-    let at = 0;
-    for (let i = 0; i < count && !this.#closed; i++) {
-      // A listener may add or remove 'message' listeners: emit() would see that from the next
-      // datagram on, and so does this loop.
-      if (this.#listenersStale) this.#refreshListeners();
-      const listeners = this.#messageListeners;
-      if (listeners.length === 0) break;
-      const info: MessageInfo = {
-        address: batch.address(i),
-        port: batch.port(i),
-        family,
-        size: batch.size(i),
-        originalSize: batch.originalSize(i),
-        truncated: batch.truncated(i),
-        destination: batch.destination(i),
-        interfaceIndex: batch.interfaceIndex(i),
-      };
-      const ttl = batch.ttl(i);
-      if (ttl !== undefined) info.ttl = ttl;
-      const timestamp = batch.timestamp(i);
-      if (timestamp !== undefined) info.timestamp = timestamp;
-      const start = batch.offset(i);
-      const size = batch.size(i);
-      slab.copy(block, at, start, start + size);
-      const data = block.subarray(at, at + size);
-      at += size;
-      if (useEmit) {
-        try {
-          this.emit('message', data, info);
-        } catch (error) {
-          (errors ??= []).push(error);
-        }
-        continue;
-      }
-      for (let k = 0; k < listeners.length; k++) {
-        try {
-          (listeners[k] as Listener).call(this, data, info);
-        } catch (error) {
-          (errors ??= []).push(error);
-        }
-      }
-    }
-    return errors;
   }
 
   /** @internal */

@@ -11,7 +11,8 @@
       "native/send_batch.cc",
       "native/interfaces.cc",
       "native/membership_filter.cc",
-      "native/gro_split.cc"
+      "native/gro_split.cc",
+      "native/arrival_policy.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",

@@ -331,8 +331,10 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   setMulticastAll(on: boolean): this {
     this.#checkOpen('set multicastAll');
     checkBoolean('on', on);
+    // Turning it on: IP_PKTINFO must be on before the kernel option is (native/arrival_policy.h).
+    if (on) this.#native.setInterfaceFilter(false);
     this.#setInt(this.#options.level, this.#options.all, on ? 1 : 0, this.#options.allLabel, `turn multicastAll ${on ? 'on' : 'off'}`);
-    this.#native.setInterfaceFilter(!on);
+    if (!on) this.#native.setInterfaceFilter(true);
     return this;
   }
 

@@ -70,8 +70,12 @@ export interface SocketOptions {
    * datagrams. 30–57× less sender CPU per datagram measured here. Where the kernel or device
    * refuses it (EIO, EINVAL, ENOTSUP: e.g. no checksum offload, a datagram larger than the
    * path MTU), the socket falls back to sendmmsg for good, without losing or repeating a
-   * datagram, and counts it in `stats().segmentationFallbacks`. The segments leave back to
-   * back: send smaller batches where bursts matter.
+   * datagram, and counts it in `stats().segmentationFallbacks`. A datagram larger than the
+   * route's MTU (EMSGSIZE) is sent alone from then on, fragmented as usual. The segments leave
+   * back to back: send smaller batches where bursts matter. Turn it off on links shaped by a
+   * qdisc that cuts GSO packets itself (tbf with a burst below the message size, cake,
+   * taprio): such a qdisc drops the segments that do not fit without telling the sender,
+   * where plain sends would see ENOBUFS.
    */
   gso?: boolean;
   /**

@@ -15,6 +15,17 @@ void PutInt(uint8_t* record, size_t index, int32_t value) {
   std::memcpy(record + index * sizeof(int32_t), &value, sizeof(value));
 }
 
+// The destination and interface a socket knows without IP_PKTINFO (arrival_policy.h).
+void FillKnownArrival(const ArrivalPolicy& known, uint8_t* record, DecodeResult* r) {
+  r->has_pktinfo = true;
+  r->ifindex = known.ifindex();
+  std::memcpy(r->destination, known.destination(), sizeof(r->destination));
+  std::memcpy(record + layout::kDestinationByte, r->destination, sizeof(r->destination));
+  PutInt(record, layout::kIfIndex, static_cast<int32_t>(r->ifindex));
+  r->flags |= layout::kFlagPktinfo;
+  PutInt(record, layout::kFlags, r->flags);
+}
+
 }  // namespace
 
 RecvBatch::RecvBatch(size_t batch_size, size_t slot_size, uint8_t* slab, uint8_t* records,
@@ -92,7 +103,10 @@ int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* cou
   for (int i = 0; i < n && out < record_capacity_; i++) {
     const uint32_t wire_size = msgs_[i].msg_len;
     uint8_t* record = records_ + out * layout::kRecordBytes;
-    const DecodeResult r = DecodeDatagram(msgs_[i].msg_hdr, wire_size, keep_, record);
+    DecodeResult r = DecodeDatagram(msgs_[i].msg_hdr, wire_size, keep_, record);
+    if (arrival_ != nullptr && arrival_->known() && (!r.has_pktinfo || r.ifindex == 0)) {
+      FillKnownArrival(*arrival_, record, &r);
+    }
     if (r.has_drop_count) counters->kernel_drops = r.drop_count;
     if (filter != nullptr && !filter->Admits(r.destination, r.ifindex)) {
       counters->filtered++;

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "arrival_policy.h"
 #include "cmsg_decode.h"
 #include "membership_filter.h"
 
@@ -35,6 +36,10 @@ class RecvBatch {
   // slot: with UDP_GRO the slots hold a whole merged receive (64 KiB) while each datagram split
   // out of it is still cut to maxMessageSize and flagged truncated.
   void SetKeep(uint32_t keep) { keep_ = keep < slot_size_ ? keep : static_cast<uint32_t>(slot_size_); }
+
+  // The destination and interface of datagrams that come without IP_PKTINFO (or, queued while
+  // it was off, with an interface of 0): see arrival_policy.h. `policy` outlives this batch.
+  void SetArrivalPolicy(const ArrivalPolicy* policy) { arrival_ = policy; }
 
   // One recvmmsg without waiting. Returns the number of receives read from the kernel (>= 1),
   // or -errno (-EAGAIN when the queue is empty); `*delivered` gets how many datagrams have a
@@ -67,6 +72,7 @@ class RecvBatch {
   std::vector<sockaddr_storage> names_;
   std::vector<Control> control_;
   size_t used_ = 0;  // slots the last recvmmsg wrote to, whose lengths need resetting
+  const ArrivalPolicy* arrival_ = nullptr;
 };
 
 }  // namespace mcast

@@ -140,6 +140,8 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
                                        static_cast<uint8_t*>(records.Data()),
                                        records.ByteLength() / layout::kRecordBytes);
   send_batch_.SetSegmentation(KernelHasSegmentation(fd_));
+  arrival_ = std::make_unique<ArrivalPolicy>(family_, bind_addr, options.multicast_all);
+  batch_->SetArrivalPolicy(arrival_.get());
   if (family_ == AF_INET6) {
     filter_ = std::make_unique<MembershipFilter>();
     filter_on_ = !options.multicast_all;
@@ -359,8 +361,14 @@ Napi::Value SocketWrap::JS_membership(const Napi::CallbackInfo& info) {
     return ThrowSystem(env, EINVAL, "inet_pton(source)");
   }
   const uint32_t ifindex = info[3].As<Napi::Number>().Uint32Value();
+  const bool join = op == MembershipOp::kJoin || op == MembershipOp::kJoinSource;
+  ArrivalPolicy::Plan plan;
+  if (join) plan = arrival_->PlanJoin(group, ifindex);
+  if (plan.enable_before) SetPacketInfo(true);
   int err = ChangeMembership(fd_, family_, op, group, with_source ? &source : nullptr, ifindex);
   if (err != 0) return ThrowSystem(env, err, MembershipOptLabel(op));
+  if (join) arrival_->Joined(plan, group, ifindex);
+  if (plan.disable_after) SetPacketInfo(false);
   if (filter_ != nullptr) {
     const in6_addr& g = reinterpret_cast<const sockaddr_in6*>(&group.storage)->sin6_addr;
     if (op == MembershipOp::kJoin || op == MembershipOp::kJoinSource) filter_->Add(g, ifindex);
@@ -626,10 +634,18 @@ Napi::Value SocketWrap::JS_enableGro(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// setInterfaceFilter(on): IPv6 only, follows IPV6_MULTICAST_ALL (see membership_filter.h).
+// setInterfaceFilter(on): follows IP(V6)_MULTICAST_ALL, called before it changes: the IPv6
+// filter (see membership_filter.h), and IPv4's IP_PKTINFO, which must be on before
+// IP_MULTICAST_ALL is (arrival_policy.h).
 Napi::Value SocketWrap::JS_setInterfaceFilter(const Napi::CallbackInfo& info) {
-  if (filter_ != nullptr) filter_on_ = info[0].ToBoolean();
+  const bool on = info[0].ToBoolean();
+  if (filter_ != nullptr) filter_on_ = on;
+  if (!closed_ && arrival_ != nullptr && arrival_->PlanMulticastAll(!on)) SetPacketInfo(true);
   return info.Env().Undefined();
+}
+
+void SocketWrap::SetPacketInfo(bool on) {
+  if (fd_ >= 0 && family_ == AF_INET) SetIntOption(fd_, IPPROTO_IP, IP_PKTINFO, on ? 1 : 0);
 }
 
 // fd() -> the descriptor, or -1 once closed (for tests that count open descriptors).

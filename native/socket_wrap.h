@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "arrival_policy.h"
 #include "membership_filter.h"
 #include "recv_batch.h"
 #include "send_batch.h"
@@ -84,6 +85,9 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // Returns false when the 'error' listener threw.
   bool ReportSendErrors(napi_value self, uint32_t count, int err);
   bool ParseDestination(const Napi::CallbackInfo& info, size_t first, SockAddr* out);
+  // Turns IP_PKTINFO on or off as the arrival policy asks (errors are ignored: with it on, the
+  // kernel says what the policy would; off is only an optimisation).
+  void SetPacketInfo(bool on);
 
   AddonData* addon_ = nullptr;
   int fd_ = -1;
@@ -96,6 +100,8 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   PollWatcher* watcher_ = nullptr;
   napi_async_context async_context_ = nullptr;
   std::unique_ptr<RecvBatch> batch_;
+  // IPv4: whether IP_PKTINFO can be off (one membership of the bound group); see arrival_policy.h.
+  std::unique_ptr<ArrivalPolicy> arrival_;
   // IPv6 only: what this socket joined, kept always, applied while filter_on_ (multicastAll off).
   std::unique_ptr<MembershipFilter> filter_;
   bool filter_on_ = false;

@@ -246,6 +246,72 @@ s.sendmsg([payload], [(17, 103, struct.pack('H', 1200))], 0, ('${GROUP}', port))
   });
 });
 
+/** Whether the socket asks the kernel for IP_PKTINFO now. */
+function pktinfoOn(sock: Socket): boolean {
+  return sock.getOption(C.IPPROTO_IP!, C.IP_PKTINFO!).readInt32LE(0) !== 0;
+}
+
+describe('IP_PKTINFO only where the socket needs it', () => {
+  it('is off for a socket bound to its one group joined on one interface; destination and interface stay right', async () => {
+    const port = uniquePort();
+    const rx = socket({ port, address: GROUP });
+    expect(pktinfoOn(rx)).toBe(true); // nothing joined yet
+    rx.join(GROUP, { interface: 'lo' });
+    expect(pktinfoOn(rx)).toBe(false);
+    const got: MessageInfo[] = [];
+    const fromBatch: [string, number][] = [];
+    rx.on('batch', (b: RecvBatch) => {
+      for (let i = 0; i < b.count; i++) fromBatch.push([b.destination(i), b.interfaceIndex(i)]);
+    });
+    rx.on('message', (_d, info) => got.push(info));
+    loSender().sendBatch([datagram(0, 10), datagram(1, 20)], GROUP, port);
+    await waitFor(() => got.length >= 2, 'two datagrams');
+    for (const info of got) expect(info).toMatchObject({ destination: GROUP, interfaceIndex: 1 });
+    expect(fromBatch).toEqual([
+      [GROUP, 1],
+      [GROUP, 1],
+    ]);
+  });
+
+  it('stays on for a wildcard-bound socket', async () => {
+    const port = uniquePort();
+    const rx = socket({ port });
+    rx.join(GROUP, { interface: 'lo' });
+    expect(pktinfoOn(rx)).toBe(true);
+    const got: MessageInfo[] = [];
+    rx.on('message', (_d, info) => got.push(info));
+    loSender().send('x', GROUP, port);
+    await waitFor(() => got.length >= 1, 'a datagram');
+    expect(got[0]).toMatchObject({ destination: GROUP, interfaceIndex: 1 });
+  });
+
+  it('stays on with multicastAll, and comes back on when multicastAll is turned on', () => {
+    const a = socket({ port: uniquePort(), address: GROUP, multicastAll: true });
+    a.join(GROUP, { interface: 'lo' });
+    expect(pktinfoOn(a)).toBe(true);
+    const b = socket({ port: uniquePort(), address: GROUP });
+    b.join(GROUP, { interface: 'lo' });
+    expect(pktinfoOn(b)).toBe(false);
+    b.setMulticastAll(true);
+    expect(pktinfoOn(b)).toBe(true);
+    b.setMulticastAll(false);
+    expect(pktinfoOn(b)).toBe(true); // for good: the elision happens once per socket
+  });
+
+  it('stays off for more sources of the same (group, interface)', () => {
+    const rx = socket({ port: uniquePort(), address: '232.77.1.1' });
+    rx.join('232.77.1.1', { interface: 'lo', source: '127.0.0.1' });
+    rx.join('232.77.1.1', { interface: 'lo', source: '127.0.0.2' });
+    expect(pktinfoOn(rx)).toBe(false);
+  });
+
+  it('IPv6 always asks for IPV6_PKTINFO (its interface filter needs it)', () => {
+    const rx = socket({ family: 6, port: uniquePort(), address: 'ff15::77:1' });
+    rx.join('ff15::77:1', { interface: 'lo' });
+    expect(rx.getOption(C.IPPROTO_IPV6!, C.IPV6_RECVPKTINFO!).readInt32LE(0)).toBe(1);
+  });
+});
+
 /** python3 -c PY_SIZES group port ifaddr count seconds: prints "ready", then "SIZE FIRST LAST" per datagram. */
 const PY_SIZES = `
 import socket, struct, sys, time
@@ -355,5 +421,37 @@ describe('UDP_SEGMENT on the wire (veth)', () => {
     // Smaller datagrams still leave segmented.
     tx.sendBatch([datagram(0, 100), datagram(0, 100)], GROUP, port);
     expect(tx.stats()).toMatchObject({ segmentedSends: 1, segmentationFallbacks: 0, packetsSent: 5 });
+  });
+  it('IP_PKTINFO comes back on before a second (group, interface) join; every datagram keeps its interface', async () => {
+    const port = uniquePort();
+    const rx = socket({ port, address: GROUP, recvBufferSize: 1 << 20 });
+    rx.join(GROUP, { interface: 'lo' });
+    expect(pktinfoOn(rx)).toBe(false);
+    // Queued while IP_PKTINFO is off (no listener yet), read after it is back on: the kernel
+    // then reports interface 0 for them, and the known one is filled in.
+    const lo = loSender();
+    lo.sendBatch([datagram(0, 30), datagram(1, 30)], GROUP, port);
+    await settle(50);
+    rx.join(GROUP, { interface: link.self.ifname });
+    expect(pktinfoOn(rx)).toBe(true);
+    const got: [number, string, number][] = [];
+    rx.on('message', (d, info) => got.push([d[0]!, info.destination, info.interfaceIndex]));
+    await waitFor(() => got.length >= 2, 'the queued datagrams');
+    const py = `
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton('${PEER}'))
+s.sendto(bytes([7]) * 30, ('${GROUP}', int(sys.argv[1])))
+`;
+    expect((await peer.python(py, [String(port)])).code).toBe(0);
+    await waitFor(() => got.length >= 3, 'the datagram from the peer');
+    lo.send(datagram(9, 30), GROUP, port);
+    await waitFor(() => got.length >= 4, 'the datagram on lo');
+    expect(got).toEqual([
+      [0, GROUP, 1],
+      [1, GROUP, 1],
+      [7, GROUP, link.self.ifindex],
+      [9, GROUP, 1],
+    ]);
   });
 });

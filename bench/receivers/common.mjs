@@ -530,6 +530,8 @@ export function openMcastReceiver(opts, r) {
   let sock;
   try {
     sock = createSocket({
+      // Bound to the group, as the C reference is (and as a receiver of one group should be).
+      address: opts.group,
       port: opts.port,
       batchSize: opts.batch,
       maxMessageSize: opts.size,

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "arrival_policy.h"
 #include "batch_layout.h"
 #include "cmsg_decode.h"
 #include "gro_split.h"
@@ -326,6 +327,59 @@ TEST(PlansRunsWithinTheSegmentCapThe64KiBAndTheSizeLimit) {
 TEST(RefusalsThatEndSegmentation) {
   for (int err : {EIO, EINVAL, ENOTSUP, EOPNOTSUPP, ENOPROTOOPT}) EXPECT(mcast::IsSegmentationRefusal(err));
   for (int err : {EAGAIN, ENOBUFS, EMSGSIZE, ENETUNREACH, EPERM}) EXPECT(!mcast::IsSegmentationRefusal(err));
+}
+
+mcast::SockAddr V4(const char* text) {
+  mcast::SockAddr a;
+  mcast::ParseAddress(AF_INET, text, 0, 0, &a);
+  return a;
+}
+
+TEST(ElidesPacketInfoOnlyForOneMembershipOfTheBoundGroup) {
+  using Plan = mcast::ArrivalPolicy::Plan;
+  const mcast::SockAddr g = V4("239.1.1.1"), other = V4("239.1.1.2");
+  {
+    mcast::ArrivalPolicy p(AF_INET, g, false);
+    EXPECT(!p.known());
+    Plan plan = p.PlanJoin(g, 3);
+    EXPECT(plan.disable_after && !plan.enable_before);
+    p.Joined(plan, g, 3);
+    EXPECT(p.known() && p.ifindex() == 3);
+    EXPECT(std::memcmp(p.destination(), &reinterpret_cast<const sockaddr_in*>(&g.storage)->sin_addr, 4) == 0);
+    plan = p.PlanJoin(g, 3);  // another source of the same (group, interface)
+    EXPECT(!plan.enable_before && !plan.disable_after);
+    plan = p.PlanJoin(g, 4);  // a second interface: on before the join, for good
+    EXPECT(plan.enable_before && !plan.disable_after);
+    p.Joined(plan, g, 4);
+    EXPECT(p.known() && p.ifindex() == 3);  // kept for datagrams queued while it was off
+    plan = p.PlanJoin(g, 3);
+    EXPECT(!plan.enable_before && !plan.disable_after);
+  }
+  {
+    mcast::ArrivalPolicy p(AF_INET, g, false);
+    EXPECT(!p.PlanJoin(other, 3).disable_after);  // another group (a bind to g never sees it)
+    EXPECT(!p.PlanJoin(g, 3).disable_after);      // decided: never again
+  }
+  {
+    mcast::ArrivalPolicy p(AF_INET, g, false);
+    EXPECT(!p.PlanJoin(g, 0).disable_after);  // the kernel's choice of interface is not known
+  }
+  {
+    mcast::ArrivalPolicy p(AF_INET, g, false);
+    Plan plan = p.PlanJoin(g, 2);
+    p.Joined(plan, g, 2);
+    EXPECT(!p.PlanMulticastAll(false));
+    EXPECT(p.PlanMulticastAll(true));
+    EXPECT(!p.PlanMulticastAll(true));
+  }
+  mcast::ArrivalPolicy wildcard(AF_INET, V4("0.0.0.0"), false);
+  EXPECT(!wildcard.PlanJoin(g, 3).disable_after);
+  mcast::ArrivalPolicy all(AF_INET, g, true);
+  EXPECT(!all.PlanJoin(g, 3).disable_after);
+  mcast::SockAddr g6;
+  mcast::ParseAddress(AF_INET6, "ff15::1", 0, 0, &g6);
+  mcast::ArrivalPolicy v6(AF_INET6, g6, false);
+  EXPECT(!v6.PlanJoin(g6, 3).disable_after);
 }
 
 TEST(ParsesAndFormatsAddresses) {

@@ -12,7 +12,8 @@
       "native/interfaces.cc",
       "native/membership_filter.cc",
       "native/gro_split.cc",
-      "native/arrival_policy.cc"
+      "native/arrival_policy.cc",
+      "native/drain.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",

@@ -8,16 +8,13 @@
 
 #include "addon_data.h"
 #include "batch_layout.h"
+#include "drain.h"
 #include "linux_options.h"
 #include "napi_errors.h"
 
 namespace mcast {
 
 namespace {
-
-// recvmmsg rounds per readable event: enough to drain a burst, few enough that one busy socket
-// cannot starve the rest of the loop (libuv's udp.c caps its reads the same way).
-constexpr int kMaxRoundsPerWake = 32;
 
 bool GetBytes(napi_env env, napi_value value, uint8_t** data, size_t* length) {
   napi_typedarray_type type;
@@ -239,33 +236,40 @@ void SocketWrap::HandleEvents(int status, int events) {
   if ((events & UV_READABLE) != 0 && receiving_) DrainReadable(self);
 }
 
-void SocketWrap::DrainReadable(napi_value self) {
-  Napi::Env env = Env();
-  const MembershipFilter* filter = filter_on_ ? filter_.get() : nullptr;
-  napi_value on_batch = nullptr;  // looked up at the first batch, once per wake-up
-  for (int round = 0; round < kMaxRoundsPerWake && receiving_ && !closed_; round++) {
-    int delivered = 0;
-    int n = batch_->Receive(fd_, filter, &rx_, &delivered);
-    if (n == -EAGAIN || n == -EWOULDBLOCK || n == 0) return;
-    if (n < 0 && IsSendSideError(-n)) {
-      // recvmmsg returned the socket's pending error; its error-queue entry is the same event.
-      int last = -n;
-      const uint32_t queued = DrainErrorQueue(fd_, &last);
-      if (!ReportSendErrors(self, queued > 0 ? queued : 1, -n)) return;
-      continue;  // datagrams may still be queued
-    }
-    if (n < 0) {
-      Dispatch(self, addon_->on_error.Value(),
-               {Napi::Number::New(env, -n), Napi::String::New(env, "recvmmsg")});
-      return;
-    }
-    if (delivered > 0) {
-      if (on_batch == nullptr) on_batch = addon_->on_batch.Value();
-      if (!Dispatch(self, on_batch, {Napi::Number::New(env, delivered)})) return;
-    }
-    // A short batch means the queue is empty: skip the recvmmsg that would say EAGAIN.
-    if (static_cast<size_t>(n) < batch_->batch_size()) return;
+namespace {
+
+// The binding's side of a drain: each event becomes one call into JS, with `this` = the socket.
+class JsDrainSink final : public DrainSink {
+ public:
+  JsDrainSink(SocketWrap* socket, napi_value self) : socket_(socket), self_(self) {}
+  bool Receiving() const override { return socket_->Receiving(); }
+  bool OnBatch(int delivered) override { return socket_->DispatchBatch(self_, delivered); }
+  bool OnSendErrors(uint32_t count, int err) override {
+    return socket_->ReportSendErrors(self_, count, err);
   }
+  void OnError(int err) override { socket_->DispatchError(self_, err, "recvmmsg"); }
+
+ private:
+  SocketWrap* socket_;
+  napi_value self_;
+};
+
+}  // namespace
+
+void SocketWrap::DrainReadable(napi_value self) {
+  JsDrainSink sink(this, self);
+  mcast::DrainReadable(batch_.get(), fd_, filter_on_ ? filter_.get() : nullptr, &rx_, &sink);
+}
+
+bool SocketWrap::DispatchBatch(napi_value self, int delivered) {
+  Napi::Env env = Env();
+  return Dispatch(self, addon_->on_batch.Value(), {Napi::Number::New(env, delivered)});
+}
+
+void SocketWrap::DispatchError(napi_value self, int err, const char* syscall) {
+  Napi::Env env = Env();
+  Dispatch(self, addon_->on_error.Value(),
+           {Napi::Number::New(env, err), Napi::String::New(env, syscall)});
 }
 
 bool SocketWrap::ReportSendErrors(napi_value self, uint32_t count, int err) {
@@ -596,11 +600,7 @@ Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   values[1] = static_cast<double>(rx_.bytes);
   values[2] = static_cast<double>(rx_.batches);
   values[3] = static_cast<double>(rx_.truncated);
-  // SO_MEMINFO counts drops that no later datagram has reported through SO_RXQ_OVFL yet.
-  uint32_t drops = rx_.kernel_drops;
-  if (fd_ >= 0 && ReadDropCount(fd_, &drops) == 0 && drops > rx_.kernel_drops) {
-    rx_.kernel_drops = drops;
-  }
+  MergeDropCount(fd_, &rx_);
   values[4] = static_cast<double>(rx_.kernel_drops);
   values[5] = static_cast<double>(tx_.packets);
   values[6] = static_cast<double>(tx_.bytes);

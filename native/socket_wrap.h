@@ -41,6 +41,15 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // Closes the descriptor and the poll handle without calling into JS (GC, env teardown).
   void CloseNative();
 
+  // For the drain (native/drain.h): whether datagrams are still wanted, and the calls into JS
+  // with `self` as `this`; each returns false when the callback threw.
+  bool Receiving() const { return receiving_ && !closed_; }
+  bool DispatchBatch(napi_value self, int delivered);
+  void DispatchError(napi_value self, int err, const char* syscall);
+  // Counts ICMP errors about sent datagrams; on a connected socket also emits one 'error'.
+  // Returns false when the 'error' listener threw.
+  bool ReportSendErrors(napi_value self, uint32_t count, int err);
+
  private:
   Napi::Value JS_close(const Napi::CallbackInfo& info);
   Napi::Value JS_setReceiving(const Napi::CallbackInfo& info);
@@ -81,9 +90,6 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // when it threw; the exception is then reported as uncaught, as for any EventEmitter listener.
   bool Dispatch(napi_value self, napi_value fn, std::initializer_list<napi_value> args);
   bool CheckOpen(Napi::Env env);
-  // Counts ICMP errors about sent datagrams; on a connected socket also emits one 'error'.
-  // Returns false when the 'error' listener threw.
-  bool ReportSendErrors(napi_value self, uint32_t count, int err);
   bool ParseDestination(const Napi::CallbackInfo& info, size_t first, SockAddr* out);
   // Turns IP_PKTINFO on or off as the arrival policy asks (errors are ignored: with it on, the
   // kernel says what the policy would; off is only an optimisation).

@@ -24,6 +24,7 @@
 #include "arrival_policy.h"
 #include "batch_layout.h"
 #include "cmsg_decode.h"
+#include "drain.h"
 #include "gro_split.h"
 #include "linux_options.h"
 #include "recv_batch.h"
@@ -615,6 +616,118 @@ SOCKET_TEST(FallsBackToPlainSendsWhenSegmentationIsRefused) {
   EXPECT(total == 20);
   close(rx);
   close(tx);
+}
+
+// Drops after the last datagram read show only in SO_MEMINFO: MergeDropCount takes them in.
+SOCKET_TEST(MergesTheDropCountOfSoMeminfo) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  int effective = 0;
+  EXPECT(mcast::SetBufferSize(rx, true, 4096, &effective) == 0);
+  std::vector<uint8_t> payload(1000, 1);
+  mcast::SendCounters sc;
+  size_t accepted = 0;
+  for (int i = 0; i < 200; i++) accepted += mcast::SendOne(tx, rx_addr, payload.data(), payload.size(), &sc).sent;
+  std::vector<uint8_t> slab(size_t{64} * 2048), records(64 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(64, 2048, slab.data(), records.data());
+  mcast::RecvCounters rc;
+  while (Receive(&batch, rx, &rc) > 0) {
+  }
+  EXPECT(rc.kernel_drops == 0);  // no datagram came after the drops
+  mcast::MergeDropCount(rx, &rc);
+  EXPECT(rc.kernel_drops > 0 && rc.packets + rc.kernel_drops == accepted);
+  const uint32_t merged = rc.kernel_drops;
+  rc.kernel_drops = merged + 5;  // a higher count (from a cmsg) is never lowered
+  mcast::MergeDropCount(rx, &rc);
+  EXPECT(rc.kernel_drops == merged + 5);
+  mcast::MergeDropCount(-1, &rc);
+  EXPECT(rc.kernel_drops == merged + 5);
+  close(rx);
+  close(tx);
+}
+
+// A sink that records what a drain hands it and may stop after some batches.
+class RecordingSink final : public mcast::DrainSink {
+ public:
+  explicit RecordingSink(int stop_after = 1 << 30) : stop_after_(stop_after) {}
+  bool Receiving() const override { return true; }
+  bool OnBatch(int delivered) override {
+    batches.push_back(delivered);
+    return static_cast<int>(batches.size()) < stop_after_;
+  }
+  bool OnSendErrors(uint32_t count, int err) override {
+    send_errors.push_back({count, err});
+    return true;
+  }
+  void OnError(int err) override { errors.push_back(err); }
+  std::vector<int> batches;
+  std::vector<std::pair<uint32_t, int>> send_errors;
+  std::vector<int> errors;
+
+ private:
+  int stop_after_;
+};
+
+SOCKET_TEST(DrainsBatchesUntilAShortOneAndStopsWhenTheSinkSaysSo) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  std::vector<uint8_t> payload(32, 3);
+  mcast::SendCounters sc;
+  auto send = [&](int n) {
+    for (int i = 0; i < n; i++) mcast::SendOne(tx, rx_addr, payload.data(), payload.size(), &sc);
+  };
+  std::vector<uint8_t> slab(size_t{16} * 64), records(16 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(16, 64, slab.data(), records.data());
+  mcast::RecvCounters rc;
+  send(3 * 16 + 5);
+  RecordingSink all;
+  EXPECT(mcast::DrainReadable(&batch, rx, nullptr, &rc, &all) == 4);
+  EXPECT((all.batches == std::vector<int>{16, 16, 16, 5}));
+  RecordingSink empty;
+  EXPECT(mcast::DrainReadable(&batch, rx, nullptr, &rc, &empty) == 0 && empty.batches.empty());
+  send(40);
+  RecordingSink one(1);
+  EXPECT(mcast::DrainReadable(&batch, rx, nullptr, &rc, &one) == 1);
+  EXPECT((one.batches == std::vector<int>{16}));
+  RecordingSink rest;
+  mcast::DrainReadable(&batch, rx, nullptr, &rc, &rest);
+  EXPECT((rest.batches == std::vector<int>{16, 8}));
+  // At most kMaxRoundsPerWake rounds per wake-up, however much is queued.
+  int effective = 0;
+  mcast::SetBufferSize(rx, true, 4 << 20, &effective);
+  send(16 * (mcast::kMaxRoundsPerWake + 2));
+  RecordingSink capped;
+  EXPECT(mcast::DrainReadable(&batch, rx, nullptr, &rc, &capped) == mcast::kMaxRoundsPerWake);
+  RecordingSink tail;
+  mcast::DrainReadable(&batch, rx, nullptr, &rc, &tail);
+  EXPECT((tail.batches == std::vector<int>{16, 16}));  // the rest, then EAGAIN
+  close(rx);
+  close(tx);
+}
+
+// A connected socket's datagram to a closed port comes back as ICMP: the receive call reports
+// ECONNREFUSED, which the drain hands on as a send error and then goes on receiving.
+SOCKET_TEST(HandsOnSendSideErrorsAndGoesOn) {
+  mcast::SockAddr rx_addr, closed_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int closed = Open(AF_INET, "127.0.0.1", 0, &closed_addr);
+  close(closed);  // nobody listens on its port now
+  EXPECT(mcast::Connect(rx, closed_addr) == 0);
+  std::vector<uint8_t> payload(8, 1);
+  mcast::SendCounters sc;
+  EXPECT(mcast::SendOne(rx, closed_addr, payload.data(), payload.size(), &sc).sent == 1);
+  usleep(20000);  // the ICMP error arrives in softirq context
+  std::vector<uint8_t> slab(size_t{8} * 64), records(8 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(8, 64, slab.data(), records.data());
+  mcast::RecvCounters rc;
+  RecordingSink sink;
+  mcast::DrainReadable(&batch, rx, nullptr, &rc, &sink);
+  EXPECT(sink.send_errors.size() == 1);
+  EXPECT(!sink.send_errors.empty() && sink.send_errors[0].second == ECONNREFUSED);
+  EXPECT(sink.errors.empty() && sink.batches.empty());
+  close(rx);
 }
 
 SOCKET_TEST(MembershipErrnos) {

@@ -44,6 +44,8 @@ export interface NativeSocket {
   setSegmentation(on: boolean): boolean;
   /** Sets UDP_GRO; each datagram split out of a merged receive keeps at most `keep` bytes. */
   enableGro(keep: number): void;
+  /** One batch within `timeoutMs` (polling, or spinning when `spin`); returns its datagrams, 0 when none came. */
+  receiveSync(timeoutMs: number, spin: boolean): number;
   /** Set by lib/socket.ts: the facade that receives this socket's events. */
   owner?: NativeSocketOwner;
 }

@@ -6,6 +6,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 
 import { Batch } from './batch';
 import { BatchDispatch } from './dispatch';
@@ -39,6 +40,7 @@ const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
   'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'gso', 'gro',
+  'busyPoll', 'preferBusyPoll',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
 /** The largest UDP payload: 65535 minus the IP and UDP headers. */
@@ -48,6 +50,12 @@ const MAX_BUFFER_SIZE = 0x3fffffff;
 const GRO_SLOT_BYTES = 65536;
 /** UDP_GRO_CNT_MAX: the most datagrams the kernel merges into one receive (native/gro_split.h). */
 const GRO_MAX_SEGMENTS = 64;
+/** The longest SO_BUSY_POLL mcast accepts, in µs: a second of spinning per empty receive. */
+const MAX_BUSY_POLL_US = 1_000_000;
+/** asm-generic/socket.h; not in every libc's headers. */
+const SO_BUSY_POLL = 46;
+const SO_PREFER_BUSY_POLL = 69;
+const NEEDS_NET_ADMIN = 'raising it needs CAP_NET_ADMIN in the network namespace';
 
 let bufferWarningShown = false;
 
@@ -157,6 +165,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const loopback = o.loopback === undefined ? undefined : checkBoolean('options.loopback', o.loopback);
     const outgoing =
       o.interface === undefined ? undefined : resolveInterface('options.interface', o.interface as InterfaceRef, family);
+    const busyPoll = o.busyPoll === undefined ? undefined : checkInteger('options.busyPoll', o.busyPoll, 0, MAX_BUSY_POLL_US);
+    const preferBusyPoll = flag('preferBusyPoll', false);
 
     // With gro each slot holds a merged receive, which splits into up to 64 records.
     const slotSize = gro ? GRO_SLOT_BYTES : this.maxMessageSize;
@@ -177,6 +187,12 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     try {
       if (!gso) this.#native.setSegmentation(false);
       if (gro) this.#enableGro();
+      if (busyPoll !== undefined) {
+        this.#setInt(C.SOL_SOCKET!, SO_BUSY_POLL, busyPoll, 'setsockopt(SO_BUSY_POLL)', `set busyPoll to ${busyPoll} µs`, NEEDS_NET_ADMIN);
+      }
+      if (preferBusyPoll) {
+        this.#setInt(C.SOL_SOCKET!, SO_PREFER_BUSY_POLL, 1, 'setsockopt(SO_PREFER_BUSY_POLL)', 'turn preferBusyPoll on', 'SO_PREFER_BUSY_POLL needs CAP_NET_ADMIN; busyPoll alone does not');
+      }
       if (recvBufferSize !== undefined) this.setRecvBufferSize(recvBufferSize);
       if (sendBufferSize !== undefined) this.setSendBufferSize(sendBufferSize);
       if (ttl !== undefined) this.setTTL(ttl);
@@ -297,11 +313,13 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     return this;
   }
 
-  #setInt(level: number, name: number, value: number, label: string, action: string): void {
+  #setInt(level: number, name: number, value: number, label: string, action: string, permissionHint?: string): void {
     try {
       this.#native.setIntOption(level, name, value, label);
     } catch (error) {
-      rethrowNative(error, { action });
+      const errno = Math.abs((error as { errno?: number }).errno ?? 0);
+      const refused = errno === osConstants.errno.EPERM || errno === osConstants.errno.EACCES;
+      rethrowNative(error, { action, ...(refused && permissionHint !== undefined && { hint: permissionHint }) });
     }
   }
 
@@ -510,6 +528,39 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       this.#writableWaiters.push({ resolve, reject });
       this.#native.waitWritable();
     });
+  }
+
+  // ---- synchronous receive (a worker thread that owns the socket) -------------------------
+
+  /**
+   * Returns the next batch, waiting up to `timeoutMs` for it, or null when none came by then.
+   * For a thread that owns its socket and wants the lowest latency: `'block'` (default) sleeps
+   * in poll(2); `'spin'` receives in a loop without sleeping (a whole core; with `busyPoll` each
+   * empty receive also polls the device in the kernel). The batch is the 'batch' event's view,
+   * valid until the next receiveSync() or close(). Datagrams go either here or to listeners.
+   * @throws ERR_MCAST_MAIN_THREAD with a timeout above 0 on the main thread (it would block the
+   *   event loop), ERR_MCAST_RECEIVING while 'message'/'batch' listeners receive
+   * @example
+   * // in a worker: for (;;) { const b = sock.receiveSync(1000, 'spin'); if (b) handle(b); }
+   */
+  receiveSync(timeoutMs = 0, mode: 'block' | 'spin' = 'block'): RecvBatch | null {
+    this.#checkOpen('receive');
+    checkInteger('timeoutMs', timeoutMs, 0, 0x7fffffff);
+    if (mode !== 'block' && mode !== 'spin') throw invalidArgType('mode', "'block' or 'spin'", mode);
+    if (timeoutMs > 0 && isMainThread) {
+      throw mcastError('ERR_MCAST_MAIN_THREAD', 'receiveSync() with a timeout would block the main event loop: call it in a worker thread, or with a timeout of 0');
+    }
+    if (this.#hasReceivers()) {
+      throw mcastError('ERR_MCAST_RECEIVING', "receiveSync() cannot be used while 'message' or 'batch' listeners receive");
+    }
+    let count = 0;
+    try {
+      count = this.#native.receiveSync(timeoutMs, mode === 'spin');
+    } catch (error) {
+      rethrowNative(error, { action: 'receive' });
+    }
+    this.#batch.count = count;
+    return count > 0 ? this.#batch : null;
   }
 
   // ---- state -----------------------------------------------------------------------------

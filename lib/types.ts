@@ -87,6 +87,18 @@ export interface SocketOptions {
    * @throws ENOPROTOOPT naming setsockopt(UDP_GRO) where the kernel lacks it
    */
   gro?: boolean;
+  /**
+   * SO_BUSY_POLL in µs, 0 to 1000000: an empty receive polls the device queue for up to this
+   * long before it sleeps or returns (lower latency, a whole core; see receiveSync). It needs a
+   * device with NAPI (a NIC; a veth with GRO on). Raising it above the kernel's default
+   * (net.core.busy_read) may need CAP_NET_ADMIN: a refusal says so.
+   */
+  busyPoll?: number;
+  /**
+   * SO_PREFER_BUSY_POLL, default false: the device's interrupts stay off while this socket busy
+   * polls. Needs CAP_NET_ADMIN (refused with EPERM otherwise, and the error says so).
+   */
+  preferBusyPoll?: boolean;
 }
 
 /** Options of join, leave, blockSource and unblockSource. */

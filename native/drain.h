@@ -36,6 +36,20 @@ class DrainSink {
 int DrainReadable(RecvBatch* batch, int fd, const MembershipFilter* filter, RecvCounters* counters,
                   DrainSink* sink);
 
+// How ReceiveWithin waits for the first datagram.
+enum class WaitMode {
+  kBlock,  // poll(2) until readable: the thread sleeps
+  kSpin,   // non-blocking receives in a loop: a whole core, the lowest latency (with SO_BUSY_POLL
+           // each empty receive also polls the device queue in the kernel for that long)
+};
+
+// One batch for a thread that owns its socket: receives at once when datagrams are queued, else
+// waits up to `timeout_ms` (0: not at all) as `mode` says. Returns what RecvBatch::Receive
+// returns (-EAGAIN when the deadline passed with nothing); IsSendSideError results are taken off
+// the error queue and counted in `*send_errors` (the wait goes on). Retries EINTR.
+int ReceiveWithin(RecvBatch* batch, int fd, const MembershipFilter* filter, RecvCounters* counters,
+                  int timeout_ms, WaitMode mode, int* delivered, uint32_t* send_errors);
+
 // The kernel's drop count as stats() reports it: SO_RXQ_OVFL comes only with the next datagram
 // that makes it in, so SO_MEMINFO's count (all drops so far) raises it when higher.
 void MergeDropCount(int fd, RecvCounters* counters);

@@ -72,6 +72,7 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                              "setInterfaceFilter"),
                          InstanceMethod<&SocketWrap::JS_setSegmentation>("setSegmentation"),
                          InstanceMethod<&SocketWrap::JS_enableGro>("enableGro"),
+                         InstanceMethod<&SocketWrap::JS_receiveSync>("receiveSync"),
                      });
 }
 
@@ -612,6 +613,24 @@ Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   values[12] = static_cast<double>(rx_.gro_receives);
   values[13] = static_cast<double>(rx_.gro_datagrams);
   return env.Undefined();
+}
+
+// receiveSync(timeoutMs, spin) -> datagrams in the batch (0: none by the deadline). For a worker
+// thread that owns the socket; lib/socket.ts refuses it on the main thread and while listeners
+// receive, so the event loop's drain and this never share the batch.
+Napi::Value SocketWrap::JS_receiveSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber()) return ThrowArgType(env, "(timeoutMs, spin)");
+  int delivered = 0;
+  uint32_t send_errors = 0;
+  const int n = ReceiveWithin(batch_.get(), fd_, filter_on_ ? filter_.get() : nullptr, &rx_,
+                              info[0].As<Napi::Number>().Int32Value(),
+                              info[1].ToBoolean() ? WaitMode::kSpin : WaitMode::kBlock, &delivered,
+                              &send_errors);
+  tx_.async_errors += send_errors;
+  if (n < 0 && n != -EAGAIN) return ThrowSystem(env, -n, "recvmmsg");
+  return Napi::Number::New(env, n > 0 ? delivered : 0);
 }
 
 // setSegmentation(on) -> whether UDP_SEGMENT is now used (false where the kernel lacks it).

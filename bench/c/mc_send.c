@@ -353,13 +353,18 @@ static void send_one(struct sender *s)
     }
 }
 
-/* sendmmsg may send only a prefix; the rest (and a failed call) is retried, in order. */
-static void send_many(struct sender *s, unsigned n)
+/*
+ * Sends the m messages `msgs`, which carry datagrams [0, n), `per` datagrams each (the last may
+ * carry fewer).  sendmmsg may send only a prefix; the rest (and a failed call) is retried, in
+ * order, with the datagrams not yet sent stamped again.
+ */
+static void send_messages(struct sender *s, struct mmsghdr *msgs, unsigned m, unsigned per,
+                          unsigned n, const char *what)
 {
     unsigned done = 0;
-    while (done < n) {
-        stamp(s, done, n);
-        int r = sendmmsg(s->fd, s->msgs + done, n - done, MSG_DONTWAIT);
+    while (done < m) {
+        stamp(s, done * per, n);
+        int r = sendmmsg(s->fd, msgs + done, m - done, MSG_DONTWAIT);
         if (r > 0) {
             done += (unsigned)r;
             continue;
@@ -367,10 +372,12 @@ static void send_many(struct sender *s, unsigned n)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && !retryable(errno))
-            die("sendmmsg");
+            die(what);
         wait_writable(s, r < 0 ? errno : EAGAIN);
     }
 }
+
+static void send_many(struct sender *s, unsigned n) { send_messages(s, s->msgs, n, 1, n, "sendmmsg"); }
 
 /* --gso: the n datagrams as UDP_SEGMENT messages of per_msg each (the last may hold fewer). */
 static void send_segmented(struct sender *s, unsigned n)
@@ -392,20 +399,7 @@ static void send_segmented(struct sender *s, unsigned n)
         uint16_t seg = (uint16_t)s->size;
         memcpy(CMSG_DATA(c), &seg, sizeof seg);
     }
-    unsigned done = 0;
-    while (done < m) {
-        stamp(s, done * s->per_msg, n);
-        int r = sendmmsg(s->fd, s->gmsgs + done, m - done, MSG_DONTWAIT);
-        if (r > 0) {
-            done += (unsigned)r;
-            continue;
-        }
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r < 0 && !retryable(errno))
-            die("sendmmsg(UDP_SEGMENT)");
-        wait_writable(s, r < 0 ? errno : EAGAIN);
-    }
+    send_messages(s, s->gmsgs, m, s->per_msg, n, "sendmmsg(UDP_SEGMENT)");
 }
 
 /* Send the next n datagrams (n <= batch) with consecutive sequence numbers. */

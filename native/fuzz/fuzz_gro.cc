@@ -9,20 +9,10 @@
 #include <cstring>
 
 #include "gro_split.h"
+#include "fuzz_util.h"
 
-namespace {
-
-uint32_t Read32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-void Check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-}  // namespace
+using mcast_fuzz::Check;
+using mcast_fuzz::Read32;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 13) return 0;

@@ -511,21 +511,31 @@ SOCKET_TEST(GivesAReusedSlotItsFullControlRoomBack) {
   close(tx);
 }
 
-SOCKET_TEST(CountsKernelDropsWithSoRxqOvfl) {
-  mcast::SockAddr rx_addr;
-  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
-  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+// Sends 200 datagrams of 1000 bytes to a receiver whose buffer holds a few, and reads what
+// made it in. Returns how many the kernel accepted from the sender.
+size_t OverflowAndDrain(int rx, int tx, const mcast::SockAddr& rx_addr, mcast::RecvBatch* batch,
+                        mcast::RecvCounters* rc) {
   int effective = 0;
   EXPECT(mcast::SetBufferSize(rx, true, 4096, &effective) == 0);
   std::vector<uint8_t> payload(1000, 1);
   mcast::SendCounters sc;
   size_t accepted = 0;
   for (int i = 0; i < 200; i++) accepted += mcast::SendOne(tx, rx_addr, payload.data(), payload.size(), &sc).sent;
+  while (Receive(batch, rx, rc) > 0) {
+  }
+  return accepted;
+}
+
+SOCKET_TEST(CountsKernelDropsWithSoRxqOvfl) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
   std::vector<uint8_t> slab(size_t{64} * 2048), records(64 * mcast::layout::kRecordBytes);
   mcast::RecvBatch batch(64, 2048, slab.data(), records.data());
   mcast::RecvCounters rc;
-  while (Receive(&batch, rx, &rc) > 0) {
-  }
+  const size_t accepted = OverflowAndDrain(rx, tx, rx_addr, &batch, &rc);
+  std::vector<uint8_t> payload(1000, 1);
+  mcast::SendCounters sc;
   // One more after the drops, so that a datagram carries the final drop count.
   EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), payload.size(), &sc).sent == 1);
   while (Receive(&batch, rx, &rc) > 0) {
@@ -623,17 +633,10 @@ SOCKET_TEST(MergesTheDropCountOfSoMeminfo) {
   mcast::SockAddr rx_addr;
   const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
   const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
-  int effective = 0;
-  EXPECT(mcast::SetBufferSize(rx, true, 4096, &effective) == 0);
-  std::vector<uint8_t> payload(1000, 1);
-  mcast::SendCounters sc;
-  size_t accepted = 0;
-  for (int i = 0; i < 200; i++) accepted += mcast::SendOne(tx, rx_addr, payload.data(), payload.size(), &sc).sent;
   std::vector<uint8_t> slab(size_t{64} * 2048), records(64 * mcast::layout::kRecordBytes);
   mcast::RecvBatch batch(64, 2048, slab.data(), records.data());
   mcast::RecvCounters rc;
-  while (Receive(&batch, rx, &rc) > 0) {
-  }
+  const size_t accepted = OverflowAndDrain(rx, tx, rx_addr, &batch, &rc);
   EXPECT(rc.kernel_drops == 0);  // no datagram came after the drops
   mcast::MergeDropCount(rx, &rc);
   EXPECT(rc.kernel_drops > 0 && rc.packets + rc.kernel_drops == accepted);

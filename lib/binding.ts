@@ -46,6 +46,8 @@ export interface NativeSocket {
   enableGro(keep: number): void;
   /** One batch within `timeoutMs` (polling, or spinning when `spin`); returns its datagrams, 0 when none came. */
   receiveSync(timeoutMs: number, spin: boolean): number;
+  /** Copies the batch's first `count` datagrams into `target`, back to back; returns the bytes. */
+  packBatch(count: number, target: Uint8Array): number;
   /** Set by lib/socket.ts: the facade that receives this socket's events. */
   owner?: NativeSocketOwner;
 }

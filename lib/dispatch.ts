@@ -22,16 +22,21 @@ export interface DispatchTarget extends EventEmitter {
   readonly closed: boolean;
 }
 
+/** Copies the batch's first `count` datagrams into `target`, back to back (one native call). */
+export type PackBatch = (count: number, target: Uint8Array) => number;
+
 /** The listener dispatch of one socket (lib/socket.ts owns one). */
 export class BatchDispatch {
   readonly #target: DispatchTarget;
+  readonly #pack: PackBatch;
   readonly #capturesRejections = EventEmitter.captureRejections;
   #stale = true;
   #batchListeners: readonly Listener[] = [];
   #messageListeners: readonly Listener[] = [];
 
-  constructor(target: DispatchTarget) {
+  constructor(target: DispatchTarget, pack: PackBatch) {
     this.#target = target;
+    this.#pack = pack;
   }
 
   /** The 'batch' or 'message' listeners changed: look them up again before the next call. */
@@ -100,7 +105,7 @@ export class BatchDispatch {
     let total = 0;
     for (let i = 0; i < count; i++) total += batch.size(i);
     const block = Buffer.allocUnsafeSlow(total);
-    const slab = batch.buffer;
+    this.#pack(count, block);
     let at = 0;
     for (let i = 0; i < count && !target.closed; i++) {
       // A listener may add or remove 'message' listeners: emit() would see that from the next
@@ -122,9 +127,7 @@ export class BatchDispatch {
       if (ttl !== undefined) info.ttl = ttl;
       const timestamp = batch.timestamp(i);
       if (timestamp !== undefined) info.timestamp = timestamp;
-      const start = batch.offset(i);
       const size = info.size;
-      slab.copy(block, at, start, start + size);
       const data = block.subarray(at, at + size);
       at += size;
       if (useEmit) {

@@ -183,7 +183,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     }
     this.#native.owner = this;
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
-    this.#dispatch = new BatchDispatch(this);
+    this.#dispatch = new BatchDispatch(this, (count, target) => this.#native.packBatch(count, target));
     try {
       if (!gso) this.#native.setSegmentation(false);
       if (gro) this.#enableGro();

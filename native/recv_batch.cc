@@ -28,6 +28,26 @@ void FillKnownArrival(const ArrivalPolicy& known, uint8_t* record, DecodeResult*
 
 }  // namespace
 
+bool PackDatagrams(const uint8_t* slab, size_t slab_bytes, const uint8_t* records, size_t count,
+                   uint8_t* out, size_t out_bytes, size_t* written) {
+  size_t at = 0;
+  *written = 0;
+  for (size_t i = 0; i < count; i++) {
+    const uint8_t* record = records + i * layout::kRecordBytes;
+    int32_t offset, size;
+    std::memcpy(&offset, record + layout::kOffset * sizeof(int32_t), sizeof(offset));
+    std::memcpy(&size, record + layout::kSize * sizeof(int32_t), sizeof(size));
+    if (offset < 0 || size < 0 || static_cast<size_t>(offset) + static_cast<size_t>(size) > slab_bytes ||
+        at + static_cast<size_t>(size) > out_bytes) {
+      return false;
+    }
+    std::memcpy(out + at, slab + offset, static_cast<size_t>(size));
+    at += static_cast<size_t>(size);
+    *written = at;
+  }
+  return true;
+}
+
 RecvBatch::RecvBatch(size_t batch_size, size_t slot_size, uint8_t* slab, uint8_t* records,
                      size_t record_capacity)
     : batch_size_(batch_size),

@@ -25,6 +25,12 @@ struct RecvCounters {
   uint64_t gro_datagrams = 0;  // datagrams that arrived in those receives
 };
 
+// Copies the data of the first `count` records (their kOffset / kSize) from `slab` into `out`,
+// back to back, in record order: the 'message' path's one copy per batch. Returns false, having
+// copied what fit, when a record points outside the slab or `out` is too small.
+bool PackDatagrams(const uint8_t* slab, size_t slab_bytes, const uint8_t* records, size_t count,
+                   uint8_t* out, size_t out_bytes, size_t* written);
+
 class RecvBatch {
  public:
   // `slab` holds batch_size slots of `slot_size` bytes, `records` `record_capacity` records
@@ -48,6 +54,7 @@ class RecvBatch {
   int Receive(int fd, const MembershipFilter* filter, RecvCounters* counters, int* delivered);
 
   size_t batch_size() const { return batch_size_; }
+  size_t record_capacity() const { return record_capacity_; }
 
  private:
   // Room for IPV6_PKTINFO, the TTL / hop limit, SO_RXQ_OVFL and SCM_TIMESTAMPNS together.

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,7 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_setSegmentation>("setSegmentation"),
                          InstanceMethod<&SocketWrap::JS_enableGro>("enableGro"),
                          InstanceMethod<&SocketWrap::JS_receiveSync>("receiveSync"),
+                         InstanceMethod<&SocketWrap::JS_packBatch>("packBatch"),
                      });
 }
 
@@ -631,6 +633,28 @@ Napi::Value SocketWrap::JS_receiveSync(const Napi::CallbackInfo& info) {
   tx_.async_errors += send_errors;
   if (n < 0 && n != -EAGAIN) return ThrowSystem(env, -n, "recvmmsg");
   return Napi::Number::New(env, n > 0 ? delivered : 0);
+}
+
+// packBatch(count, target: Uint8Array): copies the data of the batch's first `count` datagrams
+// into `target`, back to back (the 'message' path's one copy per batch; lib/dispatch.ts sizes
+// `target` to their total). Checked against the records and the target, never trusted.
+Napi::Value SocketWrap::JS_packBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* out;
+  size_t length;
+  if (!info[0].IsNumber() || !GetBytes(env, info[1], &out, &length)) {
+    return ThrowArgType(env, "(count, target: Uint8Array)");
+  }
+  const uint32_t count = info[0].As<Napi::Number>().Uint32Value();
+  if (count > batch_->record_capacity()) return ThrowArgType(env, "a count within the batch");
+  Napi::ArrayBuffer slab = slab_ref_.Value();
+  size_t written = 0;
+  if (!PackDatagrams(static_cast<const uint8_t*>(slab.Data()), slab.ByteLength(),
+                     static_cast<const uint8_t*>(records_ref_.Value().Data()), count, out, length,
+                     &written)) {
+    return ThrowArgType(env, "a target large enough for the batch's datagrams");
+  }
+  return Napi::Number::New(env, static_cast<double>(written));
 }
 
 // setSegmentation(on) -> whether UDP_SEGMENT is now used (false where the kernel lacks it).

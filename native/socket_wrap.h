@@ -75,6 +75,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value JS_setSegmentation(const Napi::CallbackInfo& info);
   Napi::Value JS_enableGro(const Napi::CallbackInfo& info);
   Napi::Value JS_receiveSync(const Napi::CallbackInfo& info);
+  Napi::Value JS_packBatch(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnWatcherClosed(uv_handle_t* handle);

@@ -383,6 +383,29 @@ TEST(ElidesPacketInfoOnlyForOneMembershipOfTheBoundGroup) {
   EXPECT(!v6.PlanJoin(g6, 3).disable_after);
 }
 
+TEST(PacksTheDatagramsOfABatchBackToBack) {
+  std::vector<uint8_t> slab(4 * 16), records(3 * mcast::layout::kRecordBytes, 0);
+  for (size_t i = 0; i < slab.size(); i++) slab[i] = static_cast<uint8_t>(i);
+  auto set = [&](size_t i, int32_t offset, int32_t size) {
+    std::memcpy(records.data() + i * mcast::layout::kRecordBytes + mcast::layout::kOffset * 4, &offset, 4);
+    std::memcpy(records.data() + i * mcast::layout::kRecordBytes + mcast::layout::kSize * 4, &size, 4);
+  };
+  set(0, 0, 3);
+  set(1, 32, 5);  // a record may skip a slot (the IPv6 filter) or share one (GRO)
+  set(2, 40, 2);
+  std::vector<uint8_t> out(10, 0xee);
+  size_t written = 0;
+  EXPECT(mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
+  EXPECT(written == 10);
+  EXPECT((out == std::vector<uint8_t>{0, 1, 2, 32, 33, 34, 35, 36, 40, 41}));
+  EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), 9, &written));
+  EXPECT(written == 8);  // what fit before the datagram that did not
+  set(1, 62, 5);         // past the slab's end
+  EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
+  set(1, -1, 5);
+  EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
+}
+
 TEST(ParsesAndFormatsAddresses) {
   mcast::SockAddr a;
   EXPECT(mcast::ParseAddress(AF_INET, "239.1.2.3", 5000, 0, &a));

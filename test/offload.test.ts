@@ -368,7 +368,10 @@ describe('UDP_SEGMENT on the wire (veth)', () => {
     const sent = tx.sendBatch(sizes.map((n, i) => datagram(i, n)), GROUP, port);
     await recv.wait(10_000);
     const lines = recv.lines.filter((l) => /^\d+ /.test(l));
-    const wire = capture ? (await capture.done()).packets.map((p) => p.udpLength) : undefined;
+    const captured = capture ? await capture.done() : undefined;
+    // A capture that lost packets itself (a loaded machine) proves nothing about the wire.
+    const captureDrops = Number(/(\d+) packets? dropped by kernel/.exec(captured?.stderr ?? '')?.[1] ?? 0);
+    const wire = captured && captureDrops === 0 ? captured.packets.map((p) => p.udpLength) : undefined;
     return { sent, stats: tx.stats(), got: lines.map((l) => l.split(' ')), wire };
   }
 

@@ -11,7 +11,10 @@
       "native/send_batch.cc",
       "native/interfaces.cc",
       "native/membership_filter.cc",
-      "native/link_messages.cc"
+      "native/link_messages.cc",
+      "native/gro_split.cc",
+      "native/arrival_policy.cc",
+      "native/drain.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",

@@ -25,7 +25,7 @@ import { assertSandboxed, reexecInSandbox } from './lib/sandbox.mjs';
 import { barChart } from './lib/svg.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
-const ALL_CASES = ['drain', 'maxload', 'steady', 'latency', 'send', 'memory'];
+const ALL_CASES = ['drain', 'drain-gro', 'maxload', 'steady', 'latency', 'send', 'send-gso', 'memory'];
 
 const HELP = `usage: node bench/run.mjs [options]        (npm run bench -- [options]; mcast bench [options])
 
@@ -36,6 +36,8 @@ const HELP = `usage: node bench/run.mjs [options]        (npm run bench -- [opti
   --repeats N           runs per contestant and case; the median is reported (default 5;
                         drain runs 3 times as many: each lasts milliseconds)
   --sizes LIST          payload sizes of drain and send (default 64,512,1400)
+  --gso-sizes LIST      payload sizes of send-gso (default 1316,64)
+  --gro-sizes LIST      payload sizes of drain-gro (default 1316)
   --load-sizes LIST     payload sizes of max load (default 64,512,1400)
   --seconds S           length of a max-load run (default 2)
   --steady-seconds S    length of a steady run (default 2)
@@ -60,6 +62,8 @@ function parseOptions(argv) {
       contestants: { type: 'string' },
       repeats: { type: 'string' },
       sizes: { type: 'string' },
+      'gso-sizes': { type: 'string' },
+      'gro-sizes': { type: 'string' },
       'load-sizes': { type: 'string' },
       seconds: { type: 'string' },
       'steady-seconds': { type: 'string' },
@@ -80,10 +84,22 @@ function parseOptions(argv) {
     process.exit(0);
   }
   const mode = values.smoke ? 'smoke' : values.quick ? 'quick' : 'full';
+  // Per mode; quick and smoke change what they list, the rest is the full run's.
+  const full = {
+    repeats: 5, sizes: [64, 512, 1400], loadSizes: [64, 512, 1400], gsoSizes: [1316, 64], groSizes: [1316],
+    loadSeconds: 2, steadySeconds: 2, rates: [50000, 100000], latencySeconds: 3, sendSeconds: 1,
+    memoryPackets: 10_000_000, liveWarmup: 20000, warmupRate: 100000, idleMs: 300,
+    sendWarmupSeconds: 0.3, drainCount: null, drainWarmupCycles: 2, drainRepeatFactor: 3,
+  };
   const base = {
-    full: { repeats: 5, sizes: [64, 512, 1400], loadSizes: [64, 512, 1400], loadSeconds: 2, steadySeconds: 2, rates: [50000, 100000], latencySeconds: 3, sendSeconds: 1, memoryPackets: 10_000_000, liveWarmup: 20000, warmupRate: 100000, idleMs: 300, sendWarmupSeconds: 0.3, drainCount: null, drainWarmupCycles: 2, drainRepeatFactor: 3 },
-    quick: { repeats: 3, sizes: [64, 512, 1400], loadSizes: [64], loadSeconds: 2, steadySeconds: 1.5, rates: [50000, 100000], latencySeconds: 2, sendSeconds: 1, memoryPackets: 1_000_000, liveWarmup: 20000, warmupRate: 100000, idleMs: 300, sendWarmupSeconds: 0.3, drainCount: null, drainWarmupCycles: 2, drainRepeatFactor: 3 },
-    smoke: { repeats: 1, sizes: [64], loadSizes: [64], loadSeconds: 0.3, steadySeconds: 0.3, rates: [20000], latencySeconds: 0.3, sendSeconds: 0.3, memoryPackets: 20000, liveWarmup: 300, warmupRate: 20000, idleMs: 150, sendWarmupSeconds: 0.05, drainCount: 1000, drainWarmupCycles: 1, drainRepeatFactor: 1 },
+    full,
+    quick: { ...full, repeats: 3, loadSizes: [64], steadySeconds: 1.5, latencySeconds: 2, memoryPackets: 1_000_000 },
+    smoke: {
+      ...full, repeats: 1, sizes: [64], loadSizes: [64], gsoSizes: [64], groSizes: [1316], loadSeconds: 0.3,
+      steadySeconds: 0.3, rates: [20000], latencySeconds: 0.3, sendSeconds: 0.3, memoryPackets: 20000,
+      liveWarmup: 300, warmupRate: 20000, idleMs: 150, sendWarmupSeconds: 0.05, drainCount: 1000,
+      drainWarmupCycles: 1, drainRepeatFactor: 1,
+    },
   }[mode];
   const list = (text, what) => {
     const v = text.split(',').map((s) => s.trim()).filter(Boolean);
@@ -104,6 +120,8 @@ function parseOptions(argv) {
   const config = { mode, ...base };
   if (values.repeats !== undefined) config.repeats = numbers(values.repeats, 'repeats', 1, 1000)[0];
   if (values.sizes !== undefined) config.sizes = numbers(values.sizes, 'sizes', 16, 1472);
+  if (values['gso-sizes'] !== undefined) config.gsoSizes = numbers(values['gso-sizes'], 'gso-sizes', 16, 1472);
+  if (values['gro-sizes'] !== undefined) config.groSizes = numbers(values['gro-sizes'], 'gro-sizes', 16, 1472);
   if (values['load-sizes'] !== undefined) config.loadSizes = numbers(values['load-sizes'], 'load-sizes', 16, 1472);
   if (values.seconds !== undefined) config.loadSeconds = seconds(values.seconds, 'seconds');
   if (values['steady-seconds'] !== undefined) config.steadySeconds = seconds(values['steady-seconds'], 'steady-seconds');
@@ -215,71 +233,129 @@ function machine(ccVersion, link, pinned) {
 
 // ---- the cases -----------------------------------------------------------------------------
 
+/**
+ * The cases, one row each: which contestants take part (`who` plus the ids in `only`, or those
+ * whose own `cases` name it), the variants (sizes, rates) to run, an optional `prepare` that
+ * fills in a variant's parameters (drain: how many datagrams the buffer holds), and one run.
+ * A contestant with `cases` takes part only in those; a case with `only` takes only those.
+ */
+const CASES = [
+  {
+    name: 'drain',
+    who: 'receivers',
+    reference: REFERENCE.receiver,
+    variants: (config) => config.sizes.map((size) => ({ label: `${size} B`, size })),
+    prepare: (bench, config, v) => drainParams(bench, config, v, 'drain'),
+    repeats: (config) => config.repeats * config.drainRepeatFactor,
+    run: (bench, c, p) => bench.drainRun(c, p),
+  },
+  {
+    // A GSO sender on lo: lo passes each UDP_SEGMENT message intact, so a UDP_GRO socket
+    // receives it merged and a plain one gets it split by the kernel (as from any sender).
+    name: 'drain-gro',
+    who: 'receivers',
+    only: ['c-recvmmsg', 'c-gro', 'mcast-batch-gro'],
+    reference: REFERENCE.receiver,
+    variants: (config) => config.groSizes.map((size) => ({ label: `${size} B`, size, senderArgs: ['--gso'] })),
+    prepare: (bench, config, v) => drainParams(bench, config, v, 'drain-gro'),
+    repeats: (config) => config.repeats * config.drainRepeatFactor,
+    run: (bench, c, p) => bench.drainRun(c, p),
+  },
+  {
+    name: 'maxload',
+    who: 'receivers',
+    reference: REFERENCE.receiver,
+    variants: (config) => config.loadSizes.map((size) => ({ label: `${size} B`, size, seconds: config.loadSeconds })),
+    describe: (p) => `max load ${p.size} B: C sender flat out for ${p.seconds} s`,
+    run: (bench, c, p) => bench.liveRun(c, p),
+  },
+  {
+    name: 'steady',
+    who: 'receivers',
+    reference: REFERENCE.receiver,
+    variants: (config) => config.rates.map((rate) => ({ label: `${rate / 1000}k/s`, size: 64, rate, seconds: config.steadySeconds })),
+    describe: (p) => `steady ${p.rate} pps: C sender paced for ${p.seconds} s`,
+    run: (bench, c, p) => bench.liveRun(c, p),
+  },
+  {
+    name: 'latency',
+    who: 'receivers',
+    reference: REFERENCE.receiver,
+    variants: (config) => [{ label: `${config.latencyRate / 1000}k/s`, size: 64, rate: config.latencyRate, seconds: config.latencySeconds }],
+    describe: (p) => `latency ${p.rate} pps: C sender (sendto) paced for ${p.seconds} s`,
+    run: (bench, c, p) => bench.liveRun(c, { ...p, batch: 1, latency: true }),
+  },
+  {
+    name: 'send',
+    who: 'senders',
+    reference: REFERENCE.sender,
+    variants: (config) => config.sizes.map((size) => ({ label: `${size} B`, size, seconds: config.sendSeconds })),
+    describe: (p) => `send ${p.size} B: each sender flat out for ${p.seconds} s (no receiver)`,
+    run: (bench, c, p) => bench.sendRun(c, p),
+  },
+  {
+    name: 'send-gso',
+    who: 'senders',
+    only: ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'dgram-send'],
+    reference: REFERENCE.sender,
+    variants: (config) => config.gsoSizes.map((size) => ({ label: `${size} B`, size, seconds: config.sendSeconds })),
+    describe: (p) => `send-gso ${p.size} B: each sender flat out for ${p.seconds} s (no receiver)`,
+    run: (bench, c, p) => bench.sendRun(c, p),
+  },
+  {
+    name: 'memory',
+    who: 'receivers',
+    only: MEMORY_RECEIVERS,
+    reference: null,
+    variants: (config) => [{
+      label: `${config.memoryPackets >= 1e6 ? `${config.memoryPackets / 1e6}M` : config.memoryPackets} pkts`,
+      size: 64,
+      packets: config.memoryPackets,
+    }],
+    describe: (p) => `memory: ${p.packets} datagrams through each path (one run each)`,
+    repeats: () => 1,
+    run: (bench, c, p) => bench.memoryRun(c, p),
+  },
+];
+
+/** A drain variant's parameters: how many datagrams to queue (85% of what the buffer holds). */
+async function drainParams(bench, config, v, name) {
+  const { label, ...params } = v;
+  let count = config.drainCount;
+  let capacity = null;
+  if (count === null) {
+    capacity = await bench.capacity(v.size);
+    count = Math.floor(capacity.capacity * config.drainFill);
+    log(`${name} ${label}: the receive buffer (${capacity.rcvbuf} B as the kernel reports it) holds ${capacity.capacity} datagrams; filling ${count}`);
+  } else log(`${name} ${label}: filling ${count}`);
+  return { ...params, count, capacity: capacity?.capacity ?? null, rcvbuf_requested: config.rcvbuf };
+}
+
 async function runCases(config, bench) {
   const want = (c) => config.contestants.includes(c.id);
-  const allReceivers = RECEIVERS.filter(want);
-  const senders = SENDERS.filter(want);
-  const receiversOf = (name) => allReceivers.filter((c) => !c.cases || c.cases.includes(name));
+  const pools = { receivers: RECEIVERS.filter(want), senders: SENDERS.filter(want) };
   const results = [];
-  const push = (name, variant, params, contestants, runs, reference) => {
-    const section = { case: name, variant, params, reference, rows: rows(contestants, runs, { ...metrics[name], reference }) };
-    results.push(section);
-    return section;
-  };
-
-  let receivers = receiversOf('drain');
-  if (config.cases.includes('drain') && receivers.length) {
-    for (const size of config.sizes) {
-      let count = config.drainCount;
-      let capacity = null;
-      if (count === null) {
-        capacity = await bench.capacity(size);
-        count = Math.floor(capacity.capacity * config.drainFill);
-        log(`drain ${size} B: the receive buffer (${capacity.rcvbuf} B as the kernel reports it) holds ${capacity.capacity} datagrams; filling ${count}`);
-      } else log(`drain ${size} B: filling ${count}`);
-      const runs = await bench.repeat(`drain ${size} B`, receivers, config.repeats * config.drainRepeatFactor, (c) => bench.drainRun(c, { size, count }));
-      push('drain', `${size} B`, { size, count, capacity: capacity?.capacity ?? null, rcvbuf_requested: config.rcvbuf }, receivers, runs, REFERENCE.receiver);
-    }
-  }
-  receivers = receiversOf('maxload');
-  if (config.cases.includes('maxload') && receivers.length) {
-    for (const size of config.loadSizes) {
-      log(`max load ${size} B: C sender flat out for ${config.loadSeconds} s`);
-      const runs = await bench.repeat(`max load ${size} B`, receivers, config.repeats, (c) =>
-        bench.liveRun(c, { size, seconds: config.loadSeconds }));
-      push('maxload', `${size} B`, { size, seconds: config.loadSeconds }, receivers, runs, REFERENCE.receiver);
-    }
-  }
-  receivers = receiversOf('steady');
-  if (config.cases.includes('steady') && receivers.length) {
-    for (const rate of config.rates) {
-      log(`steady ${rate} pps: C sender paced for ${config.steadySeconds} s`);
-      const runs = await bench.repeat(`steady ${rate}/s`, receivers, config.repeats, (c) =>
-        bench.liveRun(c, { size: 64, seconds: config.steadySeconds, rate }));
-      push('steady', `${rate / 1000}k/s`, { size: 64, rate, seconds: config.steadySeconds }, receivers, runs, REFERENCE.receiver);
-    }
-  }
-  receivers = receiversOf('latency');
-  if (config.cases.includes('latency') && receivers.length) {
-    const rate = config.latencyRate;
-    log(`latency ${rate} pps: C sender (sendto) paced for ${config.latencySeconds} s`);
-    const runs = await bench.repeat('latency', receivers, config.repeats, (c) =>
-      bench.liveRun(c, { size: 64, seconds: config.latencySeconds, rate, batch: 1, latency: true }));
-    push('latency', `${rate / 1000}k/s`, { size: 64, rate, seconds: config.latencySeconds }, receivers, runs, REFERENCE.receiver);
-  }
-  if (config.cases.includes('send') && senders.length) {
-    for (const size of config.sizes) {
-      log(`send ${size} B: each sender flat out for ${config.sendSeconds} s (no receiver)`);
-      const runs = await bench.repeat(`send ${size} B`, senders, config.repeats, (c) => bench.sendRun(c, { size, seconds: config.sendSeconds }));
-      push('send', `${size} B`, { size, seconds: config.sendSeconds }, senders, runs, REFERENCE.sender);
-    }
-  }
-  if (config.cases.includes('memory')) {
-    const contestants = allReceivers.filter((c) => MEMORY_RECEIVERS.includes(c.id));
-    if (contestants.length) {
-      log(`memory: ${config.memoryPackets} datagrams through each path (one run each)`);
-      const runs = await bench.repeat('memory', contestants, 1, (c) => bench.memoryRun(c, { size: 64, packets: config.memoryPackets }));
-      push('memory', `${config.memoryPackets >= 1e6 ? `${config.memoryPackets / 1e6}M` : config.memoryPackets} pkts`, { size: 64, packets: config.memoryPackets }, contestants, runs, null);
+  for (const k of CASES) {
+    if (!config.cases.includes(k.name)) continue;
+    const pool = pools[k.who];
+    const contestants = k.only
+      ? pool.filter((c) => k.only.includes(c.id))
+      : pool.filter((c) => !c.cases || c.cases.includes(k.name));
+    if (contestants.length === 0) continue;
+    for (const v of k.variants(config)) {
+      const { label, ...plain } = v;
+      const params = k.prepare ? await k.prepare(bench, config, v) : plain;
+      if (k.describe) log(k.describe(params));
+      const repeats = k.repeats ? k.repeats(config) : config.repeats;
+      const runs = await bench.repeat(`${k.name} ${label}`, contestants, repeats, (c) => k.run(bench, c, params));
+      const { senderArgs: _unused, ...shown } = params;
+      results.push({
+        case: k.name,
+        variant: label,
+        params: shown,
+        reference: k.reference,
+        rows: rows(contestants, runs, { ...metrics[k.name], reference: k.reference }),
+      });
     }
   }
   return results;

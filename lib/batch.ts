@@ -45,7 +45,7 @@ export class Batch implements RecvBatch {
   }
 
   offset(i: number): number {
-    return (this.records[this.check(i) * STRIDE32 + L.slot] as number) * this.maxMessageSize;
+    return this.records[this.check(i) * STRIDE32 + L.offset] as number;
   }
 
   size(i: number): number {

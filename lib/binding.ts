@@ -43,6 +43,14 @@ export interface NativeSocket {
   stats(out: Float64Array): void;
   fd(): number;
   setInterfaceFilter(on: boolean): void;
+  /** UDP_SEGMENT for sendBatch on or off; returns whether it is on (false without kernel support). */
+  setSegmentation(on: boolean): boolean;
+  /** Sets UDP_GRO; each datagram split out of a merged receive keeps at most `keep` bytes. */
+  enableGro(keep: number): void;
+  /** One batch within `timeoutMs` (polling, or spinning when `spin`); returns its datagrams, 0 when none came. */
+  receiveSync(timeoutMs: number, spin: boolean): number;
+  /** Copies the batch's first `count` datagrams into `target`, back to back; returns the bytes. */
+  packBatch(count: number, target: Uint8Array): number;
   /** Set by lib/socket.ts: the facade that receives this socket's events. */
   owner?: NativeSocketOwner;
 }
@@ -86,7 +94,7 @@ export interface RecordLayout {
   ifIndex: number;
   port: number;
   ttl: number;
-  slot: number;
+  offset: number;
   dropCount: number;
   sourceByte: number;
   destinationByte: number;

@@ -6,9 +6,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
+import { isMainThread } from 'node:worker_threads';
 
 import { hostPort, isLinkLocalIPv6, MAX_PAYLOAD, splitZone } from './address';
 import { Batch } from './batch';
+import { BatchDispatch } from './dispatch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
 import { type ErrorContext, invalidArgType, mcastError, outOfRange, rethrowNative, systemError } from './errors';
 import { firstIPv4Address, resolveInterface, type ResolvedInterface, zoneIndex } from './interfaces';
@@ -41,9 +43,20 @@ const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
   'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'bindToDevice', 'rejoin', 'fd',
+  'gso', 'gro', 'busyPoll', 'preferBusyPoll',
 ] as const;
 const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
 const MAX_BUFFER_SIZE = 0x3fffffff;
+/** With UDP_GRO a receive slot must hold a whole merged receive: the kernel merges up to 64 KiB. */
+const GRO_SLOT_BYTES = 65536;
+/** UDP_GRO_CNT_MAX: the most datagrams the kernel merges into one receive (native/gro_split.h). */
+const GRO_MAX_SEGMENTS = 64;
+/** The longest SO_BUSY_POLL mcast accepts, in µs: a second of spinning per empty receive. */
+const MAX_BUSY_POLL_US = 1_000_000;
+/** asm-generic/socket.h; not in every libc's headers. */
+const SO_BUSY_POLL = 46;
+const SO_PREFER_BUSY_POLL = 69;
+const NEEDS_NET_ADMIN = 'raising it needs CAP_NET_ADMIN in the network namespace';
 
 let bufferWarningShown = false;
 
@@ -117,7 +130,12 @@ function toBytes(name: string, data: unknown, family: Family): Uint8Array {
 }
 
 export interface Socket {
-  /** A datagram, copied out of the receive slab. Convenient; the 'batch' event is the fast path. */
+  /**
+   * A datagram, copied out of the receive slab. Convenient; the 'batch' event is the fast path.
+   * Each batch's datagrams are copied into one block sized to what they hold, and `data` is a
+   * view of it: keeping a message keeps at most that batch's bytes (`data.buffer` is the block;
+   * `Buffer.from(data)` keeps only the datagram).
+   */
   on(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
   /** A whole recvmmsg result, zero copy, valid during the call only. */
   on(event: 'batch', listener: (batch: RecvBatch) => void): this;
@@ -140,9 +158,6 @@ export interface Socket {
   once(event: 'interfaceLost' | 'interfaceBack', listener: (info: InterfaceChangeEvent) => void): this;
 }
 
-/** A 'batch' or 'message' listener as EventEmitter stores it (a once-wrapper is bound). */
-type Listener = (this: Socket, ...args: unknown[]) => unknown;
-
 /**
  * A UDP socket for multicast, bound when created (see {@link createSocket}): joins by exact
  * interface, source-specific joins and filters, batched receive ('batch', zero copy, or
@@ -159,17 +174,10 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #native: NativeSocket;
   readonly #batch: Batch;
   readonly #options: ReturnType<typeof optionTable>;
-  readonly #stats = new Float64Array(10);
+  readonly #stats = new Float64Array(14);
   readonly #zoneCache = new Map<string, number>();
   #closed = false;
-  // The 'batch' and 'message' listeners, as emit() would call them (once-wrappers included),
-  // so that a batch costs one plain call per listener: emit() copies its arguments into a new
-  // array on every call. Refreshed lazily after any change ('newListener' fires before the
-  // listener is added). Rejection capture (captureRejections) and a replaced emit() need emit().
-  #listenersStale = true;
-  #batchListeners: readonly Listener[] = [];
-  #messageListeners: readonly Listener[] = [];
-  readonly #capturesRejections = EventEmitter.captureRejections;
+  readonly #dispatch: BatchDispatch;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
   /** Use {@link createSocket}. */
@@ -189,6 +197,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const timestamps = flag('timestamps', false);
     const receiveTTL = flag('receiveTTL', false);
     const rejoin = flag('rejoin', true);
+    const gso = flag('gso', true);
+    const gro = flag('gro', false);
     this.batchSize = o.batchSize === undefined ? 64 : checkInteger('options.batchSize', o.batchSize, 1, 1024);
     this.maxMessageSize =
       o.maxMessageSize === undefined ? 2048 : checkInteger('options.maxMessageSize', o.maxMessageSize, 1, 65535);
@@ -206,13 +216,17 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       o.interface === undefined ? undefined : resolveInterface('options.interface', o.interface as InterfaceRef, family);
     const device = o.bindToDevice === undefined ? undefined : resolveDevice(o.bindToDevice);
     const sharedFd = o.fd === undefined ? -1 : checkInteger('options.fd', o.fd, 0, 0x7fffffff);
+    const busyPoll = o.busyPoll === undefined ? undefined : checkInteger('options.busyPoll', o.busyPoll, 0, MAX_BUSY_POLL_US);
+    const preferBusyPoll = flag('preferBusyPoll', false);
 
-    const slab = new ArrayBuffer(this.batchSize * this.maxMessageSize);
-    const records = new ArrayBuffer(this.batchSize * binding.layout.recordBytes);
+    // With gro each slot holds a merged receive, which splits into up to 64 records.
+    const slotSize = gro ? GRO_SLOT_BYTES : this.maxMessageSize;
+    const slab = new ArrayBuffer(this.batchSize * slotSize);
+    const records = new ArrayBuffer(this.batchSize * (gro ? GRO_MAX_SEGMENTS : 1) * binding.layout.recordBytes);
     try {
       this.#native = new binding.Socket(
         family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
-        this.batchSize, this.maxMessageSize, slab, records, ipv6Only, receiveTTL, scopeId, sharedFd,
+        this.batchSize, slotSize, slab, records, ipv6Only, receiveTTL, scopeId, sharedFd,
       );
     } catch (error) {
       if (sharedFd >= 0) rethrowNative(error, { action: `share the bound socket of descriptor ${sharedFd}` });
@@ -222,9 +236,18 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#native.owner = this;
     if (!rejoin) setRejoin(this, false);
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
+    this.#dispatch = new BatchDispatch(this, (count, target) => this.#native.packBatch(count, target));
     try {
       // First: the device (or VRF) decides the routes the other options are checked against.
       if (device !== undefined) this.#bindToDevice(device);
+      if (!gso) this.#native.setSegmentation(false);
+      if (gro) this.#enableGro();
+      if (busyPoll !== undefined) {
+        this.#setInt(C.SOL_SOCKET!, SO_BUSY_POLL, busyPoll, 'setsockopt(SO_BUSY_POLL)', `set busyPoll to ${busyPoll} µs`, NEEDS_NET_ADMIN);
+      }
+      if (preferBusyPoll) {
+        this.#setInt(C.SOL_SOCKET!, SO_PREFER_BUSY_POLL, 1, 'setsockopt(SO_PREFER_BUSY_POLL)', 'turn preferBusyPoll on', 'SO_PREFER_BUSY_POLL needs CAP_NET_ADMIN; busyPoll alone does not');
+      }
       if (recvBufferSize !== undefined) this.setRecvBufferSize(recvBufferSize);
       if (sendBufferSize !== undefined) this.setSendBufferSize(sendBufferSize);
       if (ttl !== undefined) this.setTTL(ttl);
@@ -236,14 +259,25 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     }
     super.on('newListener', (event: string | symbol) => {
       if (event !== 'message' && event !== 'batch') return;
-      this.#listenersStale = true;
+      this.#dispatch.invalidate();
       if (!this.#closed) this.#native.setReceiving(true);
     });
     super.on('removeListener', (event: string | symbol) => {
       if (event !== 'message' && event !== 'batch') return;
-      this.#listenersStale = true;
+      this.#dispatch.invalidate();
       if (!this.#closed && !this.#hasReceivers()) this.#native.setReceiving(false);
     });
+  }
+
+  #enableGro(): void {
+    try {
+      this.#native.enableGro(this.maxMessageSize);
+    } catch (error) {
+      rethrowNative(error, {
+        action: 'turn on options.gro',
+        hint: 'this kernel or socket type has no UDP_GRO (Linux 5.0 and later have it): create the socket without gro',
+      });
+    }
   }
 
   #hasReceivers(): boolean {
@@ -364,11 +398,13 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     return this;
   }
 
-  #setInt(level: number, name: number, value: number, label: string, action: string): void {
+  #setInt(level: number, name: number, value: number, label: string, action: string, permissionHint?: string): void {
     try {
       this.#native.setIntOption(level, name, value, label);
     } catch (error) {
-      rethrowNative(error, { action });
+      const errno = (error as { errno?: number }).errno ?? 0; // negative, libuv's sign
+      const refused = errno === -osConstants.errno.EPERM || errno === -osConstants.errno.EACCES;
+      rethrowNative(error, { action, ...(refused && permissionHint !== undefined && { hint: permissionHint }) });
     }
   }
 
@@ -398,8 +434,10 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   setMulticastAll(on: boolean): this {
     this.#checkOpen('set multicastAll');
     checkBoolean('on', on);
+    // Turning it on: IP_PKTINFO must be on before the kernel option is (native/arrival_policy.h).
+    if (on) this.#native.setInterfaceFilter(false);
     this.#setInt(this.#options.level, this.#options.all, on ? 1 : 0, this.#options.allLabel, `turn multicastAll ${on ? 'on' : 'off'}`);
-    this.#native.setInterfaceFilter(!on);
+    if (!on) this.#native.setInterfaceFilter(true);
     return this;
   }
 
@@ -524,8 +562,12 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   }
 
   /**
-   * Sends many datagrams to one destination with sendmmsg. Returns how many the kernel took,
-   * in order; fewer than given means the send queue filled up (see sendAll for a loop).
+   * Sends many datagrams to one destination with sendmmsg. Each run of consecutive datagrams of
+   * one size (the last of a run may be shorter) leaves as one UDP_SEGMENT message (GSO: the
+   * kernel or the device cuts it into the datagrams), unless the socket has `gso: false` or the
+   * path refused segmentation once (then plain sendmmsg, counted in
+   * `stats().segmentationFallbacks`). Returns how many datagrams the kernel took, in order;
+   * fewer than given means the send queue filled up (see sendAll for a loop).
    * @throws an error with `sent` set when a datagram after the first ones was refused
    */
   sendBatch(datagrams: readonly SendData[], address: string, port: number): number {
@@ -571,6 +613,39 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       this.#writableWaiters.push({ resolve, reject });
       this.#native.waitWritable();
     });
+  }
+
+  // ---- synchronous receive (a worker thread that owns the socket) -------------------------
+
+  /**
+   * Returns the next batch, waiting up to `timeoutMs` for it, or null when none came by then.
+   * For a thread that owns its socket and wants the lowest latency: `'block'` (default) sleeps
+   * in poll(2); `'spin'` receives in a loop without sleeping (a whole core; with `busyPoll` each
+   * empty receive also polls the device in the kernel). The batch is the 'batch' event's view,
+   * valid until the next receiveSync() or close(). Datagrams go either here or to listeners.
+   * @throws ERR_MCAST_MAIN_THREAD with a timeout above 0 on the main thread (it would block the
+   *   event loop), ERR_MCAST_RECEIVING while 'message'/'batch' listeners receive
+   * @example
+   * // in a worker: for (;;) { const b = sock.receiveSync(1000, 'spin'); if (b) handle(b); }
+   */
+  receiveSync(timeoutMs = 0, mode: 'block' | 'spin' = 'block'): RecvBatch | null {
+    this.#checkOpen('receive');
+    checkInteger('timeoutMs', timeoutMs, 0, 0x7fffffff);
+    if (mode !== 'block' && mode !== 'spin') throw invalidArgType('mode', "'block' or 'spin'", mode);
+    if (timeoutMs > 0 && isMainThread) {
+      throw mcastError('ERR_MCAST_MAIN_THREAD', 'receiveSync() with a timeout would block the main event loop: call it in a worker thread, or with a timeout of 0');
+    }
+    if (this.#hasReceivers()) {
+      throw mcastError('ERR_MCAST_RECEIVING', "receiveSync() cannot be used while 'message' or 'batch' listeners receive");
+    }
+    let count = 0;
+    try {
+      count = this.#native.receiveSync(timeoutMs, mode === 'spin');
+    } catch (error) {
+      rethrowNative(error, { action: 'receive' });
+    }
+    this.#batch.count = count;
+    return count > 0 ? this.#batch : null;
   }
 
   // ---- state -----------------------------------------------------------------------------
@@ -633,6 +708,10 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       sendWouldBlock: s[7]!,
       filtered: s[8]!,
       sendErrors: s[9]!,
+      segmentedSends: s[10]!,
+      segmentationFallbacks: s[11]!,
+      groReceives: s[12]!,
+      groDatagrams: s[13]!,
     };
   }
 
@@ -666,99 +745,13 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
 
   /** @internal */
   onBatch(count: number): void {
-    if (this.#listenersStale) this.#refreshListeners();
     const batch = this.#batch;
     batch.count = count;
-    // A listener that throws must not cost the datagrams after it: every listener still gets the
-    // whole batch, and the first error is rethrown afterwards (reaching 'uncaughtException' as
-    // for any EventEmitter listener); any further ones are thrown from their own ticks.
-    // The error list is made only when a listener throws: a batch allocates nothing.
-    let errors: unknown[] | undefined;
     try {
-      const listeners = this.#batchListeners;
-      if (listeners.length > 0) {
-        if (this.#useEmit()) {
-          try {
-            this.emit('batch', batch);
-          } catch (error) {
-            errors = [error];
-          }
-        } else {
-          for (let i = 0; i < listeners.length; i++) {
-            try {
-              (listeners[i] as Listener).call(this, batch);
-            } catch (error) {
-              (errors ??= []).push(error);
-            }
-          }
-        }
-      }
-      if (this.#messageListeners.length > 0) errors = this.#emitMessages(batch, errors);
+      this.#dispatch.deliver(batch);
     } finally {
       batch.count = 0;
     }
-    if (errors === undefined) return;
-    for (let i = 1; i < errors.length; i++) {
-      const error = errors[i];
-      process.nextTick(() => {
-        throw error;
-      });
-    }
-    throw errors[0];
-  }
-
-  #refreshListeners(): void {
-    this.#listenersStale = false;
-    this.#batchListeners = this.rawListeners('batch') as Listener[];
-    this.#messageListeners = this.rawListeners('message') as Listener[];
-  }
-
-  #useEmit(): boolean {
-    return this.#capturesRejections || this.emit !== EventEmitter.prototype.emit;
-  }
-
-  #emitMessages(batch: Batch, errors: unknown[] | undefined): unknown[] | undefined {
-    const count = batch.count;
-    const family = this.family === 4 ? 'IPv4' : 'IPv6';
-    const useEmit = this.#useEmit();
-    for (let i = 0; i < count && !this.#closed; i++) {
-      // A listener may add or remove 'message' listeners: emit() would see that from the next
-      // datagram on, and so does this loop.
-      if (this.#listenersStale) this.#refreshListeners();
-      const listeners = this.#messageListeners;
-      if (listeners.length === 0) break;
-      const info: MessageInfo = {
-        address: batch.address(i),
-        port: batch.port(i),
-        family,
-        size: batch.size(i),
-        originalSize: batch.originalSize(i),
-        truncated: batch.truncated(i),
-        destination: batch.destination(i),
-        interfaceIndex: batch.interfaceIndex(i),
-      };
-      const ttl = batch.ttl(i);
-      if (ttl !== undefined) info.ttl = ttl;
-      const timestamp = batch.timestamp(i);
-      if (timestamp !== undefined) info.timestamp = timestamp;
-      const data = Buffer.from(batch.data(i));
-      if (useEmit) {
-        try {
-          this.emit('message', data, info);
-        } catch (error) {
-          (errors ??= []).push(error);
-        }
-        continue;
-      }
-      for (let k = 0; k < listeners.length; k++) {
-        try {
-          (listeners[k] as Listener).call(this, data, info);
-        } catch (error) {
-          (errors ??= []).push(error);
-        }
-      }
-    }
-    return errors;
   }
 
   /** @internal */

@@ -110,6 +110,7 @@ Napi::Object Constants(Napi::Env env) {
       {"MCAST_BLOCK_SOURCE", MCAST_BLOCK_SOURCE}, {"MCAST_UNBLOCK_SOURCE", MCAST_UNBLOCK_SOURCE},
       {"IFF_UP", IFF_UP}, {"IFF_LOOPBACK", IFF_LOOPBACK}, {"IFF_MULTICAST", IFF_MULTICAST},
       {"IFF_RUNNING", IFF_RUNNING},
+      {"SOL_UDP", SOL_UDP}, {"UDP_SEGMENT", UDP_SEGMENT}, {"UDP_GRO", UDP_GRO},
   };
   for (const auto& [name, value] : table) c.Set(name, Napi::Number::New(env, value));
   return c;
@@ -124,7 +125,7 @@ Napi::Object Layout(Napi::Env env) {
   l.Set("ifIndex", Napi::Number::New(env, layout::kIfIndex));
   l.Set("port", Napi::Number::New(env, layout::kPort));
   l.Set("ttl", Napi::Number::New(env, layout::kTtl));
-  l.Set("slot", Napi::Number::New(env, layout::kSlot));
+  l.Set("offset", Napi::Number::New(env, layout::kOffset));
   l.Set("dropCount", Napi::Number::New(env, layout::kDropCount));
   l.Set("sourceByte", Napi::Number::New(env, layout::kSourceByte));
   l.Set("destinationByte", Napi::Number::New(env, layout::kDestinationByte));

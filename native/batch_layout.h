@@ -16,7 +16,8 @@ constexpr size_t kFlags = 2;         // kFlag* bits below
 constexpr size_t kIfIndex = 3;       // arrival interface (IP_PKTINFO / IPV6_PKTINFO)
 constexpr size_t kPort = 4;          // source port
 constexpr size_t kTtl = 5;           // TTL / hop limit, -1 when the kernel sent none
-constexpr size_t kSlot = 6;          // slab slot holding the data (records skip filtered slots)
+constexpr size_t kOffset = 6;        // byte offset of the data in the slab (records skip filtered
+                                     // slots; a GRO receive gives several records one slot)
 constexpr size_t kDropCount = 7;     // the socket's kernel drop counter (SO_RXQ_OVFL) when this
                                      // datagram was queued, as uint32; 0 until the first drop
 

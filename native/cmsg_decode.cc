@@ -49,7 +49,6 @@ DecodeResult DecodeDatagram(const msghdr& hdr, uint32_t wire_size, uint32_t max_
   DecodeResult result;
   std::memset(record, 0, layout::kRecordBytes);
   int32_t flags = 0;
-  int32_t ifindex = 0;
   int32_t ttl = -1;
   result.truncated = (hdr.msg_flags & MSG_TRUNC) != 0 || wire_size > max_size;
   if (result.truncated) flags |= layout::kFlagTruncated;
@@ -67,16 +66,16 @@ DecodeResult DecodeDatagram(const msghdr& hdr, uint32_t wire_size, uint32_t max_
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
         in_pktinfo info;
         if (ReadPayload(c, &info, sizeof(info))) {
-          ifindex = info.ipi_ifindex;
-          std::memcpy(record + layout::kDestinationByte, &info.ipi_addr, 4);
-          flags |= layout::kFlagPktinfo;
+          result.ifindex = static_cast<uint32_t>(info.ipi_ifindex);
+          std::memcpy(result.destination, &info.ipi_addr, 4);
+          result.has_pktinfo = true;
         }
       } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
         in6_pktinfo info;
         if (ReadPayload(c, &info, sizeof(info))) {
-          ifindex = static_cast<int32_t>(info.ipi6_ifindex);
-          std::memcpy(record + layout::kDestinationByte, &info.ipi6_addr, 16);
-          flags |= layout::kFlagPktinfo;
+          result.ifindex = info.ipi6_ifindex;
+          std::memcpy(result.destination, &info.ipi6_addr, 16);
+          result.has_pktinfo = true;
         }
       } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
                  (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
@@ -92,13 +91,25 @@ DecodeResult DecodeDatagram(const msghdr& hdr, uint32_t wire_size, uint32_t max_
           std::memcpy(record + layout::kTimestampByte, &ns, sizeof(ns));
           flags |= layout::kFlagTimestamp;
         }
+      } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+        // The kernel puts the segment size in an int (udp_cmsg_recv); 0 is not a split.
+        int segment;
+        if (ReadPayload(c, &segment, sizeof(segment)) && segment > 0) {
+          result.gro_segment_size = static_cast<uint32_t>(segment);
+        }
       }
     }
   }
-  PutInt(record, layout::kSize, static_cast<int32_t>(wire_size < max_size ? wire_size : max_size));
+  if (result.has_pktinfo) {
+    flags |= layout::kFlagPktinfo;
+    std::memcpy(record + layout::kDestinationByte, result.destination, sizeof(result.destination));
+  }
+  result.kept = wire_size < max_size ? wire_size : max_size;
+  PutInt(record, layout::kSize, static_cast<int32_t>(result.kept));
   PutInt(record, layout::kOriginalSize, static_cast<int32_t>(wire_size));
+  result.flags = flags;
   PutInt(record, layout::kFlags, flags);
-  PutInt(record, layout::kIfIndex, ifindex);
+  PutInt(record, layout::kIfIndex, static_cast<int32_t>(result.ifindex));
   PutInt(record, layout::kTtl, ttl);
   // The kernel sends SO_RXQ_OVFL only once the counter is non-zero: no message means 0.
   PutInt(record, layout::kDropCount, static_cast<int32_t>(result.has_drop_count ? result.drop_count : 0));

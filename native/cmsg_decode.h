@@ -9,11 +9,19 @@
 
 namespace mcast {
 
-// What decoding one datagram learned beyond its record.
+// What decoding one datagram learned: the fields the receive loop acts on (filter, counters,
+// GRO split), returned so that it never reads them back out of the record's bytes.
 struct DecodeResult {
   bool truncated = false;
   bool has_drop_count = false;
   uint32_t drop_count = 0;  // SO_RXQ_OVFL: the socket's cumulative kernel drop counter
+  bool has_pktinfo = false;
+  uint32_t ifindex = 0;          // arrival interface (IP_PKTINFO / IPV6_PKTINFO), 0 without
+  uint8_t destination[16] = {};  // destination address (IPv4 in the first 4 bytes)
+  uint32_t kept = 0;             // bytes delivered: min(wire size, max_size)
+  int32_t flags = 0;             // the record's layout::kFlag* bits
+  // (SOL_UDP, UDP_GRO): the size of each datagram merged into this receive, 0 when none came.
+  uint32_t gro_segment_size = 0;
 };
 
 // Writes the record (see batch_layout.h) for a datagram whose header is `hdr` and whose size on

@@ -5,21 +5,63 @@
 #include <cstring>
 
 #include "batch_layout.h"
-#include "cmsg_decode.h"
+#include "gro_split.h"
 
 namespace mcast {
 
-RecvBatch::RecvBatch(size_t batch_size, size_t max_message_size, uint8_t* slab, uint8_t* records)
+namespace {
+
+void PutInt(uint8_t* record, size_t index, int32_t value) {
+  std::memcpy(record + index * sizeof(int32_t), &value, sizeof(value));
+}
+
+// The destination and interface a socket knows without IP_PKTINFO (arrival_policy.h).
+void FillKnownArrival(const ArrivalPolicy& known, uint8_t* record, DecodeResult* r) {
+  r->has_pktinfo = true;
+  r->ifindex = known.ifindex();
+  std::memcpy(r->destination, known.destination(), sizeof(r->destination));
+  std::memcpy(record + layout::kDestinationByte, r->destination, sizeof(r->destination));
+  PutInt(record, layout::kIfIndex, static_cast<int32_t>(r->ifindex));
+  r->flags |= layout::kFlagPktinfo;
+  PutInt(record, layout::kFlags, r->flags);
+}
+
+}  // namespace
+
+bool PackDatagrams(const uint8_t* slab, size_t slab_bytes, const uint8_t* records, size_t count,
+                   uint8_t* out, size_t out_bytes, size_t* written) {
+  size_t at = 0;
+  *written = 0;
+  for (size_t i = 0; i < count; i++) {
+    const uint8_t* record = records + i * layout::kRecordBytes;
+    int32_t offset, size;
+    std::memcpy(&offset, record + layout::kOffset * sizeof(int32_t), sizeof(offset));
+    std::memcpy(&size, record + layout::kSize * sizeof(int32_t), sizeof(size));
+    if (offset < 0 || size < 0 || static_cast<size_t>(offset) + static_cast<size_t>(size) > slab_bytes ||
+        at + static_cast<size_t>(size) > out_bytes) {
+      return false;
+    }
+    std::memcpy(out + at, slab + offset, static_cast<size_t>(size));
+    at += static_cast<size_t>(size);
+    *written = at;
+  }
+  return true;
+}
+
+RecvBatch::RecvBatch(size_t batch_size, size_t slot_size, uint8_t* slab, uint8_t* records,
+                     size_t record_capacity)
     : batch_size_(batch_size),
-      max_message_size_(max_message_size),
+      slot_size_(slot_size),
+      keep_(static_cast<uint32_t>(slot_size)),
+      record_capacity_(record_capacity == 0 ? batch_size : record_capacity),
       records_(records),
       msgs_(batch_size),
       iov_(batch_size),
       names_(batch_size),
       control_(batch_size) {
   for (size_t i = 0; i < batch_size; i++) {
-    iov_[i].iov_base = slab + i * max_message_size;
-    iov_[i].iov_len = max_message_size;
+    iov_[i].iov_base = slab + i * slot_size;
+    iov_[i].iov_len = slot_size;
     msghdr& h = msgs_[i].msg_hdr;
     h.msg_iov = &iov_[i];
     h.msg_iovlen = 1;
@@ -28,6 +70,29 @@ RecvBatch::RecvBatch(size_t batch_size, size_t max_message_size, uint8_t* slab, 
     h.msg_namelen = sizeof(sockaddr_storage);
     h.msg_controllen = kControlBytes;
   }
+}
+
+int RecvBatch::SplitMerged(uint8_t* first, size_t free_records, const DecodeResult& decoded,
+                           uint32_t received, uint32_t slab_offset, RecvCounters* counters) {
+  GroSegment segments[kMaxGroSegments];
+  const size_t room = free_records < kMaxGroSegments ? free_records : kMaxGroSegments;
+  const size_t n = SplitGroSegments(received, decoded.gro_segment_size, keep_, segments, room);
+  for (size_t k = 0; k < n; k++) {
+    uint8_t* record = first + k * layout::kRecordBytes;
+    if (k > 0) std::memcpy(record, first, layout::kRecordBytes);  // the shared metadata
+    const GroSegment& s = segments[k];
+    int32_t flags = decoded.flags & ~layout::kFlagTruncated;
+    if (s.kept < s.wire_size) flags |= layout::kFlagTruncated;
+    PutInt(record, layout::kFlags, flags);
+    PutInt(record, layout::kSize, static_cast<int32_t>(s.kept));
+    PutInt(record, layout::kOriginalSize, static_cast<int32_t>(s.wire_size));
+    PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset + s.offset));
+    counters->bytes += s.kept;
+    if (s.kept < s.wire_size) counters->truncated++;
+  }
+  counters->gro_receives++;
+  counters->gro_datagrams += n;
+  return static_cast<int>(n);
 }
 
 int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* counters,
@@ -54,23 +119,30 @@ int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* cou
   // to its header (a datagram that could not be copied out ends the batch).
   used_ = static_cast<size_t>(n) < batch_size_ ? static_cast<size_t>(n) + 1 : batch_size_;
 
-  int out = 0;
-  for (int i = 0; i < n; i++) {
+  size_t out = 0;
+  for (int i = 0; i < n && out < record_capacity_; i++) {
     const uint32_t wire_size = msgs_[i].msg_len;
-    uint8_t* record = records_ + static_cast<size_t>(out) * layout::kRecordBytes;
-    DecodeResult r = DecodeDatagram(msgs_[i].msg_hdr, wire_size,
-                                    static_cast<uint32_t>(max_message_size_), record);
+    uint8_t* record = records_ + out * layout::kRecordBytes;
+    DecodeResult r = DecodeDatagram(msgs_[i].msg_hdr, wire_size, keep_, record);
+    if (arrival_ != nullptr && arrival_->known() && (!r.has_pktinfo || r.ifindex == 0)) {
+      FillKnownArrival(*arrival_, record, &r);
+    }
     if (r.has_drop_count) counters->kernel_drops = r.drop_count;
-    int32_t ifindex;
-    std::memcpy(&ifindex, record + layout::kIfIndex * sizeof(int32_t), sizeof(ifindex));
-    if (filter != nullptr &&
-        !filter->Admits(record + layout::kDestinationByte, static_cast<uint32_t>(ifindex))) {
+    if (filter != nullptr && !filter->Admits(r.destination, r.ifindex)) {
       counters->filtered++;
       continue;  // the next datagram's record takes this place
     }
-    const int32_t slot = i;
-    std::memcpy(record + layout::kSlot * sizeof(int32_t), &slot, sizeof(slot));
-    counters->bytes += wire_size < max_message_size_ ? wire_size : max_message_size_;
+    const auto slab_offset = static_cast<uint32_t>(static_cast<size_t>(i) * slot_size_);
+    if (r.gro_segment_size != 0 && r.gro_segment_size < wire_size) {
+      // What the slot holds of the merged receive (all of it: slots are 64 KiB with UDP_GRO).
+      const uint32_t received =
+          wire_size < slot_size_ ? wire_size : static_cast<uint32_t>(slot_size_);
+      out += static_cast<size_t>(
+          SplitMerged(record, record_capacity_ - out, r, received, slab_offset, counters));
+      continue;
+    }
+    PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset));
+    counters->bytes += r.kept;
     if (r.truncated) counters->truncated++;
     out++;
   }
@@ -78,7 +150,7 @@ int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* cou
     counters->packets += static_cast<uint64_t>(out);
     counters->batches++;
   }
-  *delivered = out;
+  *delivered = static_cast<int>(out);
   return n;
 }
 

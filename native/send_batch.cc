@@ -4,6 +4,10 @@
 #include <limits.h>
 #include <sys/uio.h>
 
+#include <cstring>
+
+#include "linux_options.h"
+
 // sendmmsg's own cap on vlen (UIO_MAXIOV); glibc exposes it only as IOV_MAX.
 #ifndef UIO_MAXIOV
 #define UIO_MAXIOV 1024
@@ -44,6 +48,42 @@ bool TakeAsyncError(int fd, int err, bool* retried, SendCounters* counters) {
 
 }  // namespace
 
+void PlanSegmentRuns(const iovec* iov, size_t count, const SegmentLimits& limits,
+                     std::vector<SegmentRun>* out) {
+  out->clear();
+  size_t i = 0;
+  while (i < count) {
+    SegmentRun run;
+    run.first = i;
+    const size_t size = iov[i].iov_len;
+    size_t bytes = size;
+    size_t j = i + 1;
+    if (size > 0 && size < limits.segment_limit) {
+      while (j < count && j - i < limits.max_segments && bytes + iov[j].iov_len <= limits.max_bytes) {
+        const size_t next = iov[j].iov_len;
+        if (next == 0 || next > size) break;
+        bytes += next;
+        j++;
+        if (next < size) break;  // a shorter datagram ends the run
+      }
+    }
+    run.count = j - i;
+    run.segment_size = run.count > 1 ? static_cast<uint32_t>(size) : 0;
+    out->push_back(run);
+    i = j;
+  }
+}
+
+bool IsSegmentationRefusal(int err) {
+  return err == EIO || err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == ENOPROTOOPT;
+}
+
+bool KernelHasSegmentation(int fd) {
+  int value = 0;
+  socklen_t length = sizeof(value);
+  return getsockopt(fd, SOL_UDP, UDP_SEGMENT, &value, &length) == 0;
+}
+
 void SendBatch::Reserve(size_t count) {
   if (msgs_.size() >= count) return;
   msgs_.resize(count);
@@ -62,12 +102,35 @@ void SendBatch::Set(size_t i, const uint8_t* data, size_t length) {
 
 SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCounters* counters) {
   SendResult result;
-  bool retried = false;
   for (size_t i = 0; i < count; i++) {
     msghdr& h = msgs_[i].msg_hdr;
     h.msg_name = const_cast<sockaddr*>(dest.get());
     h.msg_namelen = dest.length;
   }
+  while (segmentation_ && result.sent < count) {
+    const SegmentLimits before = limits_;
+    if (SendSegmented(fd, dest, count, counters, &result)) return result;
+    // A lower cap or segment size limit learned: plan the rest again with it.
+    if (limits_.max_segments < before.max_segments ||
+        limits_.segment_limit < before.segment_limit) {
+      continue;
+    }
+    // The path cannot segment: every datagram not yet sent goes the plain way, now and later.
+    segmentation_ = false;
+    counters->gso_fallbacks++;
+  }
+  if (result.sent < count) {
+    SendResult rest = SendPlain(fd, result.sent, count, counters);
+    result.sent = rest.sent;
+    result.error = rest.error;
+  }
+  return result;
+}
+
+SendResult SendBatch::SendPlain(int fd, size_t first, size_t count, SendCounters* counters) {
+  SendResult result;
+  result.sent = first;
+  bool retried = false;
   while (result.sent < count) {
     size_t chunk = count - result.sent;
     if (chunk > UIO_MAXIOV) chunk = UIO_MAXIOV;
@@ -86,6 +149,75 @@ SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCount
     result.sent += static_cast<size_t>(n);
   }
   return result;
+}
+
+bool SendBatch::SendSegmented(int fd, const SockAddr& dest, size_t count, SendCounters* counters,
+                              SendResult* result) {
+  // The largest UDP payload of the family: one UDP_SEGMENT message is one (unfragmented)
+  // IP datagram before the device or the kernel cuts it.
+  limits_.max_bytes = dest.get()->sa_family == AF_INET6 ? 65527 : 65507;
+  const size_t first = result->sent;
+  PlanSegmentRuns(&iov_[first], count - first, limits_, &runs_);
+  const size_t runs = runs_.size();
+  if (run_msgs_.size() < runs) {
+    run_msgs_.resize(runs);
+    run_controls_.resize(runs);
+  }
+  for (size_t r = 0; r < runs; r++) {
+    const SegmentRun& run = runs_[r];
+    msghdr& h = run_msgs_[r].msg_hdr;
+    h = msghdr{};
+    h.msg_name = const_cast<sockaddr*>(dest.get());
+    h.msg_namelen = dest.length;
+    h.msg_iov = &iov_[first + run.first];
+    h.msg_iovlen = run.count;
+    if (run.segment_size == 0) continue;
+    h.msg_control = run_controls_[r].bytes;
+    h.msg_controllen = sizeof(run_controls_[r].bytes);
+    cmsghdr* c = CMSG_FIRSTHDR(&h);
+    c->cmsg_level = SOL_UDP;
+    c->cmsg_type = UDP_SEGMENT;
+    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+    const auto segment = static_cast<uint16_t>(run.segment_size);
+    std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+  }
+  bool retried = false;
+  size_t done = 0;  // runs sent
+  while (done < runs) {
+    size_t chunk = runs - done;
+    if (chunk > UIO_MAXIOV) chunk = UIO_MAXIOV;
+    int n = sendmmsg(fd, &run_msgs_[done], static_cast<unsigned>(chunk), MSG_DONTWAIT);
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (TakeAsyncError(fd, err, &retried, counters)) continue;
+      const SegmentRun& refused = runs_[done];
+      if (refused.segment_size != 0 && err == EMSGSIZE) {
+        // Nothing of this run left: its segments do not fit the route's MTU. Datagrams of
+        // this size or more go alone from now on (the kernel fragments them as usual).
+        limits_.segment_limit = refused.segment_size;
+        return false;
+      }
+      if (refused.segment_size != 0 && IsSegmentationRefusal(err)) {
+        // A run longer than older kernels take: try their cap once before giving up.
+        if (err == EINVAL && refused.count > kOldSegmentCap &&
+            limits_.max_segments > kOldSegmentCap) {
+          limits_.max_segments = kOldSegmentCap;
+        }
+        return false;
+      }
+      result->error = Classify(err, counters);
+      return true;
+    }
+    for (int k = 0; k < n; k++) {
+      const SegmentRun& run = runs_[done + static_cast<size_t>(k)];
+      CountSent(counters, run.count, run_msgs_[done + static_cast<size_t>(k)].msg_len);
+      if (run.segment_size != 0) counters->gso_sends++;
+      result->sent += run.count;
+    }
+    done += static_cast<size_t>(n);
+  }
+  return true;
 }
 
 SendResult SendOne(int fd, const SockAddr& dest, const uint8_t* data, size_t length,

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -19,7 +20,38 @@ struct SendCounters {
   // queue; reported thanks to IP_RECVERR). Nothing was sent; the caller may retry.
   uint64_t would_block = 0;
   uint64_t async_errors = 0;  // ICMP errors about sent datagrams, from the error queue
+  uint64_t gso_sends = 0;     // UDP_SEGMENT messages the kernel accepted (each carries a run)
+  uint64_t gso_fallbacks = 0; // times the kernel or device refused UDP_SEGMENT (then: sendmmsg)
 };
+
+// A run of consecutive datagrams that leaves as one UDP_SEGMENT message: `count` datagrams from
+// index `first`, all of `segment_size` bytes but the last, which may be shorter. A run of one
+// (segment_size 0) is a plain datagram.
+struct SegmentRun {
+  size_t first = 0;
+  size_t count = 0;
+  uint32_t segment_size = 0;
+};
+
+// Limits of one UDP_SEGMENT message.
+struct SegmentLimits {
+  size_t max_segments = 0;  // datagrams per message (the kernel's UDP_MAX_SEGMENTS)
+  size_t max_bytes = 0;     // payload bytes per message (64 KiB less the headers)
+  // Datagrams of this size or more travel alone: the path refused such a segment (EMSGSIZE:
+  // larger than the route's MTU, where only IP fragmentation can carry it).
+  size_t segment_limit = SIZE_MAX;
+};
+
+// Cuts the datagrams `iov[0..count)` into runs within `limits`. A run ends at a size change; a
+// shorter datagram joins the run before it as its last. Empty datagrams travel alone (a segment
+// size of 0 means no segmentation). Clears `out` first.
+void PlanSegmentRuns(const iovec* iov, size_t count, const SegmentLimits& limits,
+                     std::vector<SegmentRun>* out);
+
+// Whether a refused UDP_SEGMENT send means "this socket or path cannot segment" (EIO: a device
+// without checksum offload, xfrm; EINVAL: SO_NO_CHECK, too many segments, older kernels' MTU
+// check; ENOTSUP/EOPNOTSUPP/ENOPROTOOPT), after which the socket sends with plain sendmmsg.
+bool IsSegmentationRefusal(int err);
 
 // The outcome of a send: how many datagrams the kernel accepted, and the error that stopped
 // the rest (0 when all went, EAGAIN when a queue was full: the socket's or the device's).
@@ -34,13 +66,48 @@ class SendBatch {
   void Reserve(size_t count);
   void Set(size_t i, const uint8_t* data, size_t length);
 
-  // Sends slots [0, count) to `dest`, retrying on EINTR and after partial sends.
+  // Sends slots [0, count) to `dest`, retrying on EINTR and after partial sends. With
+  // segmentation on, runs of equal-size datagrams leave as UDP_SEGMENT messages (several per
+  // sendmmsg); when the path refuses them it falls back to one message per datagram for good,
+  // resending from the first datagram not sent: nothing is lost or sent twice.
   SendResult Send(int fd, const SockAddr& dest, size_t count, SendCounters* counters);
 
+  // UDP_SEGMENT on or off for this socket (off by default; the binding turns it on where the
+  // kernel has it). Turning it on again after a fallback retries the path.
+  void SetSegmentation(bool on) { segmentation_ = on; }
+  bool segmentation() const { return segmentation_; }
+  // The limits in force: the segment cap tries the largest any kernel has (128) and drops to
+  // the older kernels' 64 on an EINVAL for a longer run; the segment size limit is learned from
+  // EMSGSIZE. Nothing is sent when the kernel refuses a message, so learning costs no datagram.
+  const SegmentLimits& limits() const { return limits_; }
+
  private:
+  SendResult SendPlain(int fd, size_t first, size_t count, SendCounters* counters);
+  // Sends the runs of slots [0, count); stops at the first datagram it could not send and
+  // returns how far it came in `*result`. Returns false when the kernel refused a UDP_SEGMENT
+  // message: limits_ tell whether to plan again (they changed) or to give segmentation up.
+  bool SendSegmented(int fd, const SockAddr& dest, size_t count, SendCounters* counters,
+                     SendResult* result);
+
+  // The segment cap tried first: the largest any kernel has had (UDP_MAX_SEGMENTS = 128).
+  static constexpr size_t kFirstSegmentCap = 128;
+  // The cap of older kernels (UDP_MAX_SEGMENTS = 64), tried after an EINVAL for a longer run.
+  static constexpr size_t kOldSegmentCap = 64;
+  struct alignas(cmsghdr) SegmentControl {
+    uint8_t bytes[CMSG_SPACE(sizeof(uint16_t))];
+  };
+
   std::vector<mmsghdr> msgs_;
   std::vector<iovec> iov_;
+  bool segmentation_ = false;
+  SegmentLimits limits_{kFirstSegmentCap, 0, SIZE_MAX};
+  std::vector<SegmentRun> runs_;
+  std::vector<mmsghdr> run_msgs_;
+  std::vector<SegmentControl> run_controls_;
 };
+
+// Whether the kernel knows UDP_SEGMENT (Linux 4.18+): getsockopt(SOL_UDP, UDP_SEGMENT) works.
+bool KernelHasSegmentation(int fd);
 
 // Sends one datagram with sendto.
 SendResult SendOne(int fd, const SockAddr& dest, const uint8_t* data, size_t length,

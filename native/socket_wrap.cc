@@ -3,20 +3,19 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "addon_data.h"
 #include "batch_layout.h"
+#include "drain.h"
+#include "linux_options.h"
 #include "napi_errors.h"
 
 namespace mcast {
 
 namespace {
-
-// recvmmsg rounds per readable event: enough to drain a burst, few enough that one busy socket
-// cannot starve the rest of the loop (libuv's udp.c caps its reads the same way).
-constexpr int kMaxRoundsPerWake = 32;
 
 bool GetBytes(napi_env env, napi_value value, uint8_t** data, size_t* length) {
   napi_typedarray_type type;
@@ -77,6 +76,10 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_fd>("fd"),
                          InstanceMethod<&SocketWrap::JS_setInterfaceFilter>(
                              "setInterfaceFilter"),
+                         InstanceMethod<&SocketWrap::JS_setSegmentation>("setSegmentation"),
+                         InstanceMethod<&SocketWrap::JS_enableGro>("enableGro"),
+                         InstanceMethod<&SocketWrap::JS_receiveSync>("receiveSync"),
+                         InstanceMethod<&SocketWrap::JS_packBatch>("packBatch"),
                      });
 }
 
@@ -142,8 +145,13 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
 
   slab_ref_ = Napi::Persistent(slab);
   records_ref_ = Napi::Persistent(records);
+  // The records may hold more than one per slot: a GRO receive splits into several.
   batch_ = std::make_unique<RecvBatch>(batch_size, max_size, static_cast<uint8_t*>(slab.Data()),
-                                       static_cast<uint8_t*>(records.Data()));
+                                       static_cast<uint8_t*>(records.Data()),
+                                       records.ByteLength() / layout::kRecordBytes);
+  send_batch_.SetSegmentation(KernelHasSegmentation(fd_));
+  arrival_ = std::make_unique<ArrivalPolicy>(family_, bind_addr, options.multicast_all);
+  batch_->SetArrivalPolicy(arrival_.get());
   if (family_ == AF_INET6) {
     filter_ = std::make_unique<MembershipFilter>();
     filter_on_ = !options.multicast_all;
@@ -241,33 +249,41 @@ void SocketWrap::HandleEvents(int status, int events) {
   if ((events & UV_READABLE) != 0 && receiving_) DrainReadable(self);
 }
 
-void SocketWrap::DrainReadable(napi_value self) {
-  Napi::Env env = Env();
-  const MembershipFilter* filter = filter_on_ ? filter_.get() : nullptr;
-  napi_value on_batch = nullptr;  // looked up at the first batch, once per wake-up
-  for (int round = 0; round < kMaxRoundsPerWake && receiving_ && !closed_; round++) {
-    int delivered = 0;
-    int n = batch_->Receive(fd_, filter, &rx_, &delivered);
-    if (n == -EAGAIN || n == -EWOULDBLOCK || n == 0) return;
-    if (n < 0 && IsSendSideError(-n)) {
-      // recvmmsg returned the socket's pending error; its error-queue entry is the same event.
-      int last = -n;
-      const uint32_t queued = DrainErrorQueue(fd_, &last);
-      if (!ReportSendErrors(self, queued > 0 ? queued : 1, -n)) return;
-      continue;  // datagrams may still be queued
-    }
-    if (n < 0) {
-      Dispatch(self, addon_->on_error.Value(),
-               {Napi::Number::New(env, n), Napi::String::New(env, "recvmmsg")});
-      return;
-    }
-    if (delivered > 0) {
-      if (on_batch == nullptr) on_batch = addon_->on_batch.Value();
-      if (!Dispatch(self, on_batch, {Napi::Number::New(env, delivered)})) return;
-    }
-    // A short batch means the queue is empty: skip the recvmmsg that would say EAGAIN.
-    if (static_cast<size_t>(n) < batch_->batch_size()) return;
+namespace {
+
+// The binding's side of a drain: each event becomes one call into JS, with `this` = the socket.
+class JsDrainSink final : public DrainSink {
+ public:
+  JsDrainSink(SocketWrap* socket, napi_value self) : socket_(socket), self_(self) {}
+  bool Receiving() const override { return socket_->Receiving(); }
+  bool OnBatch(int delivered) override { return socket_->DispatchBatch(self_, delivered); }
+  bool OnSendErrors(uint32_t count, int err) override {
+    return socket_->ReportSendErrors(self_, count, err);
   }
+  // JS gets libuv's sign: a negative errno.
+  void OnError(int err) override { socket_->DispatchError(self_, -err, "recvmmsg"); }
+
+ private:
+  SocketWrap* socket_;
+  napi_value self_;
+};
+
+}  // namespace
+
+void SocketWrap::DrainReadable(napi_value self) {
+  JsDrainSink sink(this, self);
+  mcast::DrainReadable(batch_.get(), fd_, filter_on_ ? filter_.get() : nullptr, &rx_, &sink);
+}
+
+bool SocketWrap::DispatchBatch(napi_value self, int delivered) {
+  Napi::Env env = Env();
+  return Dispatch(self, addon_->on_batch.Value(), {Napi::Number::New(env, delivered)});
+}
+
+void SocketWrap::DispatchError(napi_value self, int err, const char* syscall) {
+  Napi::Env env = Env();
+  Dispatch(self, addon_->on_error.Value(),
+           {Napi::Number::New(env, err), Napi::String::New(env, syscall)});
 }
 
 bool SocketWrap::ReportSendErrors(napi_value self, uint32_t count, int err) {
@@ -359,11 +375,17 @@ Napi::Value SocketWrap::JS_membership(const Napi::CallbackInfo& info) {
     return ThrowSystem(env, EINVAL, "inet_pton(interface)");
   }
   const uint32_t ifindex = info[3].As<Napi::Number>().Uint32Value();
+  const bool join = op == MembershipOp::kJoin || op == MembershipOp::kJoinSource;
+  ArrivalPolicy::Plan plan;
+  if (join) plan = arrival_->PlanJoin(group, ifindex);
+  if (plan.enable_before) SetPacketInfo(true);
   int err = ChangeMembership(fd_, family_, op, group, with_source ? &source : nullptr, ifindex,
                              by_address ? &iface : nullptr);
   if (err != 0) {
     return ThrowSystem(env, err, MembershipOptLabel(op, by_address && group_family == AF_INET));
   }
+  if (join) arrival_->Joined(plan, group, ifindex);
+  if (plan.disable_after) SetPacketInfo(false);
   if (filter_ != nullptr && group_family == AF_INET6) {
     const in6_addr& g = reinterpret_cast<const sockaddr_in6*>(&group.storage)->sin6_addr;
     if (op == MembershipOp::kJoin || op == MembershipOp::kJoinSource) filter_->Add(g, ifindex);
@@ -575,39 +597,108 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(r.sent));
 }
 
-// stats(out: Float64Array(10)): packets, bytes, batches, truncated, kernelDrops, sent packets,
-// sent bytes, sends refused for want of room, filtered, async send errors. Works after close,
-// for the final figures.
+// stats(out: Float64Array(14)): packets, bytes, batches, truncated, kernelDrops, sent packets,
+// sent bytes, sends refused for want of room, filtered, async send errors, UDP_SEGMENT sends,
+// segmentation fallbacks, GRO receives, datagrams in them. Works after close, for the final
+// figures.
 Napi::Value SocketWrap::JS_stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (!info[0].IsTypedArray()) return ThrowArgType(env, "a Float64Array(10)");
+  if (!info[0].IsTypedArray()) return ThrowArgType(env, "a Float64Array(14)");
   Napi::TypedArray out = info[0].As<Napi::TypedArray>();
-  if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 10) {
-    return ThrowArgType(env, "a Float64Array(10)");
+  if (out.TypedArrayType() != napi_float64_array || out.ElementLength() < 14) {
+    return ThrowArgType(env, "a Float64Array(14)");
   }
   double* values = out.As<Napi::Float64Array>().Data();  // includes the view's byte offset
   values[0] = static_cast<double>(rx_.packets);
   values[1] = static_cast<double>(rx_.bytes);
   values[2] = static_cast<double>(rx_.batches);
   values[3] = static_cast<double>(rx_.truncated);
-  // SO_MEMINFO counts drops that no later datagram has reported through SO_RXQ_OVFL yet.
-  uint32_t drops = rx_.kernel_drops;
-  if (fd_ >= 0 && ReadDropCount(fd_, &drops) == 0 && drops > rx_.kernel_drops) {
-    rx_.kernel_drops = drops;
-  }
+  MergeDropCount(fd_, &rx_);
   values[4] = static_cast<double>(rx_.kernel_drops);
   values[5] = static_cast<double>(tx_.packets);
   values[6] = static_cast<double>(tx_.bytes);
   values[7] = static_cast<double>(tx_.would_block);
   values[8] = static_cast<double>(rx_.filtered);
   values[9] = static_cast<double>(tx_.async_errors);
+  values[10] = static_cast<double>(tx_.gso_sends);
+  values[11] = static_cast<double>(tx_.gso_fallbacks);
+  values[12] = static_cast<double>(rx_.gro_receives);
+  values[13] = static_cast<double>(rx_.gro_datagrams);
   return env.Undefined();
 }
 
-// setInterfaceFilter(on): IPv6 only, follows IPV6_MULTICAST_ALL (see membership_filter.h).
+// receiveSync(timeoutMs, spin) -> datagrams in the batch (0: none by the deadline). For a worker
+// thread that owns the socket; lib/socket.ts refuses it on the main thread and while listeners
+// receive, so the event loop's drain and this never share the batch.
+Napi::Value SocketWrap::JS_receiveSync(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber()) return ThrowArgType(env, "(timeoutMs, spin)");
+  int delivered = 0;
+  uint32_t send_errors = 0;
+  const int n = ReceiveWithin(batch_.get(), fd_, filter_on_ ? filter_.get() : nullptr, &rx_,
+                              info[0].As<Napi::Number>().Int32Value(),
+                              info[1].ToBoolean() ? WaitMode::kSpin : WaitMode::kBlock, &delivered,
+                              &send_errors);
+  tx_.async_errors += send_errors;
+  if (n < 0 && n != -EAGAIN) return ThrowSystem(env, -n, "recvmmsg");
+  return Napi::Number::New(env, n > 0 ? delivered : 0);
+}
+
+// packBatch(count, target: Uint8Array): copies the data of the batch's first `count` datagrams
+// into `target`, back to back (the 'message' path's one copy per batch; lib/dispatch.ts sizes
+// `target` to their total). Checked against the records and the target, never trusted.
+Napi::Value SocketWrap::JS_packBatch(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* out;
+  size_t length;
+  if (!info[0].IsNumber() || !GetBytes(env, info[1], &out, &length)) {
+    return ThrowArgType(env, "(count, target: Uint8Array)");
+  }
+  const uint32_t count = info[0].As<Napi::Number>().Uint32Value();
+  if (count > batch_->record_capacity()) return ThrowArgType(env, "a count within the batch");
+  Napi::ArrayBuffer slab = slab_ref_.Value();
+  size_t written = 0;
+  if (!PackDatagrams(static_cast<const uint8_t*>(slab.Data()), slab.ByteLength(),
+                     static_cast<const uint8_t*>(records_ref_.Value().Data()), count, out, length,
+                     &written)) {
+    return ThrowArgType(env, "a target large enough for the batch's datagrams");
+  }
+  return Napi::Number::New(env, static_cast<double>(written));
+}
+
+// setSegmentation(on) -> whether UDP_SEGMENT is now used (false where the kernel lacks it).
+Napi::Value SocketWrap::JS_setSegmentation(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  send_batch_.SetSegmentation(info[0].ToBoolean() && KernelHasSegmentation(fd_));
+  return Napi::Boolean::New(env, send_batch_.segmentation());
+}
+
+// enableGro(keep): sets UDP_GRO and keeps `keep` bytes (maxMessageSize) of each datagram; the
+// slab's slots, given at construction, must hold a whole merged receive (64 KiB).
+Napi::Value SocketWrap::JS_enableGro(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber()) return ThrowArgType(env, "(keep)");
+  int err = SetIntOption(fd_, SOL_UDP, UDP_GRO, 1);
+  if (err != 0) return ThrowSystem(env, err, "setsockopt(UDP_GRO)");
+  batch_->SetKeep(info[0].As<Napi::Number>().Uint32Value());
+  return env.Undefined();
+}
+
+// setInterfaceFilter(on): follows IP(V6)_MULTICAST_ALL, called before it changes: the IPv6
+// filter (see membership_filter.h), and IPv4's IP_PKTINFO, which must be on before
+// IP_MULTICAST_ALL is (arrival_policy.h).
 Napi::Value SocketWrap::JS_setInterfaceFilter(const Napi::CallbackInfo& info) {
-  if (filter_ != nullptr) filter_on_ = info[0].ToBoolean();
+  const bool on = info[0].ToBoolean();
+  if (filter_ != nullptr) filter_on_ = on;
+  if (!closed_ && arrival_ != nullptr && arrival_->PlanMulticastAll(!on)) SetPacketInfo(true);
   return info.Env().Undefined();
+}
+
+void SocketWrap::SetPacketInfo(bool on) {
+  if (fd_ >= 0 && family_ == AF_INET) SetIntOption(fd_, IPPROTO_IP, IP_PKTINFO, on ? 1 : 0);
 }
 
 // fd() -> the descriptor, or -1 once closed (for tests that count open descriptors).

@@ -8,6 +8,7 @@
 
 #include <memory>
 
+#include "arrival_policy.h"
 #include "membership_filter.h"
 #include "recv_batch.h"
 #include "send_batch.h"
@@ -40,6 +41,15 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // Closes the descriptor and the poll handle without calling into JS (GC, env teardown).
   void CloseNative();
 
+  // For the drain (native/drain.h): whether datagrams are still wanted, and the calls into JS
+  // with `self` as `this`; each returns false when the callback threw.
+  bool Receiving() const { return receiving_ && !closed_; }
+  bool DispatchBatch(napi_value self, int delivered);
+  void DispatchError(napi_value self, int err, const char* syscall);
+  // Counts ICMP errors about sent datagrams; on a connected socket also emits one 'error'.
+  // Returns false when the 'error' listener threw.
+  bool ReportSendErrors(napi_value self, uint32_t count, int err);
+
  private:
   Napi::Value JS_close(const Napi::CallbackInfo& info);
   Napi::Value JS_setReceiving(const Napi::CallbackInfo& info);
@@ -62,6 +72,10 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_fd(const Napi::CallbackInfo& info);
   Napi::Value JS_setInterfaceFilter(const Napi::CallbackInfo& info);
+  Napi::Value JS_setSegmentation(const Napi::CallbackInfo& info);
+  Napi::Value JS_enableGro(const Napi::CallbackInfo& info);
+  Napi::Value JS_receiveSync(const Napi::CallbackInfo& info);
+  Napi::Value JS_packBatch(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnWatcherClosed(uv_handle_t* handle);
@@ -78,10 +92,10 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // when it threw; the exception is then reported as uncaught, as for any EventEmitter listener.
   bool Dispatch(napi_value self, napi_value fn, std::initializer_list<napi_value> args);
   bool CheckOpen(Napi::Env env);
-  // Counts ICMP errors about sent datagrams; on a connected socket also emits one 'error'.
-  // Returns false when the 'error' listener threw.
-  bool ReportSendErrors(napi_value self, uint32_t count, int err);
   bool ParseDestination(const Napi::CallbackInfo& info, size_t first, SockAddr* out);
+  // Turns IP_PKTINFO on or off as the arrival policy asks (errors are ignored: with it on, the
+  // kernel says what the policy would; off is only an optimisation).
+  void SetPacketInfo(bool on);
 
   AddonData* addon_ = nullptr;
   int fd_ = -1;
@@ -94,6 +108,8 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   PollWatcher* watcher_ = nullptr;
   napi_async_context async_context_ = nullptr;
   std::unique_ptr<RecvBatch> batch_;
+  // IPv4: whether IP_PKTINFO can be off (one membership of the bound group); see arrival_policy.h.
+  std::unique_ptr<ArrivalPolicy> arrival_;
   // IPv6 only: what this socket joined, kept always, applied while filter_on_ (multicastAll off).
   std::unique_ptr<MembershipFilter> filter_;
   bool filter_on_ = false;

@@ -15,7 +15,7 @@ const ROOT = resolve(__dirname, '..');
 const RUN = join(ROOT, 'bench', 'run.mjs');
 
 const RECEIVERS = ['c-recvmmsg', 'c-recvmsg', 'mcast-batch', 'mcast-message', 'dgram'];
-const SENDERS = ['c-sendmmsg', 'c-sendto', 'mcast-sendBatch', 'mcast-send', 'dgram-send'];
+const SENDERS = ['c-sendmmsg', 'c-sendto', 'mcast-sendBatch', 'mcast-send', 'dgram-send', 'mcast-sendBatch-mmsg'];
 /** Contestants (ids) expected in each case. */
 const EXPECTED: Record<string, string[]> = {
   drain: [...RECEIVERS, 'c-recvmmsg-name', 'c-recvmmsg-meta'],
@@ -23,6 +23,8 @@ const EXPECTED: Record<string, string[]> = {
   steady: RECEIVERS,
   latency: RECEIVERS,
   send: SENDERS,
+  'send-gso': ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'dgram-send'],
+  'drain-gro': ['c-recvmmsg', 'c-gro', 'mcast-batch-gro'],
   memory: ['mcast-batch', 'mcast-message'],
 };
 
@@ -66,6 +68,9 @@ describe('benchmark smoke run (npm run bench at a tiny size)', () => {
     // The table: a header, a row for every contestant, the targets.
     expect(r.stdout).toMatch(/^case\s+contestant\s+median\s+min – max\s+vs C\s+notes$/m);
     for (const name of Object.keys(EXPECTED)) expect(r.stdout).toMatch(new RegExp(`^${name} `, 'm'));
+    // The offload targets are evaluated (their values are noise at this size).
+    expect(r.stdout).toContain('send-gso: sendBatch ≥ 0.9 × C UDP_SEGMENT');
+    expect(r.stdout).toContain('drain-gro: gro batch path ≥ 0.8 × C UDP_GRO receiver');
     expect(r.stdout).toContain('targets:');
     expect(r.stdout).toContain(join(out, 'latest.json'));
 

@@ -199,6 +199,19 @@ describe('mcast send -> mcast recv across namespaces', () => {
     expect(Number(last - first) / 1e6).toBeLessThan(1000);
   });
 
+  it('--count without pacing sends bursts of repeats as UDP_SEGMENT messages, every datagram arriving', async () => {
+    const port = uniquePort();
+    const group = '239.83.1.8';
+    // Small enough for the receiver's default buffer: 100 × 200 bytes at once.
+    const rx = await startRecv([group, String(port), '--iface', link.peer.ifname, '--count', '100', '--timeout', '10']);
+    const tx = await mcast(hs, ['send', group, String(port), 'burst', '--iface', link.self.ifname, '--count', '100', '--interval', '0', '--size', '200', '-q']);
+    expect(tx.code).toBe(0);
+    // 100 repeats in bursts of at most 64: 64 + 36, each one message.
+    expect(tx.stderr).toContain('sent 100 datagrams (20000 bytes, 2 UDP_SEGMENT messages)');
+    expect((await rx.wait()).code).toBe(0);
+    expect(rx.lines).toHaveLength(100);
+  });
+
   it('repeats of one MESSAGE go one per second unless told otherwise', async () => {
     const port = uniquePort();
     const group = '239.83.1.4';

@@ -1,7 +1,7 @@
 /**
  * Native checks that fit in `npm test` (about a minute): the CMake build reads its sources from
  * binding.gyp and leaves no native file out; cppcheck is clean; the native unit tests pass under
- * ASan+UBSan (inside this private network namespace, so their socket tests run); both libFuzzer
+ * ASan+UBSan (inside this private network namespace, so their socket tests run); the libFuzzer
  * targets run for a while (MCAST_FUZZ_SECONDS, default 15 s each) on their seed corpora without a
  * finding. The long versions: npm run fuzz, npm run lint:native (adds clang-tidy), npm run
  * test:asan, npm run valgrind.
@@ -9,7 +9,7 @@
  * Needs cmake, clang (clang 14: libclang-rt-14-dev for libFuzzer and ASan) and cppcheck. Outside
  * CI a missing tool skips its check; in CI it fails, so that a broken setup cannot pass unseen.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, type SpawnOptions } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -43,15 +43,33 @@ function gypSources(): { core: string[]; binding: string[] } {
   return { core: gyp.variables.mcast_core_sources ?? [], binding: gyp.variables.mcast_binding_sources ?? [] };
 }
 
+/**
+ * Runs a program without blocking this worker's event loop (the long builds and fuzz runs would
+ * otherwise starve vitest's own messages, which then time out on a loaded machine).
+ */
+function run(cmd: string, args: readonly string[], options: SpawnOptions = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.once('error', reject);
+    child.once('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
+
 describe.skipIf(UNDER_ASAN)('native checks', () => {
   const cmake = have('cmake', 'clang++');
   let configureLog = '';
 
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!cmake) return;
     const configure = cmakeConfigure(BUILD, 'clang++', ['MCAST_FUZZ=ON']);
-    configureLog = execFileSync(configure.file, configure.args, { encoding: 'utf8' });
-  }, 60_000);
+    const r = await run(configure.file, configure.args);
+    if (r.status !== 0) throw new Error(`cmake-js configure failed:\n${r.stdout}${r.stderr}`);
+    configureLog = r.stdout;
+  }, 120_000);
 
   it('binding.gyp lists every native source, and the CMake build reads the same lists', () => {
     const { core, binding } = gypSources();
@@ -70,7 +88,7 @@ describe.skipIf(UNDER_ASAN)('native checks', () => {
     expect(configureLog).toContain(`Node-API headers (cmake-js): ${join(ROOT, 'node_modules', 'node-api-headers', 'include')};`);
   });
 
-  it.skipIf(!have('cppcheck'))('cppcheck finds nothing in native/', () => {
+  it.skipIf(!have('cppcheck'))('cppcheck finds nothing in native/', async () => {
     const napi = execFileSync(process.execPath, ['-p', "require('path').resolve(require('node-addon-api').include_dir)"], {
       cwd: ROOT,
       encoding: 'utf8',
@@ -80,7 +98,7 @@ describe.skipIf(UNDER_ASAN)('native checks', () => {
         .filter((f) => f.endsWith('.cc'))
         .map((f) => join(d, f)),
     );
-    const r = spawnSync(
+    const r = await run(
       'cppcheck',
       [
         '--enable=warning,style,performance,portability', '--std=c++17', '--language=c++', '--error-exitcode=1',
@@ -88,33 +106,32 @@ describe.skipIf(UNDER_ASAN)('native checks', () => {
         '-DNODE_ADDON_API_DISABLE_CPP_EXCEPTIONS', '--suppress=*:*/node_modules/*', '--suppress=*:/usr/include/*',
         '--suppress=missingIncludeSystem', ...files,
       ],
-      { cwd: ROOT, encoding: 'utf8' },
+      { cwd: ROOT },
     );
     expect(`${r.stdout}${r.stderr}`.trim()).toBe('');
     expect(r.status).toBe(0);
   }, 60_000);
 
   describe.skipIf(!cmake)('ASan+UBSan builds', () => {
-    beforeAll(() => {
-      execFileSync('cmake', ['--build', BUILD, '-j2', '--target', 'mcast_native_tests', 'fuzz_cmsg', 'fuzz_address'], {
-        stdio: 'pipe',
-      });
+    beforeAll(async () => {
+      const r = await run('cmake', ['--build', BUILD, '-j2', '--target', 'mcast_native_tests', 'fuzz_cmsg', 'fuzz_address', 'fuzz_gro']);
+      if (r.status !== 0) throw new Error(`cmake --build failed:\n${r.stdout}${r.stderr}`);
     }, 240_000);
 
-    it('the native unit tests pass (socket tests included: this is the sandbox)', () => {
-      const r = spawnSync(join(BUILD, 'mcast_native_tests'), { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
+    it('the native unit tests pass (socket tests included: this is the sandbox)', async () => {
+      const r = await run(join(BUILD, 'mcast_native_tests'), [], { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } });
       expect(r.stderr).toBe('');
       expect(r.stdout).toMatch(/^\d+ passed, 0 failed, 0 skipped$/m);
       expect(r.status).toBe(0);
     }, 60_000);
 
-    it.each(['cmsg', 'address'])(`fuzz_%s runs ${FUZZ_SECONDS} s without a finding (and replays its corpus)`, (name) => {
+    it.each(['cmsg', 'address', 'gro'])(`fuzz_%s runs ${FUZZ_SECONDS} s without a finding (and replays its corpus)`, async (name) => {
       const work = mkdtempSync(join(tmpdir(), `mcast-fuzz-${name}-`));
       cpSync(join(ROOT, 'native', 'fuzz', 'corpus', name), join(work, 'corpus'), { recursive: true });
-      const r = spawnSync(
+      const r = await run(
         join(BUILD, `fuzz_${name}`),
         [`-max_total_time=${FUZZ_SECONDS}`, '-max_len=4096', '-print_final_stats=1', `-artifact_prefix=${work}/`, join(work, 'corpus')],
-        { encoding: 'utf8', env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } },
+        { env: { ...process.env, ASAN_OPTIONS: 'detect_leaks=1' } },
       );
       const out = `${r.stdout}${r.stderr}`;
       const runs = /stat::number_of_executed_units:\s*(\d+)/.exec(out)?.[1];

@@ -38,6 +38,9 @@
  * IPV6_RECVHOPLIMIT control messages, in a 256-byte control buffer per datagram.
  * --metadata=LIST asks for some of them: a comma list of name, pktinfo and ttl (which part of
  * the kernel's cost each one is).
+ * --gro sets UDP_GRO and reads into 64 KiB slots (--size is ignored): a receive may then hold
+ * several datagrams of one flow merged (a GSO sender on lo, a NIC or veth with GRO), which are
+ * counted and sequence-checked one by one at the segment size of the UDP_GRO cmsg.
  * Errors: "mc_recv: <call>: <strerror>" on stderr, exit 1 (usage errors exit 2).
  * SIGINT/SIGTERM stop the run; the JSON line is still printed.
  */
@@ -48,6 +51,7 @@
 #include <getopt.h>
 #include <linux/sock_diag.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -101,6 +105,7 @@ struct opts {
     int latency;
     unsigned metadata;    /* --metadata: META_* bits, what to ask for with every datagram */
     uint64_t max_samples; /* latency array capacity when --count is not given */
+    int gro;              /* --gro: UDP_GRO, 64 KiB slots, merged receives split by segment size */
 };
 
 struct rx {
@@ -145,7 +150,7 @@ static __attribute__((noreturn)) void usage_error(const char *msg)
             "usage: %s --group A --port P [--ifindex N | --iface-addr A] [--family 4|6]\n"
             "       [--batch N] [--size B] [--rcvbuf B] [--count N] [--idle-ms MS]\n"
             "       [--first-timeout-ms MS] [--mode drain|live] [--go-file PATH]\n"
-            "       [--cpu N] [--latency] [--max-samples N] [--metadata[=name,pktinfo,ttl]]\n",
+            "       [--cpu N] [--latency] [--max-samples N] [--metadata[=name,pktinfo,ttl]] [--gro]\n",
             PROG);
     exit(msg ? 2 : 0);
 }
@@ -225,7 +230,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"mode", required_argument, 0, 'm'},    {"go-file", required_argument, 0, 'G'},
         {"cpu", required_argument, 0, 'c'},     {"latency", no_argument, 0, 'L'},
         {"max-samples", required_argument, 0, 'M'}, {"metadata", optional_argument, 0, 'D'},
-        {"first-timeout-ms", required_argument, 0, 'F'},
+        {"first-timeout-ms", required_argument, 0, 'F'}, {"gro", no_argument, 0, 'O'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *o = (struct opts){.family = 4, .batch = 1, .size = 2048, .idle_ms = 1000,
                        .first_ms = 10000, .mode = MODE_LIVE, .cpu = -1,
@@ -250,6 +255,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 'L': o->latency = 1; break;
         case 'D': o->metadata = optarg ? parse_metadata(optarg) : META_ALL; break;
         case 'M': o->max_samples = parse_u64("max-samples", optarg, 1, 1ull << 31); break;
+        case 'O': o->gro = 1; break;
         case 'h': usage_error(NULL);
         default: usage_error("unknown option");
         }
@@ -260,6 +266,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
     if (o->iface_addr && o->ifindex) usage_error("give only one of --ifindex, --iface-addr");
     if (o->family == 6 && o->iface_addr) usage_error("--iface-addr is IPv4 only; use --ifindex");
     if (o->mode == MODE_DRAIN && !o->go_file) usage_error("--mode drain needs --go-file");
+    if (o->gro) o->size = 65536; /* a merged receive holds up to 64 KiB */
 }
 
 static void pin_cpu(int cpu)
@@ -365,6 +372,8 @@ static int open_socket(const struct opts *o)
         set_int(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, 1, "setsockopt(IPV6_RECVHOPLIMIT)");
     else if (o->metadata & META_TTL)
         set_int(fd, IPPROTO_IP, IP_RECVTTL, 1, "setsockopt(IP_RECVTTL)");
+    if (o->gro)
+        set_int(fd, SOL_UDP, UDP_GRO, 1, "setsockopt(UDP_GRO)");
     if (o->rcvbuf)
         set_rcvbuf(fd, o->rcvbuf);
     if (bind(fd, (struct sockaddr *)&grp, glen) < 0)
@@ -388,7 +397,7 @@ static void setup_rx(struct rx *r, const struct opts *o)
     r->batch = o->batch;
     r->size = o->size;
     r->bufs = alloc_touched((size_t)r->batch * r->size);
-    r->ctrl_size = o->metadata ? CTRL_SIZE_METADATA : CTRL_SIZE;
+    r->ctrl_size = o->metadata || o->gro ? CTRL_SIZE_METADATA : CTRL_SIZE;
     r->ctrl = alloc_touched((size_t)r->batch * r->ctrl_size);
     r->names = (o->metadata & META_NAME) ? alloc_touched(r->batch * sizeof *r->names) : NULL;
     r->iov = alloc_touched(r->batch * sizeof *r->iov);
@@ -463,18 +472,25 @@ static uint64_t get_le64(const char *p)
     return le64toh(v);
 }
 
-/* The kernel sets msg_controllen to 0 unless the drop counter is non-zero. */
-static void read_drops(struct rx *r, struct msghdr *mh)
+/* The kernel sets msg_controllen to 0 unless the drop counter is non-zero (or, with --gro, a
+ * receive carried merged datagrams). Returns the GRO segment size, 0 when none came. */
+static unsigned read_drops(struct rx *r, struct msghdr *mh)
 {
+    unsigned segment = 0;
     if (mh->msg_controllen == 0)
-        return;
+        return 0;
     for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
             uint32_t d;
             memcpy(&d, CMSG_DATA(c), sizeof d);
             r->drops = d; /* cumulative since socket creation */
+        } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+            int g;
+            memcpy(&g, CMSG_DATA(c), sizeof g);
+            segment = g > 0 ? (unsigned)g : 0;
         }
     }
+    return segment;
 }
 
 /*
@@ -502,17 +518,23 @@ static void account(struct rx *r, unsigned n, uint64_t rt_now)
         struct msghdr *mh = &r->msgs[i].msg_hdr;
         unsigned len = r->msgs[i].msg_len;
         const char *p = r->iov[i].iov_base;
-        r->bytes += len;
         if (mh->msg_flags & MSG_TRUNC) /* datagram was larger than --size; len is what fit */
             r->truncated++;
-        read_drops(r, mh);
-        if (len < 16)
-            continue;
-        track_seq(r, get_le64(p));
-        if (r->lat && r->lat_n < r->lat_cap)
-            r->lat[r->lat_n++] = (int64_t)(rt_now - get_le64(p + 8));
+        unsigned segment = read_drops(r, mh);
+        if (segment == 0 || segment >= len)
+            segment = len ? len : 1;
+        /* one datagram, or (UDP_GRO) several of `segment` bytes back to back, the last shorter */
+        for (unsigned off = 0; off < len || (len == 0 && off == 0); off += segment) {
+            unsigned part = len - off < segment ? len - off : segment;
+            r->bytes += part;
+            r->received++;
+            if (part < 16)
+                continue;
+            track_seq(r, get_le64(p + off));
+            if (r->lat && r->lat_n < r->lat_cap)
+                r->lat[r->lat_n++] = (int64_t)(rt_now - get_le64(p + off + 8));
+        }
     }
-    r->received += n;
 }
 
 /*

@@ -13,7 +13,8 @@
  * --size is the whole UDP payload and must be >= 16.
  *
  * Sending: --count N and/or --seconds S (whichever ends first).  --batch 1 uses sendto,
- * --batch N > 1 sendmmsg with up to N datagrams.  --rate 0 sends flat out (full batches);
+ * --batch N > 1 sendmmsg with up to N datagrams.  --gso sends each batch as UDP_SEGMENT
+ * messages (one sendmmsg of messages of up to 64 KiB / 128 segments each; GSO).  --rate 0 sends flat out (full batches);
  * --rate R paces datagram k to t0 + k/R with absolute clock_nanosleep deadlines and sends
  * what is due (up to --batch per call) when it wakes, so the average rate is exact even
  * though each wakeup here overshoots by tens of microseconds.  Interface: IPv4
@@ -34,6 +35,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -67,6 +69,7 @@ struct opts {
     uint64_t seq_start;
     int cpu;          /* -1 = no pinning */
     const char *wait_file;
+    int gso;          /* --gso: each batch as UDP_SEGMENT messages */
 };
 
 struct sender {
@@ -81,6 +84,10 @@ struct sender {
     uint64_t next_seq;
     uint64_t sent;
     uint64_t eagain;
+    /* --gso: one message per `per_msg` datagrams, each with its UDP_SEGMENT cmsg */
+    unsigned per_msg;
+    struct mmsghdr *gmsgs;
+    char *gctrl;
 };
 
 static volatile sig_atomic_t g_stop;
@@ -101,7 +108,7 @@ static __attribute__((noreturn)) void usage_error(const char *msg)
     fprintf(out,
             "usage: %s --group A --port P [--iface-addr A | --ifindex N] [--ttl N]\n"
             "       [--size B] (--count N | --seconds S) [--rate PPS] [--batch N]\n"
-            "       [--family 4|6] [--seq-start N] [--cpu N] [--wait-file PATH]\n",
+            "       [--family 4|6] [--seq-start N] [--cpu N] [--wait-file PATH] [--gso]\n",
             PROG);
     exit(msg ? 2 : 0);
 }
@@ -154,6 +161,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"rate", required_argument, 0, 'r'},       {"batch", required_argument, 0, 'b'},
         {"family", required_argument, 0, 'f'},     {"seq-start", required_argument, 0, 'q'},
         {"cpu", required_argument, 0, 'c'},        {"wait-file", required_argument, 0, 'w'},
+        {"gso", no_argument, 0, 'G'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     *o = (struct opts){.ttl = 1, .size = 64, .batch = 1, .family = 4, .cpu = -1};
     int c;
@@ -173,6 +181,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 'q': o->seq_start = parse_u64("seq-start", optarg, 0, UINT64_MAX / 2); break;
         case 'c': o->cpu = (int)parse_u64("cpu", optarg, 0, CPU_SETSIZE - 1); break;
         case 'w': o->wait_file = optarg; break;
+        case 'G': o->gso = 1; break;
         case 'h': usage_error(NULL);
         default: usage_error("unknown option");
         }
@@ -283,6 +292,15 @@ static void setup_buffers(struct sender *s, const struct opts *o)
                                              .msg_iov = &s->iov[i], .msg_iovlen = 1};
     }
     s->next_seq = o->seq_start;
+    if (o->gso) {
+        /* UDP_MAX_SEGMENTS is 128 on this kernel; a message carries at most 64 KiB */
+        unsigned per = (unsigned)((o->family == 6 ? 65527 : 65507) / s->size);
+        s->per_msg = per > 128 ? 128 : per < 1 ? 1 : per;
+        s->gmsgs = calloc(s->batch, sizeof *s->gmsgs);
+        s->gctrl = calloc(s->batch, CMSG_SPACE(sizeof(uint16_t)));
+        if (!s->gmsgs || !s->gctrl)
+            die("malloc");
+    }
 }
 
 static void put_le64(char *p, uint64_t v)
@@ -335,13 +353,18 @@ static void send_one(struct sender *s)
     }
 }
 
-/* sendmmsg may send only a prefix; the rest (and a failed call) is retried, in order. */
-static void send_many(struct sender *s, unsigned n)
+/*
+ * Sends the m messages `msgs`, which carry datagrams [0, n), `per` datagrams each (the last may
+ * carry fewer).  sendmmsg may send only a prefix; the rest (and a failed call) is retried, in
+ * order, with the datagrams not yet sent stamped again.
+ */
+static void send_messages(struct sender *s, struct mmsghdr *msgs, unsigned m, unsigned per,
+                          unsigned n, const char *what)
 {
     unsigned done = 0;
-    while (done < n) {
-        stamp(s, done, n);
-        int r = sendmmsg(s->fd, s->msgs + done, n - done, MSG_DONTWAIT);
+    while (done < m) {
+        stamp(s, done * per, n);
+        int r = sendmmsg(s->fd, msgs + done, m - done, MSG_DONTWAIT);
         if (r > 0) {
             done += (unsigned)r;
             continue;
@@ -349,9 +372,34 @@ static void send_many(struct sender *s, unsigned n)
         if (r < 0 && errno == EINTR)
             continue;
         if (r < 0 && !retryable(errno))
-            die("sendmmsg");
+            die(what);
         wait_writable(s, r < 0 ? errno : EAGAIN);
     }
+}
+
+static void send_many(struct sender *s, unsigned n) { send_messages(s, s->msgs, n, 1, n, "sendmmsg"); }
+
+/* --gso: the n datagrams as UDP_SEGMENT messages of per_msg each (the last may hold fewer). */
+static void send_segmented(struct sender *s, unsigned n)
+{
+    unsigned m = (n + s->per_msg - 1) / s->per_msg;
+    for (unsigned j = 0; j < m; j++) {
+        unsigned first = j * s->per_msg, cnt = n - first < s->per_msg ? n - first : s->per_msg;
+        struct msghdr *h = &s->gmsgs[j].msg_hdr;
+        *h = (struct msghdr){.msg_name = &s->dst, .msg_namelen = s->dstlen,
+                             .msg_iov = &s->iov[first], .msg_iovlen = cnt};
+        if (cnt < 2)
+            continue;
+        h->msg_control = s->gctrl + (size_t)j * CMSG_SPACE(sizeof(uint16_t));
+        h->msg_controllen = CMSG_SPACE(sizeof(uint16_t));
+        struct cmsghdr *c = CMSG_FIRSTHDR(h);
+        c->cmsg_level = SOL_UDP;
+        c->cmsg_type = UDP_SEGMENT;
+        c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+        uint16_t seg = (uint16_t)s->size;
+        memcpy(CMSG_DATA(c), &seg, sizeof seg);
+    }
+    send_messages(s, s->gmsgs, m, s->per_msg, n, "sendmmsg(UDP_SEGMENT)");
 }
 
 /* Send the next n datagrams (n <= batch) with consecutive sequence numbers. */
@@ -359,7 +407,9 @@ static void send_n(struct sender *s, unsigned n)
 {
     for (unsigned i = 0; i < n; i++)
         put_le64(s->bufs + (size_t)i * s->size, s->next_seq + i);
-    if (s->batch == 1)
+    if (s->gmsgs)
+        send_segmented(s, n);
+    else if (s->batch == 1)
         send_one(s);
     else
         send_many(s, n);

@@ -31,9 +31,9 @@ export class Bench {
   // ---- processes -------------------------------------------------------------------------
 
   /** Starts the C reference sender (pinned to the sender CPU). */
-  sender({ port, size, count = 0, seconds = 0, rate = 0, batch = 64, seqStart = 0 }) {
+  sender({ port, size, count = 0, seconds = 0, rate = 0, batch = 64, seqStart = 0, extra = [] }) {
     const { link, cpus } = this.env;
-    const args = ['--group', this.group, '--port', String(port), '--iface-addr', link.sendAddr, '--size', String(size), '--batch', String(batch)];
+    const args = ['--group', this.group, '--port', String(port), '--iface-addr', link.sendAddr, '--size', String(size), '--batch', String(batch), ...extra];
     if (count) args.push('--count', String(count));
     if (seconds) args.push('--seconds', String(seconds));
     if (rate) args.push('--rate', String(rate));
@@ -51,6 +51,7 @@ export class Bench {
     if (count) args.push('--count', String(count));
     if (goFile) args.push('--go-file', goFile);
     if (latency) args.push('--latency');
+    args.push(...(c.args ?? []));
     if (c.kind === 'c') {
       if (cpus) args.push('--cpu', String(cpus.receiver));
       if (c.metadata) args.push(`--metadata=${c.metadata}`);
@@ -69,10 +70,10 @@ export class Bench {
   /** Starts a sender contestant (pinned to the sender CPU). */
   senderContestant(c, { port, size, seconds }) {
     const { link, cpus } = this.env;
-    if (c.kind === 'c') return this.sender({ port, size, seconds, batch: c.batch });
+    if (c.kind === 'c') return this.sender({ port, size, seconds, batch: c.batch, extra: c.args });
     const args = [join(BENCH_DIR, c.script), '--group', this.group, '--port', String(port), '--iface-addr', link.sendAddr,
       '--size', String(size), '--seconds', String(seconds), '--batch', String(c.batch),
-      '--warmup-seconds', String(this.config.sendWarmupSeconds)];
+      '--warmup-seconds', String(this.config.sendWarmupSeconds), ...(c.args ?? [])];
     return new Proc(process.execPath, args, { label: c.id, cpu: cpus ? cpus.sender : null });
   }
 
@@ -90,7 +91,7 @@ export class Bench {
    * Fills the queue of a receiver that does not read, then times the drain. A Node receiver
    * gets `drainWarmupCycles` identical fill-and-drain cycles first (not measured).
    */
-  async drainRun(c, { size, count }) {
+  async drainRun(c, { size, count, senderArgs = [] }) {
     const port = this.port();
     const goFile = join(this.env.tmp, `go-${port}`);
     const cycles = c.kind === 'node' ? this.config.drainWarmupCycles : 0;
@@ -99,7 +100,7 @@ export class Bench {
       await r.waitLine((l) => l === 'READY', 20000);
       let s;
       for (let k = cycles; k >= 0; k--) {
-        s = await this.sender({ port, size, count, seqStart: k === 0 ? 0 : WARM_BASE + k * count }).json(60000);
+        s = await this.sender({ port, size, count, seqStart: k === 0 ? 0 : WARM_BASE + k * count, extra: senderArgs }).json(60000);
         await sleep(20); // loopback delivery finishes in softirq context: let it settle
         writeFileSync(goFile, '');
         if (k > 0) await r.waitLine((l) => l === 'DRAINED', 30000);
@@ -265,6 +266,7 @@ export function rows(contestants, runs, { metric, reference, extra = () => ({}) 
 }
 
 export const metrics = {
+  // (drain-gro and send-gso, below, measure as drain and send do)
   drain: {
     // Datagrams per second of the receiving process's CPU time during the drain (user + system,
     // all threads): the receive path alone. On a shared machine the wall clock also counts the
@@ -319,6 +321,12 @@ export const metrics = {
       wall_pps_max: maxOf(good.map((r) => r.pps)),
       eagain_max: maxOf(good.map((r) => r.eagain)),
     }),
+  },
+  get 'drain-gro'() {
+    return this.drain;
+  },
+  get 'send-gso'() {
+    return this.send;
   },
   memory: {
     metric: (r) => r.memory?.heap_used_growth,

@@ -11,7 +11,9 @@ export const BUILD_DIR = join(BENCH_DIR, '.build');
  * @typedef {{ id: string, label: string, kind: 'c' | 'node', batch: number, script?: string,
  *             metadata?: string, cases?: string[] }} Contestant
  * `metadata`: C receivers only, mc_recv's --metadata list (name,pktinfo,ttl).
- * `cases`: the only cases the contestant takes part in (default: all of its kind).
+ * `cases`: the only cases the contestant takes part in (default: all of its kind but those
+ *   cases' own contestants: see `only` in run.mjs's case table).
+ * `args`: extra options for its program (mc_recv/mc_send or the Node script): --gro, --gso, ...
  */
 
 /** @type {Contestant[]} */
@@ -26,6 +28,9 @@ export const RECEIVERS = [
   { id: 'mcast-batch', label: "mcast 'batch'", kind: 'node', batch: 64, script: 'receivers/mcast-batch.mjs' },
   { id: 'mcast-message', label: "mcast 'message'", kind: 'node', batch: 64, script: 'receivers/mcast-message.mjs' },
   { id: 'dgram', label: 'dgram', kind: 'node', batch: 1, script: 'receivers/dgram.mjs' },
+  // UDP_GRO receivers (drain-gro): 64 KiB slots, merged receives split by the segment size.
+  { id: 'c-gro', label: 'C UDP_GRO recvmmsg(64)', kind: 'c', batch: 64, args: ['--gro'], cases: ['drain-gro'] },
+  { id: 'mcast-batch-gro', label: "mcast 'batch' gro", kind: 'node', batch: 64, script: 'receivers/mcast-batch.mjs', args: ['--gro'], cases: ['drain-gro'] },
 ];
 
 // For A/B experiments (not part of the benchmark): BENCH_EXTRA_RECEIVERS="id=script@root;..." adds
@@ -45,6 +50,10 @@ export const SENDERS = [
   { id: 'mcast-sendBatch', label: 'mcast sendBatch(64)', kind: 'node', batch: 64, script: 'senders/mcast-send.mjs' },
   { id: 'mcast-send', label: 'mcast send', kind: 'node', batch: 1, script: 'senders/mcast-send.mjs' },
   { id: 'dgram-send', label: 'dgram send', kind: 'node', batch: 64, script: 'senders/dgram-send.mjs' },
+  // mcast sendBatch sends runs of equal sizes as UDP_SEGMENT messages (gso, the default); this is
+  // it with gso off, one datagram per sendmmsg entry as before.
+  { id: 'mcast-sendBatch-mmsg', label: 'mcast sendBatch(64) no gso', kind: 'node', batch: 64, script: 'senders/mcast-send.mjs', args: ['--no-gso'] },
+  { id: 'c-gso', label: 'C UDP_SEGMENT(64)', kind: 'c', batch: 64, args: ['--gso'], cases: ['send-gso'] },
 ];
 
 /** The C reference each case compares with. */

@@ -65,6 +65,10 @@ const VIEW = {
   },
 };
 
+// The offload cases measure what their plain forms measure.
+VIEW['drain-gro'] = VIEW.drain;
+VIEW['send-gso'] = VIEW.send;
+
 const HEADER = ['case', 'contestant', 'median', 'min – max', 'vs C', 'notes'];
 
 /** Table rows (arrays of cells) for every case result. */
@@ -178,6 +182,25 @@ export function evaluateTargets(results) {
     const r = c?.median && row.median ? row.median / c.median : null;
     const wall = c?.extra.wall_pps && row.extra.wall_pps ? row.extra.wall_pps / c.extra.wall_pps : null;
     add('send: sendBatch ≥ 0.9 × C sendmmsg(64)', section.variant, r, 0.9, r !== null && r >= 0.9, `${fmt.ratio(r)} (wall clock ${fmt.ratio(wall)})`);
+  }
+  // Ratios of one row's median to others' in the same section, for the offload targets.
+  const ratioTo = (section, row, id) => {
+    const c = rowOf(section, id);
+    return c?.median && row.median ? row.median / c.median : null;
+  };
+  for (const { section, row } of find(results, 'send-gso', 'mcast-sendBatch')) {
+    const rg = ratioTo(section, row, 'c-gso');
+    add('send-gso: sendBatch ≥ 0.9 × C UDP_SEGMENT', section.variant, rg, 0.9, rg !== null && rg >= 0.9, fmt.ratio(rg));
+    if (section.params.size >= 1000) {
+      const rm = ratioTo(section, row, 'c-sendmmsg');
+      add('send-gso: sendBatch ≥ 10 × C sendmmsg(64)', section.variant, rm, 10, rm !== null && rm >= 10, fmt.ratio(rm));
+    }
+  }
+  for (const { section, row } of find(results, 'drain-gro', 'mcast-batch-gro')) {
+    const rg = ratioTo(section, row, 'c-gro');
+    const rm = ratioTo(section, row, 'c-recvmmsg');
+    add('drain-gro: gro batch path ≥ 0.8 × C UDP_GRO receiver', section.variant, rg, 0.8, rg !== null && rg >= 0.8, fmt.ratio(rg));
+    add('drain-gro: gro batch path ≥ 5 × C recvmmsg(64)', section.variant, rm, 5, rm !== null && rm >= 5, fmt.ratio(rm));
   }
   for (const { section, row } of find(results, 'memory', 'mcast-batch')) {
     const e = row.extra;

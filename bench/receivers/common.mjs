@@ -56,6 +56,7 @@ export function parseReceiverArgs(argv = process.argv.slice(2)) {
       warmup: { type: 'string', default: '0' },
       'warmup-cycles': { type: 'string', default: '0' },
       memory: { type: 'boolean', default: false },
+      gro: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -87,6 +88,7 @@ export function parseReceiverArgs(argv = process.argv.slice(2)) {
     warmup: int('warmup'),
     warmupCycles: int('warmup-cycles'),
     memory: values.memory,
+    gro: values.gro,
   };
 }
 
@@ -528,10 +530,13 @@ export function openMcastReceiver(opts, r) {
   let sock;
   try {
     sock = createSocket({
+      // Bound to the group, as the C reference is (and as a receiver of one group should be).
+      address: opts.group,
       port: opts.port,
       batchSize: opts.batch,
       maxMessageSize: opts.size,
       ...(opts.rcvbuf > 0 ? { recvBufferSize: opts.rcvbuf } : {}),
+      ...(opts.gro ? { gro: true } : {}),
     });
     sock.join(opts.group, { interface: opts.ifindex || opts.ifaceAddr });
   } catch (error) {

@@ -27,6 +27,7 @@ export function parseSenderArgs(argv = process.argv.slice(2)) {
       seconds: { type: 'string', default: '0' },
       batch: { type: 'string', default: '1' },
       'warmup-seconds': { type: 'string', default: '0.3' },
+      'no-gso': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -45,6 +46,7 @@ export function parseSenderArgs(argv = process.argv.slice(2)) {
     seconds: num('seconds', 0),
     batch: num('batch', 1),
     warmupSeconds: num('warmup-seconds', 0),
+    gso: !values['no-gso'],
   };
   if (!o.count && !o.seconds) usage('give --count and/or --seconds');
   return o;

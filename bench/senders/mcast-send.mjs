@@ -1,5 +1,5 @@
-// Contestants "mcast sendBatch" (--batch N > 1: one sendmmsg per call) and "mcast send"
-// (--batch 1: one sendto per call). Same options and output as bench/c/mc_send.c; see common.mjs.
+// Contestants "mcast sendBatch" (--batch N > 1: one sendmmsg per call, its datagrams as
+// UDP_SEGMENT messages unless --no-gso) and "mcast send" (--batch 1: one sendto per call). Same options and output as bench/c/mc_send.c; see common.mjs.
 import { createRequire } from 'node:module';
 import { drive, fail, makePayloads, parseSenderArgs, realtimeNs, stamp } from './common.mjs';
 
@@ -7,7 +7,7 @@ const { createSocket } = createRequire(import.meta.url)('../../dist/index.js');
 const o = parseSenderArgs();
 let sock;
 try {
-  sock = createSocket({ interface: o.ifaceAddr, ttl: 1 });
+  sock = createSocket({ interface: o.ifaceAddr, ttl: 1, gso: o.gso });
 } catch (error) {
   fail('socket', error);
 }

@@ -27,6 +27,11 @@ import {
 /** Pause between repeats of one MESSAGE when neither --rate nor --interval is given (like ping). */
 const DEFAULT_REPEAT_INTERVAL_MS = 1000;
 const PAD = 0x2e; // '.'
+/**
+ * Most repeats of MESSAGE one wake-up sends as one sendAll: equal datagrams, so one UDP_SEGMENT
+ * message (GSO) where the kernel has it. Segments leave back to back: this caps the burst.
+ */
+const MAX_BURST = 64;
 
 const spec: CommandSpec = {
   name: 'send',
@@ -49,6 +54,9 @@ const spec: CommandSpec = {
   notes: [
     `Pacing: repeats of MESSAGE (--count > 1) go out one every ${DEFAULT_REPEAT_INTERVAL_MS} ms unless --rate or --interval\n` +
       'says otherwise; stdin lines go out as they come unless --rate or --interval is given.',
+    `Repeats due at one timer wake-up (about 1 ms of --rate, at most ${MAX_BURST}) leave as one batch: one UDP_SEGMENT\n` +
+      'message (segmentation offload), whose datagrams go out back to back. Pacing keeps such bursts small:\n' +
+      `--rate 10000 sends bursts of about 10; --interval 0 sends bursts of ${MAX_BURST}.`,
     'stderr gets where the datagrams go (interface, TTL, loopback), one line per datagram sent and a summary.',
   ],
   examples: [
@@ -125,6 +133,34 @@ function payload(text: string, size: number | undefined): Buffer {
   return padded;
 }
 
+/**
+ * Releases repeats of one datagram `intervalMs` apart on average, as many at each wake-up as are
+ * due by then (at least one, at most MAX_BURST), so that a fast rate needs no sub-millisecond
+ * timers and its repeats can leave together.
+ */
+class BurstPacer {
+  #start = -1;
+  #released = 0;
+  constructor(private readonly intervalMs: number) {}
+
+  /** Waits until a repeat is due; returns how many may go now (at most `remaining`). */
+  async next(remaining: number): Promise<number> {
+    const limit = Math.min(remaining, MAX_BURST);
+    if (this.intervalMs <= 0) return limit;
+    let now = performance.now();
+    if (this.#start < 0) this.#start = now;
+    const nextDue = this.#start + this.#released * this.intervalMs;
+    if (nextDue > now) {
+      await sleep(nextDue - now);
+      now = performance.now();
+    }
+    const due = Math.floor((now - this.#start) / this.intervalMs) + 1 - this.#released;
+    const n = Math.max(1, Math.min(due, limit));
+    this.#released += n;
+    return n;
+  }
+}
+
 /** Spaces datagrams `intervalMs` apart, catching up after short delays (timers are coarse). */
 class Pacer {
   #next = -1;
@@ -178,22 +214,35 @@ async function sendAll(socket: Socket, o: SendOptions, io: Io): Promise<number> 
   let sent = 0;
   let bytes = 0;
   const started = performance.now();
+  const report = (data: Buffer, times: number): void => {
+    sent += times;
+    bytes += data.length * times;
+    if (o.quiet) return;
+    const shown = renderPayload(data, false);
+    const line = `sent ${data.length} bytes${shown.encoding === 'hex' ? ' (hex)' : ''}: ${shown.data}`;
+    for (let i = 0; i < times; i++) println(io.stderr, line);
+  };
   const send = async (data: Buffer, pacer: Pacer): Promise<void> => {
     for (let i = 0; i < o.count && stopped === undefined; i++) {
       await pacer.wait();
       if (stopped !== undefined) break;
       await sendOne(socket, data, o);
-      sent++;
-      bytes += data.length;
-      if (!o.quiet) {
-        const shown = renderPayload(data, false);
-        println(io.stderr, `sent ${data.length} bytes${shown.encoding === 'hex' ? ' (hex)' : ''}: ${shown.data}`);
-      }
+      report(data, 1);
+    }
+  };
+  // Repeats of MESSAGE: each burst of due repeats is one sendAll (one UDP_SEGMENT message).
+  const repeat = async (data: Buffer, pacer: BurstPacer): Promise<void> => {
+    const burst = new Array<Buffer>(MAX_BURST).fill(data);
+    while (sent < o.count && stopped === undefined) {
+      const n = await pacer.next(o.count - sent);
+      if (stopped !== undefined) break;
+      await socket.sendAll(n === MAX_BURST ? burst : burst.slice(0, n), o.group.address, o.port);
+      report(data, n);
     }
   };
   try {
     if (o.message !== undefined) {
-      await send(payload(o.message, o.size), new Pacer(o.intervalMs ?? (o.count > 1 ? DEFAULT_REPEAT_INTERVAL_MS : 0)));
+      await repeat(payload(o.message, o.size), new BurstPacer(o.intervalMs ?? (o.count > 1 ? DEFAULT_REPEAT_INTERVAL_MS : 0)));
     } else {
       if (io.stdin.isTTY === true) println(io.stderr, 'reading datagrams from stdin, one per line (Ctrl-D to end)');
       const pacer = new Pacer(o.intervalMs ?? 0);
@@ -210,7 +259,9 @@ async function sendAll(socket: Socket, o: SendOptions, io: Io): Promise<number> 
     stopSignals();
   }
   const seconds = ((performance.now() - started) / 1000).toFixed(3);
-  println(io.stderr, `sent ${sent} datagram${sent === 1 ? '' : 's'} (${bytes} bytes) to ${hostPort(o.group.address, o.port)} in ${seconds} s`);
+  const segmented = socket.stats().segmentedSends;
+  const how = segmented > 0 ? `, ${segmented} UDP_SEGMENT message${segmented === 1 ? '' : 's'}` : '';
+  println(io.stderr, `sent ${sent} datagram${sent === 1 ? '' : 's'} (${bytes} bytes${how}) to ${hostPort(o.group.address, o.port)} in ${seconds} s`);
   return stopped ?? EXIT.OK;
 }
 

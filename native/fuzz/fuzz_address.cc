@@ -13,15 +13,10 @@
 #include <cstring>
 #include <string>
 
+#include "fuzz_util.h"
 #include "socket_ops.h"
 
-namespace {
-
-void Check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-}  // namespace
+using mcast_fuzz::Check;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 7) return 0;

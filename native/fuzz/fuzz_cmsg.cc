@@ -14,20 +14,10 @@
 
 #include "batch_layout.h"
 #include "cmsg_decode.h"
+#include "fuzz_util.h"
 
-namespace {
-
-uint32_t Read32(const uint8_t* p) {
-  uint32_t v;
-  std::memcpy(&v, p, sizeof(v));
-  return v;
-}
-
-void Check(bool ok) {
-  if (!ok) __builtin_trap();
-}
-
-}  // namespace
+using mcast_fuzz::Check;
+using mcast_fuzz::Read32;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   constexpr size_t kHeader = 10;

@@ -4,6 +4,7 @@
 // corpus (native/fuzz/corpus/NAME; inputs that found bugs stay there as regression tests).
 //   fuzz_cmsg     DecodeDatagram on arbitrary name/control buffers of a received datagram
 //   fuzz_address  ParseAddress/FormatAddress round trip of address text
+//   fuzz_gro      SplitGroSegments: splitting a UDP_GRO receive into its datagrams
 // A crash leaves its reproducer in the scratch directory and fails the run; rerun it with
 // `build-asan/fuzz_NAME FILE`.
 import { spawnSync } from 'node:child_process';
@@ -22,7 +23,7 @@ const { values } = parseArgs({
     target: { type: 'string', multiple: true },
   },
 });
-const targets = values.target ?? ['cmsg', 'address'];
+const targets = values.target ?? ['cmsg', 'address', 'gro'];
 const CXX = process.env.CXX ?? 'clang++';
 
 function must(cmd, args) {

@@ -25,9 +25,13 @@
 #include <string>
 #include <vector>
 
+#include "arrival_policy.h"
 #include "batch_layout.h"
 #include "cmsg_decode.h"
+#include "drain.h"
+#include "gro_split.h"
 #include "link_messages.h"
+#include "linux_options.h"
 #include "recv_batch.h"
 #include "send_batch.h"
 #include "socket_ops.h"
@@ -235,6 +239,178 @@ TEST(IgnoresAControlMessageLongerThanTheBuffer) {
 
 // ---- addresses ------------------------------------------------------------------------------
 
+// ---- GRO split and GSO runs -----------------------------------------------------------------
+
+TEST(DecodesTheGroSegmentSizeAndReturnsTheFieldsItActsOn) {
+  Control control;
+  in_pktinfo info{};
+  info.ipi_ifindex = 5;
+  inet_pton(AF_INET, "239.9.9.9", &info.ipi_addr);
+  control.Add(IPPROTO_IP, IP_PKTINFO, info);
+  control.Add(SOL_UDP, UDP_GRO, 1316);
+  sockaddr_in from{};
+  from.sin_family = AF_INET;
+  uint8_t record[mcast::layout::kRecordBytes];
+  const mcast::DecodeResult r = DecodeFrom(from, control, 1316 * 3, record);
+  EXPECT(r.gro_segment_size == 1316);
+  EXPECT(r.has_pktinfo && r.ifindex == 5);
+  in_addr dest;
+  std::memcpy(&dest, r.destination, 4);
+  EXPECT(dest.s_addr == info.ipi_addr.s_addr);
+  EXPECT(r.kept == 2048 && r.truncated);  // DecodeFrom keeps 2048: the whole merge is "cut"
+  EXPECT(RecordInt(record, mcast::layout::kIfIndex) == 5);
+
+  Control zero;
+  zero.Add(SOL_UDP, UDP_GRO, 0);
+  EXPECT(DecodeFrom(from, zero, 100, record).gro_segment_size == 0);
+}
+
+TEST(SplitsAMergedReceiveBySegmentSize) {
+  mcast::GroSegment out[mcast::kMaxGroSegments];
+  // 3 × 1000 + 500: offsets back to back, the last shorter, each cut to keep = 800.
+  size_t n = mcast::SplitGroSegments(3500, 1000, 800, out, mcast::kMaxGroSegments);
+  EXPECT(n == 4);
+  for (size_t k = 0; k < 3; k++) {
+    EXPECT(out[k].offset == k * 1000 && out[k].wire_size == 1000 && out[k].kept == 800);
+  }
+  EXPECT(out[3].offset == 3000 && out[3].wire_size == 500 && out[3].kept == 500);
+  // An exact multiple: no short last one.
+  n = mcast::SplitGroSegments(64 * 64, 64, 2048, out, mcast::kMaxGroSegments);
+  EXPECT(n == 64 && out[63].offset == 63 * 64 && out[63].wire_size == 64);
+  // No segment size, or one not smaller than the receive: one plain datagram.
+  EXPECT(mcast::SplitGroSegments(700, 0, 2048, out, 4) == 1 && out[0].wire_size == 700);
+  EXPECT(mcast::SplitGroSegments(700, 700, 2048, out, 4) == 1 && out[0].wire_size == 700);
+  // Out of room: the last record takes the rest, so no byte goes unaccounted.
+  n = mcast::SplitGroSegments(1000, 100, 2048, out, 3);
+  EXPECT(n == 3 && out[2].offset == 200 && out[2].wire_size == 800);
+  EXPECT(mcast::SplitGroSegments(1000, 100, 2048, out, 0) == 0);
+}
+
+std::vector<mcast::SegmentRun> Plan(const std::vector<size_t>& sizes, size_t max_segments = 128,
+                                    size_t max_bytes = 65507, size_t segment_limit = SIZE_MAX) {
+  std::vector<iovec> iov(sizes.size());
+  for (size_t i = 0; i < sizes.size(); i++) iov[i].iov_len = sizes[i];
+  std::vector<mcast::SegmentRun> runs;
+  mcast::SegmentLimits limits{max_segments, max_bytes, segment_limit};
+  mcast::PlanSegmentRuns(iov.data(), iov.size(), limits, &runs);
+  return runs;
+}
+
+bool IsRun(const mcast::SegmentRun& r, size_t first, size_t count, uint32_t segment) {
+  return r.first == first && r.count == count && r.segment_size == segment;
+}
+
+TEST(PlansRunsOfOneSizeWithAShorterLast) {
+  auto runs = Plan({100, 100, 100, 50, 100, 100, 200, 0, 0, 7});
+  EXPECT(runs.size() == 6);
+  EXPECT(IsRun(runs[0], 0, 4, 100));  // the shorter 50 ends the first run
+  EXPECT(IsRun(runs[1], 4, 2, 100));  // a larger one starts a new run
+  EXPECT(IsRun(runs[2], 6, 1, 0));    // alone: a plain datagram
+  EXPECT(IsRun(runs[3], 7, 1, 0));    // empty datagrams travel alone
+  EXPECT(IsRun(runs[4], 8, 1, 0));
+  EXPECT(IsRun(runs[5], 9, 1, 0));
+  EXPECT(Plan({}).empty());
+}
+
+TEST(PlansRunsWithinTheSegmentCapThe64KiBAndTheSizeLimit) {
+  // 49 × 1316 = 64484 fits 65507, a 50th would not.
+  auto runs = Plan(std::vector<size_t>(100, 1316));
+  EXPECT(runs.size() == 3 && IsRun(runs[0], 0, 49, 1316) && IsRun(runs[1], 49, 49, 1316) &&
+         IsRun(runs[2], 98, 2, 1316));
+  runs = Plan(std::vector<size_t>(300, 64), 128);
+  EXPECT(runs.size() == 3 && IsRun(runs[0], 0, 128, 64) && IsRun(runs[2], 256, 44, 64));
+  runs = Plan(std::vector<size_t>(100, 64), 64);
+  EXPECT(runs.size() == 2 && IsRun(runs[0], 0, 64, 64) && IsRun(runs[1], 64, 36, 64));
+  // A shorter last one must still fit the byte limit.
+  runs = Plan({30000, 30000, 10000}, 128, 65507);
+  EXPECT(runs.size() == 2 && IsRun(runs[0], 0, 2, 30000) && IsRun(runs[1], 2, 1, 0));
+  // Sizes at or above the learned limit (EMSGSIZE) go alone; smaller ones still segment.
+  runs = Plan({2000, 2000, 100, 100}, 128, 65507, 2000);
+  EXPECT(runs.size() == 3 && IsRun(runs[0], 0, 1, 0) && IsRun(runs[1], 1, 1, 0) &&
+         IsRun(runs[2], 2, 2, 100));
+}
+
+TEST(RefusalsThatEndSegmentation) {
+  for (int err : {EIO, EINVAL, ENOTSUP, EOPNOTSUPP, ENOPROTOOPT}) EXPECT(mcast::IsSegmentationRefusal(err));
+  for (int err : {EAGAIN, ENOBUFS, EMSGSIZE, ENETUNREACH, EPERM}) EXPECT(!mcast::IsSegmentationRefusal(err));
+}
+
+mcast::SockAddr V4(const char* text) {
+  mcast::SockAddr a;
+  mcast::ParseAddress(AF_INET, text, 0, 0, &a);
+  return a;
+}
+
+TEST(ElidesPacketInfoOnlyForOneMembershipOfTheBoundGroup) {
+  using Plan = mcast::ArrivalPolicy::Plan;
+  const mcast::SockAddr g = V4("239.1.1.1"), other = V4("239.1.1.2");
+  {
+    mcast::ArrivalPolicy p(AF_INET, g, false);
+    EXPECT(!p.known());
+    Plan plan = p.PlanJoin(g, 3);
+    EXPECT(plan.disable_after && !plan.enable_before);
+    p.Joined(plan, g, 3);
+    EXPECT(p.known() && p.ifindex() == 3);
+    EXPECT(std::memcmp(p.destination(), &reinterpret_cast<const sockaddr_in*>(&g.storage)->sin_addr, 4) == 0);
+    plan = p.PlanJoin(g, 3);  // another source of the same (group, interface)
+    EXPECT(!plan.enable_before && !plan.disable_after);
+    plan = p.PlanJoin(g, 4);  // a second interface: on before the join, for good
+    EXPECT(plan.enable_before && !plan.disable_after);
+    p.Joined(plan, g, 4);
+    EXPECT(p.known() && p.ifindex() == 3);  // kept for datagrams queued while it was off
+    plan = p.PlanJoin(g, 3);
+    EXPECT(!plan.enable_before && !plan.disable_after);
+  }
+  {
+    mcast::ArrivalPolicy p(AF_INET, g, false);
+    EXPECT(!p.PlanJoin(other, 3).disable_after);  // another group (a bind to g never sees it)
+    EXPECT(!p.PlanJoin(g, 3).disable_after);      // decided: never again
+  }
+  {
+    mcast::ArrivalPolicy p(AF_INET, g, false);
+    EXPECT(!p.PlanJoin(g, 0).disable_after);  // the kernel's choice of interface is not known
+  }
+  {
+    mcast::ArrivalPolicy p(AF_INET, g, false);
+    Plan plan = p.PlanJoin(g, 2);
+    p.Joined(plan, g, 2);
+    EXPECT(!p.PlanMulticastAll(false));
+    EXPECT(p.PlanMulticastAll(true));
+    EXPECT(!p.PlanMulticastAll(true));
+  }
+  mcast::ArrivalPolicy wildcard(AF_INET, V4("0.0.0.0"), false);
+  EXPECT(!wildcard.PlanJoin(g, 3).disable_after);
+  mcast::ArrivalPolicy all(AF_INET, g, true);
+  EXPECT(!all.PlanJoin(g, 3).disable_after);
+  mcast::SockAddr g6;
+  mcast::ParseAddress(AF_INET6, "ff15::1", 0, 0, &g6);
+  mcast::ArrivalPolicy v6(AF_INET6, g6, false);
+  EXPECT(!v6.PlanJoin(g6, 3).disable_after);
+}
+
+TEST(PacksTheDatagramsOfABatchBackToBack) {
+  std::vector<uint8_t> slab(4 * 16), records(3 * mcast::layout::kRecordBytes, 0);
+  for (size_t i = 0; i < slab.size(); i++) slab[i] = static_cast<uint8_t>(i);
+  auto set = [&](size_t i, int32_t offset, int32_t size) {
+    std::memcpy(records.data() + i * mcast::layout::kRecordBytes + mcast::layout::kOffset * 4, &offset, 4);
+    std::memcpy(records.data() + i * mcast::layout::kRecordBytes + mcast::layout::kSize * 4, &size, 4);
+  };
+  set(0, 0, 3);
+  set(1, 32, 5);  // a record may skip a slot (the IPv6 filter) or share one (GRO)
+  set(2, 40, 2);
+  std::vector<uint8_t> out(10, 0xee);
+  size_t written = 0;
+  EXPECT(mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
+  EXPECT(written == 10);
+  EXPECT((out == std::vector<uint8_t>{0, 1, 2, 32, 33, 34, 35, 36, 40, 41}));
+  EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), 9, &written));
+  EXPECT(written == 8);  // what fit before the datagram that did not
+  set(1, 62, 5);         // past the slab's end
+  EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
+  set(1, -1, 5);
+  EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
+}
+
 TEST(ParsesAndFormatsAddresses) {
   mcast::SockAddr a;
   EXPECT(mcast::ParseAddress(AF_INET, "239.1.2.3", 5000, 0, &a));
@@ -363,21 +539,31 @@ SOCKET_TEST(GivesAReusedSlotItsFullControlRoomBack) {
   close(tx);
 }
 
-SOCKET_TEST(CountsKernelDropsWithSoRxqOvfl) {
-  mcast::SockAddr rx_addr;
-  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
-  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+// Sends 200 datagrams of 1000 bytes to a receiver whose buffer holds a few, and reads what
+// made it in. Returns how many the kernel accepted from the sender.
+size_t OverflowAndDrain(int rx, int tx, const mcast::SockAddr& rx_addr, mcast::RecvBatch* batch,
+                        mcast::RecvCounters* rc) {
   int effective = 0;
   EXPECT(mcast::SetBufferSize(rx, true, 4096, &effective) == 0);
   std::vector<uint8_t> payload(1000, 1);
   mcast::SendCounters sc;
   size_t accepted = 0;
   for (int i = 0; i < 200; i++) accepted += mcast::SendOne(tx, rx_addr, payload.data(), payload.size(), &sc).sent;
+  while (Receive(batch, rx, rc) > 0) {
+  }
+  return accepted;
+}
+
+SOCKET_TEST(CountsKernelDropsWithSoRxqOvfl) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
   std::vector<uint8_t> slab(size_t{64} * 2048), records(64 * mcast::layout::kRecordBytes);
   mcast::RecvBatch batch(64, 2048, slab.data(), records.data());
   mcast::RecvCounters rc;
-  while (Receive(&batch, rx, &rc) > 0) {
-  }
+  const size_t accepted = OverflowAndDrain(rx, tx, rx_addr, &batch, &rc);
+  std::vector<uint8_t> payload(1000, 1);
+  mcast::SendCounters sc;
   // One more after the drops, so that a datagram carries the final drop count.
   EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), payload.size(), &sc).sent == 1);
   while (Receive(&batch, rx, &rc) > 0) {
@@ -386,6 +572,193 @@ SOCKET_TEST(CountsKernelDropsWithSoRxqOvfl) {
   EXPECT(rc.packets + rc.kernel_drops == accepted + 1);
   close(rx);
   close(tx);
+}
+
+// A GSO sender and a UDP_GRO receiver on lo: lo passes the UDP_SEGMENT message intact, the
+// receive comes merged and RecvBatch splits it into the datagrams sent, with their own offsets.
+SOCKET_TEST(SegmentsOnSendAndSplitsMergedReceives) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  EXPECT(rx >= 0 && tx >= 0);
+  EXPECT(mcast::KernelHasSegmentation(tx));
+  EXPECT(mcast::SetIntOption(rx, SOL_UDP, UDP_GRO, 1) == 0);
+  constexpr size_t kSlots = 4, kSlot = 65536, kRecords = kSlots * mcast::kMaxGroSegments;
+  std::vector<uint8_t> slab(kSlots * kSlot), records(kRecords * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(kSlots, kSlot, slab.data(), records.data(), kRecords);
+  batch.SetKeep(1000);
+
+  // 50 × 1200 + 10 in one run, then 3 × 10: two UDP_SEGMENT messages.
+  std::vector<std::vector<uint8_t>> payloads;
+  for (size_t i = 0; i < 54; i++) {
+    payloads.emplace_back(i < 50 ? 1200 : 10, static_cast<uint8_t>(i));
+  }
+  mcast::SendBatch sender;
+  sender.SetSegmentation(true);
+  sender.Reserve(payloads.size());
+  for (size_t i = 0; i < payloads.size(); i++) sender.Set(i, payloads[i].data(), payloads[i].size());
+  mcast::SendCounters sc;
+  const mcast::SendResult sent = sender.Send(tx, rx_addr, payloads.size(), &sc);
+  EXPECT(sent.sent == payloads.size() && sent.error == 0);
+  EXPECT(sc.gso_sends == 2 && sc.gso_fallbacks == 0 && sc.packets == payloads.size());
+  EXPECT(sc.bytes == 50 * 1200 + 4 * 10);
+
+  mcast::RecvCounters rc;
+  int delivered = 0;
+  const int n = batch.Receive(rx, nullptr, &rc, &delivered);
+  EXPECT(n == 2);
+  EXPECT(delivered == 54);
+  EXPECT(rc.gro_receives == 2 && rc.gro_datagrams == 54 && rc.packets == 54);
+  EXPECT(rc.truncated == 50);  // each 1200-byte datagram kept 1000
+  for (int i = 0; i < delivered; i++) {
+    const uint8_t* rec = records.data() + static_cast<size_t>(i) * mcast::layout::kRecordBytes;
+    const size_t want = i < 50 ? 1200 : 10;
+    const int32_t offset = RecordInt(rec, mcast::layout::kOffset);
+    const size_t expected_offset = i < 51 ? static_cast<size_t>(i) * 1200 : kSlot + (i - 51) * 10;
+    EXPECT(static_cast<size_t>(offset) == expected_offset);
+    EXPECT(static_cast<size_t>(RecordInt(rec, mcast::layout::kOriginalSize)) == want);
+    EXPECT(static_cast<size_t>(RecordInt(rec, mcast::layout::kSize)) == (want < 1000 ? want : 1000));
+    EXPECT(((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagTruncated) != 0) == (want > 1000));
+    EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagPktinfo) != 0);
+    EXPECT(RecordInt(rec, mcast::layout::kIfIndex) == 1);
+    EXPECT(slab[static_cast<size_t>(offset)] == static_cast<uint8_t>(i));
+  }
+  close(rx);
+  close(tx);
+}
+
+// SO_NO_CHECK makes the kernel refuse UDP_SEGMENT (EINVAL): the batch falls back to plain
+// sendmmsg for good, and every datagram arrives once.
+SOCKET_TEST(FallsBackToPlainSendsWhenSegmentationIsRefused) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  EXPECT(rx >= 0 && tx >= 0);
+  EXPECT(mcast::SetIntOption(tx, SOL_SOCKET, SO_NO_CHECK, 1) == 0);
+  std::vector<uint8_t> slab(size_t{64} * 256), records(64 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(64, 256, slab.data(), records.data());
+  std::vector<uint8_t> payload(200, 7);
+  mcast::SendBatch sender;
+  sender.SetSegmentation(true);
+  sender.Reserve(10);
+  for (size_t i = 0; i < 10; i++) sender.Set(i, payload.data(), payload.size());
+  mcast::SendCounters sc;
+  EXPECT(sender.Send(tx, rx_addr, 10, &sc).sent == 10);
+  EXPECT(sc.gso_fallbacks == 1 && sc.gso_sends == 0 && sc.packets == 10);
+  EXPECT(!sender.segmentation());
+  EXPECT(sender.Send(tx, rx_addr, 10, &sc).sent == 10);
+  EXPECT(sc.gso_fallbacks == 1 && sc.packets == 20);
+  mcast::RecvCounters rc;
+  int total = 0;
+  for (int n; (n = Receive(&batch, rx, &rc)) > 0;) total += n;
+  EXPECT(total == 20);
+  close(rx);
+  close(tx);
+}
+
+// Drops after the last datagram read show only in SO_MEMINFO: MergeDropCount takes them in.
+SOCKET_TEST(MergesTheDropCountOfSoMeminfo) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  std::vector<uint8_t> slab(size_t{64} * 2048), records(64 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(64, 2048, slab.data(), records.data());
+  mcast::RecvCounters rc;
+  const size_t accepted = OverflowAndDrain(rx, tx, rx_addr, &batch, &rc);
+  EXPECT(rc.kernel_drops == 0);  // no datagram came after the drops
+  mcast::MergeDropCount(rx, &rc);
+  EXPECT(rc.kernel_drops > 0 && rc.packets + rc.kernel_drops == accepted);
+  const uint32_t merged = rc.kernel_drops;
+  rc.kernel_drops = merged + 5;  // a higher count (from a cmsg) is never lowered
+  mcast::MergeDropCount(rx, &rc);
+  EXPECT(rc.kernel_drops == merged + 5);
+  mcast::MergeDropCount(-1, &rc);
+  EXPECT(rc.kernel_drops == merged + 5);
+  close(rx);
+  close(tx);
+}
+
+// A sink that records what a drain hands it and may stop after some batches.
+class RecordingSink final : public mcast::DrainSink {
+ public:
+  explicit RecordingSink(int stop_after = 1 << 30) : stop_after_(stop_after) {}
+  bool Receiving() const override { return true; }
+  bool OnBatch(int delivered) override {
+    batches.push_back(delivered);
+    return static_cast<int>(batches.size()) < stop_after_;
+  }
+  bool OnSendErrors(uint32_t count, int err) override {
+    send_errors.push_back({count, err});
+    return true;
+  }
+  void OnError(int err) override { errors.push_back(err); }
+  std::vector<int> batches;
+  std::vector<std::pair<uint32_t, int>> send_errors;
+  std::vector<int> errors;
+
+ private:
+  int stop_after_;
+};
+
+SOCKET_TEST(DrainsBatchesUntilAShortOneAndStopsWhenTheSinkSaysSo) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  std::vector<uint8_t> payload(32, 3);
+  mcast::SendCounters sc;
+  auto send = [&](int n) {
+    for (int i = 0; i < n; i++) mcast::SendOne(tx, rx_addr, payload.data(), payload.size(), &sc);
+  };
+  std::vector<uint8_t> slab(size_t{16} * 64), records(16 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(16, 64, slab.data(), records.data());
+  mcast::RecvCounters rc;
+  send(3 * 16 + 5);
+  RecordingSink all;
+  EXPECT(mcast::DrainReadable(&batch, rx, nullptr, &rc, &all) == 4);
+  EXPECT((all.batches == std::vector<int>{16, 16, 16, 5}));
+  RecordingSink empty;
+  EXPECT(mcast::DrainReadable(&batch, rx, nullptr, &rc, &empty) == 0 && empty.batches.empty());
+  send(40);
+  RecordingSink one(1);
+  EXPECT(mcast::DrainReadable(&batch, rx, nullptr, &rc, &one) == 1);
+  EXPECT((one.batches == std::vector<int>{16}));
+  RecordingSink rest;
+  mcast::DrainReadable(&batch, rx, nullptr, &rc, &rest);
+  EXPECT((rest.batches == std::vector<int>{16, 8}));
+  // At most kMaxRoundsPerWake rounds per wake-up, however much is queued.
+  int effective = 0;
+  mcast::SetBufferSize(rx, true, 4 << 20, &effective);
+  send(16 * (mcast::kMaxRoundsPerWake + 2));
+  RecordingSink capped;
+  EXPECT(mcast::DrainReadable(&batch, rx, nullptr, &rc, &capped) == mcast::kMaxRoundsPerWake);
+  RecordingSink tail;
+  mcast::DrainReadable(&batch, rx, nullptr, &rc, &tail);
+  EXPECT((tail.batches == std::vector<int>{16, 16}));  // the rest, then EAGAIN
+  close(rx);
+  close(tx);
+}
+
+// A connected socket's datagram to a closed port comes back as ICMP: the receive call reports
+// ECONNREFUSED, which the drain hands on as a send error and then goes on receiving.
+SOCKET_TEST(HandsOnSendSideErrorsAndGoesOn) {
+  mcast::SockAddr rx_addr, closed_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int closed = Open(AF_INET, "127.0.0.1", 0, &closed_addr);
+  close(closed);  // nobody listens on its port now
+  EXPECT(mcast::Connect(rx, closed_addr) == 0);
+  std::vector<uint8_t> payload(8, 1);
+  mcast::SendCounters sc;
+  EXPECT(mcast::SendOne(rx, closed_addr, payload.data(), payload.size(), &sc).sent == 1);
+  usleep(20000);  // the ICMP error arrives in softirq context
+  std::vector<uint8_t> slab(size_t{8} * 64), records(8 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(8, 64, slab.data(), records.data());
+  mcast::RecvCounters rc;
+  RecordingSink sink;
+  mcast::DrainReadable(&batch, rx, nullptr, &rc, &sink);
+  EXPECT(sink.send_errors.size() == 1);
+  EXPECT(!sink.send_errors.empty() && sink.send_errors[0].second == ECONNREFUSED);
+  EXPECT(sink.errors.empty() && sink.batches.empty());
+  close(rx);
 }
 
 SOCKET_TEST(MembershipErrnos) {

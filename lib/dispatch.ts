@@ -1,0 +1,151 @@
+/**
+ * Delivery of one received batch to a socket's 'batch' and 'message' listeners, with the
+ * semantics of EventEmitter#emit at the cost of one plain call per listener.
+ *
+ * emit() copies its arguments into a new array on every call; this module keeps the listeners
+ * as emit() would call them (once-wrappers included) and calls them directly. The lists are
+ * refreshed lazily after any change ('newListener' fires before the listener is added, and the
+ * socket calls invalidate() then). Rejection capture (captureRejections) and a replaced emit()
+ * need emit() itself, and get it.
+ */
+import { EventEmitter } from 'node:events';
+
+import type { Batch } from './batch';
+import type { MessageInfo } from './types';
+
+/** A 'batch' or 'message' listener as EventEmitter stores it (a once-wrapper is bound). */
+type Listener = (this: unknown, ...args: unknown[]) => unknown;
+
+/** What the dispatch needs of its socket: the emitter, its family and whether it closed. */
+export interface DispatchTarget extends EventEmitter {
+  readonly family: 4 | 6;
+  readonly closed: boolean;
+}
+
+/** Copies the batch's first `count` datagrams into `target`, back to back (one native call). */
+export type PackBatch = (count: number, target: Uint8Array) => number;
+
+/** The listener dispatch of one socket (lib/socket.ts owns one). */
+export class BatchDispatch {
+  readonly #target: DispatchTarget;
+  readonly #pack: PackBatch;
+  readonly #capturesRejections = EventEmitter.captureRejections;
+  #stale = true;
+  #batchListeners: readonly Listener[] = [];
+  #messageListeners: readonly Listener[] = [];
+
+  constructor(target: DispatchTarget, pack: PackBatch) {
+    this.#target = target;
+    this.#pack = pack;
+  }
+
+  /** The 'batch' or 'message' listeners changed: look them up again before the next call. */
+  invalidate(): void {
+    this.#stale = true;
+  }
+
+  /**
+   * Hands `batch` (its count set) to every 'batch' listener, then its datagrams one by one to
+   * every 'message' listener. A listener that throws must not cost the datagrams after it:
+   * every listener still gets the whole batch, and the first error is rethrown afterwards
+   * (reaching 'uncaughtException' as for any EventEmitter listener); any further ones are
+   * thrown from their own ticks. The error list is made only when a listener throws: a batch
+   * allocates nothing else here.
+   */
+  deliver(batch: Batch): void {
+    if (this.#stale) this.#refresh();
+    let errors: unknown[] | undefined;
+    const listeners = this.#batchListeners;
+    if (listeners.length > 0) {
+      if (this.#useEmit()) {
+        try {
+          this.#target.emit('batch', batch);
+        } catch (error) {
+          errors = [error];
+        }
+      } else {
+        for (let i = 0; i < listeners.length; i++) {
+          try {
+            (listeners[i] as Listener).call(this.#target, batch);
+          } catch (error) {
+            (errors ??= []).push(error);
+          }
+        }
+      }
+    }
+    if (this.#messageListeners.length > 0) errors = this.#emitMessages(batch, errors);
+    if (errors === undefined) return;
+    for (let i = 1; i < errors.length; i++) {
+      const error = errors[i];
+      process.nextTick(() => {
+        throw error;
+      });
+    }
+    throw errors[0];
+  }
+
+  #refresh(): void {
+    this.#stale = false;
+    this.#batchListeners = this.#target.rawListeners('batch') as Listener[];
+    this.#messageListeners = this.#target.rawListeners('message') as Listener[];
+  }
+
+  #useEmit(): boolean {
+    return this.#capturesRejections || this.#target.emit !== EventEmitter.prototype.emit;
+  }
+
+  #emitMessages(batch: Batch, errors: unknown[] | undefined): unknown[] | undefined {
+    const target = this.#target;
+    const count = batch.count;
+    const family = target.family === 4 ? 'IPv4' : 'IPv6';
+    const useEmit = this.#useEmit();
+    // One copy per batch: the datagrams go into one block sized to what they hold, and each
+    // message is a view of it. A message a listener keeps holds at most one batch's bytes (as a
+    // Buffer from Node's own 8 KiB pool holds its pool), and the next batch cannot touch it.
+    let total = 0;
+    for (let i = 0; i < count; i++) total += batch.size(i);
+    const block = Buffer.allocUnsafeSlow(total);
+    this.#pack(count, block);
+    let at = 0;
+    for (let i = 0; i < count && !target.closed; i++) {
+      // A listener may add or remove 'message' listeners: emit() would see that from the next
+      // datagram on, and so does this loop.
+      if (this.#stale) this.#refresh();
+      const listeners = this.#messageListeners;
+      if (listeners.length === 0) break;
+      const info: MessageInfo = {
+        address: batch.address(i),
+        port: batch.port(i),
+        family,
+        size: batch.size(i),
+        originalSize: batch.originalSize(i),
+        truncated: batch.truncated(i),
+        destination: batch.destination(i),
+        interfaceIndex: batch.interfaceIndex(i),
+      };
+      const ttl = batch.ttl(i);
+      if (ttl !== undefined) info.ttl = ttl;
+      const timestamp = batch.timestamp(i);
+      if (timestamp !== undefined) info.timestamp = timestamp;
+      const size = info.size;
+      const data = block.subarray(at, at + size);
+      at += size;
+      if (useEmit) {
+        try {
+          target.emit('message', data, info);
+        } catch (error) {
+          (errors ??= []).push(error);
+        }
+        continue;
+      }
+      for (let k = 0; k < listeners.length; k++) {
+        try {
+          (listeners[k] as Listener).call(target, data, info);
+        } catch (error) {
+          (errors ??= []).push(error);
+        }
+      }
+    }
+    return errors;
+  }
+}

@@ -1,0 +1,50 @@
+// libFuzzer target: SplitGroSegments on arbitrary receive sizes, GRO segment sizes, kept sizes
+// and record room. Whatever the input, the segments must tile exactly the bytes received, in
+// order, each at most one segment size long (only the last shorter, or longer when the room
+// ran out), each kept to min(size, keep), and never more than the room.
+//
+// Input layout: [0..3] bytes received, [4..7] segment size, [8..11] keep, [12] room (records).
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#include "gro_split.h"
+#include "fuzz_util.h"
+
+using mcast_fuzz::Check;
+using mcast_fuzz::Read32;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 13) return 0;
+  // Receives are at most a slot (64 KiB); larger values still must not break the invariants.
+  const uint32_t received = Read32(data) % (1u << 20);
+  const uint32_t segment = Read32(data + 4) % (1u << 17);
+  const uint32_t keep = Read32(data + 8);
+  const size_t room = data[12] % (mcast::kMaxGroSegments + 1);
+
+  mcast::GroSegment out[mcast::kMaxGroSegments + 1];
+  // A guard entry past the room: the split must never write it.
+  std::memset(out, 0xA5, sizeof(out));
+  const size_t n = mcast::SplitGroSegments(received, segment, keep, out, room);
+  Check(n <= room);
+  Check(out[room].offset == 0xA5A5A5A5u);
+  if (room == 0) {
+    Check(n == 0);
+    return 0;
+  }
+  Check(n >= 1);
+  uint64_t next = 0;
+  for (size_t k = 0; k < n; k++) {
+    const mcast::GroSegment& s = out[k];
+    Check(s.offset == next);
+    Check(s.kept == (s.wire_size < keep ? s.wire_size : keep));
+    const bool last = k + 1 == n;
+    if (segment != 0 && segment < received) {
+      if (!last) Check(s.wire_size == segment);
+      if (last && n < room) Check(s.wire_size <= segment && s.wire_size > 0);
+    }
+    next += s.wire_size;
+  }
+  Check(next == received);
+  return 0;
+}

@@ -7,6 +7,7 @@
 #include <linux/sock_diag.h>
 #include <net/if.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -170,11 +171,13 @@ int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return errno;
   if (type != SOCK_DGRAM || domain != options.family) return EINVAL;
   *failed_call = "fcntl(F_DUPFD_CLOEXEC)";
-  const int dup = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  // fcntl through syscall(): glibc 2.28+ headers bind fcntl() to fcntl64@GLIBC_2.28, above the
+  // prebuilds' glibc floor (native/glibc-floor.mjs).
+  const int dup = static_cast<int>(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0));
   if (dup < 0) return errno;
   // O_NONBLOCK belongs to the open file, which the owner shares: libuv keeps it set too.
-  const int flags = fcntl(dup, F_GETFL);
-  int err = flags < 0 || fcntl(dup, F_SETFL, flags | O_NONBLOCK) != 0 ? errno : 0;
+  const long flags = syscall(SYS_fcntl, dup, F_GETFL);
+  int err = flags < 0 || syscall(SYS_fcntl, dup, F_SETFL, flags | O_NONBLOCK) != 0 ? errno : 0;
   if (err != 0) *failed_call = "fcntl(O_NONBLOCK)";
   OpenOptions after_bind = options;
   after_bind.reuse_addr = false;
@@ -192,11 +195,15 @@ int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char
 const char* GuessHandleType(int fd) {
   if (fd < 0) return "UNKNOWN";
   if (isatty(fd)) return "TTY";
-  struct stat st {};
-  if (fstat(fd, &st) != 0) return "UNKNOWN";
-  if (S_ISREG(st.st_mode) || S_ISCHR(st.st_mode)) return "FILE";
-  if (S_ISFIFO(st.st_mode)) return "PIPE";
-  if (!S_ISSOCK(st.st_mode)) return "UNKNOWN";
+  // Not fstat(): glibc 2.33+ headers bind it to fstat64@GLIBC_2.33, above the prebuilds' glibc
+  // floor (native/glibc-floor.mjs). statx through syscall() needs no versioned symbol, and its
+  // struct is the kernel's own, the same on every architecture.
+  struct statx st {};
+  if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE, &st) != 0) return "UNKNOWN";
+  const mode_t mode = st.stx_mode;
+  if (S_ISREG(mode) || S_ISCHR(mode)) return "FILE";
+  if (S_ISFIFO(mode)) return "PIPE";
+  if (!S_ISSOCK(mode)) return "UNKNOWN";
   SockAddr local;
   int type = 0;
   socklen_t len = sizeof(type);

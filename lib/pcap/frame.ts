@@ -1,0 +1,272 @@
+/**
+ * Link, IP and UDP headers of captured frames: the synthetic Ethernet/IPv4|IPv6/UDP headers the
+ * writer puts in front of each received datagram (with valid checksums, so that dissectors decode
+ * the frame as the original), and the decoding of a captured frame back into a UDP datagram for
+ * the reader (Ethernet with 802.1Q/802.1ad tags, Linux cooked v1 and v2, raw IP).
+ */
+import { formatAddressBytes } from '../address';
+
+/** The link types (LINKTYPE_* of the tcpdump.org registry) that the reader decodes. */
+export const LINKTYPE = {
+  ETHERNET: 1,
+  /** Raw IPv4 or IPv6, version in the first nibble. */
+  RAW: 101,
+  LINUX_SLL: 113,
+  IPV4: 228,
+  IPV6: 229,
+  LINUX_SLL2: 276,
+} as const;
+
+/** DLT_RAW as some systems wrote it in old files (12 on most BSDs, 14 on OpenBSD). */
+const LEGACY_RAW = new Set([12, 14]);
+
+const ETHERTYPE_IPV4 = 0x0800;
+const ETHERTYPE_IPV6 = 0x86dd;
+const VLAN_TAGS = new Set([0x8100, 0x88a8, 0x9100]);
+const IPPROTO_UDP = 17;
+
+/** Bytes of the synthetic headers: Ethernet (14) + IPv4 (20) or IPv6 (40) + UDP (8). */
+export const HEADER_BYTES = { 4: 14 + 20 + 8, 6: 14 + 40 + 8 } as const;
+
+/** Why a frame is not a UDP datagram the reader returns. */
+export type FrameSkip = 'nonIp' | 'nonUdp' | 'fragments' | 'unsupportedLinkType' | 'shortFrames';
+
+/** A UDP datagram decoded from a captured frame. */
+export interface DecodedDatagram {
+  family: 4 | 6;
+  source: string;
+  destination: string;
+  sourcePort: number;
+  destinationPort: number;
+  ttl: number;
+  /** The captured payload bytes (a view into the frame). */
+  payload: Buffer;
+  /** The payload's length on the wire, from the UDP header. */
+  payloadLength: number;
+}
+
+function be16(b: Buffer, at: number): number {
+  return ((b[at] as number) << 8) | (b[at + 1] as number);
+}
+
+/** Offset and ethertype of the network layer of a frame, or the reason it has none. */
+function networkLayer(linkType: number, frame: Buffer): { at: number; type: number } | FrameSkip {
+  let at: number;
+  let type: number;
+  switch (linkType) {
+    case LINKTYPE.ETHERNET:
+      at = 14;
+      if (frame.length < at) return 'shortFrames';
+      type = be16(frame, 12);
+      break;
+    case LINKTYPE.LINUX_SLL:
+      at = 16;
+      if (frame.length < at) return 'shortFrames';
+      type = be16(frame, 14);
+      break;
+    case LINKTYPE.LINUX_SLL2:
+      at = 20;
+      if (frame.length < at) return 'shortFrames';
+      type = be16(frame, 0);
+      break;
+    case LINKTYPE.IPV4:
+      return { at: 0, type: ETHERTYPE_IPV4 };
+    case LINKTYPE.IPV6:
+      return { at: 0, type: ETHERTYPE_IPV6 };
+    default: {
+      if (linkType !== LINKTYPE.RAW && !LEGACY_RAW.has(linkType)) return 'unsupportedLinkType';
+      if (frame.length < 1) return 'shortFrames';
+      const version = (frame[0] as number) >> 4;
+      return { at: 0, type: version === 4 ? ETHERTYPE_IPV4 : version === 6 ? ETHERTYPE_IPV6 : 0 };
+    }
+  }
+  // 802.1Q / 802.1ad tags (stacked too): 4 bytes each, the real ethertype after them.
+  while (VLAN_TAGS.has(type)) {
+    if (frame.length < at + 4) return 'shortFrames';
+    type = be16(frame, at + 2);
+    at += 4;
+  }
+  return { at, type };
+}
+
+/**
+ * Decodes a captured frame of `linkType` into a UDP datagram, or says why it is not one. Only
+ * the captured bytes are read; a frame cut inside its headers is a 'shortFrames' skip, a payload
+ * cut by the snap length is returned with `payload.length < payloadLength`. Ethernet padding
+ * after a short datagram is not payload (the UDP length says where the payload ends).
+ */
+export function decodeFrame(linkType: number, frame: Buffer): DecodedDatagram | FrameSkip {
+  const net = networkLayer(linkType, frame);
+  if (typeof net === 'string') return net;
+  let at = net.at;
+  let family: 4 | 6;
+  let ttl: number;
+  let addresses: number;
+  let end = frame.length;
+  if (net.type === ETHERTYPE_IPV4) {
+    if (frame.length < at + 20) return 'shortFrames';
+    if ((frame[at] as number) >> 4 !== 4) return 'nonIp';
+    const headerLength = ((frame[at] as number) & 0x0f) * 4;
+    if (headerLength < 20 || frame.length < at + headerLength) return 'shortFrames';
+    if ((be16(frame, at + 6) & 0x3fff) !== 0) return 'fragments'; // MF set or an offset: a piece
+    if (frame[at + 9] !== IPPROTO_UDP) return 'nonUdp';
+    family = 4;
+    ttl = frame[at + 8] as number;
+    addresses = at + 12;
+    end = Math.min(end, at + be16(frame, at + 2));
+    at += headerLength;
+  } else if (net.type === ETHERTYPE_IPV6) {
+    if (frame.length < at + 40) return 'shortFrames';
+    if ((frame[at] as number) >> 4 !== 6) return 'nonIp';
+    family = 6;
+    ttl = frame[at + 7] as number;
+    addresses = at + 8;
+    const payloadLength = be16(frame, at + 4);
+    if (payloadLength !== 0) end = Math.min(end, at + 40 + payloadLength);
+    let next = frame[at + 6] as number;
+    at += 40;
+    // Extension headers: hop-by-hop, routing and destination options are stepped over; a
+    // fragment header means a piece of a datagram.
+    for (;;) {
+      if (next === IPPROTO_UDP) break;
+      if (next === 44) return 'fragments';
+      if (next !== 0 && next !== 43 && next !== 60 && next !== 51) return 'nonUdp';
+      if (frame.length < at + 2) return 'shortFrames';
+      const length = next === 51 ? ((frame[at + 1] as number) + 2) * 4 : ((frame[at + 1] as number) + 1) * 8;
+      next = frame[at] as number;
+      at += length;
+    }
+  } else {
+    return 'nonIp';
+  }
+  if (frame.length < at + 8) return 'shortFrames';
+  const udpLength = be16(frame, at + 4);
+  const payloadLength = udpLength >= 8 ? udpLength - 8 : Math.max(0, end - at - 8);
+  const payloadEnd = Math.max(at + 8, Math.min(end, at + 8 + payloadLength));
+  return {
+    family,
+    source: formatAddressBytes(frame, addresses, family),
+    destination: formatAddressBytes(frame, addresses + (family === 4 ? 4 : 16), family),
+    sourcePort: be16(frame, at),
+    destinationPort: be16(frame, at + 2),
+    ttl,
+    payload: frame.subarray(at + 8, payloadEnd),
+    payloadLength,
+  };
+}
+
+// ---- synthetic headers --------------------------------------------------------------------
+
+/** Adds the 16-bit big-endian words of bytes[start, end) to `sum` (one's complement, unfolded). */
+function addWords(bytes: Uint8Array, start: number, end: number, sum: number): number {
+  let s = sum;
+  let i = start;
+  for (; i + 1 < end; i += 2) s += ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
+  if (i < end) s += (bytes[i] as number) << 8;
+  return s;
+}
+
+function fold(sum: number): number {
+  let s = sum;
+  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  return s;
+}
+
+/** The Internet checksum (RFC 1071) of bytes[start, end). */
+export function internetChecksum(bytes: Uint8Array, start: number, end: number, initial = 0): number {
+  return ~fold(addWords(bytes, start, end, initial)) & 0xffff;
+}
+
+/** What the writer knows about one received datagram, for its synthetic headers. */
+export interface HeaderFields {
+  family: 4 | 6;
+  /** 4 or 16 address bytes each. */
+  source: Uint8Array;
+  destination: Uint8Array;
+  sourcePort: number;
+  destinationPort: number;
+  ttl: number;
+  /** The payload's length on the wire (may exceed the captured bytes). */
+  payloadLength: number;
+  /** IPv4 identification field. */
+  ipId: number;
+}
+
+function writeMac(out: Buffer, at: number, address: Uint8Array, family: 4 | 6, group: boolean): void {
+  if (group && family === 4) {
+    // RFC 1112: 01:00:5e + the low 23 bits of the group.
+    out[at] = 0x01;
+    out[at + 1] = 0x00;
+    out[at + 2] = 0x5e;
+    out[at + 3] = (address[1] as number) & 0x7f;
+    out[at + 4] = address[2] as number;
+    out[at + 5] = address[3] as number;
+  } else if (group) {
+    // RFC 2464: 33:33 + the low 32 bits of the group.
+    out[at] = 0x33;
+    out[at + 1] = 0x33;
+    for (let k = 0; k < 4; k++) out[at + 2 + k] = address[address.length - 4 + k] as number;
+  } else {
+    // A locally administered unicast MAC made of the address's last 4 bytes: one per host.
+    out[at] = 0x02;
+    out[at + 1] = 0x00;
+    for (let k = 0; k < 4; k++) out[at + 2 + k] = address[address.length - 4 + k] as number;
+  }
+}
+
+function isGroup(address: Uint8Array, family: 4 | 6): boolean {
+  const first = address[0] as number;
+  return family === 4 ? first >= 224 && first <= 239 : first === 0xff;
+}
+
+/**
+ * Writes the Ethernet, IP and UDP headers of a datagram at out[at], right before its payload,
+ * which must already be at out[at + HEADER_BYTES[family]] (`captured` bytes of it). The UDP
+ * checksum covers the payload, so it is valid only when the whole payload was captured; for a
+ * cut payload it is 0 ("none" in IPv4; Wireshark does not check a cut datagram's sum).
+ * Returns the header length.
+ */
+export function writeHeaders(out: Buffer, at: number, h: HeaderFields, captured: number): number {
+  const v4 = h.family === 4;
+  writeMac(out, at, h.destination, h.family, isGroup(h.destination, h.family));
+  writeMac(out, at + 6, h.source, h.family, false);
+  out.writeUInt16BE(v4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6, at + 12);
+  const ip = at + 14;
+  const udpLength = 8 + h.payloadLength;
+  let udp: number;
+  if (v4) {
+    out[ip] = 0x45;
+    out[ip + 1] = 0;
+    out.writeUInt16BE(20 + udpLength, ip + 2);
+    out.writeUInt16BE(h.ipId & 0xffff, ip + 4);
+    out.writeUInt16BE(0, ip + 6);
+    out[ip + 8] = h.ttl;
+    out[ip + 9] = IPPROTO_UDP;
+    out.writeUInt16BE(0, ip + 10);
+    out.set(h.source, ip + 12);
+    out.set(h.destination, ip + 16);
+    out.writeUInt16BE(internetChecksum(out, ip, ip + 20), ip + 10);
+    udp = ip + 20;
+  } else {
+    out.writeUInt32BE(0x60000000, ip);
+    out.writeUInt16BE(udpLength, ip + 4);
+    out[ip + 6] = IPPROTO_UDP;
+    out[ip + 7] = h.ttl;
+    out.set(h.source, ip + 8);
+    out.set(h.destination, ip + 24);
+    udp = ip + 40;
+  }
+  out.writeUInt16BE(h.sourcePort, udp);
+  out.writeUInt16BE(h.destinationPort, udp + 2);
+  out.writeUInt16BE(udpLength & 0xffff, udp + 4);
+  out.writeUInt16BE(0, udp + 6);
+  if (captured >= h.payloadLength) {
+    // Pseudo-header (addresses, protocol, UDP length) + UDP header + payload.
+    const addressStart = v4 ? ip + 12 : ip + 8;
+    let sum = addWords(out, addressStart, addressStart + (v4 ? 8 : 32), IPPROTO_UDP + udpLength);
+    sum = addWords(out, udp, udp + 8 + h.payloadLength, sum);
+    const checksum = ~fold(sum) & 0xffff;
+    out.writeUInt16BE(checksum === 0 ? 0xffff : checksum, udp + 6);
+  }
+  return udp + 8 - at;
+}

@@ -336,9 +336,10 @@ export class CaptureWriter {
    * Writes every datagram of a receive batch (call it from a 'batch' listener; the batch is
    * valid only there). `port` is the socket's own port, the datagrams' destination port. The
    * socket should have `timestamps: true` (else the time of this call is written) and
-   * `receiveTTL: true` (else TTL 64). Returns the number written.
+   * `receiveTTL: true` (else TTL 64). `max` limits how many of the batch's first datagrams are
+   * written (for a count that ends inside a batch). Returns the number written.
    */
-  writeBatch(batch: RecvBatch, port: number): number {
+  writeBatch(batch: RecvBatch, port: number, max = Infinity): number {
     this.#checkOpen();
     const f = this.#fields;
     const slab = batch.buffer;
@@ -349,7 +350,8 @@ export class CaptureWriter {
     };
     f.family = batch.family;
     f.destinationPort = port;
-    for (let i = 0; i < batch.count; i++) {
+    const count = Math.min(batch.count, max);
+    for (let i = 0; i < count; i++) {
       f.source = this.#addresses.get(batch.address(i));
       f.destination = this.#addresses.get(batch.destination(i));
       f.sourcePort = batch.port(i);
@@ -359,7 +361,7 @@ export class CaptureWriter {
       const timestamp = batch.timestamp(i) ?? (fallbackNs ??= nowNs());
       this.#frame(batch.interfaceIndex(i), timestamp, batch.size(i), copy);
     }
-    return batch.count;
+    return count;
   }
 
   /**

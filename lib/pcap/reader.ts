@@ -301,7 +301,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
         else if (bom.readUInt32BE(8) === BYTE_ORDER_MAGIC) le = false;
         else {
           throw new CaptureFormatError(
-            `bad section header block at byte ${offset}: byte-order magic ${hex32(bom.readUInt32BE(8))}, expected 0x1a2b3c4d`,
+            `bad section header block at byte ${offset}: byte-order magic bytes ${bom.subarray(8, 12).toString('hex')}, expected 4d3c2b1a or 1a2b3c4d`,
             offset + 8,
           );
         }

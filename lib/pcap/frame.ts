@@ -168,8 +168,43 @@ function addWords(bytes: Uint8Array, start: number, end: number, sum: number): n
 
 function fold(sum: number): number {
   let s = sum;
-  while (s > 0xffff) s = (s & 0xffff) + Math.floor(s / 0x10000);
+  while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
   return s;
+}
+
+/**
+ * addWords for long runs: 32 bits at a time through `words` (a Uint32Array over the same memory
+ * as `bytes`, little-endian as on every platform Node runs on here). The one's complement sum of
+ * little-endian words is the byte swap of the big-endian one (RFC 1071), so the 32-bit sums are
+ * folded to 16 bits and swapped. Each running sum stays far below 2^53 for any datagram.
+ */
+function addWordsFast(bytes: Uint8Array, words: Uint32Array, start: number, end: number, sum: number): number {
+  let s = sum;
+  let i = start;
+  const base = bytes.byteOffset;
+  if (end - i < 32 || ((base + i) & 1) !== 0) return addWords(bytes, i, end, s);
+  if (((base + i) & 3) !== 0) {
+    s += ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
+    i += 2;
+  }
+  const first = (base + i) >>> 2;
+  const last = first + ((end - i) >>> 2);
+  // Four running sums: the additions do not wait on each other.
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let w = first;
+  for (; w + 3 < last; w += 4) {
+    s0 += words[w] as number;
+    s1 += words[w + 1] as number;
+    s2 += words[w + 2] as number;
+    s3 += words[w + 3] as number;
+  }
+  for (; w < last; w++) s0 += words[w] as number;
+  const le = fold(s0 + s1 + s2 + s3);
+  s += ((le & 0xff) << 8) | (le >>> 8);
+  return addWords(bytes, i + (last - first) * 4, end, s);
 }
 
 /** The Internet checksum (RFC 1071) of bytes[start, end). */
@@ -180,9 +215,12 @@ export function internetChecksum(bytes: Uint8Array, start: number, end: number, 
 /** What the writer knows about one received datagram, for its synthetic headers. */
 export interface HeaderFields {
   family: 4 | 6;
-  /** 4 or 16 address bytes each. */
+  /** The source address: 4 or 16 bytes at source[sourceAt]. */
   source: Uint8Array;
+  sourceAt: number;
+  /** The destination address: 4 or 16 bytes at destination[destinationAt]. */
   destination: Uint8Array;
+  destinationAt: number;
   sourcePort: number;
   destinationPort: number;
   ttl: number;
@@ -192,81 +230,100 @@ export interface HeaderFields {
   ipId: number;
 }
 
-function writeMac(out: Buffer, at: number, address: Uint8Array, family: 4 | 6, group: boolean): void {
+function writeMac(out: Buffer, at: number, address: Uint8Array, from: number, family: 4 | 6, group: boolean): void {
+  const last4 = from + (family === 4 ? 0 : 12);
   if (group && family === 4) {
     // RFC 1112: 01:00:5e + the low 23 bits of the group.
     out[at] = 0x01;
     out[at + 1] = 0x00;
     out[at + 2] = 0x5e;
-    out[at + 3] = (address[1] as number) & 0x7f;
-    out[at + 4] = address[2] as number;
-    out[at + 5] = address[3] as number;
-  } else if (group) {
-    // RFC 2464: 33:33 + the low 32 bits of the group.
-    out[at] = 0x33;
-    out[at + 1] = 0x33;
-    for (let k = 0; k < 4; k++) out[at + 2 + k] = address[address.length - 4 + k] as number;
-  } else {
-    // A locally administered unicast MAC made of the address's last 4 bytes: one per host.
-    out[at] = 0x02;
-    out[at + 1] = 0x00;
-    for (let k = 0; k < 4; k++) out[at + 2 + k] = address[address.length - 4 + k] as number;
+    out[at + 3] = (address[from + 1] as number) & 0x7f;
+    out[at + 4] = address[from + 2] as number;
+    out[at + 5] = address[from + 3] as number;
+    return;
   }
+  // RFC 2464: 33:33 + the low 32 bits of the group; else a locally administered unicast MAC
+  // made of the address's last 4 bytes (one per host).
+  out[at] = group ? 0x33 : 0x02;
+  out[at + 1] = group ? 0x33 : 0x00;
+  out[at + 2] = address[last4] as number;
+  out[at + 3] = address[last4 + 1] as number;
+  out[at + 4] = address[last4 + 2] as number;
+  out[at + 5] = address[last4 + 3] as number;
 }
 
-function isGroup(address: Uint8Array, family: 4 | 6): boolean {
-  const first = address[0] as number;
-  return family === 4 ? first >= 224 && first <= 239 : first === 0xff;
+function copyAddress(out: Buffer, at: number, address: Uint8Array, from: number, bytes: number): void {
+  for (let k = 0; k < bytes; k++) out[at + k] = address[from + k] as number;
 }
 
 /**
  * Writes the Ethernet, IP and UDP headers of a datagram at out[at], right before its payload,
- * which must already be at out[at + HEADER_BYTES[family]] (`captured` bytes of it). The UDP
- * checksum covers the payload, so it is valid only when the whole payload was captured; for a
- * cut payload it is 0 ("none" in IPv4; Wireshark does not check a cut datagram's sum).
- * Returns the header length.
+ * which must already be at out[at + HEADER_BYTES[family]] (`captured` bytes of it). `words` is a
+ * Uint32Array over out's memory, for the checksum. The UDP checksum covers the payload, so it is
+ * valid only when the whole payload was captured; for a cut payload it is 0 ("none" in IPv4;
+ * Wireshark does not check a cut datagram's sum). Returns the header length.
  */
-export function writeHeaders(out: Buffer, at: number, h: HeaderFields, captured: number): number {
+export function writeHeaders(out: Buffer, words: Uint32Array, at: number, h: HeaderFields, captured: number): number {
   const v4 = h.family === 4;
-  writeMac(out, at, h.destination, h.family, isGroup(h.destination, h.family));
-  writeMac(out, at + 6, h.source, h.family, false);
-  out.writeUInt16BE(v4 ? ETHERTYPE_IPV4 : ETHERTYPE_IPV6, at + 12);
+  const first = h.destination[h.destinationAt] as number;
+  writeMac(out, at, h.destination, h.destinationAt, h.family, v4 ? first >= 224 && first <= 239 : first === 0xff);
+  writeMac(out, at + 6, h.source, h.sourceAt, h.family, false);
+  out[at + 12] = v4 ? 0x08 : 0x86;
+  out[at + 13] = v4 ? 0x00 : 0xdd;
   const ip = at + 14;
   const udpLength = 8 + h.payloadLength;
   let udp: number;
   if (v4) {
+    const total = 20 + udpLength;
     out[ip] = 0x45;
     out[ip + 1] = 0;
-    out.writeUInt16BE(20 + udpLength, ip + 2);
-    out.writeUInt16BE(h.ipId & 0xffff, ip + 4);
-    out.writeUInt16BE(0, ip + 6);
+    out[ip + 2] = total >>> 8;
+    out[ip + 3] = total & 0xff;
+    out[ip + 4] = (h.ipId >>> 8) & 0xff;
+    out[ip + 5] = h.ipId & 0xff;
+    out[ip + 6] = 0;
+    out[ip + 7] = 0;
     out[ip + 8] = h.ttl;
     out[ip + 9] = IPPROTO_UDP;
-    out.writeUInt16BE(0, ip + 10);
-    out.set(h.source, ip + 12);
-    out.set(h.destination, ip + 16);
-    out.writeUInt16BE(internetChecksum(out, ip, ip + 20), ip + 10);
+    out[ip + 10] = 0;
+    out[ip + 11] = 0;
+    copyAddress(out, ip + 12, h.source, h.sourceAt, 4);
+    copyAddress(out, ip + 16, h.destination, h.destinationAt, 4);
+    const sum = internetChecksum(out, ip, ip + 20);
+    out[ip + 10] = sum >>> 8;
+    out[ip + 11] = sum & 0xff;
     udp = ip + 20;
   } else {
-    out.writeUInt32BE(0x60000000, ip);
-    out.writeUInt16BE(udpLength, ip + 4);
+    out[ip] = 0x60;
+    out[ip + 1] = 0;
+    out[ip + 2] = 0;
+    out[ip + 3] = 0;
+    out[ip + 4] = udpLength >>> 8;
+    out[ip + 5] = udpLength & 0xff;
     out[ip + 6] = IPPROTO_UDP;
     out[ip + 7] = h.ttl;
-    out.set(h.source, ip + 8);
-    out.set(h.destination, ip + 24);
+    copyAddress(out, ip + 8, h.source, h.sourceAt, 16);
+    copyAddress(out, ip + 24, h.destination, h.destinationAt, 16);
     udp = ip + 40;
   }
-  out.writeUInt16BE(h.sourcePort, udp);
-  out.writeUInt16BE(h.destinationPort, udp + 2);
-  out.writeUInt16BE(udpLength & 0xffff, udp + 4);
-  out.writeUInt16BE(0, udp + 6);
+  out[udp] = h.sourcePort >>> 8;
+  out[udp + 1] = h.sourcePort & 0xff;
+  out[udp + 2] = h.destinationPort >>> 8;
+  out[udp + 3] = h.destinationPort & 0xff;
+  out[udp + 4] = (udpLength >>> 8) & 0xff;
+  out[udp + 5] = udpLength & 0xff;
+  out[udp + 6] = 0;
+  out[udp + 7] = 0;
   if (captured >= h.payloadLength) {
     // Pseudo-header (addresses, protocol, UDP length) + UDP header + payload.
     const addressStart = v4 ? ip + 12 : ip + 8;
     let sum = addWords(out, addressStart, addressStart + (v4 ? 8 : 32), IPPROTO_UDP + udpLength);
-    sum = addWords(out, udp, udp + 8 + h.payloadLength, sum);
+    sum = addWords(out, udp, udp + 8, sum);
+    sum = addWordsFast(out, words, udp + 8, udp + 8 + h.payloadLength, sum);
     const checksum = ~fold(sum) & 0xffff;
-    out.writeUInt16BE(checksum === 0 ? 0xffff : checksum, udp + 6);
+    const value = checksum === 0 ? 0xffff : checksum;
+    out[udp + 6] = value >>> 8;
+    out[udp + 7] = value & 0xff;
   }
   return udp + 8 - at;
 }

@@ -7,7 +7,10 @@
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { isIPv4 } from 'node:net';
+import { endianness } from 'node:os';
 
+import { Batch } from '../batch';
+import { binding } from '../binding';
 import { listInterfaces } from '../interfaces';
 import type { Family, RecvBatch } from '../types';
 import { outOfRange } from '../errors';
@@ -71,7 +74,28 @@ export interface CaptureWriterTotals {
 const CHUNK_BYTES = 1 << 20;
 const EPB_OVERHEAD = 32; // type, length, interface, ts high, ts low, captured, original, length
 const PCAP_RECORD_HEADER = 16;
+const SMALL_COPY = 256;
 const MAX_FRAME = 65535 + HEADER_BYTES[6];
+
+const L = binding.layout;
+const STRIDE32 = L.recordBytes / 4;
+const TIMESTAMP32 = L.timestampByte / 4;
+
+/** 2^32 = 4 * 10^9 + 294967296; 294967296 * 2^16 = 19330 * 10^9 + 976710656. */
+const SPLIT = { hiSeconds: 4, hiRest: 294967296, hhSeconds: 19330, hhRest: 976710656 } as const;
+
+/**
+ * Seconds and nanoseconds of the 64-bit ns count hi * 2^32 + lo, exactly, in doubles (the count
+ * itself, ~1.8e18, is beyond 2^53; every partial sum here stays below it).
+ */
+function splitNs(hi: number, lo: number, out: Float64Array): void {
+  const hh = Math.floor(hi / 65536);
+  const hl = hi % 65536;
+  const rest = hh * SPLIT.hhRest + hl * SPLIT.hiRest + lo;
+  const carry = Math.floor(rest / 1e9);
+  out[0] = SPLIT.hiSeconds * hi + SPLIT.hhSeconds * hh + carry;
+  out[1] = rest - carry * 1e9;
+}
 
 function pad4(n: number): number {
   return (n + 3) & ~3;
@@ -136,7 +160,12 @@ export class CaptureWriter {
   /** Bytes kept of each frame. */
   readonly snaplen: number;
   readonly #fd: number;
-  readonly #chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  readonly #chunk: Buffer;
+  /** The chunk as 32-bit words, for the UDP checksum. */
+  readonly #words: Uint32Array;
+  readonly #split = new Float64Array(2);
+  #lastIndex = -1;
+  #lastId = 0;
   #used = 0;
   #flushed = 0;
   #closed = false;
@@ -152,7 +181,9 @@ export class CaptureWriter {
   readonly #fields = {
     family: 4 as Family,
     source: new Uint8Array(4) as Uint8Array,
+    sourceAt: 0,
     destination: new Uint8Array(4) as Uint8Array,
+    destinationAt: 0,
     sourcePort: 0,
     destinationPort: 0,
     ttl: 64,
@@ -161,7 +192,11 @@ export class CaptureWriter {
   };
 
   private constructor(fd: number, format: CaptureFormat, snaplen: number, options: CaptureWriterOptions) {
+    if (endianness() !== 'LE') throw new Error('CaptureWriter stores its blocks as little-endian words: this host is big-endian');
     this.#fd = fd;
+    const memory = new ArrayBuffer(CHUNK_BYTES);
+    this.#chunk = Buffer.from(memory);
+    this.#words = new Uint32Array(memory);
     this.format = format;
     this.snaplen = snaplen;
     this.#interfaceName = options.interfaceName ?? defaultInterfaceName();
@@ -284,11 +319,16 @@ export class CaptureWriter {
 
   /**
    * Writes one datagram whose header fields are in this.#fields and whose `captured` payload
-   * bytes `copy` puts at the given offset of the buffer.
+   * bytes are payload[start, start + captured), received at ns time hi * 2^32 + lo.
    */
-  #frame(index: number, timestamp: bigint, captured: number, copy: (at: number, bytes: number) => void): void {
+  #frame(index: number, hi: number, lo: number, captured: number, payload: Uint8Array, start: number): void {
     const f = this.#fields;
-    const id = this.#interfaceId(index);
+    let id = this.#lastId;
+    if (index !== this.#lastIndex) {
+      id = this.#interfaceId(index);
+      this.#lastIndex = index;
+      this.#lastId = id;
+    }
     const headerBytes = HEADER_BYTES[f.family];
     const original = headerBytes + f.payloadLength;
     const frame = Math.min(headerBytes + captured, this.snaplen);
@@ -298,25 +338,34 @@ export class CaptureWriter {
     const c = this.#chunk;
     const at = this.#reserve(record);
     const data = at + (pcapng ? 28 : PCAP_RECORD_HEADER);
-    copy(data + headerBytes, kept);
-    f.ipId = this.#ipId++ & 0xffff;
-    writeHeaders(c, data, f, kept);
-    const high = Number(timestamp >> 32n);
-    const low = Number(timestamp & 0xffffffffn);
-    if (pcapng) {
-      c.writeUInt32LE(BLOCK.ENHANCED_PACKET, at);
-      c.writeUInt32LE(record, at + 4);
-      c.writeUInt32LE(id, at + 8);
-      c.writeUInt32LE(high, at + 12);
-      c.writeUInt32LE(low, at + 16);
-      c.writeUInt32LE(frame, at + 20);
-      c.writeUInt32LE(original, at + 24);
-      for (let p = data + frame; p < at + record - 4; p++) c[p] = 0;
-      c.writeUInt32LE(record, at + record - 4);
+    const to = data + headerBytes;
+    if (kept <= SMALL_COPY) {
+      // Buffer.copy costs more than a short loop.
+      for (let k = 0; k < kept; k++) c[to + k] = payload[start + k] as number;
+    } else if (Buffer.isBuffer(payload)) {
+      payload.copy(c, to, start, start + kept);
     } else {
-      const seconds = timestamp / 1_000_000_000n;
-      c.writeUInt32LE(Number(seconds), at);
-      c.writeUInt32LE(Number(timestamp - seconds * 1_000_000_000n), at + 4);
+      c.set(payload.subarray(start, start + kept), to);
+    }
+    f.ipId = this.#ipId++ & 0xffff;
+    writeHeaders(c, this.#words, data, f, kept);
+    if (pcapng) {
+      // Blocks are 4-byte aligned in the chunk: the fields are stored as words.
+      const w = this.#words;
+      const word = at >>> 2;
+      w[word] = BLOCK.ENHANCED_PACKET;
+      w[word + 1] = record;
+      w[word + 2] = id;
+      w[word + 3] = hi;
+      w[word + 4] = lo;
+      w[word + 5] = frame;
+      w[word + 6] = original;
+      for (let p = data + frame; p < at + record - 4; p++) c[p] = 0;
+      w[(at + record - 4) >>> 2] = record;
+    } else {
+      splitNs(hi, lo, this.#split);
+      c.writeUInt32LE(this.#split[0] as number, at);
+      c.writeUInt32LE(this.#split[1] as number, at + 4);
       c.writeUInt32LE(frame, at + 8);
       c.writeUInt32LE(original, at + 12);
     }
@@ -343,25 +392,65 @@ export class CaptureWriter {
     this.#checkOpen();
     const f = this.#fields;
     const slab = batch.buffer;
-    let fallbackNs: bigint | undefined;
-    let start = 0;
-    const copy = (at: number, bytes: number): void => {
-      slab.copy(this.#chunk, at, start, start + bytes);
-    };
+    const count = Math.min(batch.count, max);
+    const now = count > 0 ? nowNs() : 0n;
+    const nowHi = Number(now >> 32n);
+    const nowLo = Number(now & 0xffffffffn);
     f.family = batch.family;
     f.destinationPort = port;
-    const count = Math.min(batch.count, max);
+    f.sourceAt = 0;
+    f.destinationAt = 0;
+    // mcast's own batches: addresses and times straight from the receive records (no strings,
+    // no BigInt per datagram); any other RecvBatch through its accessors.
+    const records = batch instanceof Batch ? batch.records : undefined;
+    const recordBytes = records === undefined ? undefined : this.#recordBytes(records);
     for (let i = 0; i < count; i++) {
-      f.source = this.#addresses.get(batch.address(i));
-      f.destination = this.#addresses.get(batch.destination(i));
-      f.sourcePort = batch.port(i);
-      f.ttl = batch.ttl(i) ?? 64;
-      f.payloadLength = batch.originalSize(i);
-      start = batch.offset(i);
-      const timestamp = batch.timestamp(i) ?? (fallbackNs ??= nowNs());
-      this.#frame(batch.interfaceIndex(i), timestamp, batch.size(i), copy);
+      let hi = nowHi;
+      let lo = nowLo;
+      if (records !== undefined && recordBytes !== undefined) {
+        const r = i * STRIDE32;
+        f.source = recordBytes;
+        f.sourceAt = i * L.recordBytes + L.sourceByte;
+        f.destination = recordBytes;
+        f.destinationAt = i * L.recordBytes + L.destinationByte;
+        if (((records[r + L.flags] as number) & L.flagTimestamp) !== 0) {
+          lo = (records[r + TIMESTAMP32] as number) >>> 0;
+          hi = (records[r + TIMESTAMP32 + 1] as number) >>> 0;
+        }
+      } else {
+        f.source = this.#addresses.get(batch.address(i));
+        f.destination = this.#addresses.get(batch.destination(i));
+        const timestamp = batch.timestamp(i);
+        if (timestamp !== undefined) {
+          hi = Number(timestamp >> 32n);
+          lo = Number(timestamp & 0xffffffffn);
+        }
+      }
+      if (records !== undefined) {
+        const r = i * STRIDE32;
+        const ttl = records[r + L.ttl] as number;
+        f.sourcePort = records[r + L.port] as number;
+        f.ttl = ttl < 0 ? 64 : ttl;
+        f.payloadLength = records[r + L.originalSize] as number;
+        this.#frame(records[r + L.ifIndex] as number, hi, lo, records[r + L.size] as number, slab, batch.offset(i));
+      } else {
+        f.sourcePort = batch.port(i);
+        f.ttl = batch.ttl(i) ?? 64;
+        f.payloadLength = batch.originalSize(i);
+        this.#frame(batch.interfaceIndex(i), hi, lo, batch.size(i), slab, batch.offset(i));
+      }
     }
     return count;
+  }
+
+  #recordView: Uint8Array | undefined;
+
+  /** A byte view of a batch's records (one per socket, made once). */
+  #recordBytes(records: Int32Array): Uint8Array {
+    const view = this.#recordView;
+    if (view !== undefined && view.buffer === records.buffer) return view;
+    this.#recordView = new Uint8Array(records.buffer, records.byteOffset, records.byteLength);
+    return this.#recordView;
   }
 
   /**
@@ -390,9 +479,10 @@ export class CaptureWriter {
     if (HEADER_BYTES[f.family] + f.payloadLength > frameLimit) {
       throw outOfRange('payload', `at most ${frameLimit - HEADER_BYTES[f.family]} bytes`, f.payloadLength);
     }
-    this.#frame(d.interfaceIndex, d.timestamp ?? nowNs(), Math.min(payload.length, f.payloadLength), (at, bytes) => {
-      this.#chunk.set(payload.subarray(0, bytes), at);
-    });
+    const timestamp = d.timestamp ?? nowNs();
+    f.sourceAt = 0;
+    f.destinationAt = 0;
+    this.#frame(d.interfaceIndex, Number(timestamp >> 32n), Number(timestamp & 0xffffffffn), Math.min(payload.length, f.payloadLength), payload, 0);
   }
 
   // ---- end --------------------------------------------------------------------------------

@@ -551,3 +551,38 @@ describe('fuzz: seeded mutations of valid files', () => {
     expect(Date.now() - started).toBeLessThan(25_000);
   });
 });
+
+describe('writeBatch with a RecvBatch that is not mcast’s own (the accessor path)', () => {
+  it('writes what the accessors say, as tshark reads it', () => {
+    const file = join(DIR, 'fake.pcapng');
+    const slab = Buffer.alloc(4096);
+    slab.write('first', 0);
+    slab.write('second datagram', 2048);
+    const batch = {
+      count: 2,
+      buffer: slab,
+      family: 6 as const,
+      offset: (i: number) => i * 2048,
+      size: (i: number) => (i === 0 ? 5 : 15),
+      originalSize: (i: number) => (i === 0 ? 5 : 15),
+      truncated: () => false,
+      data: (i: number) => slab.subarray(i * 2048, i * 2048 + (i === 0 ? 5 : 15)),
+      address: () => 'fd00::9',
+      port: () => 4321,
+      destination: () => 'ff1e::42',
+      interfaceIndex: () => 7,
+      ttl: () => undefined,
+      dropCount: () => 0,
+      timestamp: (i: number) => BASE_NS + BigInt(i),
+    };
+    const w = CaptureWriter.open(file, { interfaceName: (i) => `mcif${i}` });
+    expect(w.writeBatch(batch, 6000)).toBe(2);
+    expect(w.writeBatch(batch, 6000, 1)).toBe(1);
+    w.close();
+    expect(tshark(file, ['frame.time_epoch', 'ipv6.src', 'ipv6.dst', 'udp.srcport', 'udp.dstport', 'ipv6.hlim', 'udp.checksum.status', 'data.data'])).toEqual([
+      [epoch(BASE_NS), 'fd00::9', 'ff1e::42', '4321', '6000', '64', '1', Buffer.from('first').toString('hex')],
+      [epoch(BASE_NS + 1n), 'fd00::9', 'ff1e::42', '4321', '6000', '64', '1', Buffer.from('second datagram').toString('hex')],
+      [epoch(BASE_NS), 'fd00::9', 'ff1e::42', '4321', '6000', '64', '1', Buffer.from('first').toString('hex')],
+    ]);
+  });
+});

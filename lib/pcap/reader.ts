@@ -28,6 +28,7 @@ export interface CaptureReaderOptions {
 export interface CapturedDatagram {
   /** Capture time in ns since the Unix epoch (the file's resolution, converted). */
   timestamp: bigint;
+  /** 4 for IPv4, 6 for IPv6. */
   family: 4 | 6;
   /** Source address. */
   source: string;
@@ -55,6 +56,7 @@ export interface CapturedDatagram {
 export interface CaptureInterface {
   /** LINKTYPE_* value (1 Ethernet, 113 Linux cooked, 276 Linux cooked v2, 101 raw IP...). */
   linkType: number;
+  /** The snap length the capture declared (bytes kept per frame; 0 when unknown). */
   snaplen: number;
   /** if_name, when the file gives one. */
   name?: string;
@@ -64,6 +66,7 @@ export interface CaptureInterface {
 
 /** An Interface Statistics Block. */
 export interface CaptureInterfaceStatistics {
+  /** The interface the block is about (file-wide id, as CapturedDatagram.interfaceId). */
   interfaceId: number;
   /** isb_ifrecv */
   received?: bigint;
@@ -237,6 +240,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
     this.#source = new ByteSource(chunksOf(input, options.chunkBytes ?? 1 << 20));
   }
 
+  /** The datagrams, in file order; a reader can be iterated once. */
   [Symbol.asyncIterator](): AsyncGenerator<CapturedDatagram, void, undefined> {
     if (this.#started) throw Object.assign(new Error('A CaptureReader can be iterated once'), { code: 'ERR_MCAST_READER_USED' });
     this.#started = true;

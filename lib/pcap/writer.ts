@@ -38,14 +38,19 @@ export interface CaptureWriterOptions {
 export interface DatagramToWrite {
   /** Receive time in ns since the Unix epoch (default: now). */
   timestamp?: bigint;
+  /** Source address (IPv4 or IPv6, numeric). */
   source: string;
+  /** UDP source port. */
   sourcePort: number;
+  /** Destination address (the group), of the source's family. */
   destination: string;
+  /** UDP destination port. */
   destinationPort: number;
   /** TTL / hop limit (default 64). */
   ttl?: number;
   /** Index of the interface it arrived on. */
   interfaceIndex: number;
+  /** The payload (copied into the file buffer). */
   payload: Uint8Array;
   /** Length on the wire when `payload` was cut (default payload.length). */
   originalLength?: number;

@@ -403,13 +403,14 @@ describe('replay', () => {
     const w = CaptureWriter.open(file, { interfaceName: () => 'mcx' });
     const add = (destination: string, destinationPort: number, text: string, i: number): void =>
       w.writeDatagram({ timestamp: 1_700_000_000_000_000_000n + BigInt(i) * 100_000n, source: '10.9.9.9', sourcePort: 9, destination, destinationPort, interfaceIndex: 1, payload: Buffer.from(text) });
-    for (let i = 0; i < 6; i++) add('239.84.8.1', port, `a-${i}`, i);
-    add('10.9.9.1', 7000, 'unicast', 6);
-    add('239.84.8.2', port, 'other', 7);
+    // 150 to the first group: more than one sendmmsg batch (64) per loop.
+    for (let i = 0; i < 150; i++) add('239.84.8.1', port, `a-${i}`, i);
+    add('10.9.9.1', 7000, 'unicast', 150);
+    add('239.84.8.2', port, 'other', 151);
     w.close();
     const target = '239.84.8.9';
     // --filter keeps 239.84.8.1:PORT and the unicast one, which only --map can send; --loop 2.
-    const rx = await pyReceiver(hr, 4, target, mapped, R, 14);
+    const rx = await pyReceiver(hr, 4, target, mapped, R, 302);
     const r = await mcast(
       hs,
       ['replay', file, '--iface', link.self.ifname, '--top-speed', '--loop', '2', '--filter', `239.84.8.1:${port},10.9.9.1`, '--map', `239.84.8.1=${target}:${mapped},10.9.9.1:7000=${target}:${mapped}`, '--json'],
@@ -417,14 +418,14 @@ describe('replay', () => {
     );
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as ReplayReport;
-    expect(report).toMatchObject({ sent: 14, loops: 2, destinations: { [`${target}:${mapped}`]: 14 }, skipped: { filtered: 2, unicast: 0 } });
+    expect(report).toMatchObject({ sent: 302, loops: 2, destinations: { [`${target}:${mapped}`]: 302 }, skipped: { filtered: 2, unicast: 0 } });
     expect(report.timing).toBeUndefined();
     await rx.wait(15_000);
-    const once = [...Array.from({ length: 6 }, (_, i) => `a-${i}`), 'unicast'];
+    const once = [...Array.from({ length: 150 }, (_, i) => `a-${i}`), 'unicast'];
     expect(arrivals(rx.lines).map((a) => a.payload)).toEqual([...once, ...once]);
     // Without --map the unicast datagram is skipped and counted.
     const plain = await mcast(hs, ['replay', file, '--iface', link.self.ifname, '--rate', '1000', '--json'], { timeoutMs: 30_000 });
-    expect(JSON.parse(plain.stdout)).toMatchObject({ sent: 7, skipped: { unicast: 1 } });
+    expect(JSON.parse(plain.stdout)).toMatchObject({ sent: 151, skipped: { unicast: 1 } });
     expect(plain.stderr).toMatch(/skipped 1 unicast \(no --map\)/);
   });
 });

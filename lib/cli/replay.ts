@@ -196,23 +196,34 @@ class Replayer {
     this.#count(address, port, 1, payload.length);
   }
 
-  /** --top-speed: datagrams to one destination are gathered and sent with sendmmsg. */
-  async queue(socket: Socket, payload: Buffer, address: string, port: number): Promise<void> {
+  /**
+   * --top-speed: datagrams to one destination are gathered and sent with sendmmsg. Returns true
+   * when the caller must await flush() first: the batch is full, or the destination changes.
+   */
+  mustFlush(socket: Socket, address: string, port: number): boolean {
     const to = this.#pendingTo;
-    if (to !== undefined && (to.socket !== socket || to.address !== address || to.port !== port || this.#pending.length >= TOP_SPEED_BATCH)) {
-      await this.flush();
-    }
-    this.#pendingTo = { socket, address, port };
+    if (to === undefined) return false;
+    return this.#pending.length >= TOP_SPEED_BATCH || to.socket !== socket || to.address !== address || to.port !== port;
+  }
+
+  /** Adds a datagram to the batch (after mustFlush() said no, or flush()). */
+  queue(socket: Socket, payload: Buffer, address: string, port: number): void {
+    this.#pendingTo ??= { socket, address, port };
     this.#pending.push(payload);
   }
 
+  /** Sends the gathered datagrams (waiting for the socket only when its queue is full). */
   async flush(): Promise<void> {
     const to = this.#pendingTo;
+    this.#pendingTo = undefined;
     if (to === undefined || this.#pending.length === 0) return;
     const list = this.#pending;
     this.#pending = [];
-    await to.socket.sendAll(list, to.address, to.port);
-    this.#count(to.address, to.port, list.length, list.reduce((sum, b) => sum + b.length, 0));
+    const sent = to.socket.sendBatch(list, to.address, to.port);
+    if (sent < list.length) await to.socket.sendAll(list.slice(sent), to.address, to.port);
+    let bytes = 0;
+    for (const b of list) bytes += b.length;
+    this.#count(to.address, to.port, list.length, bytes);
   }
 
   /**
@@ -232,7 +243,8 @@ class Replayer {
         if (to === undefined) continue;
         const socket = this.socket(to.family);
         if (pace.kind === 'top') {
-          await this.queue(socket, d.payload, to.address, to.port);
+          if (this.mustFlush(socket, to.address, to.port)) await this.flush();
+          this.queue(socket, d.payload, to.address, to.port);
           continue;
         }
         if (first === undefined) {

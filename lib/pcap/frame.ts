@@ -45,6 +45,21 @@ export interface DecodedDatagram {
   payloadLength: number;
 }
 
+/** Formatted IPv4 addresses by value: a capture has few, and a string per datagram adds up. */
+const IPV4_TEXT = new Map<number, string>();
+
+function addressText(frame: Buffer, at: number, family: 4 | 6): string {
+  if (family === 6) return formatAddressBytes(frame, at, 6);
+  const key = frame.readUInt32BE(at);
+  let text = IPV4_TEXT.get(key);
+  if (text === undefined) {
+    text = formatAddressBytes(frame, at, 4);
+    if (IPV4_TEXT.size >= 4096) IPV4_TEXT.clear();
+    IPV4_TEXT.set(key, text);
+  }
+  return text;
+}
+
 function be16(b: Buffer, at: number): number {
   return ((b[at] as number) << 8) | (b[at + 1] as number);
 }
@@ -145,8 +160,8 @@ export function decodeFrame(linkType: number, frame: Buffer): DecodedDatagram | 
   const payloadEnd = Math.max(at + 8, Math.min(end, at + 8 + payloadLength));
   return {
     family,
-    source: formatAddressBytes(frame, addresses, family),
-    destination: formatAddressBytes(frame, addresses + (family === 4 ? 4 : 16), family),
+    source: addressText(frame, addresses, family),
+    destination: addressText(frame, addresses + (family === 4 ? 4 : 16), family),
     sourcePort: be16(frame, at),
     destinationPort: be16(frame, at + 2),
     ttl,

@@ -294,7 +294,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
     let firstId = 0; // interface id of the section's first IDB among all of the file's
     for (;;) {
       const offset = src.offset;
-      if (!(await src.ensure(8))) {
+      if (src.available < 8 && !(await src.ensure(8))) {
         if (src.available === 0) return;
         throw new CaptureFormatError(`truncated file: ${src.available} bytes at byte ${offset}, less than a block header (8 bytes)`, offset);
       }
@@ -325,7 +325,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
           offset + 4,
         );
       }
-      if (!(await src.ensure(length))) throw this.#truncated(`block (type ${hex32(type)})`, offset, length);
+      if (src.available < length && !(await src.ensure(length))) throw this.#truncated(`block (type ${hex32(type)})`, offset, length);
       const block = src.take(length);
       const u16 = (at: number): number => (le ? block.readUInt16LE(at) : block.readUInt16BE(at));
       const u32 = (at: number): number => (le ? block.readUInt32LE(at) : block.readUInt32BE(at));
@@ -473,7 +473,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
     const fraction = nanoseconds ? 1n : 1000n;
     for (;;) {
       const offset = src.offset;
-      if (!(await src.ensure(recordHeader))) {
+      if (src.available < recordHeader && !(await src.ensure(recordHeader))) {
         if (src.available === 0) return;
         throw this.#truncated('record header', offset, recordHeader);
       }
@@ -485,7 +485,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
           offset + 8,
         );
       }
-      if (!(await src.ensure(recordHeader + captured))) throw this.#truncated('record', offset, recordHeader + captured);
+      if (src.available < recordHeader + captured && !(await src.ensure(recordHeader + captured))) throw this.#truncated('record', offset, recordHeader + captured);
       const record = src.take(recordHeader + captured);
       this.frames++;
       const d = this.#decode(iface.linkType, record.subarray(recordHeader));

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { CaptureFormatError, CaptureWriter, readCapture, type CapturedDatagram, type CaptureReader } from '../lib/index.js';
+import { prng } from './helpers.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'mcast-pcap-'));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
@@ -479,18 +480,6 @@ describe('bad files: a clear error naming the byte offset, or a counted skip', (
 });
 
 describe('fuzz: seeded mutations of valid files', () => {
-  /** mulberry32: a small seeded PRNG, so a failure can be replayed from its seed. */
-  function prng(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
-
   function mutate(input: Buffer, random: () => number): Buffer {
     let b = Buffer.from(input);
     const edits = 1 + Math.floor(random() * 4);

@@ -291,6 +291,21 @@ describe.skipIf(!captureAvailable())('mcast record, read by tshark and tcpdump',
     expect(payloads).toEqual(Array.from({ length: 90 }, (_, i) => `rot-${i}`));
   });
 
+  it('--rotate-seconds: a new complete file every second, no datagram lost between them', async () => {
+    const port = uniquePort();
+    const group = '239.84.3.2';
+    const out = join(DIR, 'sec.pcap');
+    const rec = await startRecord([group, String(port), '--iface', link.peer.ifname, '--out', out, '--rotate-seconds', '1', '--count', '100', '--timeout', '20', '-q']);
+    await pyStream(hs, 4, group, port, S, { count: 100, gaps: '20', prefix: 'sec' });
+    expect((await rec.wait(20_000)).code).toBe(0);
+    const names = (/to \d+ files \(([^)]*)\)/.exec(rec.stderr)?.[1] ?? '').split(', ');
+    expect(names.length).toBeGreaterThanOrEqual(2);
+    expect(names.every((n, i) => n === join(DIR, `sec-${String(i + 1).padStart(4, '0')}.pcap`))).toBe(true);
+    const payloads: string[] = [];
+    for (const name of names) for (const d of await readFile(name)) payloads.push(d.payload.toString());
+    expect(payloads).toEqual(Array.from({ length: 100 }, (_, i) => `sec-${i}`));
+  });
+
   it('Ctrl-C finishes a complete, readable file and exits 130', async () => {
     const port = uniquePort();
     const group = '239.84.4.1';

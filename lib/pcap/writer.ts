@@ -13,7 +13,8 @@ import { Batch } from '../batch';
 import { binding } from '../binding';
 import { listInterfaces } from '../interfaces';
 import type { Family, RecvBatch } from '../types';
-import { outOfRange } from '../errors';
+import { addressFamily } from '../address';
+import { mcastError, outOfRange } from '../errors';
 import { BLOCK, BYTE_ORDER_MAGIC, DEFAULT_SNAPLEN, OPTION, PCAP_MAGIC } from './format';
 import { HEADER_BYTES, LINKTYPE, writeHeaders } from './frame';
 
@@ -472,7 +473,11 @@ export class CaptureWriter {
   writeDatagram(d: DatagramToWrite): void {
     this.#checkOpen();
     const f = this.#fields;
-    f.family = d.source.includes(':') ? 6 : 4;
+    const family = addressFamily(d.source);
+    if (family === 0 || addressFamily(d.destination) !== family) {
+      throw mcastError('ERR_INVALID_ARG_VALUE', `source and destination must be numeric addresses of one family. Received '${d.source}' and '${d.destination}'`, 'type');
+    }
+    f.family = family;
     f.source = this.#addresses.get(d.source);
     f.destination = this.#addresses.get(d.destination);
     f.sourcePort = d.sourcePort;

@@ -39,6 +39,7 @@ const DRIFT_TARGET_NS = 1e6;
 const HELP = `usage: node bench/record.mjs [options]        (npm run bench:record -- [options])
 
   --quick            3 measured drain cycles, 50k datagrams for replay, a 3 s drift file
+  --smoke            a tiny run that only checks that everything works (npm test)
   --sizes LIST       payload sizes of the recording case (default 64,1400)
   --count N          datagrams per drain cycle (default 20000)
   --skip LIST        some of: record,replay,drift
@@ -146,7 +147,7 @@ async function replayCase(o, dir) {
   await makeFile(file, o.replayCount, 1000, 64);
   const replay = [];
   const send = [];
-  for (let k = 0; k < 3; k++) {
+  for (let k = 0; k < o.replayRepeats; k++) {
     const r = await run([process.execPath, CLI, 'replay', file, '--iface', 'lo', '--ttl', '0', '--top-speed', '--json']);
     const report = JSON.parse(r.stdout);
     replay.push(report.sent / report.seconds);
@@ -206,7 +207,7 @@ function print(results) {
   }
   if (results.replay) {
     const r = results.replay;
-    lines.push('', `Sending ${r.count} datagrams of 64 bytes on lo (datagrams/s, median of 3):`);
+    lines.push('', `Sending ${r.count} datagrams of 64 bytes on lo (datagrams/s, median of ${r.replayRuns.length}):`);
     lines.push(`  mcast replay --top-speed  ${fmt(r.replay).padStart(12)}`);
     lines.push(`  mcast send --interval 0   ${fmt(r.send).padStart(12)}   (replay/send = ${(r.replay / r.send).toFixed(2)}x)`);
   }
@@ -227,6 +228,7 @@ async function main() {
     options: {
       help: { type: 'boolean', short: 'h' },
       quick: { type: 'boolean' },
+      smoke: { type: 'boolean' },
       sizes: { type: 'string' },
       count: { type: 'string' },
       skip: { type: 'string' },
@@ -251,12 +253,14 @@ async function main() {
   }
   execFileSync('ip', ['link', 'set', 'lo', 'up']);
   const quick = values.quick === true;
+  const smoke = values.smoke === true;
   const o = {
-    sizes: (values.sizes ?? '64,1400').split(',').map(Number),
-    count: Number(values.count ?? 20000),
-    cycles: quick ? 3 : 7,
-    replayCount: quick ? 50_000 : 200_000,
-    driftSeconds: quick ? 3 : 10,
+    sizes: (values.sizes ?? (smoke ? '64' : '64,1400')).split(',').map(Number),
+    count: Number(values.count ?? (smoke ? 2000 : 20000)),
+    cycles: smoke ? 1 : quick ? 3 : 7,
+    replayCount: smoke ? 5000 : quick ? 50_000 : 200_000,
+    replayRepeats: smoke ? 1 : 3,
+    driftSeconds: smoke ? 1 : quick ? 3 : 10,
   };
   const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
   const dir = mkdtempSync(join('/dev/shm', 'mcast-bench-record-'));

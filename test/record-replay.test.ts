@@ -482,3 +482,22 @@ describe('bad input: one line on stderr, exit code 2', () => {
     expect(r.stdout.startsWith(`Usage: mcast ${command}`)).toBe(true);
   });
 });
+
+describe('npm run bench:record', () => {
+  it('--smoke: every measurement runs and gives figures (the real run is `npm run bench:record`)', async () => {
+    const json = join(DIR, 'bench.json');
+    const r = await net.self.exec([process.execPath, 'bench/record.mjs', '--smoke', '--json', json], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/'batch' alone/);
+    const figures = JSON.parse(readFileSync(json, 'utf8')) as {
+      record: Array<Record<'batch' | 'pcapng' | 'pcap', { pps: number }>>;
+      replay: { replay: number; send: number };
+      drift: { received: number; datagrams: number; driftNs: number };
+    };
+    for (const mode of ['batch', 'pcapng', 'pcap'] as const) expect(figures.record[0]?.[mode].pps).toBeGreaterThan(0);
+    expect(figures.replay.replay).toBeGreaterThan(0);
+    expect(figures.replay.send).toBeGreaterThan(0);
+    expect(figures.drift.received).toBe(figures.drift.datagrams);
+    expect(Number.isFinite(figures.drift.driftNs)).toBe(true);
+  }, 150_000);
+});

@@ -388,7 +388,7 @@ describe('replay', () => {
     expect(scheduleDeviation(a.map((d) => d.timestamp), b.map((d) => d.timestamp))).toBeLessThan((report.timing?.maxNs ?? 0) + JITTER_NS);
   });
 
-  it('a 2 s file at 1000 datagrams/s: every datagram, and the end does not drift (bound generous for a loaded VM)', async () => {
+  it('a 2 s file at 1000 datagrams/s: every datagram, and no drift (bounds generous for a loaded VM)', async () => {
     const port = uniquePort();
     const group = '239.84.7.1';
     const file = join(DIR, 'steady.pcapng');
@@ -405,10 +405,17 @@ describe('replay', () => {
     expect((await rec.wait(20_000)).code).toBe(0);
     const got = await readFile(out);
     expect(got.map((d) => d.payload.toString())).toEqual(Array.from({ length: n }, (_, i) => `s-${i}`));
-    const span = Number((got[n - 1]?.timestamp ?? 0n) - (got[0]?.timestamp ?? 0n));
-    const drift = span - (n - 1) * 1e6;
-    console.log(`replay drift over ${(n - 1) / 1000} s at 1000/s: ${(drift / 1e6).toFixed(3)} ms; ${r.stderr.trim().split('\n').at(-1)}`);
-    expect(Math.abs(drift)).toBeLessThan(20e6);
+    // Each arrival's offset from its place in the schedule (first arrival + i ms). The end time
+    // also carries the last datagram's own lateness (a busy VM delays single sends by
+    // milliseconds); drift is the offsets' median moving from the first 200 to the last 200.
+    const offsets = got.map((d, i) => Number(d.timestamp - (got[0]?.timestamp ?? 0n)) - i * 1e6);
+    const median = (v: number[]): number => [...v].sort((a, b) => a - b)[v.length >> 1] ?? NaN;
+    const drift = median(offsets.slice(-200)) - median(offsets.slice(0, 200));
+    const end = offsets[n - 1] ?? NaN;
+    console.log(`replay over ${(n - 1) / 1000} s at 1000/s: end time ${(end / 1e6).toFixed(3)} ms off, median drift ${(drift / 1e6).toFixed(3)} ms; ${r.stderr.trim().split('\n').at(-1)}`);
+    // A pacer that slept relative to the previous send would gather every send's cost: tens of ms.
+    expect(Math.abs(drift)).toBeLessThan(15e6);
+    expect(Math.abs(end)).toBeLessThan(100e6);
   });
 
   it('--map (unicast too), --filter, --loop and --top-speed', async () => {

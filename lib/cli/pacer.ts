@@ -22,12 +22,17 @@ export function monotonicNs(): number {
 export interface TimingReport {
   /** Datagrams measured. */
   count: number;
+  /** Median lateness, ns (upper edge of its 1 µs bucket). */
   p50Ns: number;
+  /** 99th percentile lateness, ns (upper edge of its 1 µs bucket). */
   p99Ns: number;
+  /** The latest send, ns (exact). */
   maxNs: number;
+  /** Mean lateness, ns. */
   meanNs: number;
 }
 
+/** Waits for absolute deadlines and keeps a histogram of how late each one was met. */
 export class Pacer {
   readonly #histogram = new Uint32Array(BUCKETS);
   #count = 0;
@@ -66,6 +71,7 @@ export class Pacer {
     return this.#max;
   }
 
+  /** p50, p99, max and mean lateness so far (1 µs resolution for the percentiles). */
   report(): TimingReport {
     return {
       count: this.#count,

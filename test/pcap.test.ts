@@ -580,3 +580,17 @@ describe('writeBatch with a RecvBatch that is not mcast’s own (the accessor pa
     ]);
   });
 });
+
+describe('splitNs: a 64-bit ns count into pcap seconds and nanoseconds, exactly', () => {
+  it('agrees with BigInt arithmetic on 20000 seeded values and the edges', async () => {
+    const { splitNs } = await import('../lib/pcap/numbers.js');
+    const random = prng(0x7135);
+    const out = new Float64Array(2);
+    const values = [0n, 999_999_999n, 1_000_000_000n, (1n << 32n) - 1n, 1n << 32n, (1n << 64n) - 1n];
+    for (let i = 0; i < 20000; i++) values.push((BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32)));
+    for (const ns of values) {
+      splitNs(Number(ns >> 32n), Number(ns & 0xffffffffn), out);
+      expect([BigInt(out[0] as number), BigInt(out[1] as number)]).toEqual([ns / 1_000_000_000n, ns % 1_000_000_000n]);
+    }
+  });
+});

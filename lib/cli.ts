@@ -20,6 +20,8 @@ const COMMANDS: Readonly<Record<string, () => Command>> = {
   recv: () => (require('./cli/recv') as typeof import('./cli/recv')).recvCommand,
   send: () => (require('./cli/send') as typeof import('./cli/send')).sendCommand,
   demo: () => (require('./cli/demo') as typeof import('./cli/demo')).demoCommand,
+  record: () => (require('./cli/record') as typeof import('./cli/record')).recordCommand,
+  replay: () => (require('./cli/replay') as typeof import('./cli/replay')).replayCommand,
 };
 
 const MAIN_HELP = `Usage: mcast COMMAND [options]
@@ -31,6 +33,8 @@ Commands:
   recv     join a group on an interface and print what arrives
   send     send datagrams to a group (MESSAGE, or stdin lines)
   demo     one sender and three receivers on loopback (what \`npm run demo\` runs)
+  record   write what a joined socket receives to a pcapng/pcap file, with kernel timestamps
+  replay   send the datagrams of a pcap/pcapng file to their groups at the original pace
   bench    run the benchmark (node bench/run.mjs ARGS...)
 
 'mcast COMMAND --help' describes a command.
@@ -50,6 +54,7 @@ const INPUT_ERROR_CODES = new Set([
   'ERR_MCAST_FAMILY_MISMATCH',
   'ERR_MCAST_UNKNOWN_INTERFACE',
   'ERR_MCAST_MESSAGE_TOO_LARGE',
+  'ERR_MCAST_BAD_CAPTURE',
 ]);
 
 function version(): string {

@@ -19,3 +19,15 @@ export type * from './types';
  * MCAST_JOIN_GROUP, ...), for setOption/getOption.
  */
 export const constants: Readonly<Record<string, number>> = Object.freeze({ ...binding.constants });
+export { CaptureWriter } from './pcap/writer';
+export type { CaptureFormat, CaptureStatistics, CaptureWriterOptions, CaptureWriterTotals, DatagramToWrite } from './pcap/writer';
+export { CaptureReader, readCapture } from './pcap/reader';
+export type {
+  CaptureInput,
+  CaptureInterface,
+  CaptureInterfaceStatistics,
+  CaptureReaderOptions,
+  CaptureSkips,
+  CapturedDatagram,
+} from './pcap/reader';
+export { CaptureFormatError } from './pcap/format';

@@ -17,7 +17,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { binding } from '../lib/binding.js';
 import { constants, createSocket, listInterfaces, type RecvBatch, type Socket, type SocketOptions } from '../lib/index.js';
-import { socketFactory, uniquePort, waitFor } from './helpers.js';
+import { prng, socketFactory, uniquePort, waitFor } from './helpers.js';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const C = constants as Record<string, number>;
@@ -493,17 +493,6 @@ describe('the native binding guards itself against direct misuse', () => {
 
 // ---- a property test: random input never crashes, leaks or slips past the checks ----------------------
 
-/** A small deterministic PRNG (mulberry32), so that a failure can be replayed from its seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('random input (property test)', () => {
   const SEED = Number(process.env.MCAST_FUZZ_SEED ?? 20240611);

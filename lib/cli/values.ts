@@ -132,3 +132,44 @@ export function loopbackIPv6Warning(group: Group, iface: ChosenInterface | undef
   if (group.family !== 6 || iface?.info.loopback !== true) return undefined;
   return `warning: Linux does not carry IPv6 multicast on ${iface.info.name} (a loopback interface): use a veth pair or another interface`;
 }
+
+/** An address with an optional port: `239.1.2.3`, `239.1.2.3:5000`, `ff1e::1`, `[ff1e::1]:5000`. */
+export interface Endpoint {
+  address: string;
+  family: Family;
+  port: number | undefined;
+}
+
+/** `ADDR[:PORT]` (IPv6 with a port in brackets). `what` names the argument in messages. */
+export function parseEndpoint(what: string, text: string): Endpoint {
+  const bracketed = /^\[([^\]]+)\](?::(.*))?$/.exec(text);
+  let address = text;
+  let portText: string | undefined;
+  if (bracketed !== null) {
+    address = bracketed[1] ?? '';
+    portText = bracketed[2];
+  } else if (isIP(text) === 0 && text.lastIndexOf(':') > 0 && isIP(text.slice(0, text.lastIndexOf(':'))) === 4) {
+    address = text.slice(0, text.lastIndexOf(':'));
+    portText = text.slice(text.lastIndexOf(':') + 1);
+  }
+  const version = isIP(address);
+  if (version === 0) {
+    throw new UsageError(`${what}: expected ADDR or ADDR:PORT ([ADDR]:PORT for IPv6), got ${shown(text)}`);
+  }
+  const port = portText === undefined ? undefined : parseInteger(`${what}: the port`, portText, 1, 65535);
+  return { address, family: version === 4 ? 4 : 6, port };
+}
+
+/** `GROUP[:PORT]`, a multicast group; the port defaults to `defaultPort`. */
+export function parseGroupPort(what: string, text: string, defaultPort: number): Group & { port: number } {
+  const endpoint = parseEndpoint(what, text);
+  const group = parseGroup(endpoint.address);
+  return { ...group, port: endpoint.port ?? defaultPort };
+}
+
+/** A comma-separated list of items, none empty. */
+export function parseList<T>(what: string, text: string, item: (text: string) => T): T[] {
+  const parts = text.split(',').map((p) => p.trim());
+  if (parts.some((p) => p === '')) throw new UsageError(`${what}: an empty item in the list ${shown(text)}`);
+  return parts.map(item);
+}

@@ -1,0 +1,292 @@
+#!/usr/bin/env node
+// The record/replay benchmark (npm run bench:record). Three measurements, on `lo` inside a private
+// network namespace made for the run:
+//
+//   1. Recording at the receiver's full rate: a socket's queue is filled with N datagrams while
+//      its event loop is busy, then drained. Datagrams per second of the 'batch' path alone (the
+//      listener reads each datagram's size) against the same path feeding CaptureWriter.writeBatch
+//      into a pcapng and a pcap file on tmpfs (/dev/shm). Each variant runs in its own process,
+//      warm-up cycles first, the median of the measured cycles reported. Target: recording costs
+//      at most 25% of the receive rate.
+//   2. Replay at top speed (`mcast replay --top-speed`, sendmmsg batches) against `mcast send
+//      --interval 0` (one send per datagram), same count and size, datagrams per second.
+//   3. Replay drift: a 10 s file at 1000 datagrams/s replayed and recorded again (kernel
+//      timestamps); the end time must drift by less than 1 ms. The replay's own timing report
+//      (p50/p99/max lateness) is printed beside it.
+//
+//   npm run bench:record                 # everything (about 2 minutes)
+//   npm run bench:record -- --quick      # fewer cycles, a 3 s drift file
+//   node bench/record.mjs --help
+//
+// It runs only inside a private network namespace (the same rule and check as bench/run.mjs).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, release } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { killAll } from './lib/proc.mjs';
+import { assertSandboxed, reexecInSandbox } from './lib/sandbox.mjs';
+import { median } from './lib/stats.mjs';
+
+const SELF = fileURLToPath(import.meta.url);
+const ROOT = resolve(SELF, '..', '..');
+const CLI = join(ROOT, 'dist', 'cli.js');
+const TARGET_COST = 0.25;
+const DRIFT_TARGET_NS = 1e6;
+
+const HELP = `usage: node bench/record.mjs [options]        (npm run bench:record -- [options])
+
+  --quick            3 measured drain cycles, 50k datagrams for replay, a 3 s drift file
+  --smoke            a tiny run that only checks that everything works (npm test)
+  --sizes LIST       payload sizes of the recording case (default 64,1400)
+  --count N          datagrams per drain cycle (default 20000)
+  --skip LIST        some of: record,replay,drift
+  --json FILE        also write the figures as JSON to FILE
+`;
+
+// ---- child: one drain variant ------------------------------------------------------------
+
+async function child(mode, size, count, cycles, warm, dir) {
+  const mcast = await import(join(ROOT, 'dist', 'index.js'));
+  const { createSocket, CaptureWriter } = mcast.default ?? mcast;
+  const group = '239.77.0.1';
+  const rx = createSocket({ timestamps: true, receiveTTL: true, recvBufferSize: 64 << 20, batchSize: 64, maxMessageSize: Math.max(2048, size) });
+  rx.join(group, { interface: 'lo' });
+  const port = rx.address().port;
+  const tx = createSocket({ interface: 'lo', ttl: 0, sendBufferSize: 64 << 20 });
+  const payload = Buffer.alloc(size, 0x61);
+  const list = Array.from({ length: 64 }, () => payload);
+  const file = join(dir, `drain-${process.pid}.${mode === 'pcap' ? 'pcap' : 'pcapng'}`);
+  const writer = mode === 'batch' ? null : CaptureWriter.open(file, { interfaceName: () => 'lo' });
+  let received = 0;
+  let bytes = 0;
+  let target = 0;
+  let done = () => {};
+  if (writer === null) {
+    rx.on('batch', (b) => {
+      for (let i = 0; i < b.count; i++) bytes += b.size(i);
+      received += b.count;
+      if (received >= target) done();
+    });
+  } else {
+    rx.on('batch', (b) => {
+      writer.writeBatch(b, port);
+      received += b.count;
+      if (received >= target) done();
+    });
+  }
+  const rates = [];
+  for (let c = 0; c < warm + cycles; c++) {
+    received = 0;
+    target = count;
+    for (let sent = 0; sent < count; ) sent += tx.sendBatch(list.slice(0, Math.min(64, count - sent)), group, port);
+    const finished = new Promise((r) => (done = r));
+    const t0 = process.hrtime.bigint();
+    await finished;
+    const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+    if (c >= warm) rates.push(count / seconds);
+    if (writer !== null) writer.flush();
+  }
+  const drops = rx.stats().kernelDrops;
+  writer?.close({ kernelDrops: drops });
+  rx.close();
+  tx.close();
+  rmSync(file, { force: true });
+  process.stdout.write(`${JSON.stringify({ mode, size, pps: median(rates), rates, drops, bytes })}\n`);
+}
+
+// ---- parent ------------------------------------------------------------------------------
+
+function run(argv, { timeoutMs = 120_000 } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const c = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    c.stdout.on('data', (d) => (out += d));
+    c.stderr.on('data', (d) => (err += d));
+    const timer = setTimeout(() => c.kill('SIGKILL'), timeoutMs);
+    c.on('error', reject);
+    c.on('close', (code) => {
+      clearTimeout(timer);
+      if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${err.trim()}`));
+      else resolvePromise({ stdout: out, stderr: err });
+    });
+  });
+}
+
+async function recordCase(o, dir) {
+  const rows = [];
+  for (const size of o.sizes) {
+    const figures = {};
+    for (const mode of ['batch', 'pcapng', 'pcap']) {
+      const { stdout } = await run([process.execPath, SELF, '--child', mode, '--size', String(size), '--count', String(o.count), '--cycles', String(o.cycles), '--dir', dir]);
+      figures[mode] = JSON.parse(stdout.trim().split('\n').at(-1));
+    }
+    rows.push({ size, ...figures });
+  }
+  return rows;
+}
+
+function makeFile(path, n, intervalNs, size) {
+  return run([process.execPath, '--input-type=module', '-e', `
+    import mcast from ${JSON.stringify(join(ROOT, 'dist', 'index.js'))};
+    const w = mcast.CaptureWriter.open(${JSON.stringify(path)}, { interfaceName: () => 'lo' });
+    const payload = Buffer.alloc(${size}, 0x62);
+    for (let i = 0; i < ${n}; i++) {
+      payload.writeUInt32BE(i, 0);
+      w.writeDatagram({ timestamp: 1700000000000000000n + BigInt(i) * ${intervalNs}n, source: '10.77.0.1', sourcePort: 7, destination: '239.77.0.2', destinationPort: 7777, interfaceIndex: 1, payload });
+    }
+    w.close();
+  `]);
+}
+
+async function replayCase(o, dir) {
+  const file = join(dir, 'replay.pcapng');
+  await makeFile(file, o.replayCount, 1000, 64);
+  const replay = [];
+  const send = [];
+  for (let k = 0; k < o.replayRepeats; k++) {
+    const r = await run([process.execPath, CLI, 'replay', file, '--iface', 'lo', '--ttl', '0', '--top-speed', '--json']);
+    const report = JSON.parse(r.stdout);
+    replay.push(report.sent / report.seconds);
+    const s = await run([process.execPath, CLI, 'send', '239.77.0.2', '7777', 'x'.repeat(64), '--count', String(o.replayCount), '--interval', '0', '--iface', 'lo', '--ttl', '0', '-q']);
+    const m = /sent (\d+) datagrams .* in ([\d.]+) s/.exec(s.stderr);
+    send.push(Number(m[1]) / Number(m[2]));
+  }
+  return { count: o.replayCount, replay: median(replay), send: median(send), replayRuns: replay, sendRuns: send };
+}
+
+async function driftCase(o, dir) {
+  const n = o.driftSeconds * 1000;
+  const file = join(dir, 'drift.pcapng');
+  const out = join(dir, 'drift-rx.pcapng');
+  await makeFile(file, n, 1_000_000, 64);
+  const rec = spawn(process.execPath, [CLI, 'record', '239.77.0.2', '7777', '--iface', 'lo', '--out', out, '--count', String(n), '--timeout', String(o.driftSeconds + 30), '-q'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let recErr = '';
+  rec.stderr.on('data', (d) => (recErr += d));
+  const recorded = new Promise((r) => rec.on('close', r));
+  while (!recErr.includes('recording ')) await new Promise((r) => setTimeout(r, 20));
+  const r = await run([process.execPath, CLI, 'replay', file, '--iface', 'lo', '--ttl', '0', '--json'], { timeoutMs: (o.driftSeconds + 30) * 1000 });
+  const code = await recorded;
+  if (code !== 0) throw new Error(`mcast record exited ${code}: ${recErr}`);
+  const report = JSON.parse(r.stdout);
+  const { stdout } = await run([process.execPath, '--input-type=module', '-e', `
+    import mcast from ${JSON.stringify(join(ROOT, 'dist', 'index.js'))};
+    // Each arrival's offset from the schedule (first arrival + i ms), by sequence number.
+    let first; const offsets = [];
+    for await (const d of mcast.readCapture(${JSON.stringify(out)})) {
+      first ??= d.timestamp;
+      offsets.push(Number(d.timestamp - first) - d.payload.readUInt32BE(0) * 1e6);
+    }
+    const med = (a) => { const v = [...a].sort((x, y) => x - y); return v[v.length >> 1]; };
+    const k = Math.min(1000, offsets.length >> 2);
+    console.log(JSON.stringify({ n: offsets.length, end: offsets.at(-1), median: med(offsets.slice(-k)) - med(offsets.slice(0, k)) }));
+  `]);
+  const got = JSON.parse(stdout);
+  return { seconds: o.driftSeconds, datagrams: n, received: got.n, driftNs: got.end, medianDriftNs: got.median, timing: report.timing };
+}
+
+const fmt = (pps) => (pps === null || pps === undefined ? '-' : `${(pps / 1e3).toFixed(1)} k/s`);
+
+function print(results) {
+  const lines = [];
+  if (results.record) {
+    lines.push('', "Recording at the receiver's full rate (fill-and-drain on lo, datagrams/s, median):");
+    lines.push(`  ${'payload'.padEnd(9)}${"'batch' alone".padStart(16)}${'+ pcapng file'.padStart(16)}${'+ pcap file'.padStart(16)}   cost (pcapng / pcap)   target <= ${TARGET_COST * 100}%`);
+    for (const r of results.record) {
+      const cost = (m) => 1 - r[m].pps / r.batch.pps;
+      const ok = cost('pcapng') <= TARGET_COST && cost('pcap') <= TARGET_COST;
+      lines.push(
+        `  ${`${r.size} B`.padEnd(9)}${fmt(r.batch.pps).padStart(16)}${fmt(r.pcapng.pps).padStart(16)}${fmt(r.pcap.pps).padStart(16)}   ${`${(cost('pcapng') * 100).toFixed(1)}% / ${(cost('pcap') * 100).toFixed(1)}%`.padEnd(21)}  ${ok ? 'met' : 'NOT met'}`,
+      );
+      const drops = r.batch.drops + r.pcapng.drops + r.pcap.drops;
+      if (drops > 0) lines.push(`    (kernel drops during the cycles: ${drops}; the rates count only what was received)`);
+    }
+  }
+  if (results.replay) {
+    const r = results.replay;
+    lines.push('', `Sending ${r.count} datagrams of 64 bytes on lo (datagrams/s, median of ${r.replayRuns.length}):`);
+    lines.push(`  mcast replay --top-speed  ${fmt(r.replay).padStart(12)}`);
+    lines.push(`  mcast send --interval 0   ${fmt(r.send).padStart(12)}   (replay/send = ${(r.replay / r.send).toFixed(2)}x)`);
+  }
+  if (results.drift) {
+    const d = results.drift;
+    const t = d.timing;
+    lines.push('', `Replay drift: a ${d.seconds} s file at 1000 datagrams/s, recorded again with kernel timestamps:`);
+    lines.push(`  received ${d.received}/${d.datagrams}; end time drift ${(d.driftNs / 1e6).toFixed(3)} ms (target < 1 ms: ${Math.abs(d.driftNs) < DRIFT_TARGET_NS ? 'met' : 'NOT met'})`);
+    lines.push(`  drift of the median offset, last 1000 against first 1000 datagrams: ${(d.medianDriftNs / 1e6).toFixed(3)} ms (the end time also carries the last datagram's own lateness)`);
+    lines.push(`  replay's report: lateness p50 ${(t.p50Ns / 1e3).toFixed(1)} µs, p99 ${(t.p99Ns / 1e3).toFixed(1)} µs, max ${(t.maxNs / 1e3).toFixed(1)} µs`);
+  }
+  lines.push('', `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+}
+
+async function main() {
+  const { values } = parseArgs({
+    options: {
+      help: { type: 'boolean', short: 'h' },
+      quick: { type: 'boolean' },
+      smoke: { type: 'boolean' },
+      sizes: { type: 'string' },
+      count: { type: 'string' },
+      skip: { type: 'string' },
+      json: { type: 'string' },
+      child: { type: 'string' },
+      size: { type: 'string' },
+      cycles: { type: 'string' },
+      dir: { type: 'string' },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return 0;
+  }
+  const reexec = await reexecInSandbox(SELF, process.argv.slice(2));
+  if (reexec !== null) return reexec;
+  assertSandboxed();
+  if (values.child !== undefined) {
+    await child(values.child, Number(values.size), Number(values.count), Number(values.cycles), 2, values.dir);
+    return 0;
+  }
+  execFileSync('ip', ['link', 'set', 'lo', 'up']);
+  const quick = values.quick === true;
+  const smoke = values.smoke === true;
+  const o = {
+    sizes: (values.sizes ?? (smoke ? '64' : '64,1400')).split(',').map(Number),
+    count: Number(values.count ?? (smoke ? 2000 : 20000)),
+    cycles: smoke ? 1 : quick ? 3 : 7,
+    replayCount: smoke ? 5000 : quick ? 50_000 : 200_000,
+    replayRepeats: smoke ? 1 : 3,
+    driftSeconds: smoke ? 1 : quick ? 3 : 10,
+  };
+  const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
+  const dir = mkdtempSync(join('/dev/shm', 'mcast-bench-record-'));
+  const results = {};
+  try {
+    if (!skip.has('record')) results.record = await recordCase(o, dir);
+    if (!skip.has('replay')) results.replay = await replayCase(o, dir);
+    if (!skip.has('drift')) results.drift = await driftCase(o, dir);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  print(results);
+  if (values.json !== undefined) {
+    mkdirSync(resolve(values.json, '..'), { recursive: true });
+    writeFileSync(values.json, `${JSON.stringify(results, null, 2)}\n`);
+  }
+  return 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error) => {
+    killAll();
+    process.stderr.write(`bench:record: ${error.stack ?? error}\n`);
+    process.exitCode = 1;
+  },
+);

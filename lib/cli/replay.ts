@@ -1,0 +1,343 @@
+/**
+ * `mcast replay FILE --iface IF`: sends the UDP datagrams of a pcap or pcapng file to their
+ * groups on one interface, at the file's pace (scaled by --speed), at a fixed --rate, or as fast
+ * as the socket takes them (--top-speed), and reports what it sent, what it skipped and how late
+ * each send was against the schedule (p50, p99, max).
+ */
+import { createSocket, readCapture, type CaptureSkips, type CapturedDatagram, type Family, type Socket } from '../index';
+import { isMulticast } from '../address';
+import { type CommandSpec, EXIT, type ParsedArgs, UsageError } from './args';
+import { type Command, type Io, onStopSignal, println, signalExitCode } from './io';
+import { monotonicNs, Pacer, type TimingReport } from './pacer';
+import {
+  type ChosenInterface,
+  type Endpoint,
+  hostPort,
+  parseEndpoint,
+  parseInteger,
+  parseInterface,
+  parseList,
+  parsePositiveNumber,
+  parseTTL,
+} from './values';
+
+const TOP_SPEED_BATCH = 64;
+
+const spec: CommandSpec = {
+  name: 'replay',
+  summary: 'Sends the UDP datagrams of a pcap or pcapng file to their groups on one interface, at the original pace.',
+  positionals: [{ name: 'FILE', required: true, help: 'pcap (µs or ns, either byte order) or pcapng, as tcpdump, tshark, Wireshark and mcast record write them' }],
+  options: [
+    { name: 'iface', short: 'i', value: 'NAME|ADDR|INDEX', help: 'outgoing interface (IP_MULTICAST_IF; required)' },
+    { name: 'ttl', value: 'N', help: 'IP TTL / hop limit, 0 to 255 (default 1)' },
+    { name: 'speed', value: 'X', help: 'play X times as fast as recorded (default 1; 0.5 is half speed)' },
+    { name: 'rate', short: 'r', value: 'PPS', help: 'ignore the file times: PPS datagrams per second' },
+    { name: 'top-speed', help: 'ignore the file times: send in batches as fast as the socket takes them' },
+    { name: 'map', value: 'LIST', help: 'FROM=TO,...: send datagrams for FROM (ADDR[:PORT]) to TO (GROUP[:PORT]); also maps unicast' },
+    { name: 'filter', value: 'LIST', help: 'only datagrams to these GROUP[:PORT],... (before --map)' },
+    { name: 'loop', value: 'N', help: 'play the file N times (0: until Ctrl-C; default 1)' },
+    { name: 'no-loopback', help: "this host's own receivers do not get the datagrams (IP_MULTICAST_LOOP off)" },
+    { name: 'json', help: 'the report as one JSON object on stdout' },
+  ],
+  notes: [
+    'Link types: Ethernet (802.1Q tags too), Linux cooked v1 and v2, raw IP. IPv4 and IPv6 UDP datagrams\n' +
+      'to multicast groups are sent (unicast ones only through --map); other traffic, IP fragments and\n' +
+      'datagrams the capture cut short are skipped and counted.',
+    'Pacing works against absolute deadlines from the first datagram (sleep, then spin the last 2 ms), so\n' +
+      'the schedule does not drift. The report on stderr gives how late the sends were: p50, p99, max.',
+  ],
+  examples: [
+    'mcast replay session.pcapng --iface eth1',
+    'mcast replay capture.pcap --iface eth1 --speed 2 --map 239.1.1.1:5000=239.9.9.9:6000 --ttl 4',
+    'mcast replay feed.pcapng --iface 3 --top-speed --loop 10',
+  ],
+};
+
+interface MapRule {
+  from: Endpoint;
+  to: Endpoint;
+}
+
+type Pace = { kind: 'speed'; speed: number } | { kind: 'rate'; intervalNs: number } | { kind: 'top' };
+
+interface ReplayOptions {
+  file: string;
+  ifaceText: string;
+  ttl: number;
+  pace: Pace;
+  maps: MapRule[];
+  filters: Endpoint[];
+  loops: number;
+  loopback: boolean;
+  json: boolean;
+}
+
+function options(args: ParsedArgs): ReplayOptions {
+  const [file = ''] = args.positionals;
+  const ifaceText = args.values.get('iface');
+  if (ifaceText === undefined) throw new UsageError('--iface is required');
+  const given = ['speed', 'rate', 'top-speed'].filter((n) => args.values.has(n) || args.flags.has(n));
+  if (given.length > 1) throw new UsageError(`give one of --speed, --rate and --top-speed, not ${given.map((g) => `--${g}`).join(' and ')}`);
+  const speedText = args.values.get('speed');
+  const rateText = args.values.get('rate');
+  let pace: Pace = { kind: 'speed', speed: speedText === undefined ? 1 : parsePositiveNumber('--speed', speedText) };
+  if (rateText !== undefined) pace = { kind: 'rate', intervalNs: 1e9 / parsePositiveNumber('--rate', rateText) };
+  if (args.flags.has('top-speed')) pace = { kind: 'top' };
+  const mapText = args.values.get('map');
+  const maps = mapText === undefined ? [] : parseList('--map', mapText, parseMapRule);
+  const filterText = args.values.get('filter');
+  const ttlText = args.values.get('ttl');
+  const loopText = args.values.get('loop');
+  return {
+    file,
+    ifaceText,
+    ttl: ttlText === undefined ? 1 : parseTTL(ttlText),
+    pace,
+    maps,
+    filters: filterText === undefined ? [] : parseList('--filter', filterText, (t) => parseEndpoint('--filter', t)),
+    loops: loopText === undefined ? 1 : parseInteger('--loop', loopText, 0, Number.MAX_SAFE_INTEGER),
+    loopback: !args.flags.has('no-loopback'),
+    json: args.flags.has('json'),
+  };
+}
+
+function parseMapRule(text: string): MapRule {
+  const eq = text.indexOf('=');
+  if (eq < 0) throw new UsageError(`--map: expected FROM=TO (ADDR[:PORT]=GROUP[:PORT]), got '${text}'`);
+  const from = parseEndpoint('--map', text.slice(0, eq));
+  const to = parseEndpoint('--map', text.slice(eq + 1));
+  if (!isMulticast(to.address, to.family)) throw new UsageError(`--map: ${to.address} is not a multicast group (the TO side must be one)`);
+  return { from, to };
+}
+
+function matches(e: Endpoint, address: string, port: number): boolean {
+  return e.address.toLowerCase() === address && (e.port === undefined || e.port === port);
+}
+
+/** What replay counts beside the reader's own skips. */
+interface ReplaySkips {
+  /** Datagrams to unicast addresses that no --map sends anywhere. */
+  unicast: number;
+  /** Datagrams whose payload the capture cut (sending part of a datagram would be a lie). */
+  truncated: number;
+  /** Datagrams not matched by --filter. */
+  filtered: number;
+}
+
+/** The report of a run (what --json prints). */
+export interface ReplayReport {
+  file: string;
+  loops: number;
+  sent: number;
+  bytes: number;
+  seconds: number;
+  /** Datagrams sent per destination `GROUP:PORT`. */
+  destinations: Record<string, number>;
+  skipped: CaptureSkips & ReplaySkips;
+  /** How late sends were against the schedule; absent with --top-speed. */
+  timing?: TimingReport;
+}
+
+class Replayer {
+  readonly sockets = new Map<Family, Socket>();
+  readonly interfaces = new Map<Family, ChosenInterface>();
+  readonly pacer = new Pacer();
+  readonly skipped: ReplaySkips = { unicast: 0, truncated: 0, filtered: 0 };
+  readerSkips: CaptureSkips | undefined;
+  readonly destinations = new Map<string, number>();
+  sent = 0;
+  bytes = 0;
+  stopped = false;
+  #pending: Buffer[] = [];
+  #pendingTo: { socket: Socket; address: string; port: number } | undefined;
+
+  constructor(private readonly o: ReplayOptions) {}
+
+  socket(family: Family): Socket {
+    let socket = this.sockets.get(family);
+    if (socket === undefined) {
+      const iface = parseInterface('--iface', this.o.ifaceText, family);
+      this.interfaces.set(family, iface);
+      socket = createSocket({ family, ttl: this.o.ttl, interface: iface.ref, loopback: this.o.loopback });
+      this.sockets.set(family, socket);
+    }
+    return socket;
+  }
+
+  /** Where a datagram goes (after --filter and --map), or undefined when it is skipped. */
+  destination(d: CapturedDatagram): { family: Family; address: string; port: number } | undefined {
+    const o = this.o;
+    if (o.filters.length > 0 && !o.filters.some((f) => matches(f, d.destination, d.ports.destination))) {
+      this.skipped.filtered++;
+      return undefined;
+    }
+    if (d.truncated) {
+      this.skipped.truncated++;
+      return undefined;
+    }
+    const rule = o.maps.find((m) => matches(m.from, d.destination, d.ports.destination));
+    if (rule !== undefined) return { family: rule.to.family, address: rule.to.address, port: rule.to.port ?? d.ports.destination };
+    if (!isMulticast(d.destination, d.family)) {
+      this.skipped.unicast++;
+      return undefined;
+    }
+    return { family: d.family, address: d.destination, port: d.ports.destination };
+  }
+
+  #count(address: string, port: number, n: number, bytes: number): void {
+    const key = hostPort(address, port);
+    this.destinations.set(key, (this.destinations.get(key) ?? 0) + n);
+    this.sent += n;
+    this.bytes += bytes;
+  }
+
+  async sendOne(socket: Socket, payload: Buffer, address: string, port: number): Promise<void> {
+    while (!socket.send(payload, address, port)) await socket.writable();
+    this.#count(address, port, 1, payload.length);
+  }
+
+  /**
+   * --top-speed: datagrams to one destination are gathered and sent with sendmmsg. Returns true
+   * when the caller must await flush() first: the batch is full, or the destination changes.
+   */
+  mustFlush(socket: Socket, address: string, port: number): boolean {
+    const to = this.#pendingTo;
+    if (to === undefined) return false;
+    return this.#pending.length >= TOP_SPEED_BATCH || to.socket !== socket || to.address !== address || to.port !== port;
+  }
+
+  /** Adds a datagram to the batch (after mustFlush() said no, or flush()). */
+  queue(socket: Socket, payload: Buffer, address: string, port: number): void {
+    this.#pendingTo ??= { socket, address, port };
+    this.#pending.push(payload);
+  }
+
+  /** Sends the gathered datagrams (waiting for the socket only when its queue is full). */
+  async flush(): Promise<void> {
+    const to = this.#pendingTo;
+    this.#pendingTo = undefined;
+    if (to === undefined || this.#pending.length === 0) return;
+    const list = this.#pending;
+    this.#pending = [];
+    const sent = to.socket.sendBatch(list, to.address, to.port);
+    if (sent < list.length) await to.socket.sendAll(list.slice(sent), to.address, to.port);
+    let bytes = 0;
+    for (const b of list) bytes += b.length;
+    this.#count(to.address, to.port, list.length, bytes);
+  }
+
+  /**
+   * Plays the file once. The schedule starts when the first datagram to send is ready (its
+   * socket made): deadlines are that moment plus each datagram's offset in the file.
+   */
+  async playOnce(): Promise<void> {
+    const reader = readCapture(this.o.file);
+    let first: bigint | undefined;
+    let startNs = 0;
+    let index = 0;
+    const pace = this.o.pace;
+    try {
+      for await (const d of reader) {
+        if (this.stopped) break;
+        const to = this.destination(d);
+        if (to === undefined) continue;
+        const socket = this.socket(to.family);
+        if (pace.kind === 'top') {
+          if (this.mustFlush(socket, to.address, to.port)) await this.flush();
+          this.queue(socket, d.payload, to.address, to.port);
+          continue;
+        }
+        if (first === undefined) {
+          first = d.timestamp;
+          startNs = monotonicNs();
+        }
+        const offset = pace.kind === 'speed' ? Number(d.timestamp - first) / pace.speed : index * pace.intervalNs;
+        index++;
+        await this.pacer.waitUntil(startNs + offset);
+        await this.sendOne(socket, d.payload, to.address, to.port);
+      }
+      await this.flush();
+    } finally {
+      this.readerSkips ??= reader.skipped;
+    }
+  }
+
+  close(): void {
+    for (const s of this.sockets.values()) s.close();
+  }
+}
+
+function skipText(s: CaptureSkips & ReplaySkips): string {
+  const names: Array<[keyof (CaptureSkips & ReplaySkips), string]> = [
+    ['nonIp', 'not IP'],
+    ['nonUdp', 'not UDP'],
+    ['fragments', 'IP fragments'],
+    ['unicast', 'unicast (no --map)'],
+    ['truncated', 'cut by the capture'],
+    ['filtered', 'not in --filter'],
+    ['shortFrames', 'frames cut inside their headers'],
+    ['unsupportedLinkType', 'of an unsupported link type'],
+    ['unknownBlocks', 'unknown pcapng blocks'],
+    ['simplePackets', 'simple packet blocks (no time)'],
+  ];
+  const parts = names.filter(([k]) => s[k] > 0).map(([k, label]) => `${s[k]} ${label}`);
+  return parts.length === 0 ? 'nothing skipped' : `skipped ${parts.join(', ')}`;
+}
+
+function micros(ns: number): string {
+  return `${(ns / 1000).toFixed(1)} µs`;
+}
+
+async function run(args: ParsedArgs, io: Io): Promise<number> {
+  const o = options(args);
+  const replayer = new Replayer(o);
+  let signalCode: number | undefined;
+  const stopSignals = onStopSignal((signal) => {
+    signalCode = signalExitCode(signal);
+    replayer.stopped = true;
+  });
+  const started = monotonicNs();
+  let failure: unknown;
+  let loops = 0;
+  try {
+    for (; (o.loops === 0 || loops < o.loops) && !replayer.stopped; loops++) {
+      await replayer.playOnce();
+    }
+  } catch (error) {
+    failure = error;
+  } finally {
+    stopSignals();
+    replayer.close();
+  }
+  const seconds = (monotonicNs() - started) / 1e9;
+  const skipped = { ...(replayer.readerSkips ?? emptySkips()), ...replayer.skipped };
+  const report: ReplayReport = {
+    file: o.file,
+    loops,
+    sent: replayer.sent,
+    bytes: replayer.bytes,
+    seconds,
+    destinations: Object.fromEntries(replayer.destinations),
+    skipped,
+    ...(o.pace.kind === 'top' ? {} : { timing: replayer.pacer.report() }),
+  };
+  if (failure !== undefined && replayer.sent === 0 && loops === 0) throw failure;
+  const via = [...replayer.interfaces.values()].map((i) => i.info.name)[0] ?? o.ifaceText;
+  println(
+    io.stderr,
+    `sent ${report.sent} datagram${report.sent === 1 ? '' : 's'} (${report.bytes} bytes) to ${Object.keys(report.destinations).join(', ') || 'nowhere'} via ${via} in ${seconds.toFixed(3)} s; ${skipText(skipped)}`,
+  );
+  if (report.timing !== undefined && report.timing.count > 0) {
+    const t = report.timing;
+    println(io.stderr, `timing error against the file's schedule: p50 ${micros(t.p50Ns)}, p99 ${micros(t.p99Ns)}, max ${micros(t.maxNs)} (${t.count} datagrams)`);
+  }
+  if (o.json) println(io.stdout, JSON.stringify(report));
+  if (failure !== undefined) throw failure;
+  return signalCode ?? EXIT.OK;
+}
+
+function emptySkips(): CaptureSkips {
+  return { nonIp: 0, nonUdp: 0, fragments: 0, unsupportedLinkType: 0, shortFrames: 0, unknownBlocks: 0, simplePackets: 0 };
+}
+
+export const replayCommand: Command = { spec, run };

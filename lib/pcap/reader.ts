@@ -1,0 +1,550 @@
+/**
+ * The streaming capture reader: pcapng (several sections, either byte order, several interfaces,
+ * any timestamp resolution) and classic pcap (µs and ns, both byte orders), read chunk by chunk,
+ * each UDP datagram handed out as it is reached. Every length is checked against what is there
+ * and against a limit before anything is allocated for it; a malformed file gets a
+ * CaptureFormatError naming the byte offset, an unknown block or a frame that is no UDP datagram
+ * a counted skip.
+ */
+import { createReadStream } from 'node:fs';
+
+import { outOfRange } from '../errors';
+import { BLOCK, BYTE_ORDER_MAGIC, CaptureFormatError, DEFAULT_MAX_BLOCK_BYTES, OPTION, PCAP_MAGIC } from './format';
+import { decodeFrame, type FrameSkip } from './frame';
+import type { CaptureFormat } from './writer';
+
+/** Where a capture is read from: a file path, bytes in memory, or a stream of chunks. */
+export type CaptureInput = string | Uint8Array | AsyncIterable<Uint8Array>;
+
+/** Options of {@link readCapture}. */
+export interface CaptureReaderOptions {
+  /** The largest block or record accepted (default 16 MiB): a larger declared length is an error. */
+  maxBlockBytes?: number;
+  /** Bytes read from a file at a time (default 1 MiB). */
+  chunkBytes?: number;
+}
+
+/** One UDP datagram of a capture file. */
+export interface CapturedDatagram {
+  /** Capture time in ns since the Unix epoch (the file's resolution, converted). */
+  timestamp: bigint;
+  /** 4 for IPv4, 6 for IPv6. */
+  family: 4 | 6;
+  /** Source address. */
+  source: string;
+  /** Destination address (the group, for multicast). */
+  destination: string;
+  /** UDP source and destination ports. */
+  ports: { source: number; destination: number };
+  /** IPv4 TTL or IPv6 hop limit in the captured header. */
+  ttl: number;
+  /** The captured payload: a view into the chunk read from the file (it stays valid). */
+  payload: Buffer;
+  /** The payload's length on the wire; more than payload.length when the capture cut it. */
+  originalLength: number;
+  /** True when the snap length cut the payload. */
+  truncated: boolean;
+  /** Interface id in the file (pcapng: IDB order across sections; pcap: 0). */
+  interfaceId: number;
+  /** Frame number in the file, from 1, counting every packet as Wireshark does. */
+  frame: number;
+  /** Byte offset of the packet's block or record in the file. */
+  offset: number;
+}
+
+/** An interface the file describes (an IDB, or the pcap file header). */
+export interface CaptureInterface {
+  /** LINKTYPE_* value (1 Ethernet, 113 Linux cooked, 276 Linux cooked v2, 101 raw IP...). */
+  linkType: number;
+  /** The snap length the capture declared (bytes kept per frame; 0 when unknown). */
+  snaplen: number;
+  /** if_name, when the file gives one. */
+  name?: string;
+  /** Timestamp units per second: 1e6 for µs, 1e9 for ns... */
+  unitsPerSecond: bigint;
+}
+
+/** An Interface Statistics Block. */
+export interface CaptureInterfaceStatistics {
+  /** The interface the block is about (file-wide id, as CapturedDatagram.interfaceId). */
+  interfaceId: number;
+  /** isb_ifrecv */
+  received?: bigint;
+  /** isb_ifdrop */
+  interfaceDrops?: bigint;
+  /** isb_osdrop */
+  osDrops?: bigint;
+  /** isb_usrdeliv */
+  delivered?: bigint;
+  /** opt_comment values. */
+  comments: string[];
+}
+
+/** What the reader stepped over, by reason. */
+export interface CaptureSkips {
+  /** Frames that carry no IPv4/IPv6 packet (ARP, LLDP...). */
+  nonIp: number;
+  /** IP packets that are not UDP (IGMP, ICMP, TCP...). */
+  nonUdp: number;
+  /** IP fragments (a datagram split in pieces is not rebuilt). */
+  fragments: number;
+  /** Frames of a link type the reader does not decode. */
+  unsupportedLinkType: number;
+  /** Frames cut inside their headers. */
+  shortFrames: number;
+  /** pcapng blocks of a type the reader does not know (name resolution, custom, ...). */
+  unknownBlocks: number;
+  /** Simple Packet Blocks: they carry no time, so there is nothing to replay them at. */
+  simplePackets: number;
+}
+
+interface Interface extends CaptureInterface {
+  /** Units -> ns. */
+  toNs: (units: bigint) => bigint;
+  offsetNs: bigint;
+}
+
+/** Bytes of the input, pulled chunk by chunk, with the file offset of the cursor. */
+class ByteSource {
+  #buffer: Buffer = Buffer.alloc(0);
+  #at = 0;
+  #base = 0;
+  #done = false;
+
+  constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
+
+  get offset(): number {
+    return this.#base + this.#at;
+  }
+
+  get available(): number {
+    return this.#buffer.length - this.#at;
+  }
+
+  /** Makes `n` bytes available at the cursor; false when the input ends first. */
+  async ensure(n: number): Promise<boolean> {
+    while (this.available < n && !this.#done) {
+      const next = await this.chunks.next();
+      if (next.done === true) {
+        this.#done = true;
+        break;
+      }
+      const v = next.value;
+      const chunk = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      if (this.available === 0) {
+        this.#base += this.#buffer.length;
+        this.#buffer = chunk;
+      } else {
+        this.#base += this.#at;
+        this.#buffer = Buffer.concat([this.#buffer.subarray(this.#at), chunk]);
+      }
+      this.#at = 0;
+    }
+    return this.available >= n;
+  }
+
+  peek(n: number): Buffer {
+    return this.#buffer.subarray(this.#at, this.#at + n);
+  }
+
+  take(n: number): Buffer {
+    const bytes = this.#buffer.subarray(this.#at, this.#at + n);
+    this.#at += n;
+    return bytes;
+  }
+
+  async close(): Promise<void> {
+    await this.chunks.return?.();
+  }
+}
+
+function chunksOf(input: CaptureInput, chunkBytes: number): AsyncIterator<Uint8Array> {
+  if (typeof input === 'string') {
+    return createReadStream(input, { highWaterMark: chunkBytes })[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+  }
+  if (input instanceof Uint8Array) {
+    let given = false;
+    return {
+      next: async () => {
+        if (given) return { done: true, value: undefined };
+        given = true;
+        return { done: false, value: input };
+      },
+    };
+  }
+  return input[Symbol.asyncIterator]();
+}
+
+function unitsConverter(tsresol: number): { units: bigint; toNs: (u: bigint) => bigint } {
+  const binary = (tsresol & 0x80) !== 0;
+  const exponent = BigInt(tsresol & 0x7f);
+  if (binary) {
+    const units = 1n << exponent;
+    return { units, toNs: (u) => (u * 1_000_000_000n) / units };
+  }
+  const units = 10n ** exponent;
+  if (exponent <= 9n) {
+    const factor = 10n ** (9n - exponent);
+    return { units, toNs: (u) => u * factor };
+  }
+  const divisor = 10n ** (exponent - 9n);
+  return { units, toNs: (u) => u / divisor };
+}
+
+function hex32(n: number): string {
+  return `0x${n.toString(16).padStart(8, '0')}`;
+}
+
+/**
+ * Reads the UDP datagrams of a pcap or pcapng file, in file order, as an async iterator:
+ *
+ *   const capture = readCapture('session.pcapng');
+ *   for await (const d of capture) console.log(d.timestamp, d.destination, d.ports.destination, d.payload);
+ *   console.log(capture.skipped); // what was not a UDP datagram, by reason
+ *
+ * The iteration throws a {@link CaptureFormatError} (`code` ERR_MCAST_BAD_CAPTURE, `offset`) at
+ * the first malformed block or record; the datagrams before it have been handed out.
+ */
+export class CaptureReader implements AsyncIterable<CapturedDatagram> {
+  /** 'pcapng' or 'pcap', once the file header is read. */
+  format: CaptureFormat | undefined;
+  /** Interfaces in file order: every IDB of every section (pcap: the one the header describes). */
+  readonly interfaces: CaptureInterface[] = [];
+  /** Interface Statistics Blocks read so far. */
+  readonly statistics: CaptureInterfaceStatistics[] = [];
+  /** Counted skips. */
+  readonly skipped: CaptureSkips = {
+    nonIp: 0,
+    nonUdp: 0,
+    fragments: 0,
+    unsupportedLinkType: 0,
+    shortFrames: 0,
+    unknownBlocks: 0,
+    simplePackets: 0,
+  };
+  /** Packets read (datagrams and skipped frames). */
+  frames = 0;
+  /** pcapng sections read. */
+  sections = 0;
+  readonly #source: ByteSource;
+  readonly #maxBlock: number;
+  #started = false;
+
+  /** Use {@link readCapture}. */
+  constructor(input: CaptureInput, options: CaptureReaderOptions = {}) {
+    const maxBlock = options.maxBlockBytes ?? DEFAULT_MAX_BLOCK_BYTES;
+    if (!Number.isInteger(maxBlock) || maxBlock < 64 || maxBlock > 1 << 30) {
+      throw outOfRange('maxBlockBytes', 'an integer from 64 to 2^30', maxBlock);
+    }
+    this.#maxBlock = maxBlock;
+    this.#source = new ByteSource(chunksOf(input, options.chunkBytes ?? 1 << 20));
+  }
+
+  /** The datagrams, in file order; a reader can be iterated once. */
+  [Symbol.asyncIterator](): AsyncGenerator<CapturedDatagram, void, undefined> {
+    if (this.#started) throw Object.assign(new Error('A CaptureReader can be iterated once'), { code: 'ERR_MCAST_READER_USED' });
+    this.#started = true;
+    return this.#read();
+  }
+
+  async *#read(): AsyncGenerator<CapturedDatagram, void, undefined> {
+    const src = this.#source;
+    try {
+      if (!(await src.ensure(4))) {
+        if (src.available === 0) throw new CaptureFormatError('empty file: not a pcap or pcapng capture (0 bytes)', 0);
+        throw new CaptureFormatError(`not a pcap or pcapng capture: the file has only ${src.available} bytes`, 0);
+      }
+      const magic = src.peek(4).readUInt32LE(0);
+      if (magic === BLOCK.SECTION_HEADER) {
+        this.format = 'pcapng';
+        yield* this.#pcapng();
+      } else if (isPcapMagic(magic) || isPcapMagic(src.peek(4).readUInt32BE(0))) {
+        this.format = 'pcap';
+        yield* this.#pcap();
+      } else {
+        throw new CaptureFormatError(
+          `not a pcap or pcapng capture: it starts with ${hex32(src.peek(4).readUInt32BE(0))} at byte 0 (pcapng starts with 0x0a0d0d0a, pcap with 0xa1b2c3d4 or 0xa1b23c4d in either byte order)`,
+          0,
+        );
+      }
+    } finally {
+      await src.close();
+    }
+  }
+
+  #truncated(what: string, offset: number, declared: number): CaptureFormatError {
+    return new CaptureFormatError(
+      `truncated file: the ${what} at byte ${offset} declares ${declared} bytes but the file ends after ${this.#source.available}`,
+      offset,
+    );
+  }
+
+  #decode(linkType: number, frame: Buffer): ReturnType<typeof decodeFrame> {
+    const decoded = decodeFrame(linkType, frame);
+    if (typeof decoded === 'string') this.skipped[decoded satisfies FrameSkip]++;
+    return decoded;
+  }
+
+  // ---- pcapng -----------------------------------------------------------------------------
+
+  async *#pcapng(): AsyncGenerator<CapturedDatagram, void, undefined> {
+    const src = this.#source;
+    let le = true;
+    let section: Interface[] = [];
+    let firstId = 0; // interface id of the section's first IDB among all of the file's
+    for (;;) {
+      const offset = src.offset;
+      if (src.available < 8 && !(await src.ensure(8))) {
+        if (src.available === 0) return;
+        throw new CaptureFormatError(`truncated file: ${src.available} bytes at byte ${offset}, less than a block header (8 bytes)`, offset);
+      }
+      if (src.peek(4).readUInt32LE(0) === BLOCK.SECTION_HEADER) {
+        if (!(await src.ensure(12))) throw this.#truncated('section header block', offset, 28);
+        const bom = src.peek(12);
+        if (bom.readUInt32LE(8) === BYTE_ORDER_MAGIC) le = true;
+        else if (bom.readUInt32BE(8) === BYTE_ORDER_MAGIC) le = false;
+        else {
+          throw new CaptureFormatError(
+            `bad section header block at byte ${offset}: byte-order magic bytes ${bom.subarray(8, 12).toString('hex')}, expected 4d3c2b1a or 1a2b3c4d`,
+            offset + 8,
+          );
+        }
+      }
+      const head = src.peek(8);
+      const type = le ? head.readUInt32LE(0) : head.readUInt32BE(0);
+      const length = le ? head.readUInt32LE(4) : head.readUInt32BE(4);
+      if (length < 12 || length % 4 !== 0) {
+        throw new CaptureFormatError(
+          `bad block at byte ${offset}: total length ${length} (a pcapng block length is a multiple of 4 and at least 12)`,
+          offset + 4,
+        );
+      }
+      if (length > this.#maxBlock) {
+        throw new CaptureFormatError(
+          `bad block at byte ${offset}: it declares ${length} bytes, more than the ${this.#maxBlock} a block may have here`,
+          offset + 4,
+        );
+      }
+      if (src.available < length && !(await src.ensure(length))) throw this.#truncated(`block (type ${hex32(type)})`, offset, length);
+      const block = src.take(length);
+      const trailer = read32(block, length - 4, le);
+      if (trailer !== length) {
+        throw new CaptureFormatError(
+          `bad block at byte ${offset}: its trailing length ${trailer} differs from its leading length ${length}`,
+          offset + length - 4,
+        );
+      }
+      if (type === BLOCK.ENHANCED_PACKET && length >= 32) {
+        // The common case first, without the generic path's closures.
+        const id = read32(block, 8, le);
+        const captured = read32(block, 20, le);
+        const iface = section[id];
+        if (iface !== undefined && 28 + captured <= length - 4) {
+          this.frames++;
+          const units = (BigInt(read32(block, 12, le)) << 32n) | BigInt(read32(block, 16, le));
+          const d = this.#decode(iface.linkType, block.subarray(28, 28 + captured));
+          if (typeof d !== 'string') yield this.#datagram(d, iface.toNs(units) + iface.offsetNs, firstId + id, offset);
+          continue;
+        }
+      }
+      const u16 = (at: number): number => read16(block, at, le);
+      const u32 = (at: number): number => read32(block, at, le);
+      const minimum = (bytes: number, what: string): void => {
+        if (length < bytes) throw new CaptureFormatError(`bad ${what} at byte ${offset}: ${length} bytes, less than its ${bytes}-byte minimum`, offset + 4);
+      };
+      switch (type) {
+        case BLOCK.SECTION_HEADER: {
+          minimum(28, 'section header block');
+          const major = u16(12);
+          if (major !== 1) {
+            throw new CaptureFormatError(`unsupported pcapng version ${major}.${u16(14)} in the section header at byte ${offset} (expected 1.x)`, offset + 12);
+          }
+          this.sections++;
+          firstId = this.interfaces.length;
+          section = [];
+          break;
+        }
+        case BLOCK.INTERFACE_DESCRIPTION: {
+          minimum(20, 'interface description block');
+          const iface = this.#interfaceBlock(block, offset, le, u16(8), u32(12));
+          section.push(iface);
+          this.interfaces.push(iface);
+          break;
+        }
+        case BLOCK.ENHANCED_PACKET:
+        case BLOCK.PACKET: {
+          const enhanced = type === BLOCK.ENHANCED_PACKET;
+          minimum(32, enhanced ? 'enhanced packet block' : 'packet block');
+          const id = enhanced ? u32(8) : u16(8);
+          const captured = u32(20);
+          if (28 + captured > length - 4) {
+            throw new CaptureFormatError(
+              `bad packet block at byte ${offset}: captured length ${captured} runs past the block's end (${length - 32} bytes of data)`,
+              offset + 20,
+            );
+          }
+          const iface = section[id];
+          if (iface === undefined) {
+            throw new CaptureFormatError(
+              `bad packet block at byte ${offset}: interface ${id}, but the section describes ${section.length} interface${section.length === 1 ? '' : 's'}`,
+              offset + 8,
+            );
+          }
+          this.frames++;
+          const units = (BigInt(u32(12)) << 32n) | BigInt(u32(16));
+          const d = this.#decode(iface.linkType, block.subarray(28, 28 + captured));
+          if (typeof d === 'string') break;
+          yield this.#datagram(d, iface.toNs(units) + iface.offsetNs, firstId + id, offset);
+          break;
+        }
+        case BLOCK.SIMPLE_PACKET:
+          this.frames++;
+          this.skipped.simplePackets++;
+          break;
+        case BLOCK.INTERFACE_STATISTICS:
+          minimum(24, 'interface statistics block');
+          this.statistics.push(this.#statisticsBlock(block, offset, le, firstId + u32(8)));
+          break;
+        default:
+          this.skipped.unknownBlocks++;
+      }
+    }
+  }
+
+  #datagram(d: Exclude<ReturnType<typeof decodeFrame>, string>, timestamp: bigint, interfaceId: number, offset: number): CapturedDatagram {
+    return {
+      timestamp,
+      family: d.family,
+      source: d.source,
+      destination: d.destination,
+      ports: { source: d.sourcePort, destination: d.destinationPort },
+      ttl: d.ttl,
+      payload: d.payload,
+      originalLength: d.payloadLength,
+      truncated: d.payload.length < d.payloadLength,
+      interfaceId,
+      frame: this.frames,
+      offset,
+    };
+  }
+
+  #interfaceBlock(block: Buffer, offset: number, le: boolean, linkType: number, snaplen: number): Interface {
+    let tsresol = 6;
+    let offsetNs = 0n;
+    let name: string | undefined;
+    for (const [code, value, at] of options(block, 16, offset, le)) {
+      if (code === OPTION.IF_TSRESOL) {
+        if (value.length < 1) throw new CaptureFormatError(`bad if_tsresol option at byte ${offset + at}: empty`, offset + at);
+        tsresol = value[0] as number;
+        if ((tsresol & 0x80) === 0 && tsresol > 19) {
+          throw new CaptureFormatError(`bad if_tsresol option at byte ${offset + at}: 10^-${tsresol} s is finer than any clock`, offset + at);
+        }
+      } else if (code === OPTION.IF_TSOFFSET && value.length >= 8) {
+        offsetNs = (le ? value.readBigInt64LE(0) : value.readBigInt64BE(0)) * 1_000_000_000n;
+      } else if (code === OPTION.IF_NAME) {
+        name = value.toString('utf8');
+      }
+    }
+    const { units, toNs } = unitsConverter(tsresol);
+    return { linkType, snaplen, unitsPerSecond: units, toNs, offsetNs, ...(name !== undefined ? { name } : {}) };
+  }
+
+  #statisticsBlock(block: Buffer, offset: number, le: boolean, interfaceId: number): CaptureInterfaceStatistics {
+    const stats: CaptureInterfaceStatistics = { interfaceId, comments: [] };
+    const u64 = (v: Buffer): bigint | undefined => (v.length < 8 ? undefined : le ? v.readBigUInt64LE(0) : v.readBigUInt64BE(0));
+    for (const [code, value] of options(block, 20, offset, le)) {
+      const n = u64(value);
+      if (code === OPTION.COMMENT) stats.comments.push(value.toString('utf8'));
+      else if (n === undefined) continue;
+      else if (code === OPTION.ISB_IFRECV) stats.received = n;
+      else if (code === OPTION.ISB_IFDROP) stats.interfaceDrops = n;
+      else if (code === OPTION.ISB_OSDROP) stats.osDrops = n;
+      else if (code === OPTION.ISB_USRDELIV) stats.delivered = n;
+    }
+    return stats;
+  }
+
+  // ---- classic pcap -----------------------------------------------------------------------
+
+  async *#pcap(): AsyncGenerator<CapturedDatagram, void, undefined> {
+    const src = this.#source;
+    if (!(await src.ensure(24))) throw this.#truncated('pcap file header', 0, 24);
+    const header = src.take(24);
+    const le = isPcapMagic(header.readUInt32LE(0));
+    const u32 = (b: Buffer, at: number): number => (le ? b.readUInt32LE(at) : b.readUInt32BE(at));
+    const magic = u32(header, 0);
+    const major = le ? header.readUInt16LE(4) : header.readUInt16BE(4);
+    if (major !== 2) throw new CaptureFormatError(`unsupported pcap version ${major} at byte 4 (expected 2)`, 4);
+    const nanoseconds = magic === PCAP_MAGIC.NANOSECONDS;
+    const recordHeader = magic === PCAP_MAGIC.MODIFIED ? 24 : 16;
+    const iface: CaptureInterface = {
+      linkType: u32(header, 20) & 0xffff, // the upper bits say whether frames carry an FCS
+      snaplen: u32(header, 16),
+      unitsPerSecond: nanoseconds ? 1_000_000_000n : 1_000_000n,
+    };
+    this.interfaces.push(iface);
+    const fraction = nanoseconds ? 1n : 1000n;
+    for (;;) {
+      const offset = src.offset;
+      if (src.available < recordHeader && !(await src.ensure(recordHeader))) {
+        if (src.available === 0) return;
+        throw this.#truncated('record header', offset, recordHeader);
+      }
+      const head = src.peek(recordHeader);
+      const captured = u32(head, 8);
+      if (captured > this.#maxBlock) {
+        throw new CaptureFormatError(
+          `bad record at byte ${offset}: it declares ${captured} captured bytes, more than the ${this.#maxBlock} a record may have here`,
+          offset + 8,
+        );
+      }
+      if (src.available < recordHeader + captured && !(await src.ensure(recordHeader + captured))) throw this.#truncated('record', offset, recordHeader + captured);
+      const record = src.take(recordHeader + captured);
+      this.frames++;
+      const d = this.#decode(iface.linkType, record.subarray(recordHeader));
+      if (typeof d === 'string') continue;
+      const timestamp = BigInt(u32(record, 0)) * 1_000_000_000n + BigInt(u32(record, 4)) * fraction;
+      yield this.#datagram(d, timestamp, 0, offset);
+    }
+  }
+}
+
+function read16(b: Buffer, at: number, le: boolean): number {
+  return le ? b.readUInt16LE(at) : b.readUInt16BE(at);
+}
+
+function read32(b: Buffer, at: number, le: boolean): number {
+  return le ? b.readUInt32LE(at) : b.readUInt32BE(at);
+}
+
+function isPcapMagic(n: number): boolean {
+  return n === PCAP_MAGIC.MICROSECONDS || n === PCAP_MAGIC.NANOSECONDS || n === PCAP_MAGIC.MODIFIED;
+}
+
+/** The options of a block from `start` to its trailer: [code, value, offset in the block]. */
+function* options(block: Buffer, start: number, offset: number, le: boolean): Generator<[number, Buffer, number]> {
+  const end = block.length - 4;
+  let at = start;
+  while (at + 4 <= end) {
+    const code = le ? block.readUInt16LE(at) : block.readUInt16BE(at);
+    const length = le ? block.readUInt16LE(at + 2) : block.readUInt16BE(at + 2);
+    if (code === OPTION.END) return;
+    const next = at + 4 + ((length + 3) & ~3);
+    if (next > end) {
+      throw new CaptureFormatError(
+        `bad option at byte ${offset + at}: code ${code} declares ${length} bytes, past the end of its block (byte ${offset + end})`,
+        offset + at,
+      );
+    }
+    yield [code, block.subarray(at + 4, at + 4 + length), at];
+    at = next;
+  }
+}
+
+/**
+ * Opens a capture for reading (nothing is read until the iteration starts): a file path, the
+ * bytes of a file, or a stream of chunks (e.g. a Readable).
+ */
+export function readCapture(input: CaptureInput, options?: CaptureReaderOptions): CaptureReader {
+  return new CaptureReader(input, options);
+}

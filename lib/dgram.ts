@@ -248,7 +248,7 @@ let stopReceiving: (socket: Socket) => void;
 export class Socket extends EventEmitter implements NodeDgram.Socket {
   /** `'udp4'` or `'udp6'`, as given to createSocket. */
   readonly type: SocketType;
-  /** Everything else the socket is: one record, as Node's `this[kStateSymbol]`. */
+  /** @internal Everything else the socket is: one record, as Node's `this[kStateSymbol]`. */
   readonly [kState]: DgramState;
   readonly #lookup: (address: unknown, callback: LookupCallback) => void;
   readonly #sendQueue: SendQueue;

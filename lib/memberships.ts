@@ -35,7 +35,14 @@ export interface KernelGroup {
    */
   sources: string[];
   /** Per source, how many sockets include it and how many exclude it (mcfilter's INC and EXC). */
-  sourceCounts: Array<{ source: string; include: number; exclude: number }>;
+  sourceCounts: Array<{
+    /** The source address. */
+    source: string;
+    /** Sockets that include it (a source-specific join). */
+    include: number;
+    /** Sockets that exclude it (a blocked source). */
+    exclude: number;
+  }>;
   /** A link-local group the kernel joins by itself (224.0.0.0/24, ff01::/16, ff02::/16). */
   linkLocal: boolean;
   /**

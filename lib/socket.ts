@@ -155,6 +155,7 @@ export interface Socket {
   once(event: 'error', listener: (error: Error) => void): this;
   /** The socket was closed. */
   once(event: 'close', listener: () => void): this;
+  /** The next interface loss or return only. */
   once(event: 'interfaceLost' | 'interfaceBack', listener: (info: InterfaceChangeEvent) => void): this;
 }
 

@@ -35,7 +35,12 @@ export interface CapturedDatagram {
   /** Destination address (the group, for multicast). */
   destination: string;
   /** UDP source and destination ports. */
-  ports: { source: number; destination: number };
+  ports: {
+    /** The UDP source port. */
+    source: number;
+    /** The UDP destination port. */
+    destination: number;
+  };
   /** IPv4 TTL or IPv6 hop limit in the captured header. */
   ttl: number;
   /** The captured payload: a view into the chunk read from the file (it stays valid). */

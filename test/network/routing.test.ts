@@ -26,6 +26,14 @@ beforeAll(async () => {
   net = await Topology.create('rt', { autoDestroy: false });
   wan = await routedNetwork(net, { receiversA: 1, receiversB: 2 });
   router = await startFrrPim(wan);
+  // A snooping bridge floods every group until it has seen a querier on its LAN (the kernel's
+  // br_multicast_querier_exists): here the router is the querier, so wait for its first general
+  // query on each LAN (query-interval 5 s) before any test relies on the switches' snooping.
+  const queries = await Promise.all(
+    [wan.routerA, wan.routerB].map((end) => net.capture(end, 'igmp[0] == 0x11', { count: 1, timeoutMs: 15_000 })),
+  );
+  const seen = await Promise.all(queries.map((c) => c.done()));
+  if (seen.some((r) => r.packets.length === 0)) throw new Error('the router sent no IGMP general query on one of its LANs');
   [sender] = wan.lanA.senders as [LanHost];
   [near] = wan.lanA.receivers as [LanHost];
   [far1, far2] = wan.lanB.receivers as [LanHost, LanHost];

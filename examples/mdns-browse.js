@@ -1,25 +1,25 @@
 #!/usr/bin/env node
 // mdns-browse: find DNS-SD services (RFC 6763) with multicast-dns, an unchanged npm library
-// written for Node's dgram, running on mcast/dgram. multicast-dns takes the socket to use as its
-// `socket` option, so one line hands it an mcast/dgram socket; the rest is the library's own API.
+// written for Node's dgram. Nothing in this program names mcast: run it through mcast/register and
+// every require('dgram') in it and in multicast-dns gets mcast/dgram.
 //
 // Needs: `npm install mcast multicast-dns`; an interface to browse on, named by its IPv4 address
 // (multicast-dns's `interface` option). No root. Defaults to 127.0.0.1, which finds only the
 // services of this host; give the address of a LAN interface to browse that link. Port 5353 is
 // shared (SO_REUSEADDR), so a running avahi-daemon is no obstacle.
 //
-//   node examples/mdns-browse.js [--service _http._tcp.local] [--interface 127.0.0.1] [--seconds 3]
+//   node -r mcast/register examples/mdns-browse.js [--service _http._tcp.local] [--interface 127.0.0.1] [--seconds 3]
+//   node examples/mdns-browse.js ...   (the same program on Node's own dgram)
 //
-// Output: a line once the query is sent, one line per service instance found, a summary:
+// Output: which dgram the program got, a line once the query is sent, one line per service
+// instance found, a summary:
+//   dgram: mcast/dgram (through mcast/register)
 //   browsing _http._tcp.local on 127.0.0.1 for 3 s
 //   found "Printer._http._tcp.local" at printer.local:631 (10.0.1.20) txt: path=/
 //   total: 1 instance of _http._tcp.local
-//
-// (Once mcast/register exists, `node -r mcast/register app.js` runs such a program with no
-// change at all, the library's own require('dgram') included.)
+// Without `-r mcast/register` the first line says `dgram: node:dgram` and the rest is the same.
 'use strict';
 const { parseArgs } = require('node:util');
-const dgram = require('mcast/dgram');
 const multicastDns = require('multicast-dns');
 
 const { values: args } = parseArgs({
@@ -30,9 +30,16 @@ const { values: args } = parseArgs({
   },
 });
 
-// The socket multicast-dns would make itself with require('dgram'), made by mcast/dgram instead.
-const socket = dgram.createSocket({ type: 'udp4', reuseAddr: true });
-const mdns = multicastDns({ socket, interface: args.interface, bind: '0.0.0.0' });
+// The check the README gives for mcast/register: require('dgram') is mcast/dgram under the hook.
+let underRegister = false;
+try {
+  underRegister = require('dgram') === require('mcast/dgram');
+} catch {
+  // mcast is not installed: plain node:dgram
+}
+console.log(`dgram: ${underRegister ? 'mcast/dgram (through mcast/register)' : 'node:dgram'}`);
+
+const mdns = multicastDns({ interface: args.interface, bind: '0.0.0.0' });
 
 const instances = new Map(); // instance name -> { host, port, txt, addresses }
 const records = { SRV: new Map(), TXT: new Map(), A: new Map() };

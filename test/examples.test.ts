@@ -36,8 +36,8 @@ afterAll(async () => {
 });
 
 /** Starts `node examples/NAME ARGS...` in `host`. */
-function example(host: Host, name: string, args: readonly string[]): Running {
-  return spawnIn(host, [process.execPath, join(EXAMPLES, name), ...args]);
+function example(host: Host, name: string, args: readonly string[], nodeFlags: readonly string[] = []): Running {
+  return spawnIn(host, [process.execPath, ...nodeFlags, join(EXAMPLES, name), ...args]);
 }
 
 /** Waits for a stdout line that starts with `prefix`, and returns it. */
@@ -210,7 +210,7 @@ describe('examples/ssm-sender.js and examples/ssm-receiver.js', () => {
 });
 
 describe('examples/mdns-browse.js', () => {
-  it('multicast-dns on mcast/dgram finds a service that multicast-dns on node:dgram announces on another host', async () => {
+  it('the unchanged multicast-dns, run through mcast/register, finds a service that multicast-dns on node:dgram announces on another host', async () => {
     // The responder: the unchanged library on Node's dgram, in PA.
     const responder = spawnIn(pa, [
       process.execPath,
@@ -231,10 +231,11 @@ describe('examples/mdns-browse.js', () => {
     ]);
     try {
       await line(responder, 'ready');
-      const browse = example(net.self, 'mdns-browse.js', ['--interface', '10.73.1.1', '--seconds', '2']);
+      const browse = example(net.self, 'mdns-browse.js', ['--interface', '10.73.1.1', '--seconds', '2'], ['-r', 'mcast/register']);
       const end = await browse.wait(15_000);
       expect(end, browse.describe()).toEqual({ code: 0, signal: null });
       expect(browse.lines).toEqual([
+        'dgram: mcast/dgram (through mcast/register)',
         'browsing _http._tcp.local on 10.73.1.1 for 2 s',
         'found "Test Web._http._tcp.local" at pa.local:8080 (10.73.1.2) txt: path=/x',
         'total: 1 instance of _http._tcp.local',

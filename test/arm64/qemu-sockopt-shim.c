@@ -20,6 +20,8 @@
  *                                                  0.0.0.0 then: only IP_MULTICAST_IF makes the
  *                                                  kernel pick lo's host-scope 127.0.0.1)
  *   IP_MULTICAST_ALL, SO_RXQ_OVFL                -> reported as done (nothing can reach the kernel)
+ * and, before the call, IP_ADD / IP_DROP_MEMBERSHIP with an ip_mreqn (mcast/dgram's join by
+ * interface address, as libuv makes it) -> the same ip_mreqn in qemu's 16-byte layout (see above).
  * Each step-in is appended to $MCAST_QEMU_SHIM_LOG; the test accepts exactly these and fails on
  * any other option that needed one. Nothing here is part of the package.
  *
@@ -73,6 +75,23 @@ static int interface_of(struct in_addr address, int *index) {
 int setsockopt(int fd, int level, int name, const void *value, socklen_t length) {
   static setsockopt_fn real;
   if (real == NULL) real = (setsockopt_fn)dlsym(RTLD_NEXT, "setsockopt");
+  if (level == IPPROTO_IP && (name == IP_ADD_MEMBERSHIP || name == IP_DROP_MEMBERSHIP) &&
+      length == sizeof(struct ip_mreqn)) {
+    // qemu knows IP_ADD_MEMBERSHIP, but reads an ip_mreqn only at the size of its own definition
+    // (a long index: 16 bytes on arm64); at the real 12 bytes it passes the host an uninitialised
+    // index (ENODEV). The same membership in qemu's layout, which it converts correctly.
+    const struct ip_mreqn *in = value;
+    struct {
+      struct in_addr imr_multiaddr, imr_address;
+      long imr_ifindex;
+    } wide;
+    memset(&wide, 0, sizeof wide);
+    wide.imr_multiaddr = in->imr_multiaddr;
+    wide.imr_address = in->imr_address;
+    wide.imr_ifindex = in->imr_ifindex;
+    note("ip_mreqn in qemu's layout");
+    return real(fd, level, name, &wide, sizeof wide);
+  }
   int result = real(fd, level, name, value, length);
   if (result == 0 || errno != ENOPROTOOPT) return result;
 

@@ -40,6 +40,7 @@ const PREBUILD = join('prebuilds', 'linux-arm64', 'mcast.glibc.node');
 /** What the shim may step in for: the options qemu-user cannot translate (see the shim). */
 const SHIM_STEPS = [
   'MCAST_JOIN_GROUP as IP_ADD_MEMBERSHIP',
+  "ip_mreqn in qemu's layout",
   'MCAST_LEAVE_GROUP as IP_DROP_MEMBERSHIP',
   'IP_MULTICAST_IF as SO_BINDTODEVICE',
   'IP_MULTICAST_ALL passed over',

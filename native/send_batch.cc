@@ -75,7 +75,8 @@ void PlanSegmentRuns(const iovec* iov, size_t count, const SegmentLimits& limits
 }
 
 bool IsSegmentationRefusal(int err) {
-  return err == EIO || err == EINVAL || err == ENOTSUP || err == EOPNOTSUPP || err == ENOPROTOOPT;
+  // ENOTSUP is EOPNOTSUPP on Linux: one test covers both.
+  return err == EIO || err == EINVAL || err == ENOTSUP || err == ENOPROTOOPT;
 }
 
 bool KernelHasSegmentation(int fd) {

@@ -129,25 +129,25 @@ namespace {
 // One row per operation: RFC 3678's protocol-independent option, and the IPv4-only option that
 // takes the interface by address (ip_mreqn / ip_mreq_source).
 struct MembershipOption {
-  int name;
   const char* label;
-  int ipv4_name;
   const char* ipv4_label;
+  int name;
+  int ipv4_name;
 };
 
 const MembershipOption kMembershipOptions[] = {
-    {MCAST_JOIN_GROUP, "setsockopt(MCAST_JOIN_GROUP)", IP_ADD_MEMBERSHIP,
-     "setsockopt(IP_ADD_MEMBERSHIP)"},
-    {MCAST_LEAVE_GROUP, "setsockopt(MCAST_LEAVE_GROUP)", IP_DROP_MEMBERSHIP,
-     "setsockopt(IP_DROP_MEMBERSHIP)"},
-    {MCAST_JOIN_SOURCE_GROUP, "setsockopt(MCAST_JOIN_SOURCE_GROUP)", IP_ADD_SOURCE_MEMBERSHIP,
-     "setsockopt(IP_ADD_SOURCE_MEMBERSHIP)"},
-    {MCAST_LEAVE_SOURCE_GROUP, "setsockopt(MCAST_LEAVE_SOURCE_GROUP)", IP_DROP_SOURCE_MEMBERSHIP,
-     "setsockopt(IP_DROP_SOURCE_MEMBERSHIP)"},
-    {MCAST_BLOCK_SOURCE, "setsockopt(MCAST_BLOCK_SOURCE)", IP_BLOCK_SOURCE,
-     "setsockopt(IP_BLOCK_SOURCE)"},
-    {MCAST_UNBLOCK_SOURCE, "setsockopt(MCAST_UNBLOCK_SOURCE)", IP_UNBLOCK_SOURCE,
-     "setsockopt(IP_UNBLOCK_SOURCE)"},
+    {"setsockopt(MCAST_JOIN_GROUP)", "setsockopt(IP_ADD_MEMBERSHIP)",
+     MCAST_JOIN_GROUP, IP_ADD_MEMBERSHIP},
+    {"setsockopt(MCAST_LEAVE_GROUP)", "setsockopt(IP_DROP_MEMBERSHIP)",
+     MCAST_LEAVE_GROUP, IP_DROP_MEMBERSHIP},
+    {"setsockopt(MCAST_JOIN_SOURCE_GROUP)", "setsockopt(IP_ADD_SOURCE_MEMBERSHIP)",
+     MCAST_JOIN_SOURCE_GROUP, IP_ADD_SOURCE_MEMBERSHIP},
+    {"setsockopt(MCAST_LEAVE_SOURCE_GROUP)", "setsockopt(IP_DROP_SOURCE_MEMBERSHIP)",
+     MCAST_LEAVE_SOURCE_GROUP, IP_DROP_SOURCE_MEMBERSHIP},
+    {"setsockopt(MCAST_BLOCK_SOURCE)", "setsockopt(IP_BLOCK_SOURCE)",
+     MCAST_BLOCK_SOURCE, IP_BLOCK_SOURCE},
+    {"setsockopt(MCAST_UNBLOCK_SOURCE)", "setsockopt(IP_UNBLOCK_SOURCE)",
+     MCAST_UNBLOCK_SOURCE, IP_UNBLOCK_SOURCE},
 };
 
 const MembershipOption& OptionOf(MembershipOp op) {
@@ -194,7 +194,7 @@ int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char
 
 const char* GuessHandleType(int fd) {
   if (fd < 0) return "UNKNOWN";
-  if (isatty(fd)) return "TTY";
+  if (isatty(fd) != 0) return "TTY";
   // Not fstat(): glibc 2.33+ headers bind it to fstat64@GLIBC_2.33, above the prebuilds' glibc
   // floor (native/glibc-floor.mjs). statx through syscall() needs no versioned symbol, and its
   // struct is the kernel's own, the same on every architecture.

@@ -389,7 +389,7 @@ TEST(ElidesPacketInfoOnlyForOneMembershipOfTheBoundGroup) {
 }
 
 TEST(PacksTheDatagramsOfABatchBackToBack) {
-  std::vector<uint8_t> slab(4 * 16), records(3 * mcast::layout::kRecordBytes, 0);
+  std::vector<uint8_t> slab(size_t{4} * 16), records(size_t{3} * mcast::layout::kRecordBytes, 0);
   for (size_t i = 0; i < slab.size(); i++) slab[i] = static_cast<uint8_t>(i);
   auto set = [&](size_t i, int32_t offset, int32_t size) {
     std::memcpy(records.data() + i * mcast::layout::kRecordBytes + mcast::layout::kOffset * 4, &offset, 4);
@@ -614,7 +614,7 @@ SOCKET_TEST(SegmentsOnSendAndSplitsMergedReceives) {
     const uint8_t* rec = records.data() + static_cast<size_t>(i) * mcast::layout::kRecordBytes;
     const size_t want = i < 50 ? 1200 : 10;
     const int32_t offset = RecordInt(rec, mcast::layout::kOffset);
-    const size_t expected_offset = i < 51 ? static_cast<size_t>(i) * 1200 : kSlot + (i - 51) * 10;
+    const size_t expected_offset = i < 51 ? static_cast<size_t>(i) * 1200 : kSlot + static_cast<size_t>(i - 51) * 10;
     EXPECT(static_cast<size_t>(offset) == expected_offset);
     EXPECT(static_cast<size_t>(RecordInt(rec, mcast::layout::kOriginalSize)) == want);
     EXPECT(static_cast<size_t>(RecordInt(rec, mcast::layout::kSize)) == (want < 1000 ? want : 1000));
@@ -688,7 +688,7 @@ class RecordingSink final : public mcast::DrainSink {
     return static_cast<int>(batches.size()) < stop_after_;
   }
   bool OnSendErrors(uint32_t count, int err) override {
-    send_errors.push_back({count, err});
+    send_errors.emplace_back(count, err);
     return true;
   }
   void OnError(int err) override { errors.push_back(err); }

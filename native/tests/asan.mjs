@@ -62,7 +62,9 @@ mkdirSync(logDir, { recursive: true });
 // wrappers, first on PATH, that drop it.
 const shimDir = join(logDir, 'bin');
 mkdirSync(shimDir);
-const TOOLS = ['ip', 'tc', 'tcpdump', 'tshark', 'socat', 'iperf', 'mcfirst', 'python3'];
+// (Not nsenter, unshare or setpriv: the node processes they start need the runtime.) capinfos
+// hangs for good with the ASan runtime preloaded.
+const TOOLS = ['ip', 'tc', 'bridge', 'ethtool', 'tcpdump', 'tshark', 'capinfos', 'editcap', 'socat', 'iperf', 'mcfirst', 'python3', 'vtysh', 'objdump'];
 for (const tool of TOOLS) {
   const r = spawnSync('sh', ['-c', `command -v ${tool}`], { encoding: 'utf8' });
   const real = r.stdout.trim();

@@ -13,6 +13,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { CaptureFormatError, CaptureWriter, readCapture, type CapturedDatagram, type CaptureReader } from '../lib/index.js';
+
+/** A capture tool that hangs fails its test instead of blocking the worker (execFileSync is synchronous). */
+const TOOL_TIMEOUT_MS = 60_000;
 import { prng } from './helpers.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'mcast-pcap-'));
@@ -70,6 +73,7 @@ function tshark(file: string, fields: readonly string[], extra: readonly string[
   const out = execFileSync('tshark', ['-r', file, '-o', 'udp.check_checksum:TRUE', '-o', 'ip.check_checksum:TRUE', ...extra, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])], {
     encoding: 'utf8',
     stdio: ['ignore', 'pipe', 'ignore'],
+    timeout: TOOL_TIMEOUT_MS,
   });
   return out
     .trimEnd()
@@ -204,7 +208,7 @@ describe('the writer, read by tshark, tcpdump and capinfos', () => {
       expect(r[15] ?? '').toBe('');
       expect(r[16]).toBe('mcif3');
     });
-    const info = execFileSync('capinfos', [file], { encoding: 'utf8' });
+    const info = execFileSync('capinfos', [file], { encoding: 'utf8', timeout: TOOL_TIMEOUT_MS });
     expect(info).toMatch(/File timestamp precision:\s+nanoseconds \(9\)/);
     expect(info).toMatch(/Number of interfaces in file: 1/);
     expect(info).toMatch(/Name = mcif3/);
@@ -216,7 +220,7 @@ describe('the writer, read by tshark, tcpdump and capinfos', () => {
     const list = samples().filter((s) => s.originalLength === undefined);
     writeSamples(file, list);
     expect(readFileSync(file).readUInt32LE(0)).toBe(0xa1b23c4d);
-    const out = execFileSync('tcpdump', ['-nn', '-vv', '--time-stamp-precision=nano', '-tt', '-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const out = execFileSync('tcpdump', ['-nn', '-vv', '--time-stamp-precision=nano', '-tt', '-r', file], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: TOOL_TIMEOUT_MS });
     const headers = out.split('\n').filter((l) => /^\d+\.\d{9} IP6? /.test(l));
     expect(headers).toHaveLength(list.length);
     list.forEach((s, i) => expect(headers[i]?.startsWith(`${epoch(s.timestamp)} IP`)).toBe(true));
@@ -294,7 +298,7 @@ describe('the reader', () => {
     writeSamples(source, list);
     for (const [format, resolution] of [['pcap', 1000n], ['nsecpcap', 1n], ['pcapng', 1n]] as const) {
       const out = join(DIR, `conv.${format}`);
-      execFileSync('editcap', ['-F', format, source, out], { stdio: 'ignore' });
+      execFileSync('editcap', ['-F', format, source, out], { stdio: 'ignore', timeout: TOOL_TIMEOUT_MS });
       const { datagrams } = await readAll(out);
       expect(datagrams.map((d) => d.payload.toString())).toEqual(list.map((s) => s.payload.toString()));
       expect(datagrams.map((d) => d.timestamp)).toEqual(list.map((s) => (s.timestamp / resolution) * resolution));

@@ -14,9 +14,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 import { CaptureFormatError, CaptureWriter, readCapture, type CapturedDatagram, type CaptureReader } from '../lib/index.js';
 
+import { prng } from './helpers.js';
+
 /** A capture tool that hangs fails its test instead of blocking the worker (execFileSync is synchronous). */
 const TOOL_TIMEOUT_MS = 60_000;
-import { prng } from './helpers.js';
 
 const DIR = mkdtempSync(join(tmpdir(), 'mcast-pcap-'));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));

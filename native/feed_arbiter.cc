@@ -59,12 +59,17 @@ void FeedArbiter::OnDatagram(int line, const uint8_t* data, size_t length, bool 
     Malformed(line, status);
     return;
   }
-  if (!Admit(line, seq, now_ms, sink)) {
-    l.stats.received++;
-    l.stats.duplicates++;
-    return;
+  switch (Admit(line, seq, 1, data, length, ts_ns, now_ms, sink)) {
+    case Admission::kDrop:
+      l.stats.received++;
+      l.stats.duplicates++;
+      return;
+    case Admission::kHeld:
+      return;
+    case Admission::kAccept:
+      OnItem(line, seq, data, static_cast<uint32_t>(length), ts_ns, now_ms, sink);
+      return;
   }
-  OnItem(line, seq, data, static_cast<uint32_t>(length), ts_ns, now_ms, sink);
 }
 
 void FeedArbiter::OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms,
@@ -103,11 +108,23 @@ void FeedArbiter::OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int6
     }
     return;
   }
-  if (!Admit(line, packet.sequence, now_ms, sink)) {
-    l.stats.received += count;
-    l.stats.duplicates += count;
-    return;
+  const uint8_t* raw = packet.session;  // the datagram starts with the session
+  switch (Admit(line, packet.sequence, count, raw, kMoldHeaderBytes + packet.messages_bytes, ts_ns,
+                now_ms, sink)) {
+    case Admission::kDrop:
+      l.stats.received += count;
+      l.stats.duplicates += count;
+      return;
+    case Admission::kHeld:
+      return;
+    case Admission::kAccept:
+      break;
   }
+  OnMoldItems(line, packet, ts_ns, now_ms, sink);
+}
+
+void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms,
+                              ArbiterSink* sink) {
   MoldMessages messages(packet);
   const uint8_t* data = nullptr;
   uint16_t length = 0;
@@ -116,28 +133,69 @@ void FeedArbiter::OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int6
   }
 }
 
-bool FeedArbiter::Admit(int line, uint64_t first, int64_t now_ms, ArbiterSink* sink) {
-  if (line == config_.lines) return started_;
+FeedArbiter::Admission FeedArbiter::Admit(int line, uint64_t first, uint64_t count,
+                                          const uint8_t* data, size_t length, int64_t ts_ns,
+                                          int64_t now_ms, ArbiterSink* sink) {
+  if (line == config_.lines) return started_ ? Admission::kAccept : Admission::kDrop;
   Line& l = lines_[line];
   if (!l.in_epoch) {
-    // After a restart on another line, this line's numbers count again once they go back too.
-    if (epoch_reason_ == ResetReason::kRestart && l.has_last && first < l.last_seq) {
+    // After a restart on another line, this line counts again once its numbers go back too,
+    // into what the new stream has seen (a reordered old number stays out).
+    if (epoch_reason_ == ResetReason::kRestart && l.has_last && first < l.last_seq &&
+        (!started_ || first <= high_)) {
       l.in_epoch = true;
       l.has_last = false;
     } else {
-      return false;
+      return Admission::kDrop;
     }
   }
-  // A restart: the line repeats a number it sent already (reordering never does, it only
-  // swaps), below what the feed has decided, or goes back by more than the window remembers.
-  if (started_ && l.has_last && first < l.last_seq && first < next_) {
+  if (l.has_candidate) {
+    Candidate held = std::move(l.candidate);
+    l.has_candidate = false;
+    if (first == held.next) {
+      // Confirmed: the line went on from the repeated numbers. The held packet starts the
+      // new stream.
+      NewEpoch(line, ResetReason::kRestart, have_session_ ? session_ : nullptr, now_ms, sink);
+      Replay(line, held, now_ms, sink);
+      return Admission::kAccept;
+    }
+    // Not a restart: the held packet was an old copy (a duplicate, or one the network repeated).
+    l.stats.received += held.items;
+    l.stats.duplicates += held.items;
+  }
+  // A restart candidate: the line repeats numbers it sent already (reordering never does, it
+  // only swaps), wholly below its own last number and below what the feed has decided, or goes
+  // back by more than the window remembers. It is held until the line's next packet says
+  // whether the line goes on from it (a restart) or not (an old copy).
+  if (started_ && l.has_last && first + count <= l.last_seq && first < next_) {
     const size_t slot = first & (kWindow - 1);
     const bool repeated = tag_[slot] == first + 1 && (mask_[slot] & (1 << line)) != 0;
     if (repeated || next_ - first >= kWindow) {
-      NewEpoch(line, ResetReason::kRestart, have_session_ ? session_ : nullptr, now_ms, sink);
+      l.candidate.bytes.assign(data, data + length);
+      l.candidate.next = first + count;
+      l.candidate.items = count;
+      l.candidate.ts_ns = ts_ns;
+      l.has_candidate = true;
+      return Admission::kHeld;
     }
   }
-  return true;
+  return Admission::kAccept;
+}
+
+void FeedArbiter::Replay(int line, const Candidate& held, int64_t now_ms, ArbiterSink* sink) {
+  const uint8_t* data = held.bytes.data();
+  const size_t length = held.bytes.size();
+  if (config_.moldudp64) {
+    MoldPacket packet;
+    if (ParseMoldUdp64(data, length, &packet) == ParseStatus::kOk) {
+      OnMoldItems(line, packet, held.ts_ns, now_ms, sink);
+    }
+    return;
+  }
+  uint64_t seq = 0;
+  if (ParseFixedSequence(data, length, config_.field, &seq) == ParseStatus::kOk) {
+    OnItem(line, seq, data, static_cast<uint32_t>(length), held.ts_ns, now_ms, sink);
+  }
 }
 
 void FeedArbiter::Start(uint64_t first, int64_t now_ms) {
@@ -342,7 +400,15 @@ void FeedArbiter::NewEpoch(int line, ResetReason reason, const uint8_t* new_sess
     end_seen_ = false;
   }
   epoch_reason_ = reason;
-  for (int i = 0; i < config_.lines; i++) lines_[i].in_epoch = i == line;
+  for (int i = 0; i < config_.lines; i++) {
+    Line& l = lines_[i];
+    l.in_epoch = i == line;
+    if (l.has_candidate) {  // held against the stream that ended: an old copy
+      l.has_candidate = false;
+      l.stats.received += l.candidate.items;
+      l.stats.duplicates += l.candidate.items;
+    }
+  }
   lines_[line].has_last = false;
   (void)now_ms;
   sink->Reset(line, reason, have_session_ ? session_ : nullptr, had_session ? ended : nullptr);

@@ -128,8 +128,17 @@ class FeedArbiter {
     int64_t deadline;  // INT64_MAX once given up (declared when it reaches the head)
     uint32_t requests;
   };
+  // A packet that may start a restart, held until the line's next packet decides.
+  struct Candidate {
+    std::vector<uint8_t> bytes;
+    uint64_t next = 0;  // the number that continues it
+    uint64_t items = 0;
+    int64_t ts_ns = 0;
+  };
   struct Line {
     ArbiterLineStats stats;
+    Candidate candidate;
+    bool has_candidate = false;
     int64_t last_ms = 0;
     bool has_last = false;
     uint64_t last_seq = 0;  // the line's own last number
@@ -138,9 +147,15 @@ class FeedArbiter {
 
   void Malformed(int line, ParseStatus status);
   void OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms, ArbiterSink* sink);
-  // Whether items of `line` starting at `first` belong to the current stream; may start a new
-  // epoch (a restart).
-  bool Admit(int line, uint64_t first, int64_t now_ms, ArbiterSink* sink);
+  enum class Admission { kAccept, kDrop, kHeld };
+  // Whether the `count` items of `line` from `first` (the datagram `data`) belong to the
+  // current stream: accepted, dropped (an old stream's), or held as a restart candidate. May
+  // start a new epoch (a confirmed restart), replaying the held packet first.
+  Admission Admit(int line, uint64_t first, uint64_t count, const uint8_t* data, size_t length,
+                  int64_t ts_ns, int64_t now_ms, ArbiterSink* sink);
+  void Replay(int line, const Candidate& held, int64_t now_ms, ArbiterSink* sink);
+  void OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms,
+                   ArbiterSink* sink);
   void Start(uint64_t first, int64_t now_ms);
   void OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t length, int64_t ts_ns,
               int64_t now_ms, ArbiterSink* sink);

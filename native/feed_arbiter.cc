@@ -7,8 +7,13 @@
 namespace mcast {
 
 FeedArbiter::FeedArbiter(const ArbiterConfig& config, int64_t now_ms)
-    : config_(config), tag_(kWindow, 0), mask_(kWindow, 0), first_ts_(kWindow, 0) {
+    : config_(config) {
   config_.lines = std::clamp(config_.lines, 1, kMaxFeedLines);
+  config_.window_bits = std::clamp(config_.window_bits, 4, 20);
+  window_ = size_t{1} << config_.window_bits;
+  tag_.assign(window_, 0);
+  mask_.assign(window_, 0);
+  first_ts_.assign(window_, 0);
   if (config_.max_pending == 0) config_.max_pending = 1;
   real_mask_ = (1 << config_.lines) - 1;
   for (Line& line : lines_) line.last_ms = now_ms;
@@ -168,9 +173,9 @@ FeedArbiter::Admission FeedArbiter::Admit(int line, uint64_t first, uint64_t cou
   // back by more than the window remembers. It is held until the line's next packet says
   // whether the line goes on from it (a restart) or not (an old copy).
   if (started_ && l.has_last && first + count <= l.last_seq && first < next_) {
-    const size_t slot = first & (kWindow - 1);
+    const size_t slot = first & (window_ - 1);
     const bool repeated = tag_[slot] == first + 1 && (mask_[slot] & (1 << line)) != 0;
-    if (repeated || next_ - first >= kWindow) {
+    if (repeated || next_ - first >= window_) {
       l.candidate.bytes.assign(data, data + length);
       l.candidate.next = first + count;
       l.candidate.items = count;
@@ -285,7 +290,7 @@ void FeedArbiter::Fill(uint64_t seq) {
 
 void FeedArbiter::Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink) {
   lines_[line].stats.duplicates++;
-  const size_t slot = seq & (kWindow - 1);
+  const size_t slot = seq & (window_ - 1);
   if (tag_[slot] != seq + 1 || line >= config_.lines) return;
   const uint16_t bit = static_cast<uint16_t>(1 << line);
   const bool first_from_this_line = (mask_[slot] & bit) != 0;
@@ -306,7 +311,7 @@ bool Recovered(uint16_t mask, int real_mask) {
 
 void FeedArbiter::FirstCopy(int line, uint64_t seq, int64_t ts_ns) {
   lines_[line].stats.wins++;
-  const size_t slot = seq & (kWindow - 1);
+  const size_t slot = seq & (window_ - 1);
   if (tag_[slot] != 0 && Recovered(mask_[slot], real_mask_)) recovered_folded_++;
   tag_[slot] = seq + 1;
   mask_[slot] = line >= config_.lines ? kRetransmitFirst : static_cast<uint16_t>(1 << line);
@@ -315,10 +320,10 @@ void FeedArbiter::FirstCopy(int line, uint64_t seq, int64_t ts_ns) {
 
 // An item counts once every line has had its chance: numbers still in the window count as
 // recovered until the other line's copy arrives, so the figure is exact once the lines are
-// quiet (and within the window of kWindow numbers).
+// quiet (and within the window of 2^window_bits numbers).
 uint64_t FeedArbiter::RecoveredFromLine() const {
   uint64_t n = recovered_folded_;
-  for (size_t i = 0; i < kWindow; i++) {
+  for (size_t i = 0; i < window_; i++) {
     if (tag_[i] != 0 && Recovered(mask_[i], real_mask_)) n++;
   }
   return n;

@@ -49,6 +49,9 @@ struct ArbiterConfig {
   int64_t retransmit_timeout_ms = 20;
   uint32_t retransmit_retries = 3;
   uint32_t requests_per_second = 1000;
+  // The window of recent numbers whose copies are remembered (lag, recoveredFromLine, restart
+  // detection): 2^window_bits numbers, 4 to 20 (the default 16 holds 65536, about 1.2 MB).
+  int window_bits = 16;
 };
 
 // What the arbiter produces, in order. Pointers are valid during the call only.
@@ -200,10 +203,10 @@ class FeedArbiter {
   uint32_t rate_used_ = 0;
   bool rate_blocked_ = false;
 
-  // The copies of the last kWindow numbers: which lines supplied them (bit per line; bit 15:
+  // The copies of the last window_ numbers: which lines supplied them (bit per line; bit 15:
   // the first copy came by retransmission) and the first copy's kernel time, for duplicates'
-  // lag and for recoveredFromLine. Slots are reused by number modulo kWindow.
-  static constexpr size_t kWindow = 1 << 16;
+  // lag and for recoveredFromLine. Slots are reused by number modulo window_.
+  size_t window_;  // 2^config.window_bits
   static constexpr uint16_t kRetransmitFirst = 0x8000;
   std::vector<uint64_t> tag_;  // number + 1 of the slot's item, 0: empty
   std::vector<uint16_t> mask_;

@@ -156,6 +156,8 @@ bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
                            const uint8_t* records, int count) {
   if (closed_) return false;
   const int64_t now = NowMs();
+  // A flush inside OnDatagram calls JS, which may close the feed: closed_ is checked again.
+  // cppcheck-suppress knownConditionTrueFalse
   for (int i = 0; i < count && !closed_; i++) {
     const uint8_t* record = records + static_cast<size_t>(i) * layout::kRecordBytes;
     int32_t fields[layout::kDropCount + 1];
@@ -172,6 +174,7 @@ bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
     const bool truncated = (fields[layout::kFlags] & layout::kFlagTruncated) != 0;
     arbiter_->OnDatagram(line, slab + offset, size, truncated, ts, now, this);
   }
+  // cppcheck-suppress knownConditionTrueFalse
   return !closed_;
 }
 

@@ -46,12 +46,7 @@ class FeedRecorder : public mcast::ArbiterSink {
     lags.push_back(ns);
     (void)line;
   }
-  bool Has(const std::string& s) const {
-    for (const std::string& o : out) {
-      if (o == s) return true;
-    }
-    return false;
-  }
+  bool Has(const std::string& s) const { return std::find(out.begin(), out.end(), s) != out.end(); }
 };
 
 void Feed(mcast::FeedArbiter* a, int line, const std::vector<uint8_t>& p, int64_t now,

@@ -130,7 +130,9 @@ FeedWrap::FeedWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FeedWrap>(
   c.retransmit_timeout_ms = static_cast<int64_t>(config[kCfgRetransmitTimeout]);
   c.retransmit_retries = static_cast<uint32_t>(config[kCfgRetransmitRetries]);
   c.requests_per_second = static_cast<uint32_t>(config[kCfgRequestsPerSecond]);
-  arbiter_ = std::make_unique<FeedArbiter>(c, NowMs());
+  const int64_t now = NowMs();
+  arbiter_ = std::make_unique<FeedArbiter>(c, now);
+  told_ = now + c.stale_after_ms;  // lib/feed arms its first timer for staleAfter
   napi_async_init(env, Value(), Napi::String::New(env, "mcast.Feed"), &async_context_);
 }
 
@@ -188,10 +190,13 @@ void FeedWrap::OnDrainEnd() {
 Napi::Value FeedWrap::JS_expire(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_ || in_callback_) return Napi::Number::New(env, -1);
+  told_ = INT64_MAX;  // the timer that called this has fired
   const int64_t now = NowMs();
   arbiter_->Expire(now, this);
   Flush();
-  return Napi::Number::New(env, NextDelay(NowMs()));
+  const int64_t after = NowMs();
+  told_ = std::min(told_, arbiter_->NextDeadline());
+  return Napi::Number::New(env, NextDelay(after));
 }
 
 double FeedWrap::NextDelay(int64_t now_ms) const {
@@ -288,7 +293,14 @@ void FeedWrap::Lag(int line, int64_t ns) {
 
 void FeedWrap::Flush() {
   if (closed_ || in_callback_) return;
-  if (item_count_ == 0 && event_count_ == 0 && request_count_ == 0 && lag_count_ == 0) return;
+  // Called with nothing buffered too: a new deadline earlier than the JS timer's (a missing
+  // number just noticed) must reach JS.
+  const int64_t deadline = arbiter_->NextDeadline();
+  if (item_count_ == 0 && event_count_ == 0 && request_count_ == 0 && lag_count_ == 0 &&
+      deadline >= told_) {
+    return;
+  }
+  told_ = std::min(told_, deadline);
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   napi_value args[5] = {

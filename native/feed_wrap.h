@@ -59,6 +59,8 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   napi_async_context async_context_ = nullptr;
   bool closed_ = false;
   bool in_callback_ = false;
+  // The earliest deadline JS has been told (its timer fires then), INT64_MAX: none.
+  int64_t told_ = INT64_MAX;
 
   Napi::Reference<Napi::ArrayBuffer> data_ref_;
   Napi::ObjectReference arrays_ref_;  // the typed arrays, kept alive while native code writes them

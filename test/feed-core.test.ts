@@ -57,6 +57,17 @@ function mold(seq: number | bigint, messages: string[] | number, session = SESSI
   return Buffer.concat(parts);
 }
 
+/** mold() for child processes and workers, in plain JS. */
+const MOLD_JS = `function mold(seq, messages) {
+  const header = Buffer.alloc(20);
+  header.write('${SESSION}', 0, 'latin1');
+  header.writeBigUInt64BE(BigInt(seq), 10);
+  header.writeUInt16BE(messages.length, 18);
+  const parts = [header];
+  for (const m of messages) { const l = Buffer.alloc(2); l.writeUInt16BE(Buffer.byteLength(m)); parts.push(l, Buffer.from(m)); }
+  return Buffer.concat(parts);
+}`;
+
 /** Messages `m<first>` .. `m<first+count-1>`. */
 function run(first: number, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `m${first + i}`);
@@ -119,7 +130,8 @@ describe('createFeed(): MoldUDP64 arbitration', () => {
 
   it('declares as gaps exactly the numbers missing on every line, after gapTimeout', async () => {
     const port = uniquePort();
-    const feed = feedOf({ port, gapTimeout: 30 });
+    // staleAfter far beyond the wait: the gap's own timer must fire, not the stale check's.
+    const feed = feedOf({ port, gapTimeout: 30, staleAfter: 600_000 });
     const seen = watch(feed);
     const tx = sender();
     // A lacks 3 and 6-7; B lacks 2, 6 and 9. Missing on both: 6. Then 11 on A only: 10 missing on both.
@@ -384,7 +396,7 @@ describe('createFeed(): retransmission', () => {
   it('fills a gap from the re-request server: recovered in order, no gap', async () => {
     const server = responder(new Map([[3, 'm3'], [4, 'm4']]));
     const port = uniquePort();
-    const feed = feedOf({ port, gapTimeout: 10, retransmit: { address: '127.0.0.1', port: server.port, timeout: 50 } });
+    const feed = feedOf({ port, gapTimeout: 10, staleAfter: 600_000, retransmit: { address: '127.0.0.1', port: server.port, timeout: 50 } });
     const seen = watch(feed);
     const tx = sender();
     tx.send(mold(1, run(1, 2)), GROUP_A, port);
@@ -400,7 +412,7 @@ describe('createFeed(): retransmission', () => {
   it("asks `retries` times a server that does not answer, then reports the 'gap'", async () => {
     const server = responder(undefined);
     const port = uniquePort();
-    const feed = feedOf({ port, gapTimeout: 5, retransmit: { address: '127.0.0.1', port: server.port, timeout: 20, retries: 2 } });
+    const feed = feedOf({ port, gapTimeout: 5, staleAfter: 600_000, retransmit: { address: '127.0.0.1', port: server.port, timeout: 20, retries: 2 } });
     const seen = watch(feed);
     const tx = sender();
     tx.send(mold(1, ['m1']), GROUP_A, port);
@@ -474,6 +486,57 @@ describe('createFeed(): options and lifecycle', () => {
     expect(feed.lineSocket(0)!.closed).toBe(true);
     expect(feed.stats().delivered).toBeGreaterThanOrEqual(3);
     expect(closes).toBe(1);
+  });
+
+  /** Runs `body` (CommonJS, with createFeed, createSocket and mold in scope) in a child node. */
+  async function child(body: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const { spawnSync } = await import('node:child_process');
+    const prelude = `const { createFeed, createSocket } = require(${JSON.stringify(`${process.cwd()}/dist/index.js`)});
+      ${MOLD_JS}`;
+    const r = spawnSync(process.execPath, ['-e', `${prelude}\n${body}`], { encoding: 'utf8', timeout: 20_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('a throwing listener is reported as uncaught and the feed goes on', async () => {
+    const port = uniquePort();
+    const r = await child(`
+      let uncaught = 0;
+      process.on('uncaughtException', () => uncaught++);
+      const feed = createFeed({ lines: [{ group: '${GROUP_A}', port: ${port}, interface: 'lo' }], sequence: 'moldudp64', gapTimeout: 5 });
+      let seen = 0, gaps = 0;
+      feed.on('batch', (b) => { seen += b.count; throw new Error('listener'); });
+      feed.on('gap', () => { gaps++; throw new Error('gap listener'); });
+      const tx = createSocket({ interface: 'lo' });
+      tx.send(mold(1, ['a']), '${GROUP_A}', ${port});
+      setTimeout(() => tx.send(mold(3, ['c']), '${GROUP_A}', ${port}), 50);
+      setTimeout(() => { console.log(JSON.stringify({ seen, gaps, uncaught, delivered: feed.stats().delivered })); feed.close(); tx.close(); }, 300);
+    `);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ seen: 2, gaps: 1, uncaught: 3, delivered: 2 });
+  });
+
+  it('a worker that exits with its feed open and receiving does not crash the process', async () => {
+    const port = uniquePort();
+    const r = await child(`
+      const { Worker } = require('node:worker_threads');
+      const MOLD_SOURCE = ${JSON.stringify(MOLD_JS)};
+      const code = \`
+        const { createFeed, createSocket } = require(\${JSON.stringify(require.resolve('${process.cwd()}/dist/index.js'))});
+        \${MOLD_SOURCE}
+        const feed = createFeed({ lines: [{ group: '${GROUP_A}', port: ${port}, interface: 'lo' }, { group: '${GROUP_B}', port: ${port}, interface: 'lo' }], sequence: 'moldudp64', gapTimeout: 1 });
+        feed.on('batch', () => {});
+        const tx = createSocket({ interface: 'lo' });
+        let n = 1;
+        setInterval(() => { for (let i = 0; i < 50; i++, n += 2) { tx.send(mold(n, ['x']), '${GROUP_A}', ${port}); tx.send(mold(n + 1, ['y']), '${GROUP_B}', ${port}); } }, 1);
+        require('node:worker_threads').parentPort.postMessage('running');
+      \`;
+      const w = new Worker(code, { eval: true });
+      w.on('message', () => setTimeout(() => w.terminate().then(() => console.log('ok')), 150));
+      w.on('error', (e) => { console.log('worker error', e.message); });
+    `);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('ok');
+    expect(r.status).toBe(0);
   });
 
   it('unref() lets the process exit with the feed open', async () => {

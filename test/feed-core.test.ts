@@ -362,6 +362,33 @@ describe('createFeed(): lines', () => {
     expect(feed.lineNames).toEqual(['ssm', 'B']);
   });
 
+  it('arbitrates IPv6 lines (on a veth of the sandbox: Linux carries no IPv6 multicast on lo)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const dev = 'fc6a';
+    execFileSync('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', 'fc6b']);
+    open.push({ close: () => execFileSync('ip', ['link', 'del', dev]) });
+    execFileSync('ip', ['link', 'set', 'fc6b', 'up']);
+    execFileSync('ip', ['link', 'set', dev, 'up']);
+    execFileSync('ip', ['-6', 'addr', 'add', 'fd12::1/64', 'dev', dev, 'nodad']);
+    const port = uniquePort();
+    const feed = createFeed({
+      lines: [
+        { group: 'ff15::12:1', port, interface: dev },
+        { group: 'ff15::12:2', port, interface: dev },
+      ],
+      sequence: 'moldudp64',
+      gapTimeout: 20,
+    });
+    open.push(feed);
+    const seen = watch(feed);
+    const tx = createSocket({ family: 6, interface: dev });
+    open.push(tx);
+    tx.send(mold(1, run(1, 2)), 'ff15::12:1', port);
+    tx.send(mold(2, run(2, 2)), 'ff15::12:2', port);
+    await waitFor(() => seen.items.length === 3, 'three items');
+    expect(seen.items.map((i) => `${i.seq}:${i.line}`)).toEqual(['1:0', '2:0', '3:1']);
+  });
+
   it("reports a quiet line 'stale' and its return 'resume'", async () => {
     const port = uniquePort();
     const feed = feedOf({ port, staleAfter: 80 });
@@ -396,7 +423,7 @@ describe('createFeed(): retransmission', () => {
   it('fills a gap from the re-request server: recovered in order, no gap', async () => {
     const server = responder(new Map([[3, 'm3'], [4, 'm4']]));
     const port = uniquePort();
-    const feed = feedOf({ port, gapTimeout: 10, staleAfter: 600_000, retransmit: { address: '127.0.0.1', port: server.port, timeout: 50 } });
+    const feed = feedOf({ port, gapTimeout: 10, staleAfter: 600_000, retransmit: { address: '127.0.0.1', port: server.port, timeout: 50, interface: 'lo' } });
     const seen = watch(feed);
     const tx = sender();
     tx.send(mold(1, run(1, 2)), GROUP_A, port);
@@ -452,6 +479,7 @@ describe('createFeed(): options and lifecycle', () => {
     ['retransmit with a fixed field', { lines: [line], sequence: { offset: 0, size: 4, endian: 'big' }, retransmit: { address: '127.0.0.1', port: 1 } }, 'ERR_INVALID_ARG_VALUE'],
     ['a retransmit host name', { lines: [line], sequence: 'moldudp64', retransmit: { address: 'localhost', port: 1 } }, 'ERR_INVALID_IP_ADDRESS'],
     ['retransmit retries of -1', { lines: [line], sequence: 'moldudp64', retransmit: { address: '127.0.0.1', port: 1, retries: -1 } }, 'ERR_OUT_OF_RANGE'],
+    ['an unknown retransmit interface', { lines: [line], sequence: 'moldudp64', retransmit: { address: '127.0.0.1', port: 1, interface: 'nosuch0' } }, 'ERR_MCAST_UNKNOWN_INTERFACE'],
     ['a bad batchSize', { lines: [line], sequence: 'moldudp64', batchSize: 0 }, 'ERR_OUT_OF_RANGE'],
   ];
   for (const [what, options, code] of cases) {

@@ -143,7 +143,7 @@ export class Feed extends EventEmitter {
           family: o.family,
           timestamps: o.timestamps,
           maxMessageSize: o.maxMessageSize,
-          ...(r.interface !== undefined && { interface: r.interface }),
+          ...(r.bindAddress !== undefined && { address: r.bindAddress }),
         });
         this.#retransmitSocket = socket;
         this.#listenErrors(socket);

@@ -240,21 +240,17 @@ void FeedWrap::Gap(uint64_t from, uint64_t to) {
   e[3] = 0;
 }
 
-void FeedWrap::Stale(int line) {
+void FeedWrap::LineEvent(double kind, int line) {
   double* e = NextEvent();
   if (e == nullptr) return;
-  e[0] = kEventStale;
+  e[0] = kind;
   e[1] = line;
   e[2] = e[3] = 0;
 }
 
-void FeedWrap::Resume(int line) {
-  double* e = NextEvent();
-  if (e == nullptr) return;
-  e[0] = kEventResume;
-  e[1] = line;
-  e[2] = e[3] = 0;
-}
+void FeedWrap::Stale(int line) { LineEvent(kEventStale, line); }
+
+void FeedWrap::Resume(int line) { LineEvent(kEventResume, line); }
 
 void FeedWrap::Reset(int line, ResetReason reason, const uint8_t* session,
                      const uint8_t* previous) {

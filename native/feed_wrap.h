@@ -49,6 +49,7 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
 
   // Room for one more event: flushes when the list is full.
   double* NextEvent();
+  void LineEvent(double kind, int line);
   // Calls JS with what is buffered (nothing when closed or empty).
   void Flush();
   double NextDelay(int64_t now_ms) const;

@@ -242,7 +242,15 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
     Settle(sink);
     return;
   }
-  pending_.emplace(seq, Pending{line, ts_ns, std::vector<uint8_t>(data, data + length)});
+  // Buffers of delivered items are reused: under steady loss on one line, waiting costs no
+  // allocation per item once the store has warmed up (the map's node still is one).
+  std::vector<uint8_t> bytes;
+  if (!spare_.empty()) {
+    bytes = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  bytes.assign(data, data + length);
+  pending_.emplace(seq, Pending{line, ts_ns, std::move(bytes)});
   stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending_.size());
   while (pending_.size() > config_.max_pending && !missing_.empty()) {
     stats_.overflows++;
@@ -346,6 +354,7 @@ void FeedArbiter::Settle(ArbiterSink* sink) {
       pending_.erase(it);
       sink->Deliver(seq, item.line, item.data.data(), static_cast<uint32_t>(item.data.size()),
                     item.ts_ns);
+      if (spare_.size() < kMaxSpare) spare_.push_back(std::move(item.data));
     }
     if (!missing_.empty() && missing_.begin()->first == next_ &&
         missing_.begin()->second.deadline == INT64_MAX) {

@@ -188,6 +188,8 @@ class FeedArbiter {
   uint64_t next_ = 0;
   uint64_t high_ = 0;  // one past the highest number seen
   std::map<uint64_t, Pending> pending_;
+  static constexpr size_t kMaxSpare = 1024;
+  std::vector<std::vector<uint8_t>> spare_;  // buffers of delivered items, for the next waiting ones
   std::map<uint64_t, Missing> missing_;     // by first number; disjoint
   std::set<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline, from) of missing_ not given up
   ResetReason epoch_reason_ = ResetReason::kRestart;

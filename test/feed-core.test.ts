@@ -234,6 +234,23 @@ describe('createFeed(): MoldUDP64 arbitration', () => {
     expect(feed.stats().session).toBe('SESSION002');
   });
 
+  it('a new session flushes the old one: its waiting items and gaps keep the old session', async () => {
+    const port = uniquePort();
+    const feed = feedOf({ port, gapTimeout: 60_000 });
+    const seen = watch(feed);
+    const sessions: string[] = [];
+    feed.on('message', (data: Buffer, info: { session?: string }) => sessions.push(`${data.toString()}/${info.session}`));
+    const tx = sender();
+    tx.send(mold(1, ['a']), GROUP_A, port);
+    tx.send(mold(3, ['c']), GROUP_A, port);
+    await waitFor(() => feed.stats().pending === 1, 'c waiting');
+    tx.send(mold(1, ['z'], 'SESSION002'), GROUP_A, port);
+    await waitFor(() => seen.items.length === 3, 'the flush and the new session');
+    expect(seen.events).toEqual(['gap 2-2', 'reset new-session']);
+    expect(seen.gaps[0]!.session).toBe(SESSION);
+    expect(sessions).toEqual([`a/${SESSION}`, `c/${SESSION}`, 'z/SESSION002']);
+  });
+
   it('counts malformed packets per line, by kind, and goes on', async () => {
     const port = uniquePort();
     const feed = feedOf({ port, gapTimeout: 20, maxMessageSize: 256 });

@@ -27,6 +27,8 @@ export interface ResolvedLine {
   group: string;
   port: number;
   interface: ResolvedInterface;
+  /** The interface as given: a membership made by name is joined again when the name comes back. */
+  interfaceRef: InterfaceRef;
   source: string | undefined;
   name: string;
 }
@@ -91,7 +93,7 @@ function checkLines(value: unknown): { family: Family; lines: ResolvedLine[] } {
     const iface = resolveInterface(`${where}.interface`, o.interface as InterfaceRef, family);
     const source = o.source === undefined ? undefined : checkSource(`${where}.source`, o.source, family);
     const name = o.name === undefined ? String.fromCharCode(65 + i) : checkString(`${where}.name`, o.name);
-    return { group, port, interface: iface, source, name };
+    return { group, port, interface: iface, interfaceRef: o.interface as InterfaceRef, source, name };
   });
   return { family, lines };
 }

@@ -296,51 +296,45 @@ void FeedArbiter::Fill(uint64_t seq) {
   if (seq < m.to) AddMissing(seq + 1, m.to, m.deadline, m.requests);
 }
 
-void FeedArbiter::Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink) {
-  lines_[line].stats.duplicates++;
-  const size_t slot = seq & (window_ - 1);
-  if (tag_[slot] != seq + 1 || line >= config_.lines) return;
-  const uint16_t bit = static_cast<uint16_t>(1 << line);
-  const bool first_from_this_line = (mask_[slot] & bit) != 0;
-  mask_[slot] |= bit;
-  if (!first_from_this_line && ts_ns != 0 && first_ts_[slot] != 0 &&
-      (mask_[slot] & kRetransmitFirst) == 0) {
-    sink->Lag(line, ts_ns - first_ts_[slot]);
-  }
-}
-
 namespace {
 
+// Whether an item with these copies counts in recoveredFromLine: its first copy came from a
+// line (not by retransmission) and some line has not supplied it.
 bool Recovered(uint16_t mask, int real_mask) {
   return (mask & 0x8000) == 0 && (mask & real_mask) != real_mask;
 }
 
 }  // namespace
 
+void FeedArbiter::Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink) {
+  lines_[line].stats.duplicates++;
+  const size_t slot = seq & (window_ - 1);
+  if (tag_[slot] != seq + 1 || line >= config_.lines) return;
+  const uint16_t bit = static_cast<uint16_t>(1 << line);
+  const bool first_from_this_line = (mask_[slot] & bit) != 0;
+  const bool was_recovered = Recovered(mask_[slot], real_mask_);
+  mask_[slot] |= bit;
+  if (was_recovered && !Recovered(mask_[slot], real_mask_)) recovered_--;
+  if (!first_from_this_line && ts_ns != 0 && first_ts_[slot] != 0 &&
+      (mask_[slot] & kRetransmitFirst) == 0) {
+    sink->Lag(line, ts_ns - first_ts_[slot]);
+  }
+}
+
+// recovered_ counts the items whose copies are incomplete: up when a first copy comes (from a
+// line, with more than one line), down when the last missing line's copy follows. A slot that is
+// reused or cleared leaves its item counted as it stands then, so the figure is exact once the
+// lines are quiet (and within the window of 2^window_bits numbers).
 void FeedArbiter::FirstCopy(int line, uint64_t seq, int64_t ts_ns) {
   lines_[line].stats.wins++;
   const size_t slot = seq & (window_ - 1);
-  if (tag_[slot] != 0 && Recovered(mask_[slot], real_mask_)) recovered_folded_++;
   tag_[slot] = seq + 1;
   mask_[slot] = line >= config_.lines ? kRetransmitFirst : static_cast<uint16_t>(1 << line);
   first_ts_[slot] = ts_ns;
+  if (Recovered(mask_[slot], real_mask_)) recovered_++;
 }
 
-// An item counts once every line has had its chance: numbers still in the window count as
-// recovered until the other line's copy arrives, so the figure is exact once the lines are
-// quiet (and within the window of 2^window_bits numbers).
-uint64_t FeedArbiter::RecoveredFromLine() const {
-  uint64_t n = recovered_folded_;
-  for (size_t i = 0; i < window_; i++) {
-    if (tag_[i] != 0 && Recovered(mask_[i], real_mask_)) n++;
-  }
-  return n;
-}
-
-void FeedArbiter::ClearWindow() {
-  recovered_folded_ = RecoveredFromLine();
-  std::fill(tag_.begin(), tag_.end(), 0);
-}
+void FeedArbiter::ClearWindow() { std::fill(tag_.begin(), tag_.end(), 0); }
 
 void FeedArbiter::Settle(ArbiterSink* sink) {
   for (;;) {

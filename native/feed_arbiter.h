@@ -115,8 +115,8 @@ class FeedArbiter {
   const ArbiterLineStats& line_stats(int line) const { return lines_[line].stats; }
   size_t pending() const { return pending_.size(); }
   uint64_t next_sequence() const { return next_; }
-  // Items that a line never supplied but another line did (see RecoveredFromLine in the .cc).
-  uint64_t RecoveredFromLine() const;
+  // Items that a line never supplied but another line did (see FirstCopy in the .cc).
+  uint64_t RecoveredFromLine() const { return recovered_; }
   // The current MoldUDP64 session (kMoldSessionBytes), or null before the first packet.
   const uint8_t* session() const { return have_session_ ? session_ : nullptr; }
 
@@ -213,7 +213,7 @@ class FeedArbiter {
   std::vector<uint64_t> tag_;  // number + 1 of the slot's item, 0: empty
   std::vector<uint16_t> mask_;
   std::vector<int64_t> first_ts_;
-  uint64_t recovered_folded_ = 0;  // counted from slots since reused or cleared
+  uint64_t recovered_ = 0;
 };
 
 }  // namespace mcast

@@ -352,7 +352,7 @@ void FeedArbiter::Settle(ArbiterSink* sink) {
     }
     if (!missing_.empty() && missing_.begin()->first == next_ &&
         missing_.begin()->second.deadline == INT64_MAX) {
-      DeclareHeadGap(sink);
+      GiveUpHead(sink);
       continue;
     }
     return;
@@ -360,6 +360,11 @@ void FeedArbiter::Settle(ArbiterSink* sink) {
 }
 
 void FeedArbiter::DeclareHeadGap(ArbiterSink* sink) {
+  GiveUpHead(sink);
+  Settle(sink);
+}
+
+void FeedArbiter::GiveUpHead(ArbiterSink* sink) {
   if (missing_.empty()) return;
   auto it = missing_.begin();
   const uint64_t from = it->first;
@@ -369,7 +374,6 @@ void FeedArbiter::DeclareHeadGap(ArbiterSink* sink) {
   stats_.gap_items += to - from + 1;
   next_ = to + 1;
   sink->Gap(from, to);
-  Settle(sink);
 }
 
 void FeedArbiter::Flush(ArbiterSink* sink) {

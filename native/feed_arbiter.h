@@ -171,7 +171,10 @@ class FeedArbiter {
   void FirstCopy(int line, uint64_t seq, int64_t ts_ns);
   // Delivers waiting items from `next` on, and declares given-up ranges that reach the head.
   void Settle(ArbiterSink* sink);
+  // Declares the head missing range a gap and delivers what follows it.
   void DeclareHeadGap(ArbiterSink* sink);
+  // Declares the head missing range a gap (nothing delivered yet).
+  void GiveUpHead(ArbiterSink* sink);
   // Delivers everything that waits (gaps for the holes) and forgets the stream: before a reset.
   void Flush(ArbiterSink* sink);
   void NewEpoch(int line, ResetReason reason, const uint8_t* new_session, int64_t now_ms,

@@ -89,6 +89,7 @@ export class Feed extends EventEmitter {
   #timerDue = Infinity;
   #refed = true;
   #closed = false;
+  #session: string | undefined;
 
   /** Use {@link createFeed}. */
   constructor(options: FeedOptions) {
@@ -184,9 +185,8 @@ export class Feed extends EventEmitter {
     if (lags > 0 && this.#lag !== undefined) this.#lag.record(this.#lags, lags);
     // The session of what this flush holds: the arbiter has moved on already when the flush
     // ends with a new session's 'reset' (items and gaps before it are the old session's).
-    let session = this.#options.sequence === 'moldudp64' ? this.#sessionText() : undefined;
     const switchAt = this.#newSessionEvent(events);
-    if (switchAt >= 0) session = sessionText(this.#eventSessions, switchAt * 2 * SESSION_BYTES + SESSION_BYTES);
+    let session = switchAt >= 0 ? sessionText(this.#eventSessions, switchAt * 2 * SESSION_BYTES + SESSION_BYTES) : this.#sessionText();
     if (items > 0) {
       guard(() => this.#deliver(items, session));
     }
@@ -231,8 +231,11 @@ export class Feed extends EventEmitter {
     }
   }
 
+  /** The current MoldUDP64 session, asked of the arbiter once and then followed through the resets. */
   #sessionText(): string | undefined {
-    return this.#native.session()?.toString('latin1');
+    if (this.#options.sequence !== 'moldudp64') return undefined;
+    this.#session ??= this.#native.session()?.toString('latin1');
+    return this.#session;
   }
 
   #event(i: number, session: string | undefined): void {
@@ -255,6 +258,7 @@ export class Feed extends EventEmitter {
     const reset: FeedReset = { line, name, reason: RESET_REASONS[e[at + 2]!] ?? 'restart' };
     if ((flags & 1) !== 0) reset.session = sessionText(this.#eventSessions, i * 2 * SESSION_BYTES);
     if ((flags & 2) !== 0) reset.previousSession = sessionText(this.#eventSessions, i * 2 * SESSION_BYTES + SESSION_BYTES);
+    if (reset.reason === 'new-session' && reset.session !== undefined) this.#session = reset.session;
     this.emit('reset', reset);
   }
 

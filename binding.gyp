@@ -16,6 +16,7 @@
       "native/arrival_policy.cc",
       "native/drain.cc",
       "native/moldudp64.cc",
+      "native/feed_copies.cc",
       "native/feed_arbiter.cc"
     ],
     "mcast_binding_sources": [

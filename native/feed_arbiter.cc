@@ -7,15 +7,10 @@
 namespace mcast {
 
 FeedArbiter::FeedArbiter(const ArbiterConfig& config, int64_t now_ms)
-    : config_(config) {
+    : config_(config),
+      copies_(config.window_bits, std::clamp(config.lines, 1, kMaxFeedLines)) {
   config_.lines = std::clamp(config_.lines, 1, kMaxFeedLines);
-  config_.window_bits = std::clamp(config_.window_bits, 4, 20);
-  window_ = size_t{1} << config_.window_bits;
-  tag_.assign(window_, 0);
-  mask_.assign(window_, 0);
-  first_ts_.assign(window_, 0);
   if (config_.max_pending == 0) config_.max_pending = 1;
-  real_mask_ = (1 << config_.lines) - 1;
   for (Line& line : lines_) line.last_ms = now_ms;
   rate_window_ms_ = now_ms;
 }
@@ -173,9 +168,7 @@ FeedArbiter::Admission FeedArbiter::Admit(int line, uint64_t first, uint64_t cou
   // back by more than the window remembers. It is held until the line's next packet says
   // whether the line goes on from it (a restart) or not (an old copy).
   if (started_ && l.has_last && first + count <= l.last_seq && first < next_) {
-    const size_t slot = first & (window_ - 1);
-    const bool repeated = tag_[slot] == first + 1 && (mask_[slot] & (1 << line)) != 0;
-    if (repeated || next_ - first >= window_) {
+    if (copies_.SentBy(first, line) || next_ - first >= copies_.size()) {
       l.candidate.bytes.assign(data, data + length);
       l.candidate.next = first + count;
       l.candidate.items = count;
@@ -296,45 +289,16 @@ void FeedArbiter::Fill(uint64_t seq) {
   if (seq < m.to) AddMissing(seq + 1, m.to, m.deadline, m.requests);
 }
 
-namespace {
-
-// Whether an item with these copies counts in recoveredFromLine: its first copy came from a
-// line (not by retransmission) and some line has not supplied it.
-bool Recovered(uint16_t mask, int real_mask) {
-  return (mask & 0x8000) == 0 && (mask & real_mask) != real_mask;
-}
-
-}  // namespace
-
 void FeedArbiter::Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink) {
   lines_[line].stats.duplicates++;
-  const size_t slot = seq & (window_ - 1);
-  if (tag_[slot] != seq + 1 || line >= config_.lines) return;
-  const uint16_t bit = static_cast<uint16_t>(1 << line);
-  const bool first_from_this_line = (mask_[slot] & bit) != 0;
-  const bool was_recovered = Recovered(mask_[slot], real_mask_);
-  mask_[slot] |= bit;
-  if (was_recovered && !Recovered(mask_[slot], real_mask_)) recovered_--;
-  if (!first_from_this_line && ts_ns != 0 && first_ts_[slot] != 0 &&
-      (mask_[slot] & kRetransmitFirst) == 0) {
-    sink->Lag(line, ts_ns - first_ts_[slot]);
-  }
+  int64_t lag = 0;
+  if (copies_.Later(seq, line, ts_ns, &lag)) sink->Lag(line, lag);
 }
 
-// recovered_ counts the items whose copies are incomplete: up when a first copy comes (from a
-// line, with more than one line), down when the last missing line's copy follows. A slot that is
-// reused or cleared leaves its item counted as it stands then, so the figure is exact once the
-// lines are quiet (and within the window of 2^window_bits numbers).
 void FeedArbiter::FirstCopy(int line, uint64_t seq, int64_t ts_ns) {
   lines_[line].stats.wins++;
-  const size_t slot = seq & (window_ - 1);
-  tag_[slot] = seq + 1;
-  mask_[slot] = line >= config_.lines ? kRetransmitFirst : static_cast<uint16_t>(1 << line);
-  first_ts_[slot] = ts_ns;
-  if (Recovered(mask_[slot], real_mask_)) recovered_++;
+  copies_.First(seq, line, ts_ns);
 }
-
-void FeedArbiter::ClearWindow() { std::fill(tag_.begin(), tag_.end(), 0); }
 
 void FeedArbiter::Settle(ArbiterSink* sink) {
   for (;;) {
@@ -400,7 +364,7 @@ void FeedArbiter::NewEpoch(int line, ResetReason reason, const uint8_t* new_sess
                            int64_t now_ms, ArbiterSink* sink) {
   Flush(sink);
   started_ = false;
-  ClearWindow();
+  copies_.Clear();
   uint8_t ended[kMoldSessionBytes];
   const bool had_session = have_session_;
   if (had_session) std::memcpy(ended, session_, kMoldSessionBytes);

@@ -18,6 +18,7 @@
 #include <utility>
 #include <vector>
 
+#include "feed_copies.h"
 #include "moldudp64.h"
 
 namespace mcast {
@@ -115,8 +116,8 @@ class FeedArbiter {
   const ArbiterLineStats& line_stats(int line) const { return lines_[line].stats; }
   size_t pending() const { return pending_.size(); }
   uint64_t next_sequence() const { return next_; }
-  // Items that a line never supplied but another line did (see FirstCopy in the .cc).
-  uint64_t RecoveredFromLine() const { return recovered_; }
+  // Items that a line never supplied but another line did (see CopyWindow::recovered).
+  uint64_t RecoveredFromLine() const { return copies_.recovered(); }
   // The current MoldUDP64 session (kMoldSessionBytes), or null before the first packet.
   const uint8_t* session() const { return have_session_ ? session_ : nullptr; }
 
@@ -180,12 +181,10 @@ class FeedArbiter {
   void NewEpoch(int line, ResetReason reason, const uint8_t* new_session, int64_t now_ms,
                 ArbiterSink* sink);
   bool TakeRequestToken(int64_t now_ms);
-  void ClearWindow();
 
   ArbiterConfig config_;
   ArbiterStats stats_;
   Line lines_[kMaxFeedLines + 1];
-  int real_mask_;
 
   bool started_ = false;
   uint64_t next_ = 0;
@@ -208,15 +207,7 @@ class FeedArbiter {
   uint32_t rate_used_ = 0;
   bool rate_blocked_ = false;
 
-  // The copies of the last window_ numbers: which lines supplied them (bit per line; bit 15:
-  // the first copy came by retransmission) and the first copy's kernel time, for duplicates'
-  // lag and for recoveredFromLine. Slots are reused by number modulo window_.
-  size_t window_;  // 2^config.window_bits
-  static constexpr uint16_t kRetransmitFirst = 0x8000;
-  std::vector<uint64_t> tag_;  // number + 1 of the slot's item, 0: empty
-  std::vector<uint16_t> mask_;
-  std::vector<int64_t> first_ts_;
-  uint64_t recovered_ = 0;
+  CopyWindow copies_;
 };
 
 }  // namespace mcast

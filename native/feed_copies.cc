@@ -1,0 +1,45 @@
+#include "feed_copies.h"
+
+#include <algorithm>
+
+namespace mcast {
+
+CopyWindow::CopyWindow(int bits, int lines)
+    : size_(size_t{1} << std::clamp(bits, 4, 20)),
+      lines_(lines),
+      real_mask_((1 << lines) - 1),
+      tag_(size_, 0),
+      mask_(size_, 0),
+      first_ts_(size_, 0) {}
+
+void CopyWindow::First(uint64_t seq, int line, int64_t ts_ns) {
+  const size_t slot = seq & (size_ - 1);
+  tag_[slot] = seq + 1;
+  mask_[slot] = line >= lines_ ? kRetransmitFirst : static_cast<uint16_t>(1 << line);
+  first_ts_[slot] = ts_ns;
+  if (Recovered(mask_[slot])) recovered_++;
+}
+
+bool CopyWindow::Later(uint64_t seq, int line, int64_t ts_ns, int64_t* lag_ns) {
+  const size_t slot = seq & (size_ - 1);
+  if (tag_[slot] != seq + 1 || line >= lines_) return false;
+  const auto bit = static_cast<uint16_t>(1 << line);
+  const bool again = (mask_[slot] & bit) != 0;  // this line's own copy once more
+  const bool was_recovered = Recovered(mask_[slot]);
+  mask_[slot] |= bit;
+  if (was_recovered && !Recovered(mask_[slot])) recovered_--;
+  if (again || ts_ns == 0 || first_ts_[slot] == 0 || (mask_[slot] & kRetransmitFirst) != 0) {
+    return false;
+  }
+  *lag_ns = ts_ns - first_ts_[slot];
+  return true;
+}
+
+bool CopyWindow::SentBy(uint64_t seq, int line) const {
+  const size_t slot = seq & (size_ - 1);
+  return tag_[slot] == seq + 1 && (mask_[slot] & (1 << line)) != 0;
+}
+
+void CopyWindow::Clear() { std::fill(tag_.begin(), tag_.end(), 0); }
+
+}  // namespace mcast

@@ -945,7 +945,7 @@ SOCKET_TEST(MembershipByInterfaceAddress) {
 
 // ---- feeds -----------------------------------------------------------------------------------
 
-#include "feed_cases.h"  // NOLINT(bugprone-suspicious-include): test cases of the feed, in this registry
+#include "feed_cases.inc"  // the feed's test cases, in this registry
 
 }  // namespace
 

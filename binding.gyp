@@ -14,13 +14,16 @@
       "native/link_messages.cc",
       "native/gro_split.cc",
       "native/arrival_policy.cc",
-      "native/drain.cc"
+      "native/drain.cc",
+      "native/moldudp64.cc",
+      "native/feed_arbiter.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",
       "native/napi_errors.cc",
       "native/socket_wrap.cc",
-      "native/link_watch_wrap.cc"
+      "native/link_watch_wrap.cc",
+      "native/feed_wrap.cc"
     ]
   },
   "targets": [

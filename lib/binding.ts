@@ -115,8 +115,40 @@ export interface NativeLinkWatch {
   close(): void;
 }
 
+/** The native feed (native/feed_wrap.h): the arbiter of lib/feed, fed by its line sockets. */
+export interface NativeFeed {
+  /** The socket's drained batches go to the arbiter as `line` (lines.length: the retransmission socket). */
+  attach(socket: NativeSocket, line: number): void;
+  /** Acts on the clock (gaps, requests, stale lines); returns ms until it should run again, or -1. */
+  expire(): number;
+  /** Fills `out` (Float64Array(11 + 11 * lines), see lib/feed/index.ts). */
+  stats(out: Float64Array): void;
+  /** The current MoldUDP64 session bytes, or undefined. */
+  session(): Buffer | undefined;
+  close(): void;
+}
+
+/** onFlush(items, events, requests, lags, nextDelayMs) of a native feed. */
+export type NativeFeedFlush = (items: number, events: number, requests: number, lags: number, nextDelay: number) => void;
+
+export interface NativeFeedConstructor {
+  new (
+    config: Float64Array,
+    onFlush: NativeFeedFlush,
+    data: ArrayBuffer,
+    items: Float64Array,
+    stamps: BigInt64Array,
+    events: Float64Array,
+    eventSessions: Uint8Array,
+    requests: Float64Array,
+    requestSessions: Uint8Array,
+    lags: Float64Array,
+  ): NativeFeed;
+}
+
 export interface NativeBinding {
   Socket: NativeSocketConstructor;
+  Feed: NativeFeedConstructor;
   LinkWatch: new (callback: (events: LinkEventRow[], overflow: boolean) => void) => NativeLinkWatch;
   setCallbacks(
     onBatch: (this: NativeSocket, count: number) => void,

@@ -11,5 +11,7 @@ export {
   CaptureReader,
   readCapture,
   CaptureFormatError,
+  createFeed,
+  Feed,
 } from './index.js';
 export type * from './index.js';

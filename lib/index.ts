@@ -19,6 +19,8 @@ export type * from './types';
  * MCAST_JOIN_GROUP, ...), for setOption/getOption.
  */
 export const constants: Readonly<Record<string, number>> = Object.freeze({ ...binding.constants });
+export { createFeed, Feed } from './feed/index';
+export type * from './feed/types';
 export { CaptureWriter } from './pcap/writer';
 export type { CaptureFormat, CaptureStatistics, CaptureWriterOptions, CaptureWriterTotals, DatagramToWrite } from './pcap/writer';
 export { CaptureReader, readCapture } from './pcap/reader';

@@ -767,6 +767,16 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     for (const w of waiters) w.resolve();
   }
 
+  /**
+   * @internal Hands the native socket to a feed (lib/feed), whose arbiter then takes every
+   * drained batch in native code instead of this socket's listeners, and starts receiving.
+   */
+  attachConsumer(attach: (native: NativeSocket) => void): void {
+    this.#checkOpen('attach a feed');
+    attach(this.#native);
+    this.#native.setReceiving(true);
+  }
+
   /** @internal The descriptor, or -1 once closed (tests count open descriptors with it). */
   fd(): number {
     return this.#native.fd();

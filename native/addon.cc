@@ -9,6 +9,7 @@
 
 #include "addon_data.h"
 #include "batch_layout.h"
+#include "feed_wrap.h"
 #include "interfaces.h"
 #include "link_watch_wrap.h"
 #include "linux_options.h"
@@ -144,6 +145,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   data->socket_constructor = Napi::Persistent(socket);
   exports.Set("Socket", socket);
   exports.Set("LinkWatch", LinkWatchWrap::Define(env));
+  exports.Set("Feed", FeedWrap::Define(env));
   exports.Set("setCallbacks", Napi::Function::New<SetCallbacks>(env, "setCallbacks"));
   exports.Set("listInterfaces", Napi::Function::New<ListInterfacesJS>(env, "listInterfaces"));
   exports.Set("ifNameToIndex", Napi::Function::New<IfNameToIndex>(env, "ifNameToIndex"));

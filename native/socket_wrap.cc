@@ -180,6 +180,7 @@ void SocketWrap::CloseNative() {
     ::close(fd_);
     fd_ = -1;
   }
+  consumer_ = nullptr;
 }
 
 void SocketWrap::OnWatcherClosed(uv_handle_t* handle) {
@@ -270,7 +271,60 @@ class JsDrainSink final : public DrainSink {
 
 }  // namespace
 
+namespace {
+
+// A drain that feeds a native consumer (a feed's arbiter) instead of JS.
+class ConsumerDrainSink final : public DrainSink {
+ public:
+  ConsumerDrainSink(SocketWrap* socket, napi_value self, BatchConsumer* consumer, int line,
+                    const uint8_t* slab, size_t slab_bytes, const uint8_t* records)
+      : socket_(socket), self_(self), consumer_(consumer), line_(line), slab_(slab),
+        slab_bytes_(slab_bytes), records_(records) {}
+  bool Receiving() const override { return socket_->Receiving(); }
+  bool OnBatch(int delivered) override {
+    return consumer_->OnLineBatch(line_, slab_, slab_bytes_, records_, delivered);
+  }
+  bool OnSendErrors(uint32_t count, int err) override {
+    return socket_->ReportSendErrors(self_, count, err);
+  }
+  void OnError(int err) override { socket_->DispatchError(self_, -err, "recvmmsg"); }
+
+ private:
+  SocketWrap* socket_;
+  napi_value self_;
+  BatchConsumer* consumer_;
+  int line_;
+  const uint8_t* slab_;
+  size_t slab_bytes_;
+  const uint8_t* records_;
+};
+
+}  // namespace
+
+void SocketWrap::SetConsumer(BatchConsumer* consumer, int line, napi_value owner) {
+  consumer_ = consumer;
+  consumer_line_ = line;
+  if (consumer != nullptr) {
+    consumer_ref_ = Napi::Persistent(Napi::Object(Env(), owner));
+  } else {
+    consumer_ref_.Reset();
+  }
+}
+
 void SocketWrap::DrainReadable(napi_value self) {
+  if (consumer_ != nullptr) {
+    // A local handle keeps the consumer's object alive through callbacks that detach it.
+    napi_value keep = consumer_ref_.Value();
+    (void)keep;
+    BatchConsumer* consumer = consumer_;
+    Napi::ArrayBuffer slab = slab_ref_.Value();
+    ConsumerDrainSink sink(this, self, consumer, consumer_line_,
+                           static_cast<const uint8_t*>(slab.Data()), slab.ByteLength(),
+                           static_cast<const uint8_t*>(records_ref_.Value().Data()));
+    mcast::DrainReadable(batch_.get(), fd_, filter_on_ ? filter_.get() : nullptr, &rx_, &sink);
+    consumer->OnDrainEnd();
+    return;
+  }
   JsDrainSink sink(this, self);
   mcast::DrainReadable(batch_.get(), fd_, filter_on_ ? filter_.get() : nullptr, &rx_, &sink);
 }
@@ -305,6 +359,7 @@ bool SocketWrap::Dispatch(napi_value self, napi_value fn,
 
 Napi::Value SocketWrap::JS_close(const Napi::CallbackInfo& info) {
   CloseNative();
+  consumer_ref_.Reset();
   if (pinned_) {
     Unref();
     pinned_ = false;

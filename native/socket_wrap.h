@@ -9,6 +9,7 @@
 #include <memory>
 
 #include "arrival_policy.h"
+#include "batch_consumer.h"
 #include "membership_filter.h"
 #include "recv_batch.h"
 #include "send_batch.h"
@@ -49,6 +50,10 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // Counts ICMP errors about sent datagrams; on a connected socket also emits one 'error'.
   // Returns false when the 'error' listener threw.
   bool ReportSendErrors(napi_value self, uint32_t count, int err);
+
+  // Hands every drained batch to `consumer` as line `line` (a feed), or back to JS (null).
+  // `owner` is the consumer's JS object, held while attached.
+  void SetConsumer(BatchConsumer* consumer, int line, napi_value owner);
 
  private:
   Napi::Value JS_close(const Napi::CallbackInfo& info);
@@ -118,6 +123,9 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   SendCounters tx_;
   Napi::Reference<Napi::ArrayBuffer> slab_ref_;
   Napi::Reference<Napi::ArrayBuffer> records_ref_;
+  BatchConsumer* consumer_ = nullptr;
+  int consumer_line_ = 0;
+  Napi::ObjectReference consumer_ref_;
 };
 
 }  // namespace mcast

@@ -169,6 +169,20 @@ export interface FeedLag {
   max: number;
 }
 
+/** Malformed datagrams of one line, by kind. */
+export interface FeedMalformedCounts {
+  /** Shorter than the MoldUDP64 header (20 bytes), or than the fixed field's end. */
+  shortHeader: number;
+  /** The datagram ends before the header's message count is reached. */
+  countPastEnd: number;
+  /** A message's length prefix goes past the end of the datagram. */
+  lengthPastEnd: number;
+  /** A sequence number past 2^53 − 1 (or a first number + count past 2^64 − 1). */
+  sequenceTooLarge: number;
+  /** Cut by the kernel at maxMessageSize (never parsed, never half-delivered). */
+  truncated: number;
+}
+
 /** Counters of one line. */
 export interface FeedLineStats {
   /** Its name. */
@@ -183,6 +197,8 @@ export interface FeedLineStats {
   duplicates: number;
   /** Datagrams that could not be parsed (short header, a count or length past the end, a number past 2^53 − 1, truncated). */
   malformed: number;
+  /** `malformed`, by kind. */
+  malformedBy: FeedMalformedCounts;
   /** The kernel's drops on this line's socket (SO_RXQ_OVFL / SO_MEMINFO). */
   kernelDrops: number;
   /** True while the line is stale. */

@@ -1,0 +1,415 @@
+#include "feed_arbiter.h"
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+namespace mcast {
+
+FeedArbiter::FeedArbiter(const ArbiterConfig& config, int64_t now_ms)
+    : config_(config), tag_(kWindow, 0), mask_(kWindow, 0), first_ts_(kWindow, 0) {
+  config_.lines = std::clamp(config_.lines, 1, kMaxFeedLines);
+  if (config_.max_pending == 0) config_.max_pending = 1;
+  real_mask_ = (1 << config_.lines) - 1;
+  for (Line& line : lines_) line.last_ms = now_ms;
+  rate_window_ms_ = now_ms;
+}
+
+void FeedArbiter::Malformed(int line, ParseStatus status) {
+  ArbiterLineStats& s = lines_[line].stats;
+  s.malformed++;
+  switch (status) {
+    case ParseStatus::kShortHeader: s.malformed_by[kMalformedShortHeader]++; break;
+    case ParseStatus::kCountPastEnd: s.malformed_by[kMalformedCountPastEnd]++; break;
+    case ParseStatus::kLengthPastEnd: s.malformed_by[kMalformedLengthPastEnd]++; break;
+    case ParseStatus::kSequenceTooLarge: s.malformed_by[kMalformedSequenceTooLarge]++; break;
+    case ParseStatus::kTruncated: s.malformed_by[kMalformedTruncated]++; break;
+    case ParseStatus::kOk: break;
+  }
+}
+
+void FeedArbiter::OnDatagram(int line, const uint8_t* data, size_t length, bool truncated,
+                             int64_t ts_ns, int64_t now_ms, ArbiterSink* sink) {
+  if (line < 0 || line > config_.lines) return;
+  Line& l = lines_[line];
+  l.stats.packets++;
+  // Any datagram, even one that does not parse, shows the line is alive.
+  l.last_ms = now_ms;
+  if (l.stats.stale) {
+    l.stats.stale = false;
+    if (line < config_.lines) sink->Resume(line);
+  }
+  if (truncated) {
+    Malformed(line, ParseStatus::kTruncated);
+    return;
+  }
+  if (config_.moldudp64) {
+    MoldPacket packet;
+    const ParseStatus status = ParseMoldUdp64(data, length, &packet);
+    if (status != ParseStatus::kOk) {
+      Malformed(line, status);
+      return;
+    }
+    OnMold(line, packet, ts_ns, now_ms, sink);
+    return;
+  }
+  uint64_t seq = 0;
+  const ParseStatus status = ParseFixedSequence(data, length, config_.field, &seq);
+  if (status != ParseStatus::kOk) {
+    Malformed(line, status);
+    return;
+  }
+  if (!Admit(line, seq, now_ms, sink)) {
+    l.stats.received++;
+    l.stats.duplicates++;
+    return;
+  }
+  OnItem(line, seq, data, static_cast<uint32_t>(length), ts_ns, now_ms, sink);
+}
+
+void FeedArbiter::OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms,
+                         ArbiterSink* sink) {
+  Line& l = lines_[line];
+  const uint16_t count = packet.messages_count();
+  const bool retransmission = line == config_.lines;
+  const bool current = have_session_ && std::memcmp(packet.session, session_, kMoldSessionBytes) == 0;
+  if (retransmission) {
+    // Answers for another session (or before any) cannot fill this session's gaps.
+    if (!current) {
+      l.stats.received += count;
+      l.stats.duplicates += count;
+      return;
+    }
+  } else if (!have_session_) {
+    std::memcpy(session_, packet.session, kMoldSessionBytes);
+    have_session_ = true;
+  } else if (!current) {
+    if (have_previous_ && std::memcmp(packet.session, previous_, kMoldSessionBytes) == 0) {
+      // A slower line still on the session that ended: its items were decided already.
+      l.stats.received += count;
+      l.stats.duplicates += count;
+      return;
+    }
+    NewEpoch(line, ResetReason::kNewSession, packet.session, now_ms, sink);
+  } else if (!l.in_epoch && epoch_reason_ == ResetReason::kNewSession) {
+    l.in_epoch = true;  // the line has moved on to the new session too
+    l.has_last = false;
+  }
+  if (packet.end_of_session() || packet.heartbeat()) {
+    if (l.in_epoch) NoteNext(packet.sequence, now_ms);
+    if (packet.end_of_session() && !retransmission && !end_seen_) {
+      end_seen_ = true;
+      sink->Reset(line, ResetReason::kEndOfSession, nullptr, session_);
+    }
+    return;
+  }
+  if (!Admit(line, packet.sequence, now_ms, sink)) {
+    l.stats.received += count;
+    l.stats.duplicates += count;
+    return;
+  }
+  MoldMessages messages(packet);
+  const uint8_t* data = nullptr;
+  uint16_t length = 0;
+  for (uint64_t seq = packet.sequence; messages.Next(&data, &length); seq++) {
+    OnItem(line, seq, data, length, ts_ns, now_ms, sink);
+  }
+}
+
+bool FeedArbiter::Admit(int line, uint64_t first, int64_t now_ms, ArbiterSink* sink) {
+  if (line == config_.lines) return started_;
+  Line& l = lines_[line];
+  if (!l.in_epoch) {
+    // After a restart on another line, this line's numbers count again once they go back too.
+    if (epoch_reason_ == ResetReason::kRestart && l.has_last && first < l.last_seq) {
+      l.in_epoch = true;
+      l.has_last = false;
+    } else {
+      return false;
+    }
+  }
+  // A restart: the line repeats a number it sent already (reordering never does, it only
+  // swaps), below what the feed has decided, or goes back by more than the window remembers.
+  if (started_ && l.has_last && first < l.last_seq && first < next_) {
+    const size_t slot = first & (kWindow - 1);
+    const bool repeated = tag_[slot] == first + 1 && (mask_[slot] & (1 << line)) != 0;
+    if (repeated || next_ - first >= kWindow) {
+      NewEpoch(line, ResetReason::kRestart, have_session_ ? session_ : nullptr, now_ms, sink);
+    }
+  }
+  return true;
+}
+
+void FeedArbiter::Start(uint64_t first, int64_t now_ms) {
+  started_ = true;
+  next_ = config_.has_start ? config_.start : first;
+  high_ = next_;
+  (void)now_ms;
+}
+
+void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t length,
+                         int64_t ts_ns, int64_t now_ms, ArbiterSink* sink) {
+  Line& l = lines_[line];
+  l.stats.received++;
+  if (line < config_.lines && (!l.has_last || seq > l.last_seq)) {
+    l.has_last = true;
+    l.last_seq = seq;
+  }
+  if (!started_) Start(seq, now_ms);
+  if (seq < next_) {
+    Duplicate(line, seq, ts_ns, sink);
+    return;
+  }
+  if (seq < high_) {
+    if (pending_.count(seq) != 0) {
+      Duplicate(line, seq, ts_ns, sink);
+      return;
+    }
+    Fill(seq);
+    if (line == config_.lines) stats_.recovered_by_retransmit++;
+  } else {
+    if (seq > high_) AddMissing(high_, seq - 1, now_ms + config_.gap_timeout_ms, 0);
+    high_ = seq + 1;
+  }
+  FirstCopy(line, seq, ts_ns);
+  if (seq == next_) {
+    stats_.delivered++;
+    next_++;
+    sink->Deliver(seq, line, data, length, ts_ns);
+    Settle(sink);
+    return;
+  }
+  pending_.emplace(seq, Pending{line, ts_ns, std::vector<uint8_t>(data, data + length)});
+  stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending_.size());
+  while (pending_.size() > config_.max_pending && !missing_.empty()) {
+    stats_.overflows++;
+    DeclareHeadGap(sink);
+  }
+}
+
+void FeedArbiter::NoteNext(uint64_t next, int64_t now_ms) {
+  if (!started_) {
+    // A heartbeat before any message: the session goes on from `next` (or startSequence).
+    Start(next, now_ms);
+    if (config_.has_start && next > high_) {
+      AddMissing(high_, next - 1, now_ms + config_.gap_timeout_ms, 0);
+      high_ = next;
+    }
+    return;
+  }
+  if (next > high_) {
+    AddMissing(high_, next - 1, now_ms + config_.gap_timeout_ms, 0);
+    high_ = next;
+  }
+}
+
+void FeedArbiter::AddMissing(uint64_t from, uint64_t to, int64_t deadline, uint32_t requests) {
+  missing_.emplace(from, Missing{to, deadline, requests});
+  if (deadline != INT64_MAX) deadlines_.emplace(deadline, from);
+}
+
+void FeedArbiter::EraseMissing(std::map<uint64_t, Missing>::iterator it) {
+  if (it->second.deadline != INT64_MAX) deadlines_.erase({it->second.deadline, it->first});
+  missing_.erase(it);
+}
+
+void FeedArbiter::Fill(uint64_t seq) {
+  auto it = missing_.upper_bound(seq);
+  if (it == missing_.begin()) return;
+  --it;
+  if (seq > it->second.to) return;
+  const uint64_t from = it->first;
+  const Missing m = it->second;
+  EraseMissing(it);
+  if (from < seq) AddMissing(from, seq - 1, m.deadline, m.requests);
+  if (seq < m.to) AddMissing(seq + 1, m.to, m.deadline, m.requests);
+}
+
+void FeedArbiter::Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink) {
+  lines_[line].stats.duplicates++;
+  const size_t slot = seq & (kWindow - 1);
+  if (tag_[slot] != seq + 1 || line >= config_.lines) return;
+  const uint16_t bit = static_cast<uint16_t>(1 << line);
+  const bool first_from_this_line = (mask_[slot] & bit) != 0;
+  mask_[slot] |= bit;
+  if (!first_from_this_line && ts_ns != 0 && first_ts_[slot] != 0 &&
+      (mask_[slot] & kRetransmitFirst) == 0) {
+    sink->Lag(line, ts_ns - first_ts_[slot]);
+  }
+}
+
+namespace {
+
+bool Recovered(uint16_t mask, int real_mask) {
+  return (mask & 0x8000) == 0 && (mask & real_mask) != real_mask;
+}
+
+}  // namespace
+
+void FeedArbiter::FirstCopy(int line, uint64_t seq, int64_t ts_ns) {
+  lines_[line].stats.wins++;
+  const size_t slot = seq & (kWindow - 1);
+  if (tag_[slot] != 0 && Recovered(mask_[slot], real_mask_)) recovered_folded_++;
+  tag_[slot] = seq + 1;
+  mask_[slot] = line >= config_.lines ? kRetransmitFirst : static_cast<uint16_t>(1 << line);
+  first_ts_[slot] = ts_ns;
+}
+
+// An item counts once every line has had its chance: numbers still in the window count as
+// recovered until the other line's copy arrives, so the figure is exact once the lines are
+// quiet (and within the window of kWindow numbers).
+uint64_t FeedArbiter::RecoveredFromLine() const {
+  uint64_t n = recovered_folded_;
+  for (size_t i = 0; i < kWindow; i++) {
+    if (tag_[i] != 0 && Recovered(mask_[i], real_mask_)) n++;
+  }
+  return n;
+}
+
+void FeedArbiter::ClearWindow() {
+  recovered_folded_ = RecoveredFromLine();
+  std::fill(tag_.begin(), tag_.end(), 0);
+}
+
+void FeedArbiter::Settle(ArbiterSink* sink) {
+  for (;;) {
+    while (!pending_.empty() && pending_.begin()->first == next_) {
+      auto it = pending_.begin();
+      stats_.delivered++;
+      next_++;
+      // Moved out first: the sink may call back into JS, and the map must be consistent then.
+      Pending item = std::move(it->second);
+      const uint64_t seq = it->first;
+      pending_.erase(it);
+      sink->Deliver(seq, item.line, item.data.data(), static_cast<uint32_t>(item.data.size()),
+                    item.ts_ns);
+    }
+    if (!missing_.empty() && missing_.begin()->first == next_ &&
+        missing_.begin()->second.deadline == INT64_MAX) {
+      DeclareHeadGap(sink);
+      continue;
+    }
+    return;
+  }
+}
+
+void FeedArbiter::DeclareHeadGap(ArbiterSink* sink) {
+  if (missing_.empty()) return;
+  auto it = missing_.begin();
+  const uint64_t from = it->first;
+  const uint64_t to = it->second.to;
+  EraseMissing(it);
+  stats_.gaps++;
+  stats_.gap_items += to - from + 1;
+  next_ = to + 1;
+  sink->Gap(from, to);
+  Settle(sink);
+}
+
+void FeedArbiter::Flush(ArbiterSink* sink) {
+  if (!started_) return;
+  for (;;) {
+    Settle(sink);
+    if (!missing_.empty() && missing_.begin()->first == next_) {
+      DeclareHeadGap(sink);
+      continue;
+    }
+    // Cannot happen ([next, high) is always waiting or missing); never loops if it did.
+    if (!pending_.empty() && pending_.begin()->first > next_) {
+      next_ = pending_.begin()->first;
+      continue;
+    }
+    break;
+  }
+  pending_.clear();
+  missing_.clear();
+  deadlines_.clear();
+}
+
+void FeedArbiter::NewEpoch(int line, ResetReason reason, const uint8_t* new_session,
+                           int64_t now_ms, ArbiterSink* sink) {
+  Flush(sink);
+  started_ = false;
+  ClearWindow();
+  uint8_t ended[kMoldSessionBytes];
+  const bool had_session = have_session_;
+  if (had_session) std::memcpy(ended, session_, kMoldSessionBytes);
+  if (reason == ResetReason::kNewSession && new_session != nullptr) {
+    std::memcpy(previous_, session_, kMoldSessionBytes);
+    have_previous_ = have_session_;
+    std::memcpy(session_, new_session, kMoldSessionBytes);
+    have_session_ = true;
+    end_seen_ = false;
+  }
+  epoch_reason_ = reason;
+  for (int i = 0; i < config_.lines; i++) lines_[i].in_epoch = i == line;
+  lines_[line].has_last = false;
+  (void)now_ms;
+  sink->Reset(line, reason, have_session_ ? session_ : nullptr, had_session ? ended : nullptr);
+}
+
+bool FeedArbiter::TakeRequestToken(int64_t now_ms) {
+  if (now_ms - rate_window_ms_ >= 1000) {
+    rate_window_ms_ = now_ms;
+    rate_used_ = 0;
+  }
+  if (rate_used_ >= config_.requests_per_second) return false;
+  rate_used_++;
+  return true;
+}
+
+void FeedArbiter::Expire(int64_t now_ms, ArbiterSink* sink) {
+  for (int i = 0; i < config_.lines; i++) {
+    Line& l = lines_[i];
+    if (!l.stats.stale && now_ms - l.last_ms >= config_.stale_after_ms) {
+      l.stats.stale = true;
+      sink->Stale(i);
+    }
+  }
+  rate_blocked_ = false;
+  while (!deadlines_.empty() && deadlines_.begin()->first <= now_ms) {
+    const uint64_t from = deadlines_.begin()->second;
+    auto it = missing_.find(from);
+    if (it == missing_.end()) {  // cannot happen; keeps the index from wedging the loop
+      deadlines_.erase(deadlines_.begin());
+      continue;
+    }
+    Missing& m = it->second;
+    if (config_.retransmit && have_session_ && m.requests < config_.retransmit_retries) {
+      if (!TakeRequestToken(now_ms)) {
+        rate_blocked_ = true;
+        break;
+      }
+      deadlines_.erase(deadlines_.begin());
+      m.requests++;
+      m.deadline = now_ms + config_.retransmit_timeout_ms;
+      deadlines_.emplace(m.deadline, from);
+      stats_.requests++;
+      const uint64_t span = m.to - from + 1;
+      sink->Request(session_, from, static_cast<uint16_t>(std::min<uint64_t>(span, 0xFFFE)));
+      continue;
+    }
+    if (from == next_) {
+      DeclareHeadGap(sink);
+    } else {
+      // Not the head: declared in order, once the ranges before it are settled.
+      deadlines_.erase(deadlines_.begin());
+      m.deadline = INT64_MAX;
+    }
+  }
+}
+
+int64_t FeedArbiter::NextDeadline() const {
+  int64_t next = INT64_MAX;
+  if (!deadlines_.empty()) {
+    next = deadlines_.begin()->first;
+    if (rate_blocked_) next = std::max(next, rate_window_ms_ + 1000);
+  }
+  for (int i = 0; i < config_.lines; i++) {
+    const Line& l = lines_[i];
+    if (!l.stats.stale) next = std::min(next, l.last_ms + config_.stale_after_ms);
+  }
+  return next;
+}
+
+}  // namespace mcast

@@ -1,0 +1,199 @@
+// A/B line arbitration of a sequence-numbered stream, in plain C++ (no N-API) so that the native
+// unit tests and the fuzzer drive it with their own clock. The binding (feed_wrap.cc) feeds it
+// every datagram of every line and hands what comes out to JS once per drain.
+//
+// The model: `next` is the number to deliver; numbers in [next, high) are either waiting (an
+// early item, copied into the store) or missing (a range, with the time it was noticed). An item
+// whose number is `next` is delivered at once from the caller's memory (no copy), then every
+// waiting item that follows it. A missing range that is still missing `gap_timeout_ms` after it
+// was noticed is first requested from the re-request server (with `retransmit`), else declared
+// a gap; gaps are declared in order, only at the head. At `max_pending` waiting items the head
+// range is declared a gap at once (an overflow), so memory stays bounded.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <set>
+#include <utility>
+#include <vector>
+
+#include "moldudp64.h"
+
+namespace mcast {
+
+constexpr int kMaxFeedLines = 8;
+
+enum class ResetReason : int { kEndOfSession = 0, kNewSession = 1, kRestart = 2 };
+
+// Malformed kinds, as indexes of ArbiterLineStats::malformed_by.
+enum MalformedKind : int {
+  kMalformedShortHeader = 0,
+  kMalformedCountPastEnd,
+  kMalformedLengthPastEnd,
+  kMalformedSequenceTooLarge,
+  kMalformedTruncated,
+  kMalformedKinds,
+};
+
+struct ArbiterConfig {
+  int lines = 2;  // the real lines; index `lines` is the retransmission pseudo-line
+  bool moldudp64 = true;
+  FixedField field;  // when !moldudp64
+  int64_t gap_timeout_ms = 5;
+  int64_t stale_after_ms = 1000;
+  size_t max_pending = 65536;
+  bool has_start = false;
+  uint64_t start = 0;
+  bool retransmit = false;
+  int64_t retransmit_timeout_ms = 20;
+  uint32_t retransmit_retries = 3;
+  uint32_t requests_per_second = 1000;
+};
+
+// What the arbiter produces, in order. Pointers are valid during the call only.
+class ArbiterSink {
+ public:
+  virtual ~ArbiterSink() = default;
+  // An item in sequence order; `line` == config.lines: it came by retransmission. ts_ns 0: none.
+  virtual void Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t length,
+                       int64_t ts_ns) = 0;
+  // [from, to] is missing on every line and was not recovered.
+  virtual void Gap(uint64_t from, uint64_t to) = 0;
+  virtual void Stale(int line) = 0;
+  virtual void Resume(int line) = 0;
+  // `session` / `previous`: kMoldSessionBytes bytes each, or null (fixed-field feeds).
+  virtual void Reset(int line, ResetReason reason, const uint8_t* session,
+                     const uint8_t* previous) = 0;
+  // Ask the re-request server for `count` messages from `from` of `session`.
+  virtual void Request(const uint8_t* session, uint64_t from, uint16_t count) = 0;
+  // A later copy on `line` arrived `ns` after the first copy (both with kernel timestamps).
+  virtual void Lag(int line, int64_t ns) = 0;
+};
+
+struct ArbiterLineStats {
+  uint64_t packets = 0;
+  uint64_t received = 0;
+  uint64_t wins = 0;
+  uint64_t duplicates = 0;
+  uint64_t malformed = 0;
+  uint64_t malformed_by[kMalformedKinds] = {};
+  bool stale = false;
+};
+
+struct ArbiterStats {
+  uint64_t delivered = 0;
+  uint64_t gaps = 0;
+  uint64_t gap_items = 0;
+  uint64_t recovered_by_retransmit = 0;
+  uint64_t requests = 0;
+  uint64_t pending_high = 0;
+  uint64_t overflows = 0;
+};
+
+class FeedArbiter {
+ public:
+  // `now_ms`: the caller's clock (monotonic ms) at creation; lines go stale from then.
+  FeedArbiter(const ArbiterConfig& config, int64_t now_ms);
+
+  // One datagram of `line` (0..lines-1, or `lines` for a retransmission answer), received at
+  // kernel time `ts_ns` (0: unknown) and caller time `now_ms`. `truncated`: the kernel cut it.
+  void OnDatagram(int line, const uint8_t* data, size_t length, bool truncated, int64_t ts_ns,
+                  int64_t now_ms, ArbiterSink* sink);
+
+  // Acts on the clock: stale lines, requests, gaps whose time has come.
+  void Expire(int64_t now_ms, ArbiterSink* sink);
+
+  // When Expire has something to do next (absolute ms), or INT64_MAX.
+  int64_t NextDeadline() const;
+
+  const ArbiterConfig& config() const { return config_; }
+  const ArbiterStats& stats() const { return stats_; }
+  const ArbiterLineStats& line_stats(int line) const { return lines_[line].stats; }
+  size_t pending() const { return pending_.size(); }
+  uint64_t next_sequence() const { return next_; }
+  // Items that a line never supplied but another line did (see RecoveredFromLine in the .cc).
+  uint64_t RecoveredFromLine() const;
+  // The current MoldUDP64 session (kMoldSessionBytes), or null before the first packet.
+  const uint8_t* session() const { return have_session_ ? session_ : nullptr; }
+
+ private:
+  struct Pending {
+    int line;
+    int64_t ts_ns;
+    std::vector<uint8_t> data;
+  };
+  struct Missing {
+    uint64_t to;
+    int64_t deadline;  // INT64_MAX once given up (declared when it reaches the head)
+    uint32_t requests;
+  };
+  struct Line {
+    ArbiterLineStats stats;
+    int64_t last_ms = 0;
+    bool has_last = false;
+    uint64_t last_seq = 0;  // the line's own last number
+    bool in_epoch = true;   // false: still on the stream before a restart / session change
+  };
+
+  void Malformed(int line, ParseStatus status);
+  void OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms, ArbiterSink* sink);
+  // Whether items of `line` starting at `first` belong to the current stream; may start a new
+  // epoch (a restart).
+  bool Admit(int line, uint64_t first, int64_t now_ms, ArbiterSink* sink);
+  void Start(uint64_t first, int64_t now_ms);
+  void OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t length, int64_t ts_ns,
+              int64_t now_ms, ArbiterSink* sink);
+  // A heartbeat or end of session says `next` comes next: what is below it and unseen is missing.
+  void NoteNext(uint64_t next, int64_t now_ms);
+  void AddMissing(uint64_t from, uint64_t to, int64_t deadline, uint32_t requests);
+  void Fill(uint64_t seq);
+  void EraseMissing(std::map<uint64_t, Missing>::iterator it);
+  void Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink);
+  void FirstCopy(int line, uint64_t seq, int64_t ts_ns);
+  // Delivers waiting items from `next` on, and declares given-up ranges that reach the head.
+  void Settle(ArbiterSink* sink);
+  void DeclareHeadGap(ArbiterSink* sink);
+  // Delivers everything that waits (gaps for the holes) and forgets the stream: before a reset.
+  void Flush(ArbiterSink* sink);
+  void NewEpoch(int line, ResetReason reason, const uint8_t* new_session, int64_t now_ms,
+                ArbiterSink* sink);
+  bool TakeRequestToken(int64_t now_ms);
+  void ClearWindow();
+
+  ArbiterConfig config_;
+  ArbiterStats stats_;
+  Line lines_[kMaxFeedLines + 1];
+  int real_mask_;
+
+  bool started_ = false;
+  uint64_t next_ = 0;
+  uint64_t high_ = 0;  // one past the highest number seen
+  std::map<uint64_t, Pending> pending_;
+  std::map<uint64_t, Missing> missing_;     // by first number; disjoint
+  std::set<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline, from) of missing_ not given up
+  ResetReason epoch_reason_ = ResetReason::kRestart;
+
+  bool have_session_ = false;
+  uint8_t session_[kMoldSessionBytes] = {};
+  bool have_previous_ = false;
+  uint8_t previous_[kMoldSessionBytes] = {};
+  bool end_seen_ = false;
+
+  // Request rate: at most requests_per_second per one-second window.
+  int64_t rate_window_ms_ = 0;
+  uint32_t rate_used_ = 0;
+  bool rate_blocked_ = false;
+
+  // The copies of the last kWindow numbers: which lines supplied them (bit per line; bit 15:
+  // the first copy came by retransmission) and the first copy's kernel time, for duplicates'
+  // lag and for recoveredFromLine. Slots are reused by number modulo kWindow.
+  static constexpr size_t kWindow = 1 << 16;
+  static constexpr uint16_t kRetransmitFirst = 0x8000;
+  std::vector<uint64_t> tag_;  // number + 1 of the slot's item, 0: empty
+  std::vector<uint16_t> mask_;
+  std::vector<int64_t> first_ts_;
+  uint64_t recovered_folded_ = 0;  // counted from slots since reused or cleared
+};
+
+}  // namespace mcast

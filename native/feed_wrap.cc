@@ -1,0 +1,360 @@
+#include "feed_wrap.h"
+
+#include <uv.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstring>
+
+#include "addon_data.h"
+#include "batch_layout.h"
+#include "napi_errors.h"
+#include "socket_wrap.h"
+
+namespace mcast {
+
+namespace {
+
+// Positions in the config Float64Array (lib/feed/native.ts writes it).
+enum ConfigIndex : size_t {
+  kCfgLines = 0,
+  kCfgMoldUdp64,
+  kCfgOffset,
+  kCfgSize,
+  kCfgBigEndian,
+  kCfgGapTimeout,
+  kCfgStaleAfter,
+  kCfgMaxPending,
+  kCfgHasStart,
+  kCfgStart,
+  kCfgRetransmit,
+  kCfgRetransmitTimeout,
+  kCfgRetransmitRetries,
+  kCfgRequestsPerSecond,
+  kCfgCount,
+};
+
+constexpr size_t kItemFields = 4;   // seq, line (-1: retransmission), offset in data, length
+constexpr size_t kEventFields = 4;  // kind, a, b, c
+constexpr size_t kEventSessionBytes = 2 * kMoldSessionBytes;  // session, previous
+constexpr size_t kRequestFields = 2;  // from, count
+constexpr size_t kLagFields = 2;      // line, ns
+
+// Event kinds (lib/feed/index.ts reads them).
+constexpr double kEventGap = 0;     // a = from, b = to
+constexpr double kEventStale = 1;   // a = line
+constexpr double kEventResume = 2;  // a = line
+constexpr double kEventReset = 3;   // a = line, b = reason, c = bit 0 session, bit 1 previous
+
+int64_t NowMs() { return static_cast<int64_t>(uv_hrtime() / 1000000); }
+
+template <typename T>
+bool TypedArrayOf(Napi::Value value, napi_typedarray_type type, T** data, size_t* length) {
+  if (!value.IsTypedArray()) return false;
+  Napi::TypedArray array = value.As<Napi::TypedArray>();
+  if (array.TypedArrayType() != type) return false;
+  *data = reinterpret_cast<T*>(static_cast<uint8_t*>(array.ArrayBuffer().Data()) + array.ByteOffset());
+  *length = array.ElementLength();
+  return true;
+}
+
+}  // namespace
+
+Napi::Function FeedWrap::Define(Napi::Env env) {
+  return DefineClass(env, "Feed",
+                     {
+                         InstanceMethod<&FeedWrap::JS_attach>("attach"),
+                         InstanceMethod<&FeedWrap::JS_expire>("expire"),
+                         InstanceMethod<&FeedWrap::JS_stats>("stats"),
+                         InstanceMethod<&FeedWrap::JS_session>("session"),
+                         InstanceMethod<&FeedWrap::JS_close>("close"),
+                     });
+}
+
+FeedWrap::FeedWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FeedWrap>(info) {
+  Napi::Env env = info.Env();
+  addon_ = env.GetInstanceData<AddonData>();
+  double* config = nullptr;
+  size_t config_length = 0;
+  size_t stamps_length = 0;
+  size_t item_length = 0;
+  size_t event_length = 0;
+  size_t event_session_length = 0;
+  size_t request_length = 0;
+  size_t request_session_length = 0;
+  size_t lag_length = 0;
+  if (info.Length() < 10 || !TypedArrayOf(info[0], napi_float64_array, &config, &config_length) ||
+      config_length < kCfgCount || !info[1].IsFunction() || !info[2].IsArrayBuffer() ||
+      !TypedArrayOf(info[3], napi_float64_array, &items_, &item_length) ||
+      !TypedArrayOf(info[4], napi_bigint64_array, &stamps_, &stamps_length) ||
+      !TypedArrayOf(info[5], napi_float64_array, &events_, &event_length) ||
+      !TypedArrayOf(info[6], napi_uint8_array, &event_sessions_, &event_session_length) ||
+      !TypedArrayOf(info[7], napi_float64_array, &requests_, &request_length) ||
+      !TypedArrayOf(info[8], napi_uint8_array, &request_sessions_, &request_session_length) ||
+      !TypedArrayOf(info[9], napi_float64_array, &lags_, &lag_length)) {
+    ThrowArgType(env, "(config, onFlush, data, items, stamps, events, eventSessions, requests, "
+                      "requestSessions, lags)");
+    return;
+  }
+  item_capacity_ = std::min(item_length / kItemFields, stamps_length);
+  event_capacity_ = std::min(event_length / kEventFields, event_session_length / kEventSessionBytes);
+  request_capacity_ =
+      std::min(request_length / kRequestFields, request_session_length / kMoldSessionBytes);
+  lag_capacity_ = lag_length / kLagFields;
+  Napi::ArrayBuffer data = info[2].As<Napi::ArrayBuffer>();
+  data_ = static_cast<uint8_t*>(data.Data());
+  data_bytes_ = data.ByteLength();
+  if (item_capacity_ == 0 || event_capacity_ == 0 || request_capacity_ == 0 ||
+      lag_capacity_ == 0 || data_bytes_ < 65536) {
+    ThrowArgType(env, "buffers of at least one entry each and 64 KiB of data");
+    return;
+  }
+  data_ref_ = Napi::Persistent(data);
+  Napi::Object arrays = Napi::Object::New(env);
+  for (uint32_t i = 3; i < 10; i++) arrays.Set(i, info[i]);
+  arrays_ref_ = Napi::Persistent(arrays);
+  on_flush_ = Napi::Persistent(info[1].As<Napi::Function>());
+
+  ArbiterConfig c;
+  c.lines = std::clamp(static_cast<int>(config[kCfgLines]), 1, kMaxFeedLines);
+  c.moldudp64 = config[kCfgMoldUdp64] != 0;
+  c.field.offset = static_cast<uint32_t>(config[kCfgOffset]);
+  c.field.size = config[kCfgSize] == 4 ? 4 : 8;
+  c.field.big_endian = config[kCfgBigEndian] != 0;
+  c.gap_timeout_ms = static_cast<int64_t>(config[kCfgGapTimeout]);
+  c.stale_after_ms = static_cast<int64_t>(config[kCfgStaleAfter]);
+  c.max_pending = static_cast<size_t>(config[kCfgMaxPending]);
+  c.has_start = config[kCfgHasStart] != 0;
+  c.start = static_cast<uint64_t>(config[kCfgStart]);
+  c.retransmit = config[kCfgRetransmit] != 0;
+  c.retransmit_timeout_ms = static_cast<int64_t>(config[kCfgRetransmitTimeout]);
+  c.retransmit_retries = static_cast<uint32_t>(config[kCfgRetransmitRetries]);
+  c.requests_per_second = static_cast<uint32_t>(config[kCfgRequestsPerSecond]);
+  arbiter_ = std::make_unique<FeedArbiter>(c, NowMs());
+  napi_async_init(env, Value(), Napi::String::New(env, "mcast.Feed"), &async_context_);
+}
+
+FeedWrap::~FeedWrap() {
+  if (async_context_ != nullptr) napi_async_destroy(Env(), async_context_);
+}
+
+// attach(nativeSocket, line): the socket's drained batches come here as `line`
+// (lines = the retransmission socket).
+Napi::Value FeedWrap::JS_attach(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[1].IsNumber()) return ThrowArgType(env, "(socket, line)");
+  Napi::Object object = info[0].As<Napi::Object>();
+  if (!object.InstanceOf(addon_->socket_constructor.Value())) return ThrowArgType(env, "a native socket");
+  const int line = info[1].As<Napi::Number>().Int32Value();
+  if (line < 0 || line > arbiter_->config().lines) return ThrowArgType(env, "a line index");
+  SocketWrap* socket = Napi::ObjectWrap<SocketWrap>::Unwrap(object);
+  socket->SetConsumer(closed_ ? nullptr : this, line, Value());
+  return env.Undefined();
+}
+
+bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
+                           const uint8_t* records, int count) {
+  if (closed_) return false;
+  const int64_t now = NowMs();
+  for (int i = 0; i < count && !closed_; i++) {
+    const uint8_t* record = records + static_cast<size_t>(i) * layout::kRecordBytes;
+    int32_t fields[layout::kDropCount + 1];
+    std::memcpy(fields, record, sizeof(fields));
+    const auto size = static_cast<uint32_t>(fields[layout::kSize]);
+    const auto offset = static_cast<uint32_t>(fields[layout::kOffset]);
+    if (offset > slab_bytes || slab_bytes - offset < size) continue;  // never trusted
+    int64_t ts = 0;
+    if ((fields[layout::kFlags] & layout::kFlagTimestamp) != 0) {
+      uint64_t raw = 0;
+      std::memcpy(&raw, record + layout::kTimestampByte, sizeof(raw));
+      ts = static_cast<int64_t>(raw);
+    }
+    const bool truncated = (fields[layout::kFlags] & layout::kFlagTruncated) != 0;
+    arbiter_->OnDatagram(line, slab + offset, size, truncated, ts, now, this);
+  }
+  return !closed_;
+}
+
+void FeedWrap::OnDrainEnd() {
+  if (closed_) return;
+  arbiter_->Expire(NowMs(), this);
+  Flush();
+}
+
+// expire() -> ms until the arbiter next needs the clock, or -1: called by the feed's timer.
+Napi::Value FeedWrap::JS_expire(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (closed_ || in_callback_) return Napi::Number::New(env, -1);
+  const int64_t now = NowMs();
+  arbiter_->Expire(now, this);
+  Flush();
+  return Napi::Number::New(env, NextDelay(NowMs()));
+}
+
+double FeedWrap::NextDelay(int64_t now_ms) const {
+  const int64_t next = arbiter_->NextDeadline();
+  if (next == INT64_MAX) return -1;
+  return static_cast<double>(std::max<int64_t>(0, next - now_ms));
+}
+
+void FeedWrap::Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t length,
+                       int64_t ts_ns) {
+  if (closed_) return;
+  // Events queued before this item must reach JS before it.
+  if (event_count_ > 0 || item_count_ == item_capacity_ || data_bytes_ - data_used_ < length) {
+    Flush();
+    if (closed_) return;
+  }
+  const size_t kept = std::min<size_t>(length, data_bytes_ - data_used_);
+  std::memcpy(data_ + data_used_, data, kept);
+  double* item = items_ + item_count_ * kItemFields;
+  item[0] = static_cast<double>(seq);
+  item[1] = line >= arbiter_->config().lines ? -1 : line;
+  item[2] = static_cast<double>(data_used_);
+  item[3] = static_cast<double>(kept);
+  stamps_[item_count_] = ts_ns;
+  item_count_++;
+  data_used_ += kept;
+}
+
+double* FeedWrap::NextEvent() {
+  if (event_count_ == event_capacity_) Flush();
+  if (closed_ || event_count_ == event_capacity_) return nullptr;
+  return events_ + (event_count_++) * kEventFields;
+}
+
+void FeedWrap::Gap(uint64_t from, uint64_t to) {
+  double* e = NextEvent();
+  if (e == nullptr) return;
+  e[0] = kEventGap;
+  e[1] = static_cast<double>(from);
+  e[2] = static_cast<double>(to);
+  e[3] = 0;
+}
+
+void FeedWrap::Stale(int line) {
+  double* e = NextEvent();
+  if (e == nullptr) return;
+  e[0] = kEventStale;
+  e[1] = line;
+  e[2] = e[3] = 0;
+}
+
+void FeedWrap::Resume(int line) {
+  double* e = NextEvent();
+  if (e == nullptr) return;
+  e[0] = kEventResume;
+  e[1] = line;
+  e[2] = e[3] = 0;
+}
+
+void FeedWrap::Reset(int line, ResetReason reason, const uint8_t* session,
+                     const uint8_t* previous) {
+  double* e = NextEvent();
+  if (e == nullptr) return;
+  const size_t index = event_count_ - 1;
+  uint8_t* bytes = event_sessions_ + index * kEventSessionBytes;
+  if (session != nullptr) std::memcpy(bytes, session, kMoldSessionBytes);
+  if (previous != nullptr) std::memcpy(bytes + kMoldSessionBytes, previous, kMoldSessionBytes);
+  e[0] = kEventReset;
+  e[1] = line;
+  e[2] = static_cast<int>(reason);
+  e[3] = (session != nullptr ? 1 : 0) | (previous != nullptr ? 2 : 0);
+}
+
+void FeedWrap::Request(const uint8_t* session, uint64_t from, uint16_t count) {
+  if (closed_) return;
+  if (request_count_ == request_capacity_) Flush();
+  if (closed_ || request_count_ == request_capacity_) return;
+  std::memcpy(request_sessions_ + request_count_ * kMoldSessionBytes, session, kMoldSessionBytes);
+  double* r = requests_ + request_count_ * kRequestFields;
+  r[0] = static_cast<double>(from);
+  r[1] = count;
+  request_count_++;
+}
+
+void FeedWrap::Lag(int line, int64_t ns) {
+  if (closed_) return;
+  if (lag_count_ == lag_capacity_) Flush();
+  if (closed_ || lag_count_ == lag_capacity_) return;
+  double* l = lags_ + lag_count_ * kLagFields;
+  l[0] = line;
+  l[1] = static_cast<double>(ns);
+  lag_count_++;
+}
+
+void FeedWrap::Flush() {
+  if (closed_ || in_callback_) return;
+  if (item_count_ == 0 && event_count_ == 0 && request_count_ == 0 && lag_count_ == 0) return;
+  Napi::Env env = Env();
+  Napi::HandleScope scope(env);
+  napi_value args[5] = {
+      Napi::Number::New(env, static_cast<double>(item_count_)),
+      Napi::Number::New(env, static_cast<double>(event_count_)),
+      Napi::Number::New(env, static_cast<double>(request_count_)),
+      Napi::Number::New(env, static_cast<double>(lag_count_)),
+      Napi::Number::New(env, NextDelay(NowMs())),
+  };
+  napi_value fn = on_flush_.Value();
+  in_callback_ = true;
+  // A listener that threw is reported as uncaught (as for any EventEmitter); the feed goes on.
+  CallReportingErrors(env, async_context_, Value(), fn, 5, args);
+  in_callback_ = false;
+  item_count_ = 0;
+  data_used_ = 0;
+  event_count_ = 0;
+  request_count_ = 0;
+  lag_count_ = 0;
+}
+
+// stats(out: Float64Array(11 + 11 * lines))
+Napi::Value FeedWrap::JS_stats(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  double* out = nullptr;
+  size_t length = 0;
+  const int lines = arbiter_->config().lines;
+  if (!TypedArrayOf(info[0], napi_float64_array, &out, &length) ||
+      length < 11 + 11 * static_cast<size_t>(lines)) {
+    return ThrowArgType(env, "a Float64Array(11 + 11 * lines)");
+  }
+  const ArbiterStats& s = arbiter_->stats();
+  out[0] = static_cast<double>(s.delivered);
+  out[1] = static_cast<double>(s.gaps);
+  out[2] = static_cast<double>(s.gap_items);
+  out[3] = static_cast<double>(arbiter_->RecoveredFromLine());
+  out[4] = static_cast<double>(s.recovered_by_retransmit);
+  out[5] = static_cast<double>(s.requests);
+  out[6] = static_cast<double>(arbiter_->pending());
+  out[7] = static_cast<double>(s.pending_high);
+  out[8] = static_cast<double>(s.overflows);
+  out[9] = static_cast<double>(arbiter_->next_sequence());
+  out[10] = arbiter_->session() != nullptr ? 1 : 0;
+  for (int i = 0; i < lines; i++) {
+    const ArbiterLineStats& l = arbiter_->line_stats(i);
+    double* o = out + 11 + 11 * static_cast<size_t>(i);
+    o[0] = static_cast<double>(l.packets);
+    o[1] = static_cast<double>(l.received);
+    o[2] = static_cast<double>(l.wins);
+    o[3] = static_cast<double>(l.duplicates);
+    o[4] = static_cast<double>(l.malformed);
+    for (int k = 0; k < kMalformedKinds; k++) o[5 + k] = static_cast<double>(l.malformed_by[k]);
+    o[10] = l.stale ? 1 : 0;
+  }
+  return env.Undefined();
+}
+
+// session() -> the current MoldUDP64 session as latin1 text, or undefined
+Napi::Value FeedWrap::JS_session(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t* session = arbiter_->session();
+  if (session == nullptr) return env.Undefined();
+  return Napi::Buffer<uint8_t>::Copy(env, session, kMoldSessionBytes);
+}
+
+Napi::Value FeedWrap::JS_close(const Napi::CallbackInfo& info) {
+  closed_ = true;
+  on_flush_.Reset();
+  return info.Env().Undefined();
+}
+
+}  // namespace mcast

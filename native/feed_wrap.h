@@ -1,0 +1,86 @@
+// The JS-visible feed (lib/feed): owns a FeedArbiter, takes the drained batches of its line
+// sockets in native code (BatchConsumer) and calls JS once per drain with the unique items in
+// order, copied back to back into a preallocated buffer, and the events. Duplicates never reach
+// JS. Argument checks here are only a guard; lib/feed/options.ts validates everything.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "batch_consumer.h"
+#include "feed_arbiter.h"
+
+namespace mcast {
+
+struct AddonData;
+
+class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, private ArbiterSink {
+ public:
+  static Napi::Function Define(Napi::Env env);
+
+  // new Feed(config: Float64Array, onFlush: Function, data: ArrayBuffer, items: Float64Array,
+  //          stamps: BigInt64Array, events: Float64Array, eventSessions: Uint8Array,
+  //          requests: Float64Array, requestSessions: Uint8Array, lags: Float64Array)
+  // onFlush(items, events, requests, lags, nextDelayMs) with `this` undefined.
+  explicit FeedWrap(const Napi::CallbackInfo& info);
+  ~FeedWrap() override;
+
+  bool OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes, const uint8_t* records,
+                   int count) override;
+  void OnDrainEnd() override;
+
+ private:
+  Napi::Value JS_attach(const Napi::CallbackInfo& info);
+  Napi::Value JS_expire(const Napi::CallbackInfo& info);
+  Napi::Value JS_stats(const Napi::CallbackInfo& info);
+  Napi::Value JS_session(const Napi::CallbackInfo& info);
+  Napi::Value JS_close(const Napi::CallbackInfo& info);
+
+  void Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t length,
+               int64_t ts_ns) override;
+  void Gap(uint64_t from, uint64_t to) override;
+  void Stale(int line) override;
+  void Resume(int line) override;
+  void Reset(int line, ResetReason reason, const uint8_t* session,
+             const uint8_t* previous) override;
+  void Request(const uint8_t* session, uint64_t from, uint16_t count) override;
+  void Lag(int line, int64_t ns) override;
+
+  // Room for one more event: flushes when the list is full.
+  double* NextEvent();
+  // Calls JS with what is buffered (nothing when closed or empty).
+  void Flush();
+  double NextDelay(int64_t now_ms) const;
+
+  AddonData* addon_ = nullptr;
+  std::unique_ptr<FeedArbiter> arbiter_;
+  Napi::FunctionReference on_flush_;
+  napi_async_context async_context_ = nullptr;
+  bool closed_ = false;
+  bool in_callback_ = false;
+
+  Napi::Reference<Napi::ArrayBuffer> data_ref_;
+  Napi::ObjectReference arrays_ref_;  // the typed arrays, kept alive while native code writes them
+  uint8_t* data_ = nullptr;
+  size_t data_bytes_ = 0;
+  double* items_ = nullptr;
+  int64_t* stamps_ = nullptr;
+  size_t item_capacity_ = 0;
+  double* events_ = nullptr;
+  uint8_t* event_sessions_ = nullptr;
+  size_t event_capacity_ = 0;
+  double* requests_ = nullptr;
+  uint8_t* request_sessions_ = nullptr;
+  size_t request_capacity_ = 0;
+  double* lags_ = nullptr;
+  size_t lag_capacity_ = 0;
+
+  size_t item_count_ = 0;
+  size_t data_used_ = 0;
+  size_t event_count_ = 0;
+  size_t request_count_ = 0;
+  size_t lag_count_ = 0;
+};
+
+}  // namespace mcast

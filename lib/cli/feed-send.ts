@@ -7,7 +7,7 @@ import { FeedSender, type FeedSenderOptions } from '../feed/sender';
 import type { SequenceFormat } from '../feed/types';
 import { type CommandSpec, EXIT, type ParsedArgs, UsageError } from './args';
 import { FORMAT_HELP, LINE_HELP, type LineArg, parseFormat, parseLines, parseRanges } from './feed-values';
-import { type Command, type Io, onStopSignal, println, signalExitCode } from './io';
+import { type Command, type Io, onStopSignal, println, signalExitCode, sleep } from './io';
 import { monotonicNs, Pacer } from './pacer';
 import { hostPort, parseInteger, parsePort, parsePositiveNumber, parseTTL } from './values';
 
@@ -22,6 +22,7 @@ const spec: CommandSpec = {
     { name: 'sequence', value: 'FORMAT', help: 'moldudp64 (default), u32be@OFFSET, u32le@OFFSET, u64be@OFFSET, u64le@OFFSET' },
     { name: 'count', short: 'c', value: 'N', help: `items to send (default ${DEFAULT_COUNT})` },
     { name: 'start', value: 'N', help: 'number of the first item (default 1)' },
+    { name: 'begin-at', value: 'UNIX_MS', help: 'wait until this wall-clock time (ms since the epoch) to begin: senders on several hosts start together' },
     { name: 'rate', short: 'r', value: 'IPS', help: 'at most IPS items per second (default: as fast as the kernel takes them)' },
     { name: 'messages', value: 'N', help: 'moldudp64: messages per packet (default 1)' },
     { name: 'size', value: 'BYTES', help: 'moldudp64: bytes per message (default 8); fixed field: bytes per datagram (default 64)' },
@@ -43,7 +44,7 @@ const spec: CommandSpec = {
     LINE_HELP,
     FORMAT_HELP,
     'Each item holds its own number (MoldUDP64: the message starts with it as u64 big-endian; a fixed field: the\n' +
-      'counter), so two feed-send runs on two hosts send the same stream. Bursts of up to 64 packets leave as one\n' +
+      'counter), so two feed-send runs on two hosts send the same stream. Bursts (about 1 ms of --rate, at most 64 packets) leave as one\n' +
       'sendBatch (UDP_SEGMENT where the kernel has it). A line with drops gets its packets without those numbers\n' +
       '(MoldUDP64: one packet per run of kept messages).',
     'stderr: where it sends, "sent N items" when done (per line: items, packets, dropped), and with --serve\n' +
@@ -62,6 +63,7 @@ interface FeedSendOptions {
   count: number;
   start: number;
   rate: number | undefined;
+  beginAt: number | undefined;
   newSession: { after: number; name: string } | undefined;
   endOfSession: boolean;
   serve: number | undefined;
@@ -114,6 +116,7 @@ function options(args: ParsedArgs): FeedSendOptions {
     count: get('count') === undefined ? DEFAULT_COUNT : parseInteger('--count', get('count') ?? '', 1, Number.MAX_SAFE_INTEGER),
     start: get('start') === undefined ? 1 : parseInteger('--start', get('start') ?? '', 0, Number.MAX_SAFE_INTEGER),
     rate: get('rate') === undefined ? undefined : parsePositiveNumber('--rate', get('rate') ?? ''),
+    beginAt: get('begin-at') === undefined ? undefined : parseInteger('--begin-at', get('begin-at') ?? '', 0, Number.MAX_SAFE_INTEGER),
     newSession,
     endOfSession: args.flags.has('end-of-session'),
     serve,
@@ -172,16 +175,30 @@ async function run(args: ParsedArgs, io: Io): Promise<number> {
       const port = sender.serve(o.serve, { answer: o.answer });
       println(io.stderr, `serving re-requests on port ${port}${o.answer ? '' : ' (never answering: --no-answer)'}`);
     }
+    if (o.beginAt !== undefined && o.beginAt > Date.now()) await sleep(o.beginAt - Date.now());
     const pacer = new Pacer();
     const startNs = monotonicNs();
-    const pace = o.rate === undefined ? undefined : (sent: number): Promise<void> => pacer.waitUntil(startNs + (sent / (o.rate ?? 1)) * 1e9);
+    // Deadlines are absolute (no drift); the wait sleeps on a timer without the Pacer's final
+    // spin (a sender paced at 1 ms bursts would spin all the time), and a late wake-up sends the
+    // items due by then in the next bursts. The Pacer keeps the lateness for the summary.
+    const pace =
+      o.rate === undefined
+        ? undefined
+        : async (sent: number): Promise<void> => {
+            const deadline = startNs + (sent / (o.rate ?? 1)) * 1e9;
+            const early = deadline - monotonicNs();
+            if (early > 0) await sleep(early / 1e6);
+            pacer.record(monotonicNs() - deadline);
+          };
+    // A paced burst holds about a millisecond of items (at least one packet, at most 64).
+    const burstPackets = o.rate === undefined ? 64 : Math.ceil(o.rate / 1000 / sender.itemsPerPacket);
     let sent = 0;
     const sendRun = async (first: number, count: number): Promise<void> => {
       // One call per 4096 items, so that Ctrl-C stops a long run promptly.
       for (let done = 0; done < count && stopped === undefined; done += 4096) {
         const n = Math.min(4096, count - done);
         const base = sent;
-        await sender.send(first + done, n, pace === undefined ? undefined : (k) => pace(base + k));
+        await sender.send(first + done, n, pace === undefined ? undefined : (k) => pace(base + k), burstPackets);
         sent += n;
       }
     };
@@ -196,7 +213,8 @@ async function run(args: ParsedArgs, io: Io): Promise<number> {
     } else await sendRun(o.start, o.count);
     if (o.endOfSession && stopped === undefined) sender.endSession();
     const seconds = (monotonicNs() - startNs) / 1e9;
-    println(io.stderr, `sent ${sent} items in ${seconds.toFixed(3)} s: ${perLine(o, sender)}`);
+    const late = o.rate === undefined ? '' : ` (bursts late by p50 ${(pacer.report().p50Ns / 1000).toFixed(0)} µs, p99 ${(pacer.report().p99Ns / 1000).toFixed(0)} µs)`;
+    println(io.stderr, `sent ${sent} items in ${seconds.toFixed(3)} s${late}: ${perLine(o, sender)}`);
     const lingerMs = o.lingerMs ?? (o.serve !== undefined ? Infinity : 0);
     if (lingerMs > 0 && stopped === undefined) {
       await new Promise<void>((resolve) => {

@@ -4,7 +4,7 @@
  * order (which line's copy won), and each gap, reset and stale line; a statistics summary goes to
  * stderr every second and at exit. --count N exits 0 after N items, --timeout S exits 1.
  */
-import { createFeed } from '../feed/index';
+import { createFeed } from '../index';
 import type { FeedBatch, FeedGap, FeedLine, FeedLineEvent, FeedOptions, FeedReset, FeedStats } from '../feed/types';
 import { type CommandSpec, EXIT, type ParsedArgs, UsageError } from './args';
 import { FORMAT_HELP, LINE_HELP, type LineArg, parseFormat, parseLines } from './feed-values';

@@ -273,29 +273,31 @@ export class FeedSender {
 
   /**
    * Sends items [first, first + count) on every line (minus each line's drops), in bursts of
-   * up to 64 packets. Resolves when the kernel has taken them all. `pace(items)` is awaited
-   * before each burst with the number of items sent so far (rate limiting).
+   * `burstPackets` packets (1 to 64, default 64). Resolves when the kernel has taken them all.
+   * `pace(items)` is awaited before each burst with the number of items sent so far (rate
+   * limiting: a paced sender keeps bursts small, so that a slow rate is not a few big bursts).
    */
-  async send(first: number, count: number, pace?: (itemsSent: number) => Promise<void>): Promise<void> {
-    const burstItems = BURST_PACKETS * this.#perPacket;
+  async send(first: number, count: number, pace?: (itemsSent: number) => Promise<void>, burstPackets = BURST_PACKETS): Promise<void> {
+    const burst = Math.max(1, Math.min(BURST_PACKETS, Math.floor(burstPackets)));
+    const burstItems = burst * this.#perPacket;
     for (let done = 0; done < count; done += burstItems) {
       if (pace !== undefined) await pace(done);
       const start = first + done;
       const items = Math.min(burstItems, count - done);
       const packets = Math.ceil(items / this.#perPacket);
+      let shortened = -1; // the last packet of a run may hold fewer items
       for (let p = 0; p < packets; p++) {
         const n = Math.min(this.#perPacket, items - p * this.#perPacket);
         const length = this.#encode(this.#slab, p * this.#packetBytes, start + p * this.#perPacket, n);
-        if (length !== this.#packetBytes) this.#views[p] = this.#slab.subarray(p * this.#packetBytes, p * this.#packetBytes + length);
+        if (length !== this.#packetBytes) {
+          this.#views[p] = this.#slab.subarray(p * this.#packetBytes, p * this.#packetBytes + length);
+          shortened = p;
+        }
       }
       await Promise.all(this.#lines.map((_, line) => this.#sendBurst(line, start, items, packets)));
-      if (items < burstItems) this.#restoreViews(packets);
+      if (shortened >= 0) this.#views[shortened] = this.#slab.subarray(shortened * this.#packetBytes, (shortened + 1) * this.#packetBytes);
       this.nextSequence = start + items;
     }
-  }
-
-  #restoreViews(packets: number): void {
-    for (let p = 0; p < packets; p++) this.#views[p] = this.#slab.subarray(p * this.#packetBytes, (p + 1) * this.#packetBytes);
   }
 
   async #sendBurst(line: number, start: number, items: number, packets: number): Promise<void> {

@@ -166,12 +166,12 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
       return;
     }
     Fill(seq);
-    if (line == config_.lines) stats_.recovered_by_retransmit++;
   } else {
     if (seq > high_) AddMissing(high_, seq - 1, now_ms + config_.gap_timeout_ms, 0);
     high_ = seq + 1;
   }
   FirstCopy(line, seq, ts_ns);
+  if (line == config_.lines) stats_.recovered_by_retransmit++;
   if (seq == next_) {
     stats_.delivered++;
     next_++;

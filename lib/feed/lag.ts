@@ -30,6 +30,8 @@ export class LagRecorder {
   summary(line: number): FeedLag | undefined {
     const h = this.#histograms[line];
     if (h === undefined || h.totalCount === 0) return undefined;
-    return { samples: h.totalCount, p50: h.getValueAtPercentile(50), p99: h.getValueAtPercentile(99), max: h.maxValue };
+    // A percentile is its bucket's highest value (3 digits): never above the exact maximum.
+    const max = h.maxValue;
+    return { samples: h.totalCount, p50: Math.min(h.getValueAtPercentile(50), max), p99: Math.min(h.getValueAtPercentile(99), max), max };
   }
 }

@@ -29,9 +29,11 @@
 #include "batch_layout.h"
 #include "cmsg_decode.h"
 #include "drain.h"
+#include "feed_arbiter.h"
 #include "gro_split.h"
 #include "link_messages.h"
 #include "linux_options.h"
+#include "moldudp64.h"
 #include "recv_batch.h"
 #include "send_batch.h"
 #include "socket_ops.h"
@@ -939,6 +941,10 @@ SOCKET_TEST(MembershipByInterfaceAddress) {
   EXPECT(mcast::ChangeMembership(fd6, AF_INET6, MembershipOp::kJoin, group, nullptr, 0, &loopback) == 0);
   close(fd6);
 }
+
+// ---- feeds -----------------------------------------------------------------------------------
+
+#include "feed_cases.h"  // NOLINT(bugprone-suspicious-include): test cases of the feed, in this registry
 
 }  // namespace
 

@@ -4,6 +4,9 @@
 // feed over both lines (createFeed: native arbitration, one JS call per drain with the unique
 // items) or one plain 'batch' socket reading line A alone. Both count items the same way (a
 // MoldUDP64 packet's count field, or one per datagram; the feed hands out each item once).
+// A third receiver, two plain 'batch' sockets reading both lines without arbitration, separates
+// what arbitration costs from what receiving every item twice costs (the second line's copies go
+// through the kernel and recvmmsg whoever reads them).
 //
 // Per run: delivered items per second of receiver CPU time (user + system, all threads, from
 // the first item to the last), CPU ns per item, kernel drops; the metric is the feed's CPU per
@@ -38,17 +41,20 @@ function variants(config) {
   ];
 }
 
-/** One run: the single-socket baseline, then the feed, on the same stream. */
+/** One run: the single-socket baseline, the two-socket one, then the feed, on the same stream. */
 async function run(bench, params) {
   const single = await receiverRun(bench, 'single', params);
+  const pair = await receiverRun(bench, 'pair', params);
   const feed = await receiverRun(bench, 'feed', params);
-  const ratio = single.cpu_ns_per_item > 0 && feed.cpu_ns_per_item > 0 ? feed.cpu_ns_per_item / single.cpu_ns_per_item : null;
+  const over = (base) => (base.cpu_ns_per_item > 0 && feed.cpu_ns_per_item > 0 ? feed.cpu_ns_per_item / base.cpu_ns_per_item : null);
+  const ratio = over(single);
+  const ratioPair = over(pair);
   bench.env.log(
     `  feed ${params.title}: feed ${fmtRate(feed.items_per_cpu_second)} items/CPU-s (${fmt(feed.cpu_ns_per_item)} ns/item, ${feed.delivered} delivered, ` +
       `kernel drops ${feed.kernel_drops}) vs one line ${fmtRate(single.items_per_cpu_second)} (${fmt(single.cpu_ns_per_item)} ns/item, kernel drops ${single.kernel_drops}): ` +
-      `×${ratio === null ? '—' : ratio.toFixed(3)}; pending high ${feed.pending_high}, RSS peak ${(feed.rss_peak / 2 ** 20).toFixed(1)} MiB (+${(feed.rss_growth / 2 ** 20).toFixed(1)} MiB)`,
+      `×${ratio === null ? '—' : ratio.toFixed(3)}; vs two plain sockets ${fmt(pair.cpu_ns_per_item)} ns/item (drops ${pair.kernel_drops}): ×${ratioPair === null ? '—' : ratioPair.toFixed(3)}; pending high ${feed.pending_high}, RSS peak ${(feed.rss_peak / 2 ** 20).toFixed(1)} MiB (+${(feed.rss_growth / 2 ** 20).toFixed(1)} MiB)`,
   );
-  return { ratio, feed, single };
+  return { ratio, ratioPair, feed, single, pair };
 }
 
 const fmt = (x) => (typeof x === 'number' ? x.toFixed(0) : '—');
@@ -93,7 +99,7 @@ export const feedCase = {
   only: ['mcast-batch'],
   reference: null,
   variants,
-  describe: (p) => `feed ${p.title}: ${p.items} items on two lines, sender flat out (GSO); feed over both lines vs one 'batch' socket on line A`,
+  describe: (p) => `feed ${p.title}: ${p.items} items on two lines, sender flat out (GSO); feed over both lines vs one 'batch' socket on line A, and vs two on both lines`,
   repeats: (config) => config.repeats,
   run: (bench, _c, p) => run(bench, p),
   metrics: {
@@ -107,6 +113,9 @@ export const feedCase = {
       single_items_per_cpu_second: median(good.map((r) => r.single?.items_per_cpu_second)),
       single_cpu_ns_per_item: median(good.map((r) => r.single?.cpu_ns_per_item)),
       single_kernel_drops: median(good.map((r) => r.single?.kernel_drops)),
+      pair_cpu_ns_per_item: median(good.map((r) => r.pair.cpu_ns_per_item)),
+      pair_kernel_drops: median(good.map((r) => r.pair.kernel_drops)),
+      ratio_vs_pair: median(good.map((r) => r.ratioPair)),
       feed_pending_high: median(good.map((r) => r.feed.pending_high)),
       feed_rss_peak: median(good.map((r) => r.feed.rss_peak)),
       feed_rss_growth: median(good.map((r) => r.feed.rss_growth)),
@@ -122,6 +131,7 @@ export const feedCase = {
     notes: (r) =>
       `feed ${fmt(r.extra.feed_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.feed_items_per_cpu_second)} items/CPU-s, kernel drops ${fmt(r.extra.feed_kernel_drops)}, gap items ${fmt(r.extra.feed_gap_items)}), ` +
       `one line ${fmt(r.extra.single_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.single_items_per_cpu_second)}, drops ${fmt(r.extra.single_kernel_drops)}); ` +
+      `two plain sockets ${fmt(r.extra.pair_cpu_ns_per_item)} ns/item (drops ${fmt(r.extra.pair_kernel_drops)}): feed ×${r.extra.ratio_vs_pair?.toFixed(3) ?? '—'}; ` +
       `pending high ${fmt(r.extra.feed_pending_high)}, RSS peak ${(r.extra.feed_rss_peak / 2 ** 20).toFixed(1)} MiB; target ≤ ×1.15: ${r.extra.met === null ? '—' : r.extra.met ? 'met' : 'NOT met'}`,
   },
 };
@@ -204,25 +214,37 @@ async function receiver(o) {
   };
   let stats;
   let close;
-  if (o.mode === 'single') {
-    const socket = mcast.createSocket({ port: o.port, recvBufferSize: o.rcvbuf, batchSize: 64 });
-    socket.join(GROUP_A, { interface: o.ifindex });
-    const mold = o.format === 'mold';
-    socket.on('batch', (b) => {
-      mark();
-      const buf = b.buffer;
-      // The same work per datagram the feed does before it can arbitrate: find its number(s).
-      for (let i = 0; i < b.count; i++) {
-        const at = b.offset(i);
-        if (mold) {
-          const n = buf.readUInt16BE(at + 18);
-          if (n !== 0xffff) items += n;
-        } else if (buf.readUInt32BE(at) > 0) items++;
-      }
-      done();
+  if (o.mode === 'single' || o.mode === 'pair') {
+    // 'pair' reads both lines and counts half of what it reads: the items of one stream.
+    const groups = o.mode === 'single' ? [GROUP_A] : [GROUP_A, GROUP_B];
+    const weight = 1 / groups.length;
+    const sockets = groups.map((group) => {
+      const socket = mcast.createSocket({ port: o.port, recvBufferSize: o.rcvbuf, batchSize: 64 });
+      socket.join(group, { interface: o.ifindex });
+      return socket;
     });
-    stats = () => ({ kernel_drops: socket.stats().kernelDrops });
-    close = () => socket.close();
+    const mold = o.format === 'mold';
+    let read = 0;
+    for (const socket of sockets) {
+      socket.on('batch', (b) => {
+        mark();
+        const buf = b.buffer;
+        // The same work per datagram the feed does before it can arbitrate: find its number(s).
+        for (let i = 0; i < b.count; i++) {
+          const at = b.offset(i);
+          if (mold) {
+            const n = buf.readUInt16BE(at + 18);
+            if (n !== 0xffff) read += n;
+          } else if (buf.readUInt32BE(at) > 0) read++;
+        }
+        items = Math.round(read * weight);
+        done();
+      });
+    }
+    stats = () => ({ kernel_drops: sockets.reduce((a, s) => a + s.stats().kernelDrops, 0) });
+    close = () => {
+      for (const s of sockets) s.close();
+    };
   } else {
     const lines = [GROUP_A, GROUP_B].map((group) => ({ group, port: o.port, interface: o.ifindex }));
     const feed = mcast.createFeed({ lines, sequence: sequenceOf(o), startSequence: 1, recvBufferSize: o.rcvbuf, gapTimeout: 50, maxPending: 1 << 20 });
@@ -231,7 +253,9 @@ async function receiver(o) {
       items += b.count;
       done();
     });
+    let resets = 0;
     feed.on('gap', () => done());
+    feed.on('reset', () => resets++);
     stats = () => {
       const s = feed.stats();
       return {
@@ -242,6 +266,8 @@ async function receiver(o) {
         duplicates: s.lines.map((l) => l.duplicates),
         wins: s.lines.map((l) => l.wins),
         next_sequence: s.nextSequence,
+        resets,
+        recovered_from_line: s.recoveredFromLine,
       };
     };
     close = () => feed.close();

@@ -522,7 +522,7 @@ describe('mcast feed and mcast feed-send', () => {
     const port = uniquePort();
     const GA = '239.94.6.1';
     const GB = '239.94.6.2';
-    const rx: Running = spawnMcast(bed.net.self, ['feed', `${GA}:${port}@${ethA}`, `${GB}:${port}@${ethB}`, '--sequence', 'moldudp64', '--json', '--count', '190', '--start', '1', '--gap-timeout', '100', '--timeout', '20']);
+    const rx: Running = spawnMcast(bed.net.self, ['feed', `${GA}:${port}@${ethA}`, `${GB}:${port}@${ethB}`, '--sequence', 'moldudp64', '--json', '--count', '190', '--start', '1', '--gap-timeout', '1500', '--timeout', '20']);
     await rx.waitStderr('feed: joined');
     const args = ['--begin-at', String(Date.now() + 1000), '--messages', '10', '--count', '200', '--rate', '5000', '--linger', '0.3', '--heartbeat', '20'];
     await Promise.all([
@@ -539,6 +539,25 @@ describe('mcast feed and mcast feed-send', () => {
     expect(items.filter((r) => r.seq! >= 31 && r.seq! <= 40).every((r) => r.line === 0)).toBe(true);
     expect(records.filter((r) => r.gap !== undefined).map((r) => r.gap)).toEqual([{ from: 21, to: 30, session: 'SESSION001' }]);
     expect(rx.stderr).toMatch(/feed: delivered 190, gaps 1 \(10 items\)/);
+  });
+
+  it('IPv6 lines ([GROUP]:PORT@IFACE): mcast feed arbitrates what feed-send sends on two links', async () => {
+    const port = uniquePort();
+    const GA = 'ff15::94:1';
+    const GB = 'ff15::94:2';
+    const rx: Running = spawnMcast(bed.net.self, ['feed', `[${GA}]:${port}@${ethA}`, `[${GB}]:${port}@${ethB}`, '--sequence', 'u64le@8', '--json', '--count', '100', '--start', '1', '--gap-timeout', '3000', '--timeout', '20']);
+    await rx.waitStderr('feed: joined');
+    const args = ['--begin-at', String(Date.now() + 1000), '--sequence', 'u64le@8', '--size', '100', '--count', '100', '--rate', '5000'];
+    await Promise.all([
+      feedSend(sa, [`[${GA}]:${port}@${bed.links[0].peer.ifname}`, ...args, '--drop', '0:1-50']),
+      feedSend(sb, [`[${GB}]:${port}@${bed.links[1].peer.ifname}`, ...args, '--drop', '0:51-100']),
+    ]);
+    const { code } = await rx.wait(20_000);
+    expect(code, rx.describe()).toBe(0);
+    const items = rx.lines.map((l) => JSON.parse(l) as { seq?: number; line?: number; size?: number }).filter((r) => r.seq !== undefined);
+    expect(items.map((r) => r.seq)).toEqual(Array.from({ length: 100 }, (_, i) => i + 1));
+    expect(items.map((r) => r.line)).toEqual([...Array<number>(50).fill(1), ...Array<number>(50).fill(0)]);
+    expect(items.every((r) => r.size === 100)).toBe(true);
   });
 
   it('mcast feed --timeout exits 1 when --count items did not come', async () => {

@@ -35,9 +35,9 @@ function variants(config) {
   const scale = config.mode === 'smoke' ? 0.01 : config.mode === 'quick' ? 0.5 : 1;
   const n = (x) => Math.max(10_000, Math.round(x * scale));
   return [
-    { label: '64 B fixed', title: '64 B fixed', format: 'fixed', size: 64, messages: 1, items: n(2_000_000) },
-    { label: 'MoldUDP64 20×32 B', title: 'MoldUDP64 20×32 B', format: 'mold', size: 32, messages: 20, items: n(6_000_000) },
-    { label: 'MoldUDP64, 10% loss on A', title: 'MoldUDP64 20×32 B, 10% loss on A', format: 'mold', size: 32, messages: 20, items: n(6_000_000), loss: true },
+    { label: '64 B fixed', title: '64 B fixed', format: 'fixed', size: 64, messages: 1, items: n(1_000_000) },
+    { label: 'MoldUDP64 20×32 B', title: 'MoldUDP64 20×32 B', format: 'mold', size: 32, messages: 20, items: n(3_000_000) },
+    { label: 'MoldUDP64, 10% loss on A', title: 'MoldUDP64 20×32 B, 10% loss on A', format: 'mold', size: 32, messages: 20, items: n(3_000_000), loss: true },
   ];
 }
 

@@ -7,8 +7,13 @@
 namespace mcast {
 
 FeedArbiter::FeedArbiter(const ArbiterConfig& config, int64_t now_ms)
-    : config_(config), tag_(kWindow, 0), mask_(kWindow, 0), first_ts_(kWindow, 0) {
+    : config_(config) {
   config_.lines = std::clamp(config_.lines, 1, kMaxFeedLines);
+  config_.window_bits = std::clamp(config_.window_bits, 4, 20);
+  window_ = size_t{1} << config_.window_bits;
+  tag_.assign(window_, 0);
+  mask_.assign(window_, 0);
+  first_ts_.assign(window_, 0);
   if (config_.max_pending == 0) config_.max_pending = 1;
   real_mask_ = (1 << config_.lines) - 1;
   for (Line& line : lines_) line.last_ms = now_ms;
@@ -59,12 +64,17 @@ void FeedArbiter::OnDatagram(int line, const uint8_t* data, size_t length, bool 
     Malformed(line, status);
     return;
   }
-  if (!Admit(line, seq, now_ms, sink)) {
-    l.stats.received++;
-    l.stats.duplicates++;
-    return;
+  switch (Admit(line, seq, 1, data, length, ts_ns, now_ms, sink)) {
+    case Admission::kDrop:
+      l.stats.received++;
+      l.stats.duplicates++;
+      return;
+    case Admission::kHeld:
+      return;
+    case Admission::kAccept:
+      OnItem(line, seq, data, static_cast<uint32_t>(length), ts_ns, now_ms, sink);
+      return;
   }
-  OnItem(line, seq, data, static_cast<uint32_t>(length), ts_ns, now_ms, sink);
 }
 
 void FeedArbiter::OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms,
@@ -103,11 +113,23 @@ void FeedArbiter::OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int6
     }
     return;
   }
-  if (!Admit(line, packet.sequence, now_ms, sink)) {
-    l.stats.received += count;
-    l.stats.duplicates += count;
-    return;
+  const uint8_t* raw = packet.session;  // the datagram starts with the session
+  switch (Admit(line, packet.sequence, count, raw, kMoldHeaderBytes + packet.messages_bytes, ts_ns,
+                now_ms, sink)) {
+    case Admission::kDrop:
+      l.stats.received += count;
+      l.stats.duplicates += count;
+      return;
+    case Admission::kHeld:
+      return;
+    case Admission::kAccept:
+      break;
   }
+  OnMoldItems(line, packet, ts_ns, now_ms, sink);
+}
+
+void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms,
+                              ArbiterSink* sink) {
   MoldMessages messages(packet);
   const uint8_t* data = nullptr;
   uint16_t length = 0;
@@ -116,28 +138,69 @@ void FeedArbiter::OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int6
   }
 }
 
-bool FeedArbiter::Admit(int line, uint64_t first, int64_t now_ms, ArbiterSink* sink) {
-  if (line == config_.lines) return started_;
+FeedArbiter::Admission FeedArbiter::Admit(int line, uint64_t first, uint64_t count,
+                                          const uint8_t* data, size_t length, int64_t ts_ns,
+                                          int64_t now_ms, ArbiterSink* sink) {
+  if (line == config_.lines) return started_ ? Admission::kAccept : Admission::kDrop;
   Line& l = lines_[line];
   if (!l.in_epoch) {
-    // After a restart on another line, this line's numbers count again once they go back too.
-    if (epoch_reason_ == ResetReason::kRestart && l.has_last && first < l.last_seq) {
+    // After a restart on another line, this line counts again once its numbers go back too,
+    // into what the new stream has seen (a reordered old number stays out).
+    if (epoch_reason_ == ResetReason::kRestart && l.has_last && first < l.last_seq &&
+        (!started_ || first <= high_)) {
       l.in_epoch = true;
       l.has_last = false;
     } else {
-      return false;
+      return Admission::kDrop;
     }
   }
-  // A restart: the line repeats a number it sent already (reordering never does, it only
-  // swaps), below what the feed has decided, or goes back by more than the window remembers.
-  if (started_ && l.has_last && first < l.last_seq && first < next_) {
-    const size_t slot = first & (kWindow - 1);
-    const bool repeated = tag_[slot] == first + 1 && (mask_[slot] & (1 << line)) != 0;
-    if (repeated || next_ - first >= kWindow) {
+  if (l.has_candidate) {
+    Candidate held = std::move(l.candidate);
+    l.has_candidate = false;
+    if (first == held.next) {
+      // Confirmed: the line went on from the repeated numbers. The held packet starts the
+      // new stream.
       NewEpoch(line, ResetReason::kRestart, have_session_ ? session_ : nullptr, now_ms, sink);
+      Replay(line, held, now_ms, sink);
+      return Admission::kAccept;
+    }
+    // Not a restart: the held packet was an old copy (a duplicate, or one the network repeated).
+    l.stats.received += held.items;
+    l.stats.duplicates += held.items;
+  }
+  // A restart candidate: the line repeats numbers it sent already (reordering never does, it
+  // only swaps), wholly below its own last number and below what the feed has decided, or goes
+  // back by more than the window remembers. It is held until the line's next packet says
+  // whether the line goes on from it (a restart) or not (an old copy).
+  if (started_ && l.has_last && first + count <= l.last_seq && first < next_) {
+    const size_t slot = first & (window_ - 1);
+    const bool repeated = tag_[slot] == first + 1 && (mask_[slot] & (1 << line)) != 0;
+    if (repeated || next_ - first >= window_) {
+      l.candidate.bytes.assign(data, data + length);
+      l.candidate.next = first + count;
+      l.candidate.items = count;
+      l.candidate.ts_ns = ts_ns;
+      l.has_candidate = true;
+      return Admission::kHeld;
     }
   }
-  return true;
+  return Admission::kAccept;
+}
+
+void FeedArbiter::Replay(int line, const Candidate& held, int64_t now_ms, ArbiterSink* sink) {
+  const uint8_t* data = held.bytes.data();
+  const size_t length = held.bytes.size();
+  if (config_.moldudp64) {
+    MoldPacket packet;
+    if (ParseMoldUdp64(data, length, &packet) == ParseStatus::kOk) {
+      OnMoldItems(line, packet, held.ts_ns, now_ms, sink);
+    }
+    return;
+  }
+  uint64_t seq = 0;
+  if (ParseFixedSequence(data, length, config_.field, &seq) == ParseStatus::kOk) {
+    OnItem(line, seq, data, static_cast<uint32_t>(length), held.ts_ns, now_ms, sink);
+  }
 }
 
 void FeedArbiter::Start(uint64_t first, int64_t now_ms) {
@@ -179,7 +242,15 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
     Settle(sink);
     return;
   }
-  pending_.emplace(seq, Pending{line, ts_ns, std::vector<uint8_t>(data, data + length)});
+  // Buffers of delivered items are reused: under steady loss on one line, waiting costs no
+  // allocation per item once the store has warmed up (the map's node still is one).
+  std::vector<uint8_t> bytes;
+  if (!spare_.empty()) {
+    bytes = std::move(spare_.back());
+    spare_.pop_back();
+  }
+  bytes.assign(data, data + length);
+  pending_.emplace(seq, Pending{line, ts_ns, std::move(bytes)});
   stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending_.size());
   while (pending_.size() > config_.max_pending && !missing_.empty()) {
     stats_.overflows++;
@@ -225,51 +296,45 @@ void FeedArbiter::Fill(uint64_t seq) {
   if (seq < m.to) AddMissing(seq + 1, m.to, m.deadline, m.requests);
 }
 
-void FeedArbiter::Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink) {
-  lines_[line].stats.duplicates++;
-  const size_t slot = seq & (kWindow - 1);
-  if (tag_[slot] != seq + 1 || line >= config_.lines) return;
-  const uint16_t bit = static_cast<uint16_t>(1 << line);
-  const bool first_from_this_line = (mask_[slot] & bit) != 0;
-  mask_[slot] |= bit;
-  if (!first_from_this_line && ts_ns != 0 && first_ts_[slot] != 0 &&
-      (mask_[slot] & kRetransmitFirst) == 0) {
-    sink->Lag(line, ts_ns - first_ts_[slot]);
-  }
-}
-
 namespace {
 
+// Whether an item with these copies counts in recoveredFromLine: its first copy came from a
+// line (not by retransmission) and some line has not supplied it.
 bool Recovered(uint16_t mask, int real_mask) {
   return (mask & 0x8000) == 0 && (mask & real_mask) != real_mask;
 }
 
 }  // namespace
 
+void FeedArbiter::Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink) {
+  lines_[line].stats.duplicates++;
+  const size_t slot = seq & (window_ - 1);
+  if (tag_[slot] != seq + 1 || line >= config_.lines) return;
+  const uint16_t bit = static_cast<uint16_t>(1 << line);
+  const bool first_from_this_line = (mask_[slot] & bit) != 0;
+  const bool was_recovered = Recovered(mask_[slot], real_mask_);
+  mask_[slot] |= bit;
+  if (was_recovered && !Recovered(mask_[slot], real_mask_)) recovered_--;
+  if (!first_from_this_line && ts_ns != 0 && first_ts_[slot] != 0 &&
+      (mask_[slot] & kRetransmitFirst) == 0) {
+    sink->Lag(line, ts_ns - first_ts_[slot]);
+  }
+}
+
+// recovered_ counts the items whose copies are incomplete: up when a first copy comes (from a
+// line, with more than one line), down when the last missing line's copy follows. A slot that is
+// reused or cleared leaves its item counted as it stands then, so the figure is exact once the
+// lines are quiet (and within the window of 2^window_bits numbers).
 void FeedArbiter::FirstCopy(int line, uint64_t seq, int64_t ts_ns) {
   lines_[line].stats.wins++;
-  const size_t slot = seq & (kWindow - 1);
-  if (tag_[slot] != 0 && Recovered(mask_[slot], real_mask_)) recovered_folded_++;
+  const size_t slot = seq & (window_ - 1);
   tag_[slot] = seq + 1;
   mask_[slot] = line >= config_.lines ? kRetransmitFirst : static_cast<uint16_t>(1 << line);
   first_ts_[slot] = ts_ns;
+  if (Recovered(mask_[slot], real_mask_)) recovered_++;
 }
 
-// An item counts once every line has had its chance: numbers still in the window count as
-// recovered until the other line's copy arrives, so the figure is exact once the lines are
-// quiet (and within the window of kWindow numbers).
-uint64_t FeedArbiter::RecoveredFromLine() const {
-  uint64_t n = recovered_folded_;
-  for (size_t i = 0; i < kWindow; i++) {
-    if (tag_[i] != 0 && Recovered(mask_[i], real_mask_)) n++;
-  }
-  return n;
-}
-
-void FeedArbiter::ClearWindow() {
-  recovered_folded_ = RecoveredFromLine();
-  std::fill(tag_.begin(), tag_.end(), 0);
-}
+void FeedArbiter::ClearWindow() { std::fill(tag_.begin(), tag_.end(), 0); }
 
 void FeedArbiter::Settle(ArbiterSink* sink) {
   for (;;) {
@@ -283,10 +348,11 @@ void FeedArbiter::Settle(ArbiterSink* sink) {
       pending_.erase(it);
       sink->Deliver(seq, item.line, item.data.data(), static_cast<uint32_t>(item.data.size()),
                     item.ts_ns);
+      if (spare_.size() < kMaxSpare) spare_.push_back(std::move(item.data));
     }
     if (!missing_.empty() && missing_.begin()->first == next_ &&
         missing_.begin()->second.deadline == INT64_MAX) {
-      DeclareHeadGap(sink);
+      GiveUpHead(sink);
       continue;
     }
     return;
@@ -294,6 +360,11 @@ void FeedArbiter::Settle(ArbiterSink* sink) {
 }
 
 void FeedArbiter::DeclareHeadGap(ArbiterSink* sink) {
+  GiveUpHead(sink);
+  Settle(sink);
+}
+
+void FeedArbiter::GiveUpHead(ArbiterSink* sink) {
   if (missing_.empty()) return;
   auto it = missing_.begin();
   const uint64_t from = it->first;
@@ -303,7 +374,6 @@ void FeedArbiter::DeclareHeadGap(ArbiterSink* sink) {
   stats_.gap_items += to - from + 1;
   next_ = to + 1;
   sink->Gap(from, to);
-  Settle(sink);
 }
 
 void FeedArbiter::Flush(ArbiterSink* sink) {
@@ -342,7 +412,15 @@ void FeedArbiter::NewEpoch(int line, ResetReason reason, const uint8_t* new_sess
     end_seen_ = false;
   }
   epoch_reason_ = reason;
-  for (int i = 0; i < config_.lines; i++) lines_[i].in_epoch = i == line;
+  for (int i = 0; i < config_.lines; i++) {
+    Line& l = lines_[i];
+    l.in_epoch = i == line;
+    if (l.has_candidate) {  // held against the stream that ended: an old copy
+      l.has_candidate = false;
+      l.stats.received += l.candidate.items;
+      l.stats.duplicates += l.candidate.items;
+    }
+  }
   lines_[line].has_last = false;
   (void)now_ms;
   sink->Reset(line, reason, have_session_ ? session_ : nullptr, had_session ? ended : nullptr);

@@ -49,6 +49,9 @@ struct ArbiterConfig {
   int64_t retransmit_timeout_ms = 20;
   uint32_t retransmit_retries = 3;
   uint32_t requests_per_second = 1000;
+  // The window of recent numbers whose copies are remembered (lag, recoveredFromLine, restart
+  // detection): 2^window_bits numbers, 4 to 20 (the default 16 holds 65536, about 1.2 MB).
+  int window_bits = 16;
 };
 
 // What the arbiter produces, in order. Pointers are valid during the call only.
@@ -112,8 +115,8 @@ class FeedArbiter {
   const ArbiterLineStats& line_stats(int line) const { return lines_[line].stats; }
   size_t pending() const { return pending_.size(); }
   uint64_t next_sequence() const { return next_; }
-  // Items that a line never supplied but another line did (see RecoveredFromLine in the .cc).
-  uint64_t RecoveredFromLine() const;
+  // Items that a line never supplied but another line did (see FirstCopy in the .cc).
+  uint64_t RecoveredFromLine() const { return recovered_; }
   // The current MoldUDP64 session (kMoldSessionBytes), or null before the first packet.
   const uint8_t* session() const { return have_session_ ? session_ : nullptr; }
 
@@ -128,8 +131,17 @@ class FeedArbiter {
     int64_t deadline;  // INT64_MAX once given up (declared when it reaches the head)
     uint32_t requests;
   };
+  // A packet that may start a restart, held until the line's next packet decides.
+  struct Candidate {
+    std::vector<uint8_t> bytes;
+    uint64_t next = 0;  // the number that continues it
+    uint64_t items = 0;
+    int64_t ts_ns = 0;
+  };
   struct Line {
     ArbiterLineStats stats;
+    Candidate candidate;
+    bool has_candidate = false;
     int64_t last_ms = 0;
     bool has_last = false;
     uint64_t last_seq = 0;  // the line's own last number
@@ -138,9 +150,15 @@ class FeedArbiter {
 
   void Malformed(int line, ParseStatus status);
   void OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms, ArbiterSink* sink);
-  // Whether items of `line` starting at `first` belong to the current stream; may start a new
-  // epoch (a restart).
-  bool Admit(int line, uint64_t first, int64_t now_ms, ArbiterSink* sink);
+  enum class Admission { kAccept, kDrop, kHeld };
+  // Whether the `count` items of `line` from `first` (the datagram `data`) belong to the
+  // current stream: accepted, dropped (an old stream's), or held as a restart candidate. May
+  // start a new epoch (a confirmed restart), replaying the held packet first.
+  Admission Admit(int line, uint64_t first, uint64_t count, const uint8_t* data, size_t length,
+                  int64_t ts_ns, int64_t now_ms, ArbiterSink* sink);
+  void Replay(int line, const Candidate& held, int64_t now_ms, ArbiterSink* sink);
+  void OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms,
+                   ArbiterSink* sink);
   void Start(uint64_t first, int64_t now_ms);
   void OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t length, int64_t ts_ns,
               int64_t now_ms, ArbiterSink* sink);
@@ -153,7 +171,10 @@ class FeedArbiter {
   void FirstCopy(int line, uint64_t seq, int64_t ts_ns);
   // Delivers waiting items from `next` on, and declares given-up ranges that reach the head.
   void Settle(ArbiterSink* sink);
+  // Declares the head missing range a gap and delivers what follows it.
   void DeclareHeadGap(ArbiterSink* sink);
+  // Declares the head missing range a gap (nothing delivered yet).
+  void GiveUpHead(ArbiterSink* sink);
   // Delivers everything that waits (gaps for the holes) and forgets the stream: before a reset.
   void Flush(ArbiterSink* sink);
   void NewEpoch(int line, ResetReason reason, const uint8_t* new_session, int64_t now_ms,
@@ -170,6 +191,8 @@ class FeedArbiter {
   uint64_t next_ = 0;
   uint64_t high_ = 0;  // one past the highest number seen
   std::map<uint64_t, Pending> pending_;
+  static constexpr size_t kMaxSpare = 1024;
+  std::vector<std::vector<uint8_t>> spare_;  // buffers of delivered items, for the next waiting ones
   std::map<uint64_t, Missing> missing_;     // by first number; disjoint
   std::set<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline, from) of missing_ not given up
   ResetReason epoch_reason_ = ResetReason::kRestart;
@@ -185,15 +208,15 @@ class FeedArbiter {
   uint32_t rate_used_ = 0;
   bool rate_blocked_ = false;
 
-  // The copies of the last kWindow numbers: which lines supplied them (bit per line; bit 15:
+  // The copies of the last window_ numbers: which lines supplied them (bit per line; bit 15:
   // the first copy came by retransmission) and the first copy's kernel time, for duplicates'
-  // lag and for recoveredFromLine. Slots are reused by number modulo kWindow.
-  static constexpr size_t kWindow = 1 << 16;
+  // lag and for recoveredFromLine. Slots are reused by number modulo window_.
+  size_t window_;  // 2^config.window_bits
   static constexpr uint16_t kRetransmitFirst = 0x8000;
   std::vector<uint64_t> tag_;  // number + 1 of the slot's item, 0: empty
   std::vector<uint16_t> mask_;
   std::vector<int64_t> first_ts_;
-  uint64_t recovered_folded_ = 0;  // counted from slots since reused or cleared
+  uint64_t recovered_ = 0;
 };
 
 }  // namespace mcast

@@ -130,7 +130,9 @@ FeedWrap::FeedWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FeedWrap>(
   c.retransmit_timeout_ms = static_cast<int64_t>(config[kCfgRetransmitTimeout]);
   c.retransmit_retries = static_cast<uint32_t>(config[kCfgRetransmitRetries]);
   c.requests_per_second = static_cast<uint32_t>(config[kCfgRequestsPerSecond]);
-  arbiter_ = std::make_unique<FeedArbiter>(c, NowMs());
+  const int64_t now = NowMs();
+  arbiter_ = std::make_unique<FeedArbiter>(c, now);
+  told_ = now + c.stale_after_ms;  // lib/feed arms its first timer for staleAfter
   napi_async_init(env, Value(), Napi::String::New(env, "mcast.Feed"), &async_context_);
 }
 
@@ -156,6 +158,8 @@ bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
                            const uint8_t* records, int count) {
   if (closed_) return false;
   const int64_t now = NowMs();
+  // A flush inside OnDatagram calls JS, which may close the feed: closed_ is checked again.
+  // cppcheck-suppress knownConditionTrueFalse
   for (int i = 0; i < count && !closed_; i++) {
     const uint8_t* record = records + static_cast<size_t>(i) * layout::kRecordBytes;
     int32_t fields[layout::kDropCount + 1];
@@ -172,6 +176,7 @@ bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
     const bool truncated = (fields[layout::kFlags] & layout::kFlagTruncated) != 0;
     arbiter_->OnDatagram(line, slab + offset, size, truncated, ts, now, this);
   }
+  // cppcheck-suppress knownConditionTrueFalse
   return !closed_;
 }
 
@@ -185,10 +190,13 @@ void FeedWrap::OnDrainEnd() {
 Napi::Value FeedWrap::JS_expire(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_ || in_callback_) return Napi::Number::New(env, -1);
+  told_ = INT64_MAX;  // the timer that called this has fired
   const int64_t now = NowMs();
   arbiter_->Expire(now, this);
   Flush();
-  return Napi::Number::New(env, NextDelay(NowMs()));
+  const int64_t after = NowMs();
+  told_ = std::min(told_, arbiter_->NextDeadline());
+  return Napi::Number::New(env, NextDelay(after));
 }
 
 double FeedWrap::NextDelay(int64_t now_ms) const {
@@ -232,21 +240,17 @@ void FeedWrap::Gap(uint64_t from, uint64_t to) {
   e[3] = 0;
 }
 
-void FeedWrap::Stale(int line) {
+void FeedWrap::LineEvent(double kind, int line) {
   double* e = NextEvent();
   if (e == nullptr) return;
-  e[0] = kEventStale;
+  e[0] = kind;
   e[1] = line;
   e[2] = e[3] = 0;
 }
 
-void FeedWrap::Resume(int line) {
-  double* e = NextEvent();
-  if (e == nullptr) return;
-  e[0] = kEventResume;
-  e[1] = line;
-  e[2] = e[3] = 0;
-}
+void FeedWrap::Stale(int line) { LineEvent(kEventStale, line); }
+
+void FeedWrap::Resume(int line) { LineEvent(kEventResume, line); }
 
 void FeedWrap::Reset(int line, ResetReason reason, const uint8_t* session,
                      const uint8_t* previous) {
@@ -285,7 +289,14 @@ void FeedWrap::Lag(int line, int64_t ns) {
 
 void FeedWrap::Flush() {
   if (closed_ || in_callback_) return;
-  if (item_count_ == 0 && event_count_ == 0 && request_count_ == 0 && lag_count_ == 0) return;
+  // Called with nothing buffered too: a new deadline earlier than the JS timer's (a missing
+  // number just noticed) must reach JS.
+  const int64_t deadline = arbiter_->NextDeadline();
+  if (item_count_ == 0 && event_count_ == 0 && request_count_ == 0 && lag_count_ == 0 &&
+      deadline >= told_) {
+    return;
+  }
+  told_ = std::min(told_, deadline);
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
   napi_value args[5] = {

@@ -49,6 +49,7 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
 
   // Room for one more event: flushes when the list is full.
   double* NextEvent();
+  void LineEvent(double kind, int line);
   // Calls JS with what is buffered (nothing when closed or empty).
   void Flush();
   double NextDelay(int64_t now_ms) const;
@@ -59,6 +60,8 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   napi_async_context async_context_ = nullptr;
   bool closed_ = false;
   bool in_callback_ = false;
+  // The earliest deadline JS has been told (its timer fires then), INT64_MAX: none.
+  int64_t told_ = INT64_MAX;
 
   Napi::Reference<Napi::ArrayBuffer> data_ref_;
   Napi::ObjectReference arrays_ref_;  // the typed arrays, kept alive while native code writes them

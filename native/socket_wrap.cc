@@ -253,7 +253,7 @@ void SocketWrap::HandleEvents(int status, int events) {
 namespace {
 
 // The binding's side of a drain: each event becomes one call into JS, with `this` = the socket.
-class JsDrainSink final : public DrainSink {
+class JsDrainSink : public DrainSink {
  public:
   JsDrainSink(SocketWrap* socket, napi_value self) : socket_(socket), self_(self) {}
   bool Receiving() const override { return socket_->Receiving(); }
@@ -269,29 +269,19 @@ class JsDrainSink final : public DrainSink {
   napi_value self_;
 };
 
-}  // namespace
-
-namespace {
-
-// A drain that feeds a native consumer (a feed's arbiter) instead of JS.
-class ConsumerDrainSink final : public DrainSink {
+// A drain that hands each batch to a native consumer (a feed's arbiter) instead of JS; the rest
+// (errors, send errors) goes to the socket's JS side as usual.
+class ConsumerDrainSink final : public JsDrainSink {
  public:
   ConsumerDrainSink(SocketWrap* socket, napi_value self, BatchConsumer* consumer, int line,
                     const uint8_t* slab, size_t slab_bytes, const uint8_t* records)
-      : socket_(socket), self_(self), consumer_(consumer), line_(line), slab_(slab),
+      : JsDrainSink(socket, self), consumer_(consumer), line_(line), slab_(slab),
         slab_bytes_(slab_bytes), records_(records) {}
-  bool Receiving() const override { return socket_->Receiving(); }
   bool OnBatch(int delivered) override {
     return consumer_->OnLineBatch(line_, slab_, slab_bytes_, records_, delivered);
   }
-  bool OnSendErrors(uint32_t count, int err) override {
-    return socket_->ReportSendErrors(self_, count, err);
-  }
-  void OnError(int err) override { socket_->DispatchError(self_, -err, "recvmmsg"); }
 
  private:
-  SocketWrap* socket_;
-  napi_value self_;
   BatchConsumer* consumer_;
   int line_;
   const uint8_t* slab_;

@@ -57,6 +57,17 @@ function mold(seq: number | bigint, messages: string[] | number, session = SESSI
   return Buffer.concat(parts);
 }
 
+/** mold() for child processes and workers, in plain JS. */
+const MOLD_JS = `function mold(seq, messages) {
+  const header = Buffer.alloc(20);
+  header.write('${SESSION}', 0, 'latin1');
+  header.writeBigUInt64BE(BigInt(seq), 10);
+  header.writeUInt16BE(messages.length, 18);
+  const parts = [header];
+  for (const m of messages) { const l = Buffer.alloc(2); l.writeUInt16BE(Buffer.byteLength(m)); parts.push(l, Buffer.from(m)); }
+  return Buffer.concat(parts);
+}`;
+
 /** Messages `m<first>` .. `m<first+count-1>`. */
 function run(first: number, count: number): string[] {
   return Array.from({ length: count }, (_, i) => `m${first + i}`);
@@ -119,7 +130,8 @@ describe('createFeed(): MoldUDP64 arbitration', () => {
 
   it('declares as gaps exactly the numbers missing on every line, after gapTimeout', async () => {
     const port = uniquePort();
-    const feed = feedOf({ port, gapTimeout: 30 });
+    // staleAfter far beyond the wait: the gap's own timer must fire, not the stale check's.
+    const feed = feedOf({ port, gapTimeout: 30, staleAfter: 600_000 });
     const seen = watch(feed);
     const tx = sender();
     // A lacks 3 and 6-7; B lacks 2, 6 and 9. Missing on both: 6. Then 11 on A only: 10 missing on both.
@@ -177,22 +189,23 @@ describe('createFeed(): MoldUDP64 arbitration', () => {
 
   it('heartbeats keep a line alive and reveal a loss at the tail', async () => {
     const port = uniquePort();
-    const feed = feedOf({ port, gapTimeout: 20, staleAfter: 200 });
+    // Heartbeats every 25 ms against a staleAfter of 1.5 s: a wide margin on a loaded machine.
+    const feed = feedOf({ port, gapTimeout: 20, staleAfter: 1500 });
     const seen = watch(feed);
     const tx = sender();
     tx.send(mold(1, ['m1']), GROUP_A, port);
     tx.send(mold(1, ['m1']), GROUP_B, port);
-    // Only heartbeats on B, while A keeps sending: B stays alive.
-    const beat = setInterval(() => tx.send(mold(2, 0), GROUP_B, port), 40);
+    // Only heartbeats on B, while A says nothing more: A goes stale, B stays alive.
+    const beat = setInterval(() => tx.send(mold(2, 0), GROUP_B, port), 25);
     try {
-      await settle(400);
+      await waitFor(() => seen.events.includes('stale 0'), 'line A stale', 10_000);
       expect(seen.events.filter((e) => e.startsWith('stale'))).toEqual(['stale 0']);
+      expect(feed.stats().lines.map((l) => l.stale)).toEqual([true, false]);
       // A heartbeat saying 4 comes next: 2 and 3 were lost on every line.
       tx.send(mold(4, 0), GROUP_A, port);
       await waitFor(() => seen.gaps.length === 1, 'the tail gap');
       expect(seen.gaps[0]).toMatchObject({ from: 2, to: 3 });
       expect(seen.events).toContain('resume 0');
-      expect(feed.stats().lines[1]!.stale).toBe(false);
     } finally {
       clearInterval(beat);
     }
@@ -220,6 +233,23 @@ describe('createFeed(): MoldUDP64 arbitration', () => {
     expect(seen.resets).toHaveLength(2);
     expect(seen.gaps).toEqual([]);
     expect(feed.stats().session).toBe('SESSION002');
+  });
+
+  it('a new session flushes the old one: its waiting items and gaps keep the old session', async () => {
+    const port = uniquePort();
+    const feed = feedOf({ port, gapTimeout: 60_000 });
+    const seen = watch(feed);
+    const sessions: string[] = [];
+    feed.on('message', (data: Buffer, info: { session?: string }) => sessions.push(`${data.toString()}/${info.session}`));
+    const tx = sender();
+    tx.send(mold(1, ['a']), GROUP_A, port);
+    tx.send(mold(3, ['c']), GROUP_A, port);
+    await waitFor(() => feed.stats().pending === 1, 'c waiting');
+    tx.send(mold(1, ['z'], 'SESSION002'), GROUP_A, port);
+    await waitFor(() => seen.items.length === 3, 'the flush and the new session');
+    expect(seen.events).toEqual(['gap 2-2', 'reset new-session']);
+    expect(seen.gaps[0]!.session).toBe(SESSION);
+    expect(sessions).toEqual([`a/${SESSION}`, `c/${SESSION}`, 'z/SESSION002']);
   });
 
   it('counts malformed packets per line, by kind, and goes on', async () => {
@@ -350,6 +380,33 @@ describe('createFeed(): lines', () => {
     expect(feed.lineNames).toEqual(['ssm', 'B']);
   });
 
+  it('arbitrates IPv6 lines (on a veth of the sandbox: Linux carries no IPv6 multicast on lo)', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const dev = 'fc6a';
+    execFileSync('ip', ['link', 'add', dev, 'type', 'veth', 'peer', 'name', 'fc6b']);
+    open.push({ close: () => execFileSync('ip', ['link', 'del', dev]) });
+    execFileSync('ip', ['link', 'set', 'fc6b', 'up']);
+    execFileSync('ip', ['link', 'set', dev, 'up']);
+    execFileSync('ip', ['-6', 'addr', 'add', 'fd12::1/64', 'dev', dev, 'nodad']);
+    const port = uniquePort();
+    const feed = createFeed({
+      lines: [
+        { group: 'ff15::12:1', port, interface: dev },
+        { group: 'ff15::12:2', port, interface: dev },
+      ],
+      sequence: 'moldudp64',
+      gapTimeout: 20,
+    });
+    open.push(feed);
+    const seen = watch(feed);
+    const tx = createSocket({ family: 6, interface: dev });
+    open.push(tx);
+    tx.send(mold(1, run(1, 2)), 'ff15::12:1', port);
+    tx.send(mold(2, run(2, 2)), 'ff15::12:2', port);
+    await waitFor(() => seen.items.length === 3, 'three items');
+    expect(seen.items.map((i) => `${i.seq}:${i.line}`)).toEqual(['1:0', '2:0', '3:1']);
+  });
+
   it("reports a quiet line 'stale' and its return 'resume'", async () => {
     const port = uniquePort();
     const feed = feedOf({ port, staleAfter: 80 });
@@ -359,7 +416,8 @@ describe('createFeed(): lines', () => {
     expect(feed.stats().lines.map((l) => l.stale)).toEqual([true, true]);
     sender().send(mold(1, 0), GROUP_B, port);
     await waitFor(() => seen.events.includes('resume 1'), 'B back');
-    expect(feed.stats().lines.map((l) => l.stale)).toEqual([true, false]);
+    expect(seen.events.slice(2, 3)).toEqual(['resume 1']);
+    expect(feed.stats().lines[0]!.stale).toBe(true);
   });
 });
 
@@ -384,7 +442,7 @@ describe('createFeed(): retransmission', () => {
   it('fills a gap from the re-request server: recovered in order, no gap', async () => {
     const server = responder(new Map([[3, 'm3'], [4, 'm4']]));
     const port = uniquePort();
-    const feed = feedOf({ port, gapTimeout: 10, retransmit: { address: '127.0.0.1', port: server.port, timeout: 50 } });
+    const feed = feedOf({ port, gapTimeout: 10, staleAfter: 600_000, retransmit: { address: '127.0.0.1', port: server.port, timeout: 2000, interface: 'lo' } });
     const seen = watch(feed);
     const tx = sender();
     tx.send(mold(1, run(1, 2)), GROUP_A, port);
@@ -400,7 +458,7 @@ describe('createFeed(): retransmission', () => {
   it("asks `retries` times a server that does not answer, then reports the 'gap'", async () => {
     const server = responder(undefined);
     const port = uniquePort();
-    const feed = feedOf({ port, gapTimeout: 5, retransmit: { address: '127.0.0.1', port: server.port, timeout: 20, retries: 2 } });
+    const feed = feedOf({ port, gapTimeout: 5, staleAfter: 600_000, retransmit: { address: '127.0.0.1', port: server.port, timeout: 20, retries: 2 } });
     const seen = watch(feed);
     const tx = sender();
     tx.send(mold(1, ['m1']), GROUP_A, port);
@@ -440,6 +498,7 @@ describe('createFeed(): options and lifecycle', () => {
     ['retransmit with a fixed field', { lines: [line], sequence: { offset: 0, size: 4, endian: 'big' }, retransmit: { address: '127.0.0.1', port: 1 } }, 'ERR_INVALID_ARG_VALUE'],
     ['a retransmit host name', { lines: [line], sequence: 'moldudp64', retransmit: { address: 'localhost', port: 1 } }, 'ERR_INVALID_IP_ADDRESS'],
     ['retransmit retries of -1', { lines: [line], sequence: 'moldudp64', retransmit: { address: '127.0.0.1', port: 1, retries: -1 } }, 'ERR_OUT_OF_RANGE'],
+    ['an unknown retransmit interface', { lines: [line], sequence: 'moldudp64', retransmit: { address: '127.0.0.1', port: 1, interface: 'nosuch0' } }, 'ERR_MCAST_UNKNOWN_INTERFACE'],
     ['a bad batchSize', { lines: [line], sequence: 'moldudp64', batchSize: 0 }, 'ERR_OUT_OF_RANGE'],
   ];
   for (const [what, options, code] of cases) {
@@ -474,6 +533,57 @@ describe('createFeed(): options and lifecycle', () => {
     expect(feed.lineSocket(0)!.closed).toBe(true);
     expect(feed.stats().delivered).toBeGreaterThanOrEqual(3);
     expect(closes).toBe(1);
+  });
+
+  /** Runs `body` (CommonJS, with createFeed, createSocket and mold in scope) in a child node. */
+  async function child(body: string): Promise<{ status: number | null; stdout: string; stderr: string }> {
+    const { spawnSync } = await import('node:child_process');
+    const prelude = `const { createFeed, createSocket } = require(${JSON.stringify(`${process.cwd()}/dist/index.js`)});
+      ${MOLD_JS}`;
+    const r = spawnSync(process.execPath, ['-e', `${prelude}\n${body}`], { encoding: 'utf8', timeout: 20_000 });
+    return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  }
+
+  it('a throwing listener is reported as uncaught and the feed goes on', async () => {
+    const port = uniquePort();
+    const r = await child(`
+      let uncaught = 0;
+      process.on('uncaughtException', () => uncaught++);
+      const feed = createFeed({ lines: [{ group: '${GROUP_A}', port: ${port}, interface: 'lo' }], sequence: 'moldudp64', gapTimeout: 5 });
+      let seen = 0, gaps = 0;
+      feed.on('batch', (b) => { seen += b.count; throw new Error('listener'); });
+      feed.on('gap', () => { gaps++; throw new Error('gap listener'); });
+      const tx = createSocket({ interface: 'lo' });
+      tx.send(mold(1, ['a']), '${GROUP_A}', ${port});
+      setTimeout(() => tx.send(mold(3, ['c']), '${GROUP_A}', ${port}), 50);
+      setTimeout(() => { console.log(JSON.stringify({ seen, gaps, uncaught, delivered: feed.stats().delivered })); feed.close(); tx.close(); }, 300);
+    `);
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ seen: 2, gaps: 1, uncaught: 3, delivered: 2 });
+  });
+
+  it('a worker that exits with its feed open and receiving does not crash the process', async () => {
+    const port = uniquePort();
+    const r = await child(`
+      const { Worker } = require('node:worker_threads');
+      const MOLD_SOURCE = ${JSON.stringify(MOLD_JS)};
+      const code = \`
+        const { createFeed, createSocket } = require(\${JSON.stringify(require.resolve('${process.cwd()}/dist/index.js'))});
+        \${MOLD_SOURCE}
+        const feed = createFeed({ lines: [{ group: '${GROUP_A}', port: ${port}, interface: 'lo' }, { group: '${GROUP_B}', port: ${port}, interface: 'lo' }], sequence: 'moldudp64', gapTimeout: 1 });
+        feed.on('batch', () => {});
+        const tx = createSocket({ interface: 'lo' });
+        let n = 1;
+        setInterval(() => { for (let i = 0; i < 50; i++, n += 2) { tx.send(mold(n, ['x']), '${GROUP_A}', ${port}); tx.send(mold(n + 1, ['y']), '${GROUP_B}', ${port}); } }, 1);
+        require('node:worker_threads').parentPort.postMessage('running');
+      \`;
+      const w = new Worker(code, { eval: true });
+      w.on('message', () => setTimeout(() => w.terminate().then(() => console.log('ok')), 150));
+      w.on('error', (e) => { console.log('worker error', e.message); });
+    `);
+    expect(r.stderr).toBe('');
+    expect(r.stdout.trim()).toBe('ok');
+    expect(r.status).toBe(0);
   });
 
   it('unref() lets the process exit with the feed open', async () => {

@@ -89,6 +89,7 @@ export class Feed extends EventEmitter {
   #timerDue = Infinity;
   #refed = true;
   #closed = false;
+  #session: string | undefined;
 
   /** Use {@link createFeed}. */
   constructor(options: FeedOptions) {
@@ -133,7 +134,7 @@ export class Feed extends EventEmitter {
           ...(o.recvBufferSize !== undefined && { recvBufferSize: o.recvBufferSize }),
         });
         this.#sockets.push(socket);
-        socket.join(line.group, { interface: line.interface.index, ...(line.source !== undefined && { source: line.source }) });
+        socket.join(line.group, { interface: line.interfaceRef, ...(line.source !== undefined && { source: line.source }) });
         this.#listenErrors(socket);
         socket.attachConsumer((native) => this.#native.attach(native, i));
       });
@@ -143,7 +144,7 @@ export class Feed extends EventEmitter {
           family: o.family,
           timestamps: o.timestamps,
           maxMessageSize: o.maxMessageSize,
-          ...(r.interface !== undefined && { interface: r.interface }),
+          ...(r.bindAddress !== undefined && { address: r.bindAddress }),
         });
         this.#retransmitSocket = socket;
         this.#listenErrors(socket);
@@ -182,15 +183,32 @@ export class Feed extends EventEmitter {
     };
     if (requests > 0) guard(() => this.#sendRequests(requests));
     if (lags > 0 && this.#lag !== undefined) this.#lag.record(this.#lags, lags);
+    // The session of what this flush holds: the arbiter has moved on already when the flush
+    // ends with a new session's 'reset' (items and gaps before it are the old session's).
+    const switchAt = this.#newSessionEvent(events);
+    let session = switchAt >= 0 ? sessionText(this.#eventSessions, switchAt * 2 * SESSION_BYTES + SESSION_BYTES) : this.#sessionText();
     if (items > 0) {
-      guard(() => this.#deliver(items));
+      guard(() => this.#deliver(items, session));
     }
-    for (let i = 0; i < events; i++) guard(() => this.#event(i));
+    for (let i = 0; i < events; i++) {
+      if (i === switchAt + 1 && switchAt >= 0) session = this.#sessionText();
+      const current = session;
+      guard(() => this.#event(i, current));
+    }
     if (!this.#closed) this.#arm(nextDelay);
     if (failure !== undefined) throw failure.error;
   }
 
-  #deliver(count: number): void {
+  /** Index of the first 'new-session' reset among this flush's events (with a previous session), or -1. */
+  #newSessionEvent(events: number): number {
+    for (let i = 0; i < events; i++) {
+      const at = i * EVENT_FIELDS;
+      if (this.#events[at] === 3 && this.#events[at + 2] === 1 && (this.#events[at + 3]! & 2) !== 0) return i;
+    }
+    return -1;
+  }
+
+  #deliver(count: number, session: string | undefined): void {
     const batch = this.#batch;
     batch.count = count;
     try {
@@ -198,7 +216,6 @@ export class Feed extends EventEmitter {
       if (this.listenerCount('message') > 0 && !this.#closed) {
         // One copy per flush; each message is a view of it, the listener's to keep.
         const copy = Buffer.from(batch.buffer.subarray(0, batch.usedBytes()));
-        const session = this.#options.sequence === 'moldudp64' ? this.#sessionText() : undefined;
         for (let i = 0; i < count && !this.#closed; i++) {
           const at = i * ITEM_FIELDS;
           const offset = this.#items[at + 2]!;
@@ -214,20 +231,20 @@ export class Feed extends EventEmitter {
     }
   }
 
+  /** The current MoldUDP64 session, asked of the arbiter once and then followed through the resets. */
   #sessionText(): string | undefined {
-    return this.#native.session()?.toString('latin1');
+    if (this.#options.sequence !== 'moldudp64') return undefined;
+    this.#session ??= this.#native.session()?.toString('latin1');
+    return this.#session;
   }
 
-  #event(i: number): void {
+  #event(i: number, session: string | undefined): void {
     const e = this.#events;
     const at = i * EVENT_FIELDS;
     const kind = e[at]!;
     if (kind === 0) {
       const gap: FeedGap = { from: e[at + 1]!, to: e[at + 2]! };
-      if (this.#options.sequence === 'moldudp64') {
-        const session = this.#sessionText();
-        if (session !== undefined) gap.session = session;
-      }
+      if (session !== undefined) gap.session = session;
       this.emit('gap', gap);
       return;
     }
@@ -241,6 +258,7 @@ export class Feed extends EventEmitter {
     const reset: FeedReset = { line, name, reason: RESET_REASONS[e[at + 2]!] ?? 'restart' };
     if ((flags & 1) !== 0) reset.session = sessionText(this.#eventSessions, i * 2 * SESSION_BYTES);
     if ((flags & 2) !== 0) reset.previousSession = sessionText(this.#eventSessions, i * 2 * SESSION_BYTES + SESSION_BYTES);
+    if (reset.reason === 'new-session' && reset.session !== undefined) this.#session = reset.session;
     this.emit('reset', reset);
   }
 

@@ -4,7 +4,7 @@
  */
 import { addressFamily } from '../address';
 import { invalidArgType, mcastError } from '../errors';
-import { resolveInterface, type ResolvedInterface } from '../interfaces';
+import { listInterfaces, resolveInterface, type ResolvedInterface } from '../interfaces';
 import type { Family, InterfaceRef } from '../types';
 import { checkAddress, checkBoolean, checkGroup, checkInteger, checkKnownKeys, checkOptionsObject, checkPort, checkSource, checkString } from '../validate';
 import type { FeedOptions, FixedSequence, SequenceFormat } from './types';
@@ -27,6 +27,8 @@ export interface ResolvedLine {
   group: string;
   port: number;
   interface: ResolvedInterface;
+  /** The interface as given: a membership made by name is joined again when the name comes back. */
+  interfaceRef: InterfaceRef;
   source: string | undefined;
   name: string;
 }
@@ -35,7 +37,8 @@ export interface ResolvedLine {
 export interface ResolvedRetransmit {
   address: string;
   port: number;
-  interface: InterfaceRef | undefined;
+  /** The local address requests are sent from (and answers come to), from `interface`. */
+  bindAddress: string | undefined;
   timeout: number;
   retries: number;
   maxRequestsPerSecond: number;
@@ -90,9 +93,23 @@ function checkLines(value: unknown): { family: Family; lines: ResolvedLine[] } {
     const iface = resolveInterface(`${where}.interface`, o.interface as InterfaceRef, family);
     const source = o.source === undefined ? undefined : checkSource(`${where}.source`, o.source, family);
     const name = o.name === undefined ? String.fromCharCode(65 + i) : checkString(`${where}.name`, o.name);
-    return { group, port, interface: iface, source, name };
+    return { group, port, interface: iface, interfaceRef: o.interface as InterfaceRef, source, name };
   });
   return { family, lines };
+}
+
+/** The address of `ref` to bind to: the one it named, or the interface's first of `family`. */
+function interfaceAddress(name: string, ref: InterfaceRef, family: Family): string {
+  const iface = resolveInterface(name, ref, family);
+  if (iface.address !== undefined) return iface.address;
+  const wanted = family === 4 ? 'IPv4' : 'IPv6';
+  const found = listInterfaces()
+    .find((i) => i.index === iface.index)
+    ?.addresses.find((a) => a.family === wanted && (family === 4 || a.scopeId === 0));
+  if (found === undefined) {
+    throw mcastError('ERR_MCAST_NO_ADDRESS', `The "${name}" argument ${iface.label} has no ${wanted} address to send re-requests from`);
+  }
+  return found.address;
 }
 
 function checkRetransmit(value: unknown, family: Family, sequence: SequenceFormat): ResolvedRetransmit | undefined {
@@ -104,11 +121,10 @@ function checkRetransmit(value: unknown, family: Family, sequence: SequenceForma
   }
   const address = checkAddress('options.retransmit.address', o.address, family);
   const port = checkPort('options.retransmit.port', o.port, false);
-  if (o.interface !== undefined) resolveInterface('options.retransmit.interface', o.interface as InterfaceRef, family);
   return {
     address,
     port,
-    interface: o.interface as InterfaceRef | undefined,
+    bindAddress: o.interface === undefined ? undefined : interfaceAddress('options.retransmit.interface', o.interface as InterfaceRef, family),
     timeout: o.timeout === undefined ? 20 : checkInteger('options.retransmit.timeout', o.timeout, 1, 60_000),
     retries: o.retries === undefined ? 3 : checkInteger('options.retransmit.retries', o.retries, 0, 100),
     maxRequestsPerSecond:

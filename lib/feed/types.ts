@@ -53,7 +53,11 @@ export interface RetransmitOptions {
   address: string;
   /** UDP port of the re-request server. */
   port: number;
-  /** Interface to send requests from (default: the route's). */
+  /**
+   * Interface to send requests from: the feed's request socket binds to its address (the one
+   * named, or its first of the lines' family), so requests leave from it and answers come to it.
+   * Default: the route's.
+   */
   interface?: InterfaceRef;
   /** ms to wait for an answer before asking again (default 20). */
   timeout?: number;

@@ -91,6 +91,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   c.retransmit_timeout_ms = 3;
   c.retransmit_retries = 2;
   c.requests_per_second = 5;
+  c.window_bits = 6;  // small: slots are reused, and each run allocates little
   int64_t now = 0;
   mcast::FeedArbiter arbiter(c, now);
   CheckingSink sink(&arbiter);

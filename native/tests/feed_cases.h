@@ -46,12 +46,7 @@ class FeedRecorder : public mcast::ArbiterSink {
     lags.push_back(ns);
     (void)line;
   }
-  bool Has(const std::string& s) const {
-    for (const std::string& o : out) {
-      if (o == s) return true;
-    }
-    return false;
-  }
+  bool Has(const std::string& s) const { return std::find(out.begin(), out.end(), s) != out.end(); }
 };
 
 void Feed(mcast::FeedArbiter* a, int line, const std::vector<uint8_t>& p, int64_t now,
@@ -231,15 +226,25 @@ TEST(ResetsOnEndOfSessionNewSessionAndRestart) {
   // A restart: line 0 repeats numbers it sent already.
   Feed(&a, 0, Mold(2, {"o"}, "SESSION002"), 2, &s);
   Feed(&a, 0, Mold(3, {"p"}, "SESSION002"), 2, &s);
-  Feed(&a, 0, Mold(1, {"R"}, "SESSION002"), 3, &s);
-  EXPECT(s.out.size() >= 2 && s.out[s.out.size() - 2] == "reset 0 2 SESSION002" && s.out.back() == "1@0:R");
+  Feed(&a, 0, Mold(1, {"R"}, "SESSION002"), 3, &s);  // held: a restart, or an old copy?
+  EXPECT(s.out.back() == "3@0:p");
+  Feed(&a, 0, Mold(2, {"R2"}, "SESSION002"), 3, &s);  // the line goes on from it: a restart
+  EXPECT(s.out.size() >= 3 && s.out[s.out.size() - 3] == "reset 0 2 SESSION002" &&
+         s.out[s.out.size() - 2] == "1@0:R" && s.out.back() == "2@0:R2");
   // Line 1 is still on the old numbers (4 is new there, but not to the restarted stream).
   Feed(&a, 1, Mold(4, {"q"}, "SESSION002"), 3, &s);
-  EXPECT(s.out.back() == "1@0:R");
+  EXPECT(s.out.back() == "2@0:R2");
   Feed(&a, 1, Mold(1, {"S"}, "SESSION002"), 3, &s);  // line 1 goes back too: it joins
-  EXPECT(s.out.back() == "1@0:R" && a.line_stats(1).duplicates == 4);
-  Feed(&a, 1, Mold(2, {"T"}, "SESSION002"), 3, &s);
-  EXPECT(s.out.back() == "2@1:T");
+  EXPECT(s.out.back() == "2@0:R2" && a.line_stats(1).duplicates == 4);
+  Feed(&a, 1, Mold(3, {"T"}, "SESSION002"), 3, &s);
+  EXPECT(s.out.back() == "3@1:T");
+  // An old copy that the network repeated is no restart: held, then dropped as a duplicate.
+  Feed(&a, 0, Mold(4, {"U"}, "SESSION002"), 4, &s);
+  Feed(&a, 0, Mold(5, {"V"}, "SESSION002"), 4, &s);
+  Feed(&a, 0, Mold(2, {"R2"}, "SESSION002"), 4, &s);
+  Feed(&a, 0, Mold(6, {"W"}, "SESSION002"), 4, &s);
+  EXPECT(s.out.back() == "6@0:W" && !s.Has("2@0:R2 again"));
+  EXPECT(a.line_stats(0).received == a.line_stats(0).wins + a.line_stats(0).duplicates);
 }
 
 TEST(ReportsStaleLinesAndTheirReturnAndLag) {

@@ -34,10 +34,13 @@ const LOSS_RUN = 100;
 function variants(config) {
   const scale = config.mode === 'smoke' ? 0.01 : config.mode === 'quick' ? 0.5 : 1;
   const n = (x) => Math.max(10_000, Math.round(x * scale));
+  // Paced runs compare CPU per item below saturation (nothing dropped); the flat-out run shows
+  // where the receiver saturates (drops, then holes that make items wait in the feed's store).
   return [
-    { label: '64 B fixed', title: '64 B fixed', format: 'fixed', size: 64, messages: 1, items: n(1_000_000) },
-    { label: 'MoldUDP64 20×32 B', title: 'MoldUDP64 20×32 B', format: 'mold', size: 32, messages: 20, items: n(3_000_000) },
-    { label: 'MoldUDP64, 10% loss on A', title: 'MoldUDP64 20×32 B, 10% loss on A', format: 'mold', size: 32, messages: 20, items: n(3_000_000), loss: true },
+    { label: '64 B fixed, 200k/s', title: '64 B fixed at 200k items/s', format: 'fixed', size: 64, messages: 1, items: n(1_000_000), rate: 200_000 },
+    { label: 'MoldUDP64 20×32 B, 1.5M/s', title: 'MoldUDP64 20×32 B at 1.5M items/s', format: 'mold', size: 32, messages: 20, items: n(3_000_000), rate: 1_500_000 },
+    { label: 'MoldUDP64 20×32 B, flat out', title: 'MoldUDP64 20×32 B flat out', format: 'mold', size: 32, messages: 20, items: n(3_000_000) },
+    { label: 'MoldUDP64, 10% loss on A', title: 'MoldUDP64 20×32 B at 1.5M items/s, 10% loss on A', format: 'mold', size: 32, messages: 20, items: n(3_000_000), rate: 1_500_000, loss: true },
   ];
 }
 
@@ -69,7 +72,7 @@ async function receiverRun(bench, mode, p) {
   });
   try {
     await r.waitLine((l) => l === 'READY', 20000);
-    const s = new Proc(process.execPath, [SELF, 'sender', ...common, '--iface-addr', link.sendAddr, ...(p.loss ? ['--loss'] : [])], {
+    const s = new Proc(process.execPath, [SELF, 'sender', ...common, '--iface-addr', link.sendAddr, ...(p.loss ? ['--loss'] : []), ...(p.rate ? ['--rate', String(p.rate)] : [])], {
       label: 'feed-sender',
       cpu: cpus ? cpus.sender : null,
     });
@@ -99,7 +102,7 @@ export const feedCase = {
   only: ['mcast-batch'],
   reference: null,
   variants,
-  describe: (p) => `feed ${p.title}: ${p.items} items on two lines, sender flat out (GSO); feed over both lines vs one 'batch' socket on line A, and vs two on both lines`,
+  describe: (p) => `feed ${p.title}: ${p.items} items on two lines, sender ${p.rate ? `paced at ${p.rate}/s` : 'flat out'} (GSO); feed over both lines vs one 'batch' socket on line A, and vs two on both lines`,
   repeats: (config) => config.repeats,
   run: (bench, _c, p) => run(bench, p),
   metrics: {
@@ -144,7 +147,7 @@ function options() {
     options: {
       port: { type: 'string' }, format: { type: 'string' }, size: { type: 'string' }, messages: { type: 'string' },
       items: { type: 'string' }, mode: { type: 'string' }, ifindex: { type: 'string' }, rcvbuf: { type: 'string' },
-      'iface-addr': { type: 'string' }, loss: { type: 'boolean', default: false },
+      'iface-addr': { type: 'string' }, loss: { type: 'boolean', default: false }, rate: { type: 'string' },
     },
   });
   return {
@@ -159,6 +162,7 @@ function options() {
     rcvbuf: Number(values.rcvbuf ?? 4194304),
     ifaceAddr: values['iface-addr'],
     loss: values.loss,
+    rate: values.rate === undefined ? 0 : Number(values.rate),
   };
 }
 
@@ -180,9 +184,20 @@ async function sender(o) {
   });
   const t0 = process.hrtime.bigint();
   const cpu0 = process.cpuUsage();
-  // Chunks of 64 packets per call: send() itself bursts 64 packets per sendBatch.
+  // Flat out: chunks of 16 bursts of 64 packets. Paced: bursts of about 1 ms of the rate, each
+  // waiting (on a timer) for its absolute deadline.
   const chunk = 64 * o.messages * 16;
-  for (let done = 0; done < o.items; done += chunk) await s.send(1 + done, Math.min(chunk, o.items - done));
+  const burst = o.rate ? Math.max(1, Math.min(64, Math.ceil(o.rate / 1000 / o.messages))) : 64;
+  const pace = o.rate
+    ? async (sent) => {
+        const early = Number(t0) + (sent / o.rate) * 1e9 - Number(process.hrtime.bigint());
+        if (early > 0) await new Promise((r) => setTimeout(r, early / 1e6));
+      }
+    : undefined;
+  for (let done = 0; done < o.items; done += chunk) {
+    const base = done;
+    await s.send(1 + done, Math.min(chunk, o.items - done), pace && ((k) => pace(base + k)), burst);
+  }
   if (o.format === 'mold') for (let k = 0; k < 5; k++) s.heartbeat();
   const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = process.cpuUsage(cpu0);

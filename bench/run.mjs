@@ -17,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
+import { feedCase } from './feed.mjs';
 import { Bench, metrics, rows } from './lib/cases.mjs';
 import { BENCH_DIR, BUILD_DIR, C_PROGRAMS, MEMORY_RECEIVERS, RECEIVERS, REFERENCE, SENDERS } from './lib/contestants.mjs';
 import { killAll } from './lib/proc.mjs';
@@ -25,7 +26,7 @@ import { assertSandboxed, reexecInSandbox } from './lib/sandbox.mjs';
 import { barChart } from './lib/svg.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
-const ALL_CASES = ['drain', 'drain-gro', 'maxload', 'steady', 'latency', 'send', 'send-gso', 'memory'];
+const ALL_CASES = ['drain', 'drain-gro', 'maxload', 'steady', 'latency', 'send', 'send-gso', 'memory', 'feed'];
 
 const HELP = `usage: node bench/run.mjs [options]        (npm run bench -- [options]; mcast bench [options])
 
@@ -316,6 +317,7 @@ const CASES = [
     repeats: () => 1,
     run: (bench, c, p) => bench.memoryRun(c, p),
   },
+  feedCase, // A/B line arbitration (#12): bench/feed.mjs
 ];
 
 /** A drain variant's parameters: how many datagrams to queue (85% of what the buffer holds). */
@@ -354,7 +356,8 @@ async function runCases(config, bench) {
         variant: label,
         params: shown,
         reference: k.reference,
-        rows: rows(contestants, runs, { ...metrics[k.name], reference: k.reference }),
+        ...(k.view ? { view: k.view } : {}),
+        rows: rows(contestants, runs, { ...(k.metrics ?? metrics[k.name]), reference: k.reference }),
       });
     }
   }

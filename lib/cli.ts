@@ -22,6 +22,8 @@ const COMMANDS: Readonly<Record<string, () => Command>> = {
   demo: () => (require('./cli/demo') as typeof import('./cli/demo')).demoCommand,
   record: () => (require('./cli/record') as typeof import('./cli/record')).recordCommand,
   replay: () => (require('./cli/replay') as typeof import('./cli/replay')).replayCommand,
+  feed: () => (require('./cli/feed') as typeof import('./cli/feed')).feedCommand,
+  'feed-send': () => (require('./cli/feed-send') as typeof import('./cli/feed-send')).feedSendCommand,
 };
 
 const MAIN_HELP = `Usage: mcast COMMAND [options]
@@ -35,6 +37,8 @@ Commands:
   demo     one sender and three receivers on loopback (what \`npm run demo\` runs)
   record   write what a joined socket receives to a pcapng/pcap file, with kernel timestamps
   replay   send the datagrams of a pcap/pcapng file to their groups at the original pace
+  feed     A/B line arbitration: join every LINE, print each sequence number once, in order, and the gaps
+  feed-send  send one numbered stream on several lines (MoldUDP64 or a counter), a re-request server
   bench    run the benchmark (node bench/run.mjs ARGS...)
 
 'mcast COMMAND --help' describes a command.

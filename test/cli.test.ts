@@ -76,7 +76,7 @@ describe('bad input: one line on stderr and exit code 2', () => {
     ['a link-local IPv6 group without interface', ['recv', 'ff02::1', '5000'], /^mcast recv: ff02::1 is a link-local group: name its interface with --iface/],
     ['a message larger than a datagram', ['send', G, '5000', 'x'.repeat(65508)], /^mcast send: MESSAGE is 65508 bytes, more than the largest IPv4 UDP datagram \(65507 bytes\)/],
     ['a size larger than a datagram', ['send', G, '5000', 'x', '--size', '65508'], /^mcast send: --size must be an integer from 0 to 65507/],
-    ['an unknown command', ['frobnicate'], /^mcast: unknown command 'frobnicate' \(commands: ifaces, recv, send, demo, record, replay, bench; see 'mcast --help'\)$/],
+    ['an unknown command', ['frobnicate'], /^mcast: unknown command 'frobnicate' \(commands: ifaces, recv, send, demo, record, replay, feed, feed-send, bench; see 'mcast --help'\)$/],
   ];
 
   it.each(cases)('%s', async (_what, args, message) => {

@@ -75,7 +75,7 @@ const HEADER = ['case', 'contestant', 'median', 'min – max', 'vs C', 'notes'];
 export function tableRows(results) {
   const out = [];
   for (const section of results) {
-    const view = VIEW[section.case];
+    const view = VIEW[section.case] ?? section.view; // a case may bring its own (bench/feed.mjs)
     section.rows.forEach((r, i) => {
       out.push([
         i === 0 ? `${section.case} ${section.variant}` : '',

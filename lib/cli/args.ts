@@ -38,6 +38,8 @@ export interface PositionalSpec {
   name: string;
   required: boolean;
   help: string;
+  /** The last positional only: it may be given many times (`LINE [LINE...]`). */
+  repeat?: boolean;
 }
 
 export interface CommandSpec {
@@ -70,7 +72,7 @@ function optionLabel(o: OptionSpec): string {
 export function helpText(spec: CommandSpec): string {
   const usage = [
     `mcast ${spec.name}`,
-    ...spec.positionals.map((p) => (p.required ? p.name : `[${p.name}]`)),
+    ...spec.positionals.map((p) => `${p.required ? p.name : `[${p.name}]`}${p.repeat === true ? ` [${p.name}...]` : ''}`),
     ...(spec.options.length > 0 ? ['[options]'] : []),
   ].join(' ');
   const lines = [`Usage: ${usage}`, '', spec.summary];
@@ -146,7 +148,7 @@ export function parseArgs(spec: CommandSpec, argv: readonly string[]): ParsedArg
     const missing = required.slice(parsed.positionals.length).map((p) => p.name);
     throw new UsageError(`missing ${missing.join(' and ')}`, spec.name);
   }
-  if (parsed.positionals.length > spec.positionals.length) {
+  if (parsed.positionals.length > spec.positionals.length && spec.positionals.at(-1)?.repeat !== true) {
     const extra = parsed.positionals[spec.positionals.length] ?? '';
     const hint = spec.positionals.some((p) => p.name === 'MESSAGE') ? ' (quote a MESSAGE that has spaces)' : '';
     throw new UsageError(`unexpected argument '${extra}'${hint}`, spec.name);

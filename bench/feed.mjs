@@ -1,0 +1,333 @@
+// The feed case of the benchmark (`npm run bench -- --cases feed`, issue #12): what A/B line
+// arbitration costs. One sender (lib/feed/sender.ts, the engine of `mcast feed-send`) sends one
+// numbered stream on two lines (two groups) flat out with GSO bursts; the receiver is either a
+// feed over both lines (createFeed: native arbitration, one JS call per drain with the unique
+// items) or one plain 'batch' socket reading line A alone. Both count items the same way (a
+// MoldUDP64 packet's count field, or one per datagram; the feed hands out each item once).
+// A third receiver, two plain 'batch' sockets reading both lines without arbitration, separates
+// what arbitration costs from what receiving every item twice costs (the second line's copies go
+// through the kernel and recvmmsg whoever reads them).
+//
+// Per run: delivered items per second of receiver CPU time (user + system, all threads, from
+// the first item to the last), CPU ns per item, kernel drops; the metric is the feed's CPU per
+// item over the single socket's (the target: at most 1.15). A third run keeps sustained loss on
+// line A (10% of the numbers, in runs of 100) and reports the feed's RSS peak and pendingHigh.
+//
+// This file is both the case (imported by run.mjs) and the processes it starts:
+//   node bench/feed.mjs sender   --port P --format fixed|mold ... (prints one JSON line)
+//   node bench/feed.mjs receiver --port P --mode feed|single ...  (READY, then one JSON line)
+import { resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+
+import { Proc } from './lib/proc.mjs';
+
+const SELF = fileURLToPath(import.meta.url);
+const ROOT = resolve(SELF, '..', '..');
+const GROUP_A = '239.255.78.1';
+const GROUP_B = '239.255.78.2';
+/** Sustained loss on line A in the memory run: 100 numbers of every 1000. */
+const LOSS_EVERY = 1000;
+const LOSS_RUN = 100;
+
+/** The variants: a fixed field in 64-byte datagrams, and MoldUDP64 packets of 20 messages. */
+function variants(config) {
+  const scale = config.mode === 'smoke' ? 0.01 : config.mode === 'quick' ? 0.5 : 1;
+  const n = (x) => Math.max(10_000, Math.round(x * scale));
+  // Paced runs compare CPU per item below saturation (nothing dropped); the flat-out run shows
+  // where the receiver saturates (drops, then holes that make items wait in the feed's store).
+  return [
+    { label: '64 B fixed, 200k/s', title: '64 B fixed at 200k items/s', format: 'fixed', size: 64, messages: 1, items: n(1_000_000), rate: 200_000 },
+    { label: 'MoldUDP64 20×32 B, 1.5M/s', title: 'MoldUDP64 20×32 B at 1.5M items/s', format: 'mold', size: 32, messages: 20, items: n(3_000_000), rate: 1_500_000 },
+    { label: 'MoldUDP64 20×32 B, flat out', title: 'MoldUDP64 20×32 B flat out', format: 'mold', size: 32, messages: 20, items: n(3_000_000) },
+    { label: 'MoldUDP64, 10% loss on A', title: 'MoldUDP64 20×32 B at 1.5M items/s, 10% loss on A', format: 'mold', size: 32, messages: 20, items: n(3_000_000), rate: 1_500_000, loss: true },
+  ];
+}
+
+/** One run: the single-socket baseline, the two-socket one, then the feed, on the same stream. */
+async function run(bench, params) {
+  const single = await receiverRun(bench, 'single', params);
+  const pair = await receiverRun(bench, 'pair', params);
+  const feed = await receiverRun(bench, 'feed', params);
+  const over = (base) => (base.cpu_ns_per_item > 0 && feed.cpu_ns_per_item > 0 ? feed.cpu_ns_per_item / base.cpu_ns_per_item : null);
+  const ratio = over(single);
+  const ratioPair = over(pair);
+  bench.env.log(
+    `  feed ${params.title}: feed ${fmtRate(feed.items_per_cpu_second)} items/CPU-s (${fmt(feed.cpu_ns_per_item)} ns/item, ${feed.delivered} delivered, ` +
+      `kernel drops ${feed.kernel_drops}) vs one line ${fmtRate(single.items_per_cpu_second)} (${fmt(single.cpu_ns_per_item)} ns/item, kernel drops ${single.kernel_drops}): ` +
+      `×${ratio === null ? '—' : ratio.toFixed(3)}; vs two plain sockets ${fmt(pair.cpu_ns_per_item)} ns/item (drops ${pair.kernel_drops}): ×${ratioPair === null ? '—' : ratioPair.toFixed(3)}; pending high ${feed.pending_high}, RSS peak ${(feed.rss_peak / 2 ** 20).toFixed(1)} MiB (+${(feed.rss_growth / 2 ** 20).toFixed(1)} MiB)`,
+  );
+  return { ratio, ratioPair, feed, single, pair };
+}
+
+const fmt = (x) => (typeof x === 'number' ? x.toFixed(0) : '—');
+
+async function receiverRun(bench, mode, p) {
+  const { cpus, link } = bench.env;
+  const port = bench.port();
+  const common = ['--port', String(port), '--format', p.format, '--size', String(p.size), '--messages', String(p.messages), '--items', String(p.items)];
+  const r = new Proc(process.execPath, [SELF, 'receiver', ...common, '--mode', mode, '--ifindex', String(link.recvIfindex), '--rcvbuf', String(bench.config.rcvbuf)], {
+    label: `feed-${mode}`,
+    cpu: cpus ? cpus.receiver : null,
+  });
+  try {
+    await r.waitLine((l) => l === 'READY', 20000);
+    const s = new Proc(process.execPath, [SELF, 'sender', ...common, '--iface-addr', link.sendAddr, ...(p.loss ? ['--loss'] : []), ...(p.rate ? ['--rate', String(p.rate)] : [])], {
+      label: 'feed-sender',
+      cpu: cpus ? cpus.sender : null,
+    });
+    const sent = await s.json(120000);
+    const out = await r.json(120000);
+    return { ...out, sender: sent };
+  } finally {
+    r.kill();
+  }
+}
+
+function fmtRate(x) {
+  if (typeof x !== 'number') return '—';
+  return x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(0)}k`;
+}
+
+const median = (xs) => {
+  const v = xs.filter((x) => typeof x === 'number' && Number.isFinite(x)).sort((a, b) => a - b);
+  return v.length === 0 ? null : v[Math.floor((v.length - 1) / 2)];
+};
+
+/** The case, as one entry of run.mjs's CASES table. */
+export const feedCase = {
+  name: 'feed',
+  who: 'receivers',
+  // One row: the feed's CPU per item over one plain 'batch' socket's (both in each run).
+  only: ['mcast-batch'],
+  reference: null,
+  variants,
+  describe: (p) => `feed ${p.title}: ${p.items} items on two lines, sender ${p.rate ? `paced at ${p.rate}/s` : 'flat out'} (GSO); feed over both lines vs one 'batch' socket on line A, and vs two on both lines`,
+  repeats: (config) => config.repeats,
+  run: (bench, _c, p) => run(bench, p),
+  metrics: {
+    metric: (r) => r.ratio,
+    extra: (good) => ({
+      feed_items_per_cpu_second: median(good.map((r) => r.feed.items_per_cpu_second)),
+      feed_cpu_ns_per_item: median(good.map((r) => r.feed.cpu_ns_per_item)),
+      feed_delivered: median(good.map((r) => r.feed.delivered)),
+      feed_kernel_drops: median(good.map((r) => r.feed.kernel_drops)),
+      feed_gap_items: median(good.map((r) => r.feed.gap_items)),
+      single_items_per_cpu_second: median(good.map((r) => r.single?.items_per_cpu_second)),
+      single_cpu_ns_per_item: median(good.map((r) => r.single?.cpu_ns_per_item)),
+      single_kernel_drops: median(good.map((r) => r.single?.kernel_drops)),
+      pair_cpu_ns_per_item: median(good.map((r) => r.pair.cpu_ns_per_item)),
+      pair_kernel_drops: median(good.map((r) => r.pair.kernel_drops)),
+      ratio_vs_pair: median(good.map((r) => r.ratioPair)),
+      feed_pending_high: median(good.map((r) => r.feed.pending_high)),
+      feed_rss_peak: median(good.map((r) => r.feed.rss_peak)),
+      feed_rss_growth: median(good.map((r) => r.feed.rss_growth)),
+      sender_items_per_second: median(good.map((r) => r.feed.sender.items_per_second)),
+      target: 'feed CPU per item ≤ 1.15 × one plain batch socket on one line',
+      met: median(good.map((r) => r.ratio)) === null ? null : median(good.map((r) => r.ratio)) <= 1.15,
+    }),
+  },
+  // How the printed table shows it (bench/lib/report.mjs).
+  view: {
+    value: (v) => `×${v.toFixed(3)} CPU/item`,
+    range: (r) => `×${r.min.toFixed(3)} – ×${r.max.toFixed(3)}`,
+    notes: (r) =>
+      `feed ${fmt(r.extra.feed_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.feed_items_per_cpu_second)} items/CPU-s, kernel drops ${fmt(r.extra.feed_kernel_drops)}, gap items ${fmt(r.extra.feed_gap_items)}), ` +
+      `one line ${fmt(r.extra.single_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.single_items_per_cpu_second)}, drops ${fmt(r.extra.single_kernel_drops)}); ` +
+      `two plain sockets ${fmt(r.extra.pair_cpu_ns_per_item)} ns/item (drops ${fmt(r.extra.pair_kernel_drops)}): feed ×${r.extra.ratio_vs_pair?.toFixed(3) ?? '—'}; ` +
+      `pending high ${fmt(r.extra.feed_pending_high)}, RSS peak ${(r.extra.feed_rss_peak / 2 ** 20).toFixed(1)} MiB; target ≤ ×1.15: ${r.extra.met === null ? '—' : r.extra.met ? 'met' : 'NOT met'}`,
+  },
+};
+
+// ---- the processes ---------------------------------------------------------------------------
+
+function options() {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      port: { type: 'string' }, format: { type: 'string' }, size: { type: 'string' }, messages: { type: 'string' },
+      items: { type: 'string' }, mode: { type: 'string' }, ifindex: { type: 'string' }, rcvbuf: { type: 'string' },
+      'iface-addr': { type: 'string' }, loss: { type: 'boolean', default: false }, rate: { type: 'string' },
+    },
+  });
+  return {
+    role: positionals[0],
+    port: Number(values.port),
+    format: values.format,
+    size: Number(values.size),
+    messages: Number(values.messages),
+    items: Number(values.items),
+    mode: values.mode,
+    ifindex: Number(values.ifindex),
+    rcvbuf: Number(values.rcvbuf ?? 4194304),
+    ifaceAddr: values['iface-addr'],
+    loss: values.loss,
+    rate: values.rate === undefined ? 0 : Number(values.rate),
+  };
+}
+
+const sequenceOf = (o) => (o.format === 'mold' ? 'moldudp64' : { offset: 0, size: 4, endian: 'big' });
+
+async function sender(o) {
+  const { FeedSender } = await import(pathToFileURL(resolve(ROOT, 'dist', 'feed', 'sender.js')).href).then((m) => m.default ?? m);
+  const drops = [];
+  if (o.loss) for (let n = 1; n <= o.items; n += LOSS_EVERY) drops.push([n + LOSS_EVERY - LOSS_RUN, n + LOSS_EVERY - 1]);
+  const line = (group) => ({ group, port: o.port, family: 4, interface: o.ifaceAddr });
+  const s = new FeedSender({
+    lines: [line(GROUP_A), line(GROUP_B)],
+    sequence: sequenceOf(o),
+    messagesPerPacket: o.messages,
+    size: o.size,
+    ttl: 0,
+    drops: [drops, []],
+    sendBufferSize: 4 << 20,
+  });
+  const t0 = process.hrtime.bigint();
+  const cpu0 = process.cpuUsage();
+  // Flat out: chunks of 16 bursts of 64 packets. Paced: bursts of about 1 ms of the rate, each
+  // waiting (on a timer) for its absolute deadline.
+  const chunk = 64 * o.messages * 16;
+  const burst = o.rate ? Math.max(1, Math.min(64, Math.ceil(o.rate / 1000 / o.messages))) : 64;
+  const pace = o.rate
+    ? async (sent) => {
+        const early = Number(t0) + (sent / o.rate) * 1e9 - Number(process.hrtime.bigint());
+        if (early > 0) await new Promise((r) => setTimeout(r, early / 1e6));
+      }
+    : undefined;
+  for (let done = 0; done < o.items; done += chunk) {
+    const base = done;
+    await s.send(1 + done, Math.min(chunk, o.items - done), pace && ((k) => pace(base + k)), burst);
+  }
+  if (o.format === 'mold') for (let k = 0; k < 5; k++) s.heartbeat();
+  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
+  const stats = s.stats();
+  s.close();
+  process.stdout.write(`${JSON.stringify({ items: o.items, seconds, items_per_second: o.items / seconds, cpu_seconds: (cpu.user + cpu.system) / 1e6, packets: stats.packets })}\n`);
+}
+
+async function receiver(o) {
+  const mcast = await import(pathToFileURL(resolve(ROOT, 'dist', 'index.js')).href).then((m) => m.default ?? m);
+  const rss0 = process.memoryUsage().rss;
+  let rssPeak = rss0;
+  let items = 0;
+  let cpuStart = null;
+  let cpuEnd = null;
+  let tStart = 0n;
+  let tEnd = 0n;
+  let lastProgress = Date.now();
+  const mark = () => {
+    if (cpuStart === null) {
+      cpuStart = process.cpuUsage();
+      tStart = process.hrtime.bigint();
+    }
+  };
+  const done = () => {
+    cpuEnd = process.cpuUsage(cpuStart ?? undefined);
+    tEnd = process.hrtime.bigint();
+    lastProgress = Date.now();
+  };
+  let stats;
+  let close;
+  if (o.mode === 'single' || o.mode === 'pair') {
+    // 'pair' reads both lines and counts half of what it reads: the items of one stream.
+    const groups = o.mode === 'single' ? [GROUP_A] : [GROUP_A, GROUP_B];
+    const weight = 1 / groups.length;
+    const sockets = groups.map((group) => {
+      const socket = mcast.createSocket({ port: o.port, recvBufferSize: o.rcvbuf, batchSize: 64 });
+      socket.join(group, { interface: o.ifindex });
+      return socket;
+    });
+    const mold = o.format === 'mold';
+    let read = 0;
+    for (const socket of sockets) {
+      socket.on('batch', (b) => {
+        mark();
+        const buf = b.buffer;
+        // The same work per datagram the feed does before it can arbitrate: find its number(s).
+        for (let i = 0; i < b.count; i++) {
+          const at = b.offset(i);
+          if (mold) {
+            const n = buf.readUInt16BE(at + 18);
+            if (n !== 0xffff) read += n;
+          } else if (buf.readUInt32BE(at) > 0) read++;
+        }
+        items = Math.round(read * weight);
+        done();
+      });
+    }
+    stats = () => ({ kernel_drops: sockets.reduce((a, s) => a + s.stats().kernelDrops, 0) });
+    close = () => {
+      for (const s of sockets) s.close();
+    };
+  } else {
+    const lines = [GROUP_A, GROUP_B].map((group) => ({ group, port: o.port, interface: o.ifindex }));
+    const feed = mcast.createFeed({ lines, sequence: sequenceOf(o), startSequence: 1, recvBufferSize: o.rcvbuf, gapTimeout: 50, maxPending: 1 << 20 });
+    feed.on('batch', (b) => {
+      mark();
+      items += b.count;
+      done();
+    });
+    let resets = 0;
+    feed.on('gap', () => done());
+    feed.on('reset', () => resets++);
+    stats = () => {
+      const s = feed.stats();
+      return {
+        kernel_drops: s.lines.reduce((a, l) => a + l.kernelDrops, 0),
+        gap_items: s.gapItems,
+        gaps: s.gaps,
+        pending_high: s.pendingHigh,
+        duplicates: s.lines.map((l) => l.duplicates),
+        wins: s.lines.map((l) => l.wins),
+        next_sequence: s.nextSequence,
+        resets,
+        recovered_from_line: s.recoveredFromLine,
+      };
+    };
+    close = () => feed.close();
+  }
+  const sampler = setInterval(() => {
+    rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  }, 50);
+  process.stdout.write('READY\n');
+  // Done when every item came, or 1 s after the last progress.
+  await new Promise((resolveDone) => {
+    const check = setInterval(() => {
+      if (items >= o.items || (cpuStart !== null && Date.now() - lastProgress > 1000)) {
+        clearInterval(check);
+        resolveDone();
+      }
+    }, 20);
+  });
+  clearInterval(sampler);
+  rssPeak = Math.max(rssPeak, process.memoryUsage().rss);
+  const cpu = cpuEnd === null ? 0 : (cpuEnd.user + cpuEnd.system) / 1e6;
+  const out = {
+    mode: o.mode,
+    delivered: items,
+    cpu_seconds: cpu,
+    wall_seconds: Number(tEnd - tStart) / 1e9,
+    items_per_cpu_second: cpu > 0 ? items / cpu : null,
+    cpu_ns_per_item: items > 0 ? (cpu * 1e9) / items : null,
+    rss_peak: rssPeak,
+    rss_growth: rssPeak - rss0,
+    ...stats(),
+  };
+  close();
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === SELF) {
+  const o = options();
+  const main = o.role === 'sender' ? sender : o.role === 'receiver' ? receiver : null;
+  if (main === null) {
+    process.stderr.write('usage: node bench/feed.mjs sender|receiver ... (started by bench/run.mjs --cases feed)\n');
+    process.exit(2);
+  }
+  main(o).catch((error) => {
+    process.stderr.write(`${error.stack ?? error}\n`);
+    process.exit(1);
+  });
+}
+

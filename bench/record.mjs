@@ -59,7 +59,7 @@ async function child(mode, size, count, cycles, warm, dir) {
   const payload = Buffer.alloc(size, 0x61);
   const list = Array.from({ length: 64 }, () => payload);
   const file = join(dir, `drain-${process.pid}.${mode === 'pcap' ? 'pcap' : 'pcapng'}`);
-  const writer = mode === 'batch' ? null : CaptureWriter.open(file, { interfaceName: () => 'lo' });
+  const writer = mode === 'batch' ? null : CaptureWriter.open(process.env.BENCH_FILE ?? file, { interfaceName: () => 'lo', ...(process.env.BENCH_QUEUE ? { queueBytes: Number(process.env.BENCH_QUEUE) } : {}) });
   let received = 0;
   let bytes = 0;
   let target = 0;
@@ -90,11 +90,12 @@ async function child(mode, size, count, cycles, warm, dir) {
     if (writer !== null) writer.flush();
   }
   const drops = rx.stats().kernelDrops;
-  writer?.close({ kernelDrops: drops });
+  const totals = writer === null ? undefined : { ...writer.totals };
+  await writer?.close({ kernelDrops: drops });
   rx.close();
   tx.close();
   rmSync(file, { force: true });
-  process.stdout.write(`${JSON.stringify({ mode, size, pps: median(rates), rates, drops, bytes })}\n`);
+  process.stdout.write(`${JSON.stringify({ mode, size, pps: median(rates), rates, drops, bytes, syncWrites: totals?.syncWrites, peakQueuedBytes: totals?.peakQueuedBytes })}\n`);
 }
 
 // ---- parent ------------------------------------------------------------------------------

@@ -130,6 +130,14 @@ export interface NativeBinding {
   guessHandleType(fd: number): 'UDP' | 'TCP' | 'PIPE' | 'TTY' | 'FILE' | 'UNKNOWN';
   constants: Readonly<Record<string, number>>;
   layout: RecordLayout;
+  /**
+   * The capture writer's frames (native/pcap_checksum.h FillPcapFrames): for each of the first
+   * `count` jobs ([IP header offset, flags: 1 IPv6 | 2 UDP checksum | 4 copy the payload,
+   * payload offset in `source`, payload bytes], 4 int32 each) copies the payload from `source`
+   * behind the frame's headers in `block`, then fills its IPv4 header and UDP checksums.
+   * Returns the jobs done.
+   */
+  pcapFrames(block: Uint8Array, jobs: Int32Array, count: number, source?: Uint8Array): number;
 }
 
 /**

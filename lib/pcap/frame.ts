@@ -276,9 +276,11 @@ function copyAddress(out: Buffer, at: number, address: Uint8Array, from: number,
  * which must already be at out[at + HEADER_BYTES[family]] (`captured` bytes of it). `words` is a
  * Uint32Array over out's memory, for the checksum. The UDP checksum covers the payload, so it is
  * valid only when the whole payload was captured; for a cut payload it is 0 ("none" in IPv4;
- * Wireshark does not check a cut datagram's sum). Returns the header length.
+ * Wireshark does not check a cut datagram's sum). With `checksums` false both checksum fields
+ * are left 0 for the caller to fill (the writer does it natively, once per batch). Returns the
+ * header length.
  */
-export function writeHeaders(out: Buffer, words: Uint32Array, at: number, h: HeaderFields, captured: number): number {
+export function writeHeaders(out: Buffer, words: Uint32Array, at: number, h: HeaderFields, captured: number, checksums = true): number {
   const v4 = h.family === 4;
   const first = h.destination[h.destinationAt] as number;
   writeMac(out, at, h.destination, h.destinationAt, h.family, v4 ? first >= 224 && first <= 239 : first === 0xff);
@@ -304,9 +306,11 @@ export function writeHeaders(out: Buffer, words: Uint32Array, at: number, h: Hea
     out[ip + 11] = 0;
     copyAddress(out, ip + 12, h.source, h.sourceAt, 4);
     copyAddress(out, ip + 16, h.destination, h.destinationAt, 4);
-    const sum = internetChecksum(out, ip, ip + 20);
-    out[ip + 10] = sum >>> 8;
-    out[ip + 11] = sum & 0xff;
+    if (checksums) {
+      const sum = internetChecksum(out, ip, ip + 20);
+      out[ip + 10] = sum >>> 8;
+      out[ip + 11] = sum & 0xff;
+    }
     udp = ip + 20;
   } else {
     out[ip] = 0x60;
@@ -329,7 +333,7 @@ export function writeHeaders(out: Buffer, words: Uint32Array, at: number, h: Hea
   out[udp + 5] = udpLength & 0xff;
   out[udp + 6] = 0;
   out[udp + 7] = 0;
-  if (captured >= h.payloadLength) {
+  if (checksums && captured >= h.payloadLength) {
     // Pseudo-header (addresses, protocol, UDP length) + UDP header + payload.
     const addressStart = v4 ? ip + 12 : ip + 8;
     let sum = addWords(out, addressStart, addressStart + (v4 ? 8 : 32), IPPROTO_UDP + udpLength);

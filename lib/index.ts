@@ -22,6 +22,8 @@ export const constants: Readonly<Record<string, number>> = Object.freeze({ ...bi
 export { CaptureWriter } from './pcap/writer';
 export type { CaptureFormat, CaptureStatistics, CaptureWriterOptions, CaptureWriterTotals, DatagramToWrite } from './pcap/writer';
 export { CaptureReader, readCapture } from './pcap/reader';
+export { CaptureBatch } from './pcap/read-batch';
+export type { CaptureClock } from './pcap/read-batch';
 export type {
   CaptureInput,
   CaptureInterface,

@@ -6,7 +6,7 @@
  * CaptureFormatError naming the byte offset, an unknown block or a frame that is no UDP datagram
  * a counted skip.
  */
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 
 import { outOfRange } from '../errors';
 import { BLOCK, BYTE_ORDER_MAGIC, CaptureFormatError, DEFAULT_MAX_BLOCK_BYTES, OPTION, PCAP_MAGIC } from './format';
@@ -99,7 +99,20 @@ class ByteSource {
   /** Makes `n` bytes available at the cursor; false when the input ends first. */
   async ensure(n: number): Promise<boolean> {
     while (this.available < n && !this.#done) {
-      const next = await this.chunks.next();
+      const chunks = this.chunks;
+      if (chunks instanceof FileChunks) {
+        // The file is read straight behind the bytes left over: no second copy of the chunk.
+        const filled = await chunks.readAfter(this.#buffer.subarray(this.#at), n);
+        if (filled === undefined) {
+          this.#done = true;
+          break;
+        }
+        this.#base += this.#at;
+        this.#buffer = filled;
+        this.#at = 0;
+        continue;
+      }
+      const next = await chunks.next();
       if (next.done === true) {
         this.#done = true;
         break;
@@ -120,6 +133,11 @@ class ByteSource {
 
   peek(n: number): Buffer {
     return this.#buffer.subarray(this.#at, this.#at + n);
+  }
+
+  /** Where the cursor is in `buffer`. */
+  get cursor(): number {
+    return this.#at;
   }
 
   /** The bytes the cursor is in (replaced, never changed, when more input comes). */
@@ -145,10 +163,47 @@ class ByteSource {
   }
 }
 
-function chunksOf(input: CaptureInput, chunkBytes: number): AsyncIterator<Uint8Array> {
-  if (typeof input === 'string') {
-    return createReadStream(input, { highWaterMark: chunkBytes })[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+/**
+ * A file read chunk by chunk into fresh buffers (views handed out into earlier ones stay valid),
+ * each beginning with the bytes the reader had left over.
+ */
+class FileChunks implements AsyncIterator<Uint8Array> {
+  #handle: Promise<FileHandle> | undefined;
+  #position = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly chunkBytes: number,
+  ) {}
+
+  /** The next chunk as one buffer: `leftover`, then at least 1 and about chunkBytes new bytes; undefined at the end. */
+  async readAfter(leftover: Buffer, wanted: number): Promise<Buffer | undefined> {
+    this.#handle ??= open(this.path, 'r');
+    const handle = await this.#handle;
+    const room = Math.max(this.chunkBytes, wanted - leftover.length);
+    const buffer = Buffer.allocUnsafe(leftover.length + room);
+    leftover.copy(buffer, 0);
+    const { bytesRead } = await handle.read(buffer, leftover.length, room, this.#position);
+    if (bytesRead === 0) return undefined;
+    this.#position += bytesRead;
+    return buffer.subarray(0, leftover.length + bytesRead);
   }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    const chunk = await this.readAfter(Buffer.alloc(0), 1);
+    return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (handle !== undefined) await (await handle).close();
+    return { done: true, value: undefined };
+  }
+}
+
+function chunksOf(input: CaptureInput, chunkBytes: number): AsyncIterator<Uint8Array> {
+  if (typeof input === 'string') return new FileChunks(input, chunkBytes);
   if (input instanceof Uint8Array) {
     let given = false;
     return {
@@ -271,14 +326,6 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
     }
   }
 
-  /** Hands out the batch when it is full (the caller of next() reads it, then it is refilled). */
-  async *#maybeYield(): AsyncGenerator<CaptureBatch, void, undefined> {
-    const batch = this.#batch;
-    if (!batch.full) return;
-    yield batch;
-    batch.reset();
-  }
-
   async *#file(): AsyncGenerator<CaptureBatch, void, undefined> {
     const src = this.#source;
     if (!(await src.ensure(4))) {
@@ -327,6 +374,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
 
   async *#pcapng(): AsyncGenerator<CaptureBatch, void, undefined> {
     const src = this.#source;
+    const batch = this.#batch;
     let le = true;
     let section: Interface[] = [];
     let firstId = 0; // interface id of the section's first IDB among all of the file's
@@ -336,7 +384,8 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
         if (src.available === 0) return;
         throw new CaptureFormatError(`truncated file: ${src.available} bytes at byte ${offset}, less than a block header (8 bytes)`, offset);
       }
-      if (src.peek(4).readUInt32LE(0) === BLOCK.SECTION_HEADER) {
+      // Read in place (a view per block would be garbage per datagram).
+      if (src.buffer.readUInt32LE(src.cursor) === BLOCK.SECTION_HEADER) {
         if (!(await src.ensure(12))) throw this.#truncated('section header block', offset, 28);
         const bom = src.peek(12);
         if (bom.readUInt32LE(8) === BYTE_ORDER_MAGIC) le = true;
@@ -348,9 +397,8 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
           );
         }
       }
-      const head = src.peek(8);
-      const type = le ? head.readUInt32LE(0) : head.readUInt32BE(0);
-      const length = le ? head.readUInt32LE(4) : head.readUInt32BE(4);
+      const type = read32(src.buffer, src.cursor, le);
+      const length = read32(src.buffer, src.cursor + 4, le);
       if (length < 12 || length % 4 !== 0) {
         throw new CaptureFormatError(
           `bad block at byte ${offset}: total length ${length} (a pcapng block length is a multiple of 4 and at least 12)`,
@@ -380,7 +428,8 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
         const iface = section[id];
         if (iface !== undefined && 28 + captured <= length - 4) {
           if (this.#packet(iface.linkType, buffer, b + 28, b + 28 + captured, firstId + id, offset, iface, read32(buffer, b + 12, le), read32(buffer, b + 16, le))) {
-            yield* this.#maybeYield();
+            yield batch; // full: the consumer reads it, then it is refilled
+            batch.reset();
           }
           continue;
         }
@@ -430,7 +479,8 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
             );
           }
           if (this.#packet(iface.linkType, buffer, b + 28, b + 28 + captured, firstId + id, offset, iface, u32(12), u32(16))) {
-            yield* this.#maybeYield();
+            yield batch;
+            batch.reset();
           }
           break;
         }
@@ -496,6 +546,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
 
   async *#pcap(): AsyncGenerator<CaptureBatch, void, undefined> {
     const src = this.#source;
+    const batch = this.#batch;
     if (!(await src.ensure(24))) throw this.#truncated('pcap file header', 0, 24);
     const header = src.take(24);
     const le = isPcapMagic(header.readUInt32LE(0));
@@ -519,8 +570,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
         if (src.available === 0) return;
         throw this.#truncated('record header', offset, recordHeader);
       }
-      const head = src.peek(recordHeader);
-      const captured = u32(head, 8);
+      const captured = u32(src.buffer, src.cursor + 8);
       if (captured > this.#maxBlock) {
         throw new CaptureFormatError(
           `bad record at byte ${offset}: it declares ${captured} captured bytes, more than the ${this.#maxBlock} a record may have here`,
@@ -531,7 +581,8 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
       const buffer = src.buffer;
       const r = src.skip(recordHeader + captured);
       if (this.#packet(iface.linkType, buffer, r + recordHeader, r + recordHeader + captured, 0, offset, clock, u32(buffer, r), u32(buffer, r + 4))) {
-        yield* this.#maybeYield();
+        yield batch;
+        batch.reset();
       }
     }
   }

@@ -94,11 +94,13 @@ export interface CaptureWriterTotals {
 interface OutputBlock {
   bytes: Buffer;
   words: Uint32Array;
+  /** For the unaligned little-endian fields of pcap record headers. */
+  view: DataView;
 }
 
 function outputBlock(): OutputBlock {
   const memory = new ArrayBuffer(CHUNK_BYTES);
-  return { bytes: Buffer.from(memory), words: new Uint32Array(memory) };
+  return { bytes: Buffer.from(memory), words: new Uint32Array(memory), view: new DataView(memory) };
 }
 
 const CHUNK_BYTES = 1 << 20;
@@ -148,6 +150,7 @@ export class CaptureWriter {
   #chunk: Buffer;
   /** The block as 32-bit words. */
   #words: Uint32Array;
+  #view: DataView;
   /** Blocks whose write has completed, for reuse. */
   readonly #spare: OutputBlock[] = [];
   /** Blocks that may wait for the file at once. */
@@ -198,6 +201,7 @@ export class CaptureWriter {
     const block = outputBlock();
     this.#chunk = block.bytes;
     this.#words = block.words;
+    this.#view = block.view;
     this.#maxQueued = Math.ceil((options.queueBytes ?? DEFAULT_QUEUE_BYTES) / CHUNK_BYTES);
     this.format = format;
     this.snaplen = snaplen;
@@ -282,7 +286,7 @@ export class CaptureWriter {
       this.#writeNow(this.#chunk, length, position);
       return;
     }
-    const block: OutputBlock = { bytes: this.#chunk, words: this.#words };
+    const block: OutputBlock = { bytes: this.#chunk, words: this.#words, view: this.#view };
     this.#queued++;
     this.#queuedBytes += length;
     if (this.#queuedBytes > this.#totals.peakQueuedBytes) this.#totals.peakQueuedBytes = this.#queuedBytes;
@@ -290,6 +294,7 @@ export class CaptureWriter {
     const next = this.#spare.pop() ?? outputBlock();
     this.#chunk = next.bytes;
     this.#words = next.words;
+    this.#view = next.view;
   }
 
   #writeLater(block: OutputBlock, from: number, length: number, position: number): void {
@@ -440,10 +445,11 @@ export class CaptureWriter {
       w[(at + record - 4) >>> 2] = record;
     } else {
       splitNs(hi, lo, this.#split);
-      c.writeUInt32LE(this.#split[0] as number, at);
-      c.writeUInt32LE(this.#split[1] as number, at + 4);
-      c.writeUInt32LE(frame, at + 8);
-      c.writeUInt32LE(original, at + 12);
+      const v = this.#view;
+      v.setUint32(at, this.#split[0] as number, true);
+      v.setUint32(at + 4, this.#split[1] as number, true);
+      v.setUint32(at + 8, frame, true);
+      v.setUint32(at + 12, original, true);
     }
     this.#used = at + record;
     const t = this.#totals;

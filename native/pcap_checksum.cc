@@ -1,6 +1,7 @@
 // See pcap_checksum.h.
 #include "pcap_checksum.h"
 
+#include <cstdint>
 #include <cstring>
 
 namespace mcast {
@@ -15,6 +16,14 @@ constexpr size_t kUdpHeader = 8;
 uint32_t Fold(uint64_t sum) {
   while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
   return static_cast<uint32_t>(sum);
+}
+
+// Whether source[from, from + bytes) exists (0 bytes need no source).
+bool InSource(const uint8_t* source, size_t source_length, int32_t from, int32_t bytes) {
+  if (from < 0 || bytes < 0) return false;
+  if (bytes == 0) return true;
+  return source != nullptr && static_cast<size_t>(from) <= source_length &&
+         static_cast<size_t>(bytes) <= source_length - static_cast<size_t>(from);
 }
 
 uint16_t Swap16(uint32_t v) { return static_cast<uint16_t>(((v & 0xff) << 8) | ((v >> 8) & 0xff)); }
@@ -59,16 +68,13 @@ size_t FillPcapFrames(uint8_t* block, size_t length, const uint8_t* source, size
     const size_t ip_bytes = v6 ? kIpv6Header : kIpv4Header;
     if (ip > length || length - ip < ip_bytes + kUdpHeader) return j;
     uint8_t* h = block + ip;
-    if ((flags & kCopyPayload) != 0 && job[3] != 0) {
-      const int32_t from = job[2];
-      const int32_t bytes = job[3];
+    const int32_t from = job[2];
+    const int32_t copy = job[3];
+    const bool from_source = (flags & kCopyPayload) != 0;
+    if (from_source) {
       const size_t room = length - ip - ip_bytes - kUdpHeader;
-      if (source == nullptr || from < 0 || bytes < 0 || static_cast<size_t>(from) > source_length ||
-          static_cast<size_t>(bytes) > source_length - static_cast<size_t>(from) ||
-          static_cast<size_t>(bytes) > room) {
-        return j;
-      }
-      std::memcpy(h + ip_bytes + kUdpHeader, source + from, static_cast<size_t>(bytes));
+      if (!InSource(source, source_length, from, copy) || static_cast<size_t>(copy) > room) return j;
+      if (copy > 0) std::memcpy(h + ip_bytes + kUdpHeader, source + from, static_cast<size_t>(copy));
     }
     if (!v6) {
       h[10] = 0;
@@ -80,14 +86,28 @@ size_t FillPcapFrames(uint8_t* block, size_t length, const uint8_t* source, size
     if ((flags & kChecksumUdp) == 0) continue;
     uint8_t* udp = h + ip_bytes;
     const size_t udp_length = (static_cast<size_t>(udp[4]) << 8) | udp[5];
-    if (udp_length < kUdpHeader || udp_length > length - ip - ip_bytes) return j;
+    if (udp_length < kUdpHeader) return j;
+    const size_t payload = udp_length - kUdpHeader;
+    // The payload summed where all of it is: in the source (a frame cut by the snap length keeps
+    // less in the block than the datagram had), else in the block.
+    const uint8_t* bytes = udp + kUdpHeader;
+    if (from_source) {
+      if (payload > static_cast<size_t>(INT32_MAX) ||
+          !InSource(source, source_length, from, static_cast<int32_t>(payload))) {
+        return j;
+      }
+      bytes = source + from;
+    } else if (payload > length - ip - ip_bytes - kUdpHeader) {
+      return j;
+    }
     udp[6] = 0;
     udp[7] = 0;
     // Pseudo-header: the addresses, the protocol and the UDP length (RFC 768, RFC 8200 8.1).
     const uint8_t* addresses = v6 ? h + 8 : h + 12;
     const size_t address_bytes = v6 ? 32 : 8;
     uint32_t sum = OnesSum(addresses, address_bytes, kIpprotoUdp + static_cast<uint32_t>(udp_length));
-    sum = OnesSum(udp, udp_length, sum);
+    sum = OnesSum(udp, kUdpHeader, sum);
+    if (payload > 0) sum = OnesSum(bytes, payload, sum);
     uint16_t checksum = static_cast<uint16_t>(~sum);
     if (checksum == 0) checksum = 0xffff;
     udp[6] = static_cast<uint8_t>(checksum >> 8);

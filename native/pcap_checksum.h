@@ -20,12 +20,14 @@ constexpr int32_t kChecksumIpv6 = 1;  // the IP header at the offset is IPv6 (el
 constexpr int32_t kChecksumUdp = 2;   // also the UDP checksum (the whole payload is there)
 constexpr int32_t kCopyPayload = 4;   // first copy the payload from the source behind the headers
 
-// For each job: with kCopyPayload copies the payload bytes from `source` to right after the
+// For each job: with kCopyPayload copies `payload bytes to copy` from `source` to right after the
 // frame's UDP header; then writes the IPv4 header checksum (IPv4) and, with kChecksumUdp, the UDP
 // checksum over the pseudo-header, the UDP header (its checksum field is zeroed first) and the
-// payload, whose length the UDP header gives. A sum of 0 is written as 0xffff (RFC 768). A job
-// whose headers or payload would run past `length` (or past `source_length`) stops the run:
-// nothing is read or written out of bounds. Returns the number of jobs done.
+// payload, whose length the UDP header gives, summed in the source with kCopyPayload (so that a
+// frame the snap length cuts still carries the datagram's real checksum), else in the block. A
+// sum of 0 is written as 0xffff (RFC 768). A job whose headers or payload would run past `length`
+// (or past `source_length`) stops the run: nothing is read or written out of bounds. Returns the
+// number of jobs done.
 size_t FillPcapFrames(uint8_t* block, size_t length, const uint8_t* source, size_t source_length,
                       const int32_t* jobs, size_t count);
 

@@ -60,6 +60,20 @@ async function readAll(input: string | Uint8Array, options = {}): Promise<{ read
   return { reader, datagrams };
 }
 
+/** Every datagram through reader.batches(), and the error that ended the reading, if any. */
+async function readByBatches(input: Uint8Array): Promise<{ datagrams: CapturedDatagram[]; error?: CaptureFormatError }> {
+  const datagrams: CapturedDatagram[] = [];
+  try {
+    for await (const batch of readCapture(input).batches()) {
+      for (let i = 0; i < batch.count; i++) datagrams.push(batch.datagram(i));
+    }
+  } catch (error) {
+    if (!(error instanceof CaptureFormatError)) throw error;
+    return { datagrams, error };
+  }
+  return { datagrams };
+}
+
 async function readError(input: Uint8Array): Promise<CaptureFormatError> {
   try {
     await readAll(input);
@@ -516,7 +530,7 @@ describe('fuzz: seeded mutations of valid files', () => {
     return b;
   }
 
-  it('3000 mutations: every run ends with datagrams or a CaptureFormatError, fast, without a crash', async () => {
+  it('3000 mutations: every run ends with datagrams or a CaptureFormatError, fast, without a crash; the batch mode agrees', async () => {
     const corpus: Buffer[] = [];
     for (const name of ['f.pcapng', 'f.pcap']) {
       const file = join(DIR, name);
@@ -531,17 +545,22 @@ describe('fuzz: seeded mutations of valid files', () => {
       // The reader's awaits resolve at once on in-memory input: let the worker's own I/O run.
       if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
       const input = mutate(corpus[i % corpus.length]!, random);
+      // The batch mode sees the same datagrams and the same error as the iterator.
+      const viaBatches = await readByBatches(input);
       try {
         const { datagrams } = await readAll(input);
         for (const d of datagrams) {
           expect(d.payload.length).toBeLessThanOrEqual(input.length);
           expect(typeof d.timestamp).toBe('bigint');
         }
+        expect(viaBatches.error, `mutation ${i}`).toBeUndefined();
+        expect(viaBatches.datagrams).toEqual(datagrams);
         outcomes.ok++;
       } catch (error) {
         if (!(error instanceof CaptureFormatError)) throw new Error(`mutation ${i} (seed 0x5eed): ${String(error)}`);
         expect(error.offset).toBeGreaterThanOrEqual(0);
         expect(error.offset).toBeLessThanOrEqual(input.length);
+        expect(viaBatches.error?.message, `mutation ${i}`).toBe(error.message);
         outcomes.formatErrors++;
       }
     }

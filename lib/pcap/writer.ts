@@ -427,7 +427,9 @@ export class CaptureWriter {
     const job = this.#jobCount++ * JOB_WORDS;
     const jobs = this.#jobs;
     jobs[job] = data + 14;
-    jobs[job + 1] = (f.family === 6 ? JOB_IPV6 : 0) | (kept >= f.payloadLength ? JOB_UDP : 0) | JOB_COPY;
+    // The UDP checksum needs the whole payload: in the source even when the snap length keeps
+    // less of it; a datagram the socket cut (or a cut payload given) has none (0).
+    jobs[job + 1] = (f.family === 6 ? JOB_IPV6 : 0) | (captured >= f.payloadLength ? JOB_UDP : 0) | JOB_COPY;
     jobs[job + 2] = start;
     jobs[job + 3] = kept;
     if (pcapng) {

@@ -131,13 +131,12 @@ export interface NativeBinding {
   constants: Readonly<Record<string, number>>;
   layout: RecordLayout;
   /**
-   * The capture writer's frames (native/pcap_checksum.h FillPcapFrames): for each of the first
-   * `count` jobs ([IP header offset, flags: 1 IPv6 | 2 UDP checksum | 4 copy the payload,
-   * payload offset in `source`, payload bytes], 4 int32 each) copies the payload from `source`
-   * behind the frame's headers in `block`, then fills its IPv4 header and UDP checksums.
-   * Returns the jobs done.
+   * The capture writer's records (native/pcap_checksum.h BuildPcapFrames): builds the first
+   * `count` jobs (16 int32 each: where, flags, payload offset and lengths, interface, time,
+   * ports, TTL, IP id, address offsets, record length) into `block`, payloads from `payloads`,
+   * addresses from `addresses`. Returns the jobs done (a job out of bounds stops the run).
    */
-  pcapFrames(block: Uint8Array, jobs: Int32Array, count: number, source?: Uint8Array): number;
+  pcapFrames(block: Uint8Array, jobs: Int32Array, count: number, payloads?: Uint8Array, addresses?: Uint8Array): number;
 }
 
 /**

@@ -13,7 +13,6 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { binding } from '../lib/binding.js';
-import { internetChecksum } from '../lib/pcap/frame.js';
 import { CaptureBatch, CaptureFormatError, CaptureWriter, readCapture, type CapturedDatagram, type RecvBatch } from '../lib/index.js';
 
 import { prng } from './helpers.js';
@@ -23,6 +22,14 @@ const DIR = mkdtempSync(join(tmpdir(), 'mcast-pcap-batch-'));
 afterAll(() => rmSync(DIR, { recursive: true, force: true }));
 
 const BASE_NS = 1764600000000000000n;
+
+/** The Internet checksum (RFC 1071) of bytes[start, end): the oracle for the native sums. */
+function internetChecksum(bytes: Uint8Array, start: number, end: number): number {
+  let sum = 0;
+  for (let i = start; i < end; i += 2) sum += ((bytes[i] as number) << 8) | (i + 1 < end ? (bytes[i + 1] as number) : 0);
+  while (sum > 0xffff) sum = (sum & 0xffff) + Math.floor(sum / 0x10000);
+  return ~sum & 0xffff;
+}
 
 /** Payload i: its length and bytes follow from i alone (a sequence number in the first 4 bytes). */
 function payloadOf(i: number, length: number): Buffer {
@@ -193,21 +200,33 @@ describe('checksums: filled natively, once per batch, valid as tshark checks the
 
   it('the native helper never reads or writes out of bounds, and says how many frames it did', () => {
     const block = new Uint8Array(256);
-    const source = new Uint8Array(64);
-    const job = (ip: number, flags: number, from: number, bytes: number): Int32Array => Int32Array.from([ip, flags, from, bytes]);
-    block[14 + 20 + 5] = 8 + 64; // the UDP length of a 64-byte payload
-    expect(binding.pcapFrames(block, job(14, 2 | 4, 0, 64), 1, source)).toBe(1);
-    expect(binding.pcapFrames(block, job(250, 2, 0, 0), 1)).toBe(0); // headers past the block
-    expect(binding.pcapFrames(block, job(-1, 2, 0, 0), 1)).toBe(0);
-    expect(binding.pcapFrames(block, job(14, 4, 60, 10), 1, source)).toBe(0); // past the source
-    expect(binding.pcapFrames(block, job(14, 4, 0, 10), 1)).toBe(0); // no source to copy from
-    expect(binding.pcapFrames(block, job(200, 4, 0, 64), 1, source)).toBe(0); // payload past the block
-    expect(binding.pcapFrames(block, job(14, 2, 0, 0), 5)).toBe(1); // count capped by the jobs given
-    block[14 + 20 + 4] = 0xff; // a UDP length past the block
-    block[14 + 20 + 5] = 0xff;
-    expect(binding.pcapFrames(block, job(14, 2, 0, 0), 1)).toBe(0);
-    expect(() => binding.pcapFrames(new Uint16Array(4) as unknown as Uint8Array, new Int32Array(4), 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
-    expect(() => binding.pcapFrames(block, new Uint32Array(4) as unknown as Int32Array, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    const payloads = new Uint8Array(64);
+    const addresses = new Uint8Array(32);
+    // A valid IPv4 pcapng record of 64 payload bytes at 0: 28 + 42 + 64 + 2 padding + 4 = 140 bytes.
+    const valid = [0, 2 | 4, 0, 64, 64, 0, 0, 0, 1, 2, 3, 4, 0, 16, 140, 0];
+    const job = (changes: Record<number, number> = {}): Int32Array => {
+      const j = Int32Array.from(valid);
+      for (const [k, v] of Object.entries(changes)) j[Number(k)] = v;
+      return j;
+    };
+    const build = (j: Int32Array, count = 1): number => binding.pcapFrames(block, j, count, payloads, addresses);
+    expect(build(job())).toBe(1);
+    expect(Buffer.from(block).readUInt32LE(4)).toBe(140);
+    expect(build(job({ 0: 200 }))).toBe(0); // the record runs past the block
+    expect(build(job({ 0: -1 }))).toBe(0);
+    expect(build(job({ 14: 136 }))).toBe(0); // a record length that disagrees
+    expect(build(job({ 2: 10 }))).toBe(0); // the payload runs past its source
+    expect(binding.pcapFrames(block, job(), 1, undefined, addresses)).toBe(0); // no payload source
+    expect(build(job({ 12: 30 }))).toBe(0); // an address past its source
+    expect(binding.pcapFrames(block, job(), 1, payloads)).toBe(0); // no address source
+    expect(build(job({ 4: 100 }))).toBe(0); // a checksum over more than the source holds
+    expect(build(job({ 1: 4, 4: 100 }))).toBe(1); // without the checksum: a cut frame is fine
+    expect(build(job({ 3: 65, 4: 64 }))).toBe(0); // more kept than the datagram has
+    expect(build(job(), 5)).toBe(1); // the count capped by the jobs given
+    expect(build(job(), Number.NaN)).toBe(0);
+    expect(() => binding.pcapFrames(new Uint16Array(4) as unknown as Uint8Array, new Int32Array(16), 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => binding.pcapFrames(block, new Uint32Array(16) as unknown as Int32Array, 1)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
+    expect(() => binding.pcapFrames(block, new Int32Array(16), 1, 'x' as unknown as Uint8Array)).toThrow(expect.objectContaining({ code: 'ERR_INVALID_ARG_TYPE' }));
   });
 });
 

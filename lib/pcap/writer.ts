@@ -16,8 +16,8 @@ import type { Family, RecvBatch } from '../types';
 import { addressFamily } from '../address';
 import { mcastError, outOfRange } from '../errors';
 import { BLOCK, BYTE_ORDER_MAGIC, DEFAULT_SNAPLEN, OPTION, PCAP_MAGIC } from './format';
-import { AddressBytes, splitNs } from './numbers';
-import { HEADER_BYTES, LINKTYPE, writeHeaders } from './frame';
+import { AddressBytes } from './numbers';
+import { HEADER_BYTES, LINKTYPE } from './frame';
 
 /** A capture file format. */
 export type CaptureFormat = 'pcapng' | 'pcap';
@@ -90,28 +90,20 @@ export interface CaptureWriterTotals {
   peakQueuedBytes: number;
 }
 
-/** One output block: its bytes, and the same memory as 32-bit words (block fields, checksum). */
-interface OutputBlock {
-  bytes: Buffer;
-  words: Uint32Array;
-  /** For the unaligned little-endian fields of pcap record headers. */
-  view: DataView;
-}
-
-function outputBlock(): OutputBlock {
-  const memory = new ArrayBuffer(CHUNK_BYTES);
-  return { bytes: Buffer.from(memory), words: new Uint32Array(memory), view: new DataView(memory) };
-}
-
 const CHUNK_BYTES = 1 << 20;
+
+/** One output block (fresh memory: a Buffer of its own, not from Node's pool). */
+function outputBlock(): Buffer {
+  return Buffer.alloc(CHUNK_BYTES);
+}
 const DEFAULT_QUEUE_BYTES = 8 << 20;
 /** Checksum jobs gathered before the native call (a 1 MiB block holds at most ~14k frames). */
 const MAX_JOBS = 4096;
-/** A job: [IP header offset in the block, flags, payload offset in the source, payload bytes]. */
-const JOB_WORDS = 4;
+/** A record to build natively: 16 int32 words (kJob* in native/pcap_checksum.h). */
+const JOB_WORDS = 16;
 const JOB_IPV6 = 1;
 const JOB_UDP = 2;
-const JOB_COPY = 4;
+const JOB_PCAPNG = 4;
 const EPB_OVERHEAD = 32; // type, length, interface, ts high, ts low, captured, original, length
 const PCAP_RECORD_HEADER = 16;
 const MAX_FRAME = 65535 + HEADER_BYTES[6];
@@ -148,11 +140,8 @@ export class CaptureWriter {
   readonly #fd: number;
   /** The block being filled. */
   #chunk: Buffer;
-  /** The block as 32-bit words. */
-  #words: Uint32Array;
-  #view: DataView;
   /** Blocks whose write has completed, for reuse. */
-  readonly #spare: OutputBlock[] = [];
+  readonly #spare: Buffer[] = [];
   /** Blocks that may wait for the file at once. */
   readonly #maxQueued: number;
   /** Blocks being written asynchronously. */
@@ -162,12 +151,15 @@ export class CaptureWriter {
   #writeError: Error | undefined;
   /** Called when the last queued write completes. */
   #onIdle: (() => void) | undefined;
-  /** [IP header offset, flags] of the frames in the block whose checksums are not filled yet. */
+  /** The records reserved in the block and not built yet (see native/pcap_checksum.h). */
   readonly #jobs = new Int32Array(MAX_JOBS * JOB_WORDS);
   #jobCount = 0;
-  /** The bytes the jobs' payloads are copied from (a receive slab, or one datagram's payload). */
-  #jobSource: Uint8Array | undefined;
-  readonly #split = new Float64Array(2);
+  /** Where the jobs' payloads are (a receive slab, or one datagram's payload). */
+  #jobPayloads: Uint8Array | undefined;
+  /** Where the jobs' addresses are (a batch's receive records, or #addressCopies). */
+  #jobAddresses: Uint8Array | undefined;
+  /** Source and destination bytes of each job whose addresses are not in receive records. */
+  readonly #addressCopies = new Uint8Array(MAX_JOBS * 32);
   #lastIndex = -1;
   #lastId = 0;
   #used = 0;
@@ -192,16 +184,12 @@ export class CaptureWriter {
     destinationPort: 0,
     ttl: 64,
     payloadLength: 0,
-    ipId: 0,
   };
 
   private constructor(fd: number, format: CaptureFormat, snaplen: number, options: CaptureWriterOptions) {
     if (endianness() !== 'LE') throw new Error('CaptureWriter stores its blocks as little-endian words: this host is big-endian');
     this.#fd = fd;
-    const block = outputBlock();
-    this.#chunk = block.bytes;
-    this.#words = block.words;
-    this.#view = block.view;
+    this.#chunk = outputBlock();
     this.#maxQueued = Math.ceil((options.queueBytes ?? DEFAULT_QUEUE_BYTES) / CHUNK_BYTES);
     this.format = format;
     this.snaplen = snaplen;
@@ -246,16 +234,16 @@ export class CaptureWriter {
     return this.#used;
   }
 
-  /** Fills the checksums of the frames written into the block since the last call. */
-  #checksums(): void {
+  /** Builds the records reserved in the block since the last call (native/pcap_checksum.h). */
+  #build(): void {
     const count = this.#jobCount;
     if (count === 0) return;
     this.#jobCount = 0;
-    const source = this.#jobSource;
-    this.#jobSource = undefined;
-    const done = binding.pcapFrames(this.#chunk, this.#jobs, count, source);
+    const done = binding.pcapFrames(this.#chunk, this.#jobs, count, this.#jobPayloads, this.#jobAddresses);
+    this.#jobPayloads = undefined;
+    this.#jobAddresses = undefined;
     // Never for the writer's own jobs (each checked here before it was made).
-    if (done !== count) throw new Error(`pcapFrames did ${done} of ${count} frames`);
+    if (done !== count) throw new Error(`pcapFrames built ${done} of ${count} frames`);
   }
 
   #throwWriteError(): void {
@@ -274,7 +262,7 @@ export class CaptureWriter {
    * (a fresh or spare block goes on being filled), or, with the queue full, written now.
    */
   #submit(): void {
-    this.#checksums();
+    this.#build();
     this.#throwWriteError();
     const length = this.#used;
     if (length === 0) return;
@@ -286,19 +274,16 @@ export class CaptureWriter {
       this.#writeNow(this.#chunk, length, position);
       return;
     }
-    const block: OutputBlock = { bytes: this.#chunk, words: this.#words, view: this.#view };
+    const block = this.#chunk;
     this.#queued++;
     this.#queuedBytes += length;
     if (this.#queuedBytes > this.#totals.peakQueuedBytes) this.#totals.peakQueuedBytes = this.#queuedBytes;
     this.#writeLater(block, 0, length, position);
-    const next = this.#spare.pop() ?? outputBlock();
-    this.#chunk = next.bytes;
-    this.#words = next.words;
-    this.#view = next.view;
+    this.#chunk = this.#spare.pop() ?? outputBlock();
   }
 
-  #writeLater(block: OutputBlock, from: number, length: number, position: number): void {
-    write(this.#fd, block.bytes, from, length - from, position + from, (error, written) => {
+  #writeLater(block: Buffer, from: number, length: number, position: number): void {
+    write(this.#fd, block, from, length - from, position + from, (error, written) => {
       if (error === null && from + written < length) {
         this.#writeLater(block, from + written, length, position);
         return;
@@ -317,7 +302,7 @@ export class CaptureWriter {
    * before are written asynchronously; {@link CaptureWriter.close} waits for them.
    */
   flush(): void {
-    this.#checksums();
+    this.#build();
     this.#throwWriteError();
     if (this.#used === 0) return;
     this.#writeNow(this.#chunk, this.#used, this.#flushed);
@@ -416,43 +401,45 @@ export class CaptureWriter {
     const pcapng = this.format === 'pcapng';
     const record = pcapng ? EPB_OVERHEAD + pad4(frame) : PCAP_RECORD_HEADER + frame;
     const at = this.#reserve(record);
-    const c = this.#chunk; // after #reserve, which may start a new block
-    const data = at + (pcapng ? 28 : PCAP_RECORD_HEADER);
-    f.ipId = this.#ipId++ & 0xffff;
-    // The payload copy and the checksums are left to one native call per batch (#checksums):
-    // the payload is read once, by memcpy, and summed while it is in the cache.
-    writeHeaders(c, this.#words, data, f, kept, false);
-    if (this.#jobCount === MAX_JOBS || (this.#jobSource !== payload && this.#jobCount > 0)) this.#checksums();
-    this.#jobSource = payload;
+    // The record itself is built natively, once per batch (#build): headers, payload copy, sums.
+    let addresses = f.source;
+    let sourceAt = f.sourceAt;
+    let destinationAt = f.destinationAt;
+    if (f.source !== f.destination) {
+      // Addresses from two places (not a receive record): copied next to each other.
+      addresses = this.#addressCopies;
+      sourceAt = (this.#jobCount % MAX_JOBS) * 32;
+      destinationAt = sourceAt + 16;
+    }
+    if (this.#jobCount === MAX_JOBS || (this.#jobCount > 0 && (this.#jobPayloads !== payload || this.#jobAddresses !== addresses))) this.#build();
+    if (addresses === this.#addressCopies) {
+      const n = f.family === 4 ? 4 : 16;
+      for (let k = 0; k < n; k++) {
+        addresses[sourceAt + k] = f.source[f.sourceAt + k] as number;
+        addresses[destinationAt + k] = f.destination[f.destinationAt + k] as number;
+      }
+    }
+    this.#jobPayloads = payload;
+    this.#jobAddresses = addresses;
     const job = this.#jobCount++ * JOB_WORDS;
     const jobs = this.#jobs;
-    jobs[job] = data + 14;
+    jobs[job] = at;
     // The UDP checksum needs the whole payload: in the source even when the snap length keeps
     // less of it; a datagram the socket cut (or a cut payload given) has none (0).
-    jobs[job + 1] = (f.family === 6 ? JOB_IPV6 : 0) | (captured >= f.payloadLength ? JOB_UDP : 0) | JOB_COPY;
+    jobs[job + 1] = (f.family === 6 ? JOB_IPV6 : 0) | (captured >= f.payloadLength ? JOB_UDP : 0) | (pcapng ? JOB_PCAPNG : 0);
     jobs[job + 2] = start;
     jobs[job + 3] = kept;
-    if (pcapng) {
-      // Blocks are 4-byte aligned in the chunk: the fields are stored as words.
-      const w = this.#words;
-      const word = at >>> 2;
-      w[word] = BLOCK.ENHANCED_PACKET;
-      w[word + 1] = record;
-      w[word + 2] = id;
-      w[word + 3] = hi;
-      w[word + 4] = lo;
-      w[word + 5] = frame;
-      w[word + 6] = original;
-      for (let p = data + frame; p < at + record - 4; p++) c[p] = 0;
-      w[(at + record - 4) >>> 2] = record;
-    } else {
-      splitNs(hi, lo, this.#split);
-      const v = this.#view;
-      v.setUint32(at, this.#split[0] as number, true);
-      v.setUint32(at + 4, this.#split[1] as number, true);
-      v.setUint32(at + 8, frame, true);
-      v.setUint32(at + 12, original, true);
-    }
+    jobs[job + 4] = f.payloadLength;
+    jobs[job + 5] = id;
+    jobs[job + 6] = hi;
+    jobs[job + 7] = lo;
+    jobs[job + 8] = f.sourcePort;
+    jobs[job + 9] = f.destinationPort;
+    jobs[job + 10] = f.ttl;
+    jobs[job + 11] = this.#ipId++ & 0xffff;
+    jobs[job + 12] = sourceAt;
+    jobs[job + 13] = destinationAt;
+    jobs[job + 14] = record;
     this.#used = at + record;
     const t = this.#totals;
     t.datagrams++;
@@ -525,7 +512,7 @@ export class CaptureWriter {
         this.#frame(batch.interfaceIndex(i), hi, lo, batch.size(i), slab, batch.offset(i));
       }
     }
-    this.#checksums();
+    this.#build();
     return count;
   }
 
@@ -573,7 +560,7 @@ export class CaptureWriter {
     f.sourceAt = 0;
     f.destinationAt = 0;
     this.#frame(d.interfaceIndex, Number(timestamp >> 32n), Number(timestamp & 0xffffffffn), Math.min(payload.length, f.payloadLength), payload, 0);
-    this.#checksums();
+    this.#build();
   }
 
   // ---- end --------------------------------------------------------------------------------

@@ -2,9 +2,10 @@
  * The streaming capture writer: received datagrams into a pcapng file (one Enhanced Packet Block
  * each, an Interface Description Block per receiving interface, an Interface Statistics Block at
  * the end) or a classic pcap file with nanosecond timestamps. A 'batch' listener hands it the
- * whole batch: the payloads are copied once, straight from the receive slab into the writer's
- * output block behind their synthetic headers; the checksums of the batch's frames are filled in
- * one native call; a full block is written to the file asynchronously (bounded queue).
+ * whole batch: JS reserves each record in the output block and notes its fields (ints from the
+ * receive records, no string, no BigInt); one native call per batch builds the records (headers,
+ * checksums, the payload copied once from the receive slab); a full block is written to the file
+ * asynchronously (bounded queue).
  */
 import { close as closeFd, closeSync, openSync, write, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
@@ -124,7 +125,8 @@ function nowNs(): bigint {
  * Writes received datagrams to a pcapng or pcap file, with synthetic Ethernet/IP/UDP headers
  * that carry the real source, group, ports and TTL, and the kernel's receive time. Feed it from a
  * 'batch' listener with {@link CaptureWriter.writeBatch} (no copy per datagram but the one into
- * the file buffer), and {@link CaptureWriter.close} it to write the statistics and flush.
+ * the output block, one native call per batch), and {@link CaptureWriter.close} it to write the
+ * statistics and flush.
  *
  * Full 1 MiB blocks are written asynchronously (libuv's thread pool, at their own file offsets),
  * at most `queueBytes` of them waiting at once; past that a block is written synchronously

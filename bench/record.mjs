@@ -23,7 +23,7 @@
 // It runs only inside a private network namespace (the same rule and check as bench/run.mjs).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { cpus, release } from 'node:os';
+import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -243,6 +243,8 @@ function print(results) {
     lines.push(`  replay's report: lateness p50 ${(t.p50Ns / 1e3).toFixed(1)} µs, p99 ${(t.p99Ns / 1e3).toFixed(1)} µs, max ${(t.maxNs / 1e3).toFixed(1)} µs`);
   }
   lines.push('', `machine: ${cpus().length} × ${cpus()[0]?.model ?? '?'}, Linux ${release()}, Node ${process.version}`);
+  // Other jobs on a shared machine move every rate: the load says how much.
+  lines.push(`load average (1 min) at the start and the end: ${results.load.start.toFixed(2)} / ${results.load.end.toFixed(2)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
 }
 
@@ -289,7 +291,7 @@ async function main() {
   };
   const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
   const dir = mkdtempSync(join('/dev/shm', 'mcast-bench-record-'));
-  const results = {};
+  const results = { load: { start: loadavg()[0] } };
   try {
     if (!skip.has('record')) results.record = await recordCase(o, dir);
     if (!skip.has('replay')) results.replay = await replayCase(o, dir);
@@ -297,6 +299,7 @@ async function main() {
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+  results.load.end = loadavg()[0];
   print(results);
   if (values.json !== undefined) {
     mkdirSync(resolve(values.json, '..'), { recursive: true });

@@ -82,6 +82,7 @@ interface Interface extends CaptureInterface, CaptureClock {
 /** Bytes of the input, pulled chunk by chunk, with the file offset of the cursor. */
 class ByteSource {
   #buffer: Buffer = Buffer.alloc(0);
+  #view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, 0);
   #at = 0;
   #base = 0;
   #done = false;
@@ -108,7 +109,7 @@ class ByteSource {
           break;
         }
         this.#base += this.#at;
-        this.#buffer = filled;
+        this.#use(filled);
         this.#at = 0;
         continue;
       }
@@ -121,10 +122,10 @@ class ByteSource {
       const chunk = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       if (this.available === 0) {
         this.#base += this.#buffer.length;
-        this.#buffer = chunk;
+        this.#use(chunk);
       } else {
         this.#base += this.#at;
-        this.#buffer = Buffer.concat([this.#buffer.subarray(this.#at), chunk]);
+        this.#use(Buffer.concat([this.#buffer.subarray(this.#at), chunk]));
       }
       this.#at = 0;
     }
@@ -133,6 +134,16 @@ class ByteSource {
 
   peek(n: number): Buffer {
     return this.#buffer.subarray(this.#at, this.#at + n);
+  }
+
+  #use(buffer: Buffer): void {
+    this.#buffer = buffer;
+    this.#view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+
+  /** `buffer` as a DataView: block fields in either byte order without a branch or a bounds throw path. */
+  get view(): DataView {
+    return this.#view;
   }
 
   /** Where the cursor is in `buffer`. */
@@ -397,8 +408,8 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
           );
         }
       }
-      const type = read32(src.buffer, src.cursor, le);
-      const length = read32(src.buffer, src.cursor + 4, le);
+      const type = src.view.getUint32(src.cursor, le);
+      const length = src.view.getUint32(src.cursor + 4, le);
       if (length < 12 || length % 4 !== 0) {
         throw new CaptureFormatError(
           `bad block at byte ${offset}: total length ${length} (a pcapng block length is a multiple of 4 and at least 12)`,
@@ -413,8 +424,9 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
       }
       if (src.available < length && !(await src.ensure(length))) throw this.#truncated(`block (type ${hex32(type)})`, offset, length);
       const buffer = src.buffer;
+      const view = src.view;
       const b = src.skip(length);
-      const trailer = read32(buffer, b + length - 4, le);
+      const trailer = view.getUint32(b + length - 4, le);
       if (trailer !== length) {
         throw new CaptureFormatError(
           `bad block at byte ${offset}: its trailing length ${trailer} differs from its leading length ${length}`,
@@ -423,11 +435,11 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
       }
       if (type === BLOCK.ENHANCED_PACKET && length >= 32) {
         // The common case first: offsets into the read buffer, no view, no closure.
-        const id = read32(buffer, b + 8, le);
-        const captured = read32(buffer, b + 20, le);
+        const id = view.getUint32(b + 8, le);
+        const captured = view.getUint32(b + 20, le);
         const iface = section[id];
         if (iface !== undefined && 28 + captured <= length - 4) {
-          if (this.#packet(iface.linkType, buffer, b + 28, b + 28 + captured, firstId + id, offset, iface, read32(buffer, b + 12, le), read32(buffer, b + 16, le))) {
+          if (this.#packet(iface.linkType, buffer, b + 28, b + 28 + captured, firstId + id, offset, iface, view.getUint32(b + 12, le), view.getUint32(b + 16, le))) {
             yield batch; // full: the consumer reads it, then it is refilled
             batch.reset();
           }
@@ -570,7 +582,7 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
         if (src.available === 0) return;
         throw this.#truncated('record header', offset, recordHeader);
       }
-      const captured = u32(src.buffer, src.cursor + 8);
+      const captured = src.view.getUint32(src.cursor + 8, le);
       if (captured > this.#maxBlock) {
         throw new CaptureFormatError(
           `bad record at byte ${offset}: it declares ${captured} captured bytes, more than the ${this.#maxBlock} a record may have here`,
@@ -580,7 +592,8 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
       if (src.available < recordHeader + captured && !(await src.ensure(recordHeader + captured))) throw this.#truncated('record', offset, recordHeader + captured);
       const buffer = src.buffer;
       const r = src.skip(recordHeader + captured);
-      if (this.#packet(iface.linkType, buffer, r + recordHeader, r + recordHeader + captured, 0, offset, clock, u32(buffer, r), u32(buffer, r + 4))) {
+      const view = src.view;
+      if (this.#packet(iface.linkType, buffer, r + recordHeader, r + recordHeader + captured, 0, offset, clock, view.getUint32(r, le), view.getUint32(r + 4, le))) {
         yield batch;
         batch.reset();
       }

@@ -93,14 +93,14 @@ export class CaptureBatch {
     return this.count === CAPTURE_BATCH_SIZE;
   }
 
-  /** Empties the batch (the reader calls it before filling the next one). */
+  /** @internal Empties the batch (the reader calls it before filling the next one). */
   reset(): void {
     this.count = 0;
     this.#textRun = -1;
   }
 
   /**
-   * Adds the datagram decoded into `d` (offsets into `buffer`), captured on `interfaceId` with the
+   * @internal Adds the datagram decoded into `d` (offsets into `buffer`), captured on `interfaceId` with the
    * raw timestamp (hi, lo) of `clock`; `frame` and `offset` say where it is in the file.
    */
   push(buffer: Buffer, d: FrameFields, interfaceId: number, frame: number, offset: number, clock: CaptureClock, hi: number, lo: number): void {

@@ -181,9 +181,8 @@ size_t BuildPcapFrames(uint8_t* block, size_t length, const uint8_t* payloads,
       uint32_t sum = OnesSum(v6 ? ip + 8 : ip + 12, v6 ? 32 : 8, kIpprotoUdp + udp_length);
       sum = OnesSum(udp, kUdpHeader, sum);
       if (payload_length > 0) sum = OnesSum(payload, static_cast<size_t>(payload_length), sum);
-      uint16_t checksum = static_cast<uint16_t>(~sum);
-      if (checksum == 0) checksum = 0xffff;
-      Put16Be(udp + 6, checksum);
+      // The complement is 0 only for a sum of 0xffff; 0 means "no checksum", so 0xffff is sent.
+      Put16Be(udp + 6, sum == 0xffff ? 0xffff : (~sum & 0xffff));
     }
   }
   return count;

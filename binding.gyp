@@ -15,14 +15,14 @@
       "native/gro_split.cc",
       "native/arrival_policy.cc",
       "native/drain.cc",
-      "native/pcap_checksum.cc"
+      "native/pcap_frames.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",
       "native/napi_errors.cc",
       "native/socket_wrap.cc",
       "native/link_watch_wrap.cc",
-      "native/pcap_checksum_napi.cc"
+      "native/pcap_frames_napi.cc"
     ]
   },
   "targets": [

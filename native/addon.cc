@@ -19,7 +19,7 @@
 
 namespace mcast {
 
-// native/pcap_checksum_napi.cc
+// native/pcap_frames_napi.cc
 Napi::Value PcapFrames(const Napi::CallbackInfo& info);
 
 namespace {

@@ -1,6 +1,6 @@
 /**
  * Link, IP and UDP headers of captured frames: their sizes in the writer's records (which
- * native/pcap_checksum.cc builds), and the decoding of a captured frame back into a UDP datagram
+ * native/pcap_frames.cc builds), and the decoding of a captured frame back into a UDP datagram
  * for the reader (Ethernet with 802.1Q/802.1ad tags, Linux cooked v1 and v2, raw IP).
  */
 import { formatAddressBytes } from '../address';

@@ -100,7 +100,7 @@ function outputBlock(): Buffer {
 const DEFAULT_QUEUE_BYTES = 8 << 20;
 /** Checksum jobs gathered before the native call (a 1 MiB block holds at most ~14k frames). */
 const MAX_JOBS = 4096;
-/** A record to build natively: 16 int32 words (kJob* in native/pcap_checksum.h). */
+/** A record to build natively: 16 int32 words (kJob* in native/pcap_frames.h). */
 const JOB_WORDS = 16;
 const JOB_IPV6 = 1;
 const JOB_UDP = 2;
@@ -153,7 +153,7 @@ export class CaptureWriter {
   #writeError: Error | undefined;
   /** Called when the last queued write completes. */
   #onIdle: (() => void) | undefined;
-  /** The records reserved in the block and not built yet (see native/pcap_checksum.h). */
+  /** The records reserved in the block and not built yet (see native/pcap_frames.h). */
   readonly #jobs = new Int32Array(MAX_JOBS * JOB_WORDS);
   #jobCount = 0;
   /** Where the jobs' payloads are (a receive slab, or one datagram's payload). */
@@ -236,7 +236,7 @@ export class CaptureWriter {
     return this.#used;
   }
 
-  /** Builds the records reserved in the block since the last call (native/pcap_checksum.h). */
+  /** Builds the records reserved in the block since the last call (native/pcap_frames.h). */
   #build(): void {
     const count = this.#jobCount;
     if (count === 0) return;

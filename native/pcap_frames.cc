@@ -1,5 +1,5 @@
-// See pcap_checksum.h.
-#include "pcap_checksum.h"
+// See pcap_frames.h.
+#include "pcap_frames.h"
 
 #include <cstring>
 

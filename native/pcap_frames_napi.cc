@@ -4,7 +4,7 @@
 #include <napi.h>
 
 #include "napi_errors.h"
-#include "pcap_checksum.h"
+#include "pcap_frames.h"
 
 namespace mcast {
 

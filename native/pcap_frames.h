@@ -2,7 +2,7 @@
 // Enhanced Packet Block or a classic pcap record holding synthetic Ethernet + IPv4/IPv6 + UDP
 // headers (the real source, group, ports and TTL, valid checksums) and the payload. Building them
 // and summing a 1400-byte payload in JS costs about as much as receiving it; here it is a few
-// stores, a memcpy and a sum 8 bytes at a time. No N-API: the binding (pcap_checksum_napi.cc)
+// stores, a memcpy and a sum 8 bytes at a time. No N-API: the binding (pcap_frames_napi.cc)
 // hands it a whole output block and a list of frames, once per batch.
 #pragma once
 

@@ -17,14 +17,16 @@
       "native/drain.cc",
       "native/moldudp64.cc",
       "native/feed_copies.cc",
-      "native/feed_arbiter.cc"
+      "native/feed_arbiter.cc",
+      "native/pcap_frames.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",
       "native/napi_errors.cc",
       "native/socket_wrap.cc",
       "native/link_watch_wrap.cc",
-      "native/feed_wrap.cc"
+      "native/feed_wrap.cc",
+      "native/pcap_frames_napi.cc"
     ]
   },
   "targets": [

@@ -162,6 +162,13 @@ export interface NativeBinding {
   guessHandleType(fd: number): 'UDP' | 'TCP' | 'PIPE' | 'TTY' | 'FILE' | 'UNKNOWN';
   constants: Readonly<Record<string, number>>;
   layout: RecordLayout;
+  /**
+   * The capture writer's records (native/pcap_frames.h BuildPcapFrames): builds the first
+   * `count` jobs (16 int32 each: where, flags, payload offset and lengths, interface, time,
+   * ports, TTL, IP id, address offsets, record length) into `block`, payloads from `payloads`,
+   * addresses from `addresses`. Returns the jobs done (a job out of bounds stops the run).
+   */
+  pcapFrames(block: Uint8Array, jobs: Int32Array, count: number, payloads?: Uint8Array, addresses?: Uint8Array): number;
 }
 
 /**

@@ -24,6 +24,8 @@ export type * from './feed/types';
 export { CaptureWriter } from './pcap/writer';
 export type { CaptureFormat, CaptureStatistics, CaptureWriterOptions, CaptureWriterTotals, DatagramToWrite } from './pcap/writer';
 export { CaptureReader, readCapture } from './pcap/reader';
+export { CaptureBatch } from './pcap/read-batch';
+export type { CaptureClock } from './pcap/read-batch';
 export type {
   CaptureInput,
   CaptureInterface,

@@ -20,6 +20,9 @@
 
 namespace mcast {
 
+// native/pcap_frames_napi.cc
+Napi::Value PcapFrames(const Napi::CallbackInfo& info);
+
 namespace {
 
 // setCallbacks(onBatch, onError, onWritable): the JS dispatchers every socket calls with
@@ -153,6 +156,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("guessHandleType", Napi::Function::New<GuessHandleTypeJS>(env, "guessHandleType"));
   exports.Set("constants", Constants(env));
   exports.Set("layout", Layout(env));
+  exports.Set("pcapFrames", Napi::Function::New<PcapFrames>(env, "pcapFrames"));
   return exports;
 }
 

@@ -60,6 +60,20 @@ async function readAll(input: string | Uint8Array, options = {}): Promise<{ read
   return { reader, datagrams };
 }
 
+/** Every datagram through reader.batches(), and the error that ended the reading, if any. */
+async function readByBatches(input: Uint8Array): Promise<{ datagrams: CapturedDatagram[]; error?: CaptureFormatError }> {
+  const datagrams: CapturedDatagram[] = [];
+  try {
+    for await (const batch of readCapture(input).batches()) {
+      for (let i = 0; i < batch.count; i++) datagrams.push(batch.datagram(i));
+    }
+  } catch (error) {
+    if (!(error instanceof CaptureFormatError)) throw error;
+    return { datagrams, error };
+  }
+  return { datagrams };
+}
+
 async function readError(input: Uint8Array): Promise<CaptureFormatError> {
   try {
     await readAll(input);
@@ -516,7 +530,7 @@ describe('fuzz: seeded mutations of valid files', () => {
     return b;
   }
 
-  it('3000 mutations: every run ends with datagrams or a CaptureFormatError, fast, without a crash', async () => {
+  it('3000 mutations: every run ends with datagrams or a CaptureFormatError, fast, without a crash; the batch mode agrees', async () => {
     const corpus: Buffer[] = [];
     for (const name of ['f.pcapng', 'f.pcap']) {
       const file = join(DIR, name);
@@ -531,17 +545,22 @@ describe('fuzz: seeded mutations of valid files', () => {
       // The reader's awaits resolve at once on in-memory input: let the worker's own I/O run.
       if (i % 100 === 0) await new Promise((resolve) => setImmediate(resolve));
       const input = mutate(corpus[i % corpus.length]!, random);
+      // The batch mode sees the same datagrams and the same error as the iterator.
+      const viaBatches = await readByBatches(input);
       try {
         const { datagrams } = await readAll(input);
         for (const d of datagrams) {
           expect(d.payload.length).toBeLessThanOrEqual(input.length);
           expect(typeof d.timestamp).toBe('bigint');
         }
+        expect(viaBatches.error, `mutation ${i}`).toBeUndefined();
+        expect(viaBatches.datagrams).toEqual(datagrams);
         outcomes.ok++;
       } catch (error) {
         if (!(error instanceof CaptureFormatError)) throw new Error(`mutation ${i} (seed 0x5eed): ${String(error)}`);
         expect(error.offset).toBeGreaterThanOrEqual(0);
         expect(error.offset).toBeLessThanOrEqual(input.length);
+        expect(viaBatches.error?.message, `mutation ${i}`).toBe(error.message);
         outcomes.formatErrors++;
       }
     }
@@ -586,16 +605,18 @@ describe('writeBatch with a RecvBatch that is not mcast’s own (the accessor pa
   });
 });
 
-describe('splitNs: a 64-bit ns count into pcap seconds and nanoseconds, exactly', () => {
-  it('agrees with BigInt arithmetic on 20000 seeded values and the edges', async () => {
-    const { splitNs } = await import('../lib/pcap/numbers.js');
+describe('pcap record times: a 64-bit ns count into seconds and nanoseconds, exactly', () => {
+  it('20000 seeded times and the edges, written to a pcap file and read back', async () => {
     const random = prng(0x7135);
-    const out = new Float64Array(2);
-    const values = [0n, 999_999_999n, 1_000_000_000n, (1n << 32n) - 1n, 1n << 32n, (1n << 64n) - 1n];
-    for (let i = 0; i < 20000; i++) values.push((BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32)));
-    for (const ns of values) {
-      splitNs(Number(ns >> 32n), Number(ns & 0xffffffffn), out);
-      expect([BigInt(out[0] as number), BigInt(out[1] as number)]).toEqual([ns / 1_000_000_000n, ns % 1_000_000_000n]);
-    }
+    const most = 4294967295n * 1_000_000_000n + 999_999_999n; // the last ns a pcap record holds
+    const values = [0n, 999_999_999n, 1_000_000_000n, (1n << 32n) - 1n, 1n << 32n, most];
+    for (let i = 0; i < 20000; i++) values.push(((BigInt(Math.floor(random() * 2 ** 32)) << 32n) | BigInt(Math.floor(random() * 2 ** 32))) % (most + 1n));
+    const file = join(DIR, 'times.pcap');
+    const w = CaptureWriter.open(file, { interfaceName: () => 'mcx' });
+    for (const timestamp of values) w.writeDatagram({ timestamp, source: '10.0.0.1', sourcePort: 1, destination: '239.0.0.1', destinationPort: 2, interfaceIndex: 1, payload: Buffer.alloc(1) });
+    await w.close();
+    const read: bigint[] = [];
+    for await (const d of readCapture(file)) read.push(d.timestamp);
+    expect(read).toEqual(values);
   });
 });

@@ -497,11 +497,13 @@ describe('npm run bench:record', () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/'batch' alone/);
     const figures = JSON.parse(readFileSync(json, 'utf8')) as {
-      record: Array<Record<'batch' | 'pcapng' | 'pcap', { pps: number }>>;
+      record: Array<Record<'batch' | 'pcapng' | 'pcap', { pps: number; cost?: number }>>;
       replay: { replay: number; send: number };
       drift: { received: number; datagrams: number; driftNs: number };
     };
     for (const mode of ['batch', 'pcapng', 'pcap'] as const) expect(figures.record[0]?.[mode].pps).toBeGreaterThan(0);
+    for (const mode of ['pcapng', 'pcap'] as const) expect(figures.record[0]?.[mode].cost).toBeLessThan(1);
+    expect(r.stdout).toMatch(/writer: \d+ blocks written synchronously/);
     expect(figures.replay.replay).toBeGreaterThan(0);
     expect(figures.replay.send).toBeGreaterThan(0);
     expect(figures.drift.received).toBe(figures.drift.datagrams);

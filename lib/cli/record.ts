@@ -143,6 +143,8 @@ class RotatingCapture {
   datagrams = 0;
   bytes = 0;
   #closed = false;
+  /** The closes of the files so far (each completes when its queued writes are done). */
+  readonly #closes: Array<Promise<void>> = [];
 
   constructor(
     private readonly o: RecordOptions,
@@ -174,7 +176,10 @@ class RotatingCapture {
     const t = this.writer.totals;
     this.datagrams += t.datagrams;
     this.bytes += t.payloadBytes;
-    this.writer.close({ kernelDrops: now.kernelDrops - this.#baseline.kernelDrops, truncated: now.truncated - this.#baseline.truncated });
+    const closing = this.writer.close({ kernelDrops: now.kernelDrops - this.#baseline.kernelDrops, truncated: now.truncated - this.#baseline.truncated });
+    // A rotated file's failure is reported at the end (close()), not as an unhandled rejection now.
+    closing.catch(() => {});
+    this.#closes.push(closing);
     this.#baseline = now;
   }
 
@@ -194,10 +199,13 @@ class RotatingCapture {
     return { datagrams: this.datagrams + t.datagrams, bytes: this.bytes + t.payloadBytes };
   }
 
-  close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#closeCurrent();
+  /** Closes the current file; resolves when every file is complete (rejects with a write error). */
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#closeCurrent();
+    }
+    await Promise.all(this.#closes);
   }
 }
 
@@ -290,13 +298,16 @@ function record(
       stopSignals();
       const stats = counters();
       for (const { socket } of sockets) socket.close();
-      let result = code;
-      try {
-        capture.close();
-      } catch (error) {
-        println(io.stderr, `mcast record: ${(error as Error).message}`);
-        result = EXIT.FAILURE;
-      }
+      // The socket counters are read before the sockets close; the line waits for the files.
+      capture.close().then(
+        () => report(code, why, stats),
+        (error: unknown) => {
+          println(io.stderr, `mcast record: ${(error as Error).message}`);
+          report(EXIT.FAILURE, why, stats);
+        },
+      );
+    };
+    const report = (result: number, why: string, stats: { kernelDrops: number; truncated: number }): void => {
       const t = capture.totals();
       const seconds = ((performance.now() - started) / 1000).toFixed(3);
       if (tty && !o.quiet) io.stderr.write('\n');

@@ -4,7 +4,7 @@
  * as the socket takes them (--top-speed), and reports what it sent, what it skipped and how late
  * each send was against the schedule (p50, p99, max).
  */
-import { createSocket, readCapture, type CaptureSkips, type CapturedDatagram, type Family, type Socket } from '../index';
+import { createSocket, readCapture, type CaptureBatch, type CaptureSkips, type Family, type Socket } from '../index';
 import { isMulticast } from '../address';
 import { type CommandSpec, EXIT, type ParsedArgs, UsageError } from './args';
 import { type Command, type Io, onStopSignal, println, signalExitCode } from './io';
@@ -21,7 +21,8 @@ import {
   parseTTL,
 } from './values';
 
-const TOP_SPEED_BATCH = 64;
+/** Datagrams per sendBatch at --top-speed (runs of one size leave as UDP_SEGMENT messages). */
+const TOP_SPEED_BATCH = 256;
 
 const spec: CommandSpec = {
   name: 'replay',
@@ -114,6 +115,16 @@ function matches(e: Endpoint, address: string, port: number): boolean {
   return e.address.toLowerCase() === address && (e.port === undefined || e.port === port);
 }
 
+/** Where a run of datagrams goes: one object per destination, compared by identity. */
+interface Target {
+  socket: Socket;
+  address: string;
+  port: number;
+}
+
+/** A Target, or why datagrams to a destination are skipped. */
+type Route = Target | 'filtered' | 'unicast';
+
 /** What replay counts beside the reader's own skips. */
 interface ReplaySkips {
   /** Datagrams to unicast addresses that no --map sends anywhere. */
@@ -149,7 +160,7 @@ class Replayer {
   bytes = 0;
   stopped = false;
   #pending: Buffer[] = [];
-  #pendingTo: { socket: Socket; address: string; port: number } | undefined;
+  #pendingTo: Target | undefined;
 
   constructor(private readonly o: ReplayOptions) {}
 
@@ -164,24 +175,21 @@ class Replayer {
     return socket;
   }
 
-  /** Where a datagram goes (after --filter and --map), or undefined when it is skipped. */
-  destination(d: CapturedDatagram): { family: Family; address: string; port: number } | undefined {
+  /**
+   * Where datagrams to `address`:`port` go (after --filter and --map), or why they are skipped.
+   * It depends on the destination only: a run of datagrams to one destination shares it.
+   */
+  route(family: Family, address: string, port: number): Route {
     const o = this.o;
-    if (o.filters.length > 0 && !o.filters.some((f) => matches(f, d.destination, d.ports.destination))) {
-      this.skipped.filtered++;
-      return undefined;
-    }
-    if (d.truncated) {
-      this.skipped.truncated++;
-      return undefined;
-    }
-    const rule = o.maps.find((m) => matches(m.from, d.destination, d.ports.destination));
-    if (rule !== undefined) return { family: rule.to.family, address: rule.to.address, port: rule.to.port ?? d.ports.destination };
-    if (!isMulticast(d.destination, d.family)) {
-      this.skipped.unicast++;
-      return undefined;
-    }
-    return { family: d.family, address: d.destination, port: d.ports.destination };
+    if (o.filters.length > 0 && !o.filters.some((f) => matches(f, address, port))) return 'filtered';
+    const rule = o.maps.find((m) => matches(m.from, address, port));
+    if (rule !== undefined) return this.#target(rule.to.family, rule.to.address, rule.to.port ?? port);
+    if (!isMulticast(address, family)) return 'unicast';
+    return this.#target(family, address, port);
+  }
+
+  #target(family: Family, address: string, port: number): Target {
+    return { socket: this.socket(family), address, port };
   }
 
   #count(address: string, port: number, n: number, bytes: number): void {
@@ -197,18 +205,19 @@ class Replayer {
   }
 
   /**
-   * --top-speed: datagrams to one destination are gathered and sent with sendmmsg. Returns true
-   * when the caller must await flush() first: the batch is full, or the destination changes.
+   * --top-speed: datagrams to one destination are gathered and sent with sendBatch (GSO).
+   * Returns true when the caller must await flush() first: the batch is full, or the
+   * destination changes.
    */
-  mustFlush(socket: Socket, address: string, port: number): boolean {
-    const to = this.#pendingTo;
-    if (to === undefined) return false;
-    return this.#pending.length >= TOP_SPEED_BATCH || to.socket !== socket || to.address !== address || to.port !== port;
+  mustFlush(to: Target): boolean {
+    const pending = this.#pendingTo;
+    if (pending === undefined) return false;
+    return this.#pending.length >= TOP_SPEED_BATCH || pending !== to;
   }
 
   /** Adds a datagram to the batch (after mustFlush() said no, or flush()). */
-  queue(socket: Socket, payload: Buffer, address: string, port: number): void {
-    this.#pendingTo ??= { socket, address, port };
+  queue(to: Target, payload: Buffer): void {
+    this.#pendingTo ??= to;
     this.#pending.push(payload);
   }
 
@@ -218,48 +227,61 @@ class Replayer {
     this.#pendingTo = undefined;
     if (to === undefined || this.#pending.length === 0) return;
     const list = this.#pending;
-    this.#pending = [];
     const sent = to.socket.sendBatch(list, to.address, to.port);
     if (sent < list.length) await to.socket.sendAll(list.slice(sent), to.address, to.port);
     let bytes = 0;
     for (const b of list) bytes += b.length;
     this.#count(to.address, to.port, list.length, bytes);
+    list.length = 0; // the same array for the next batch
   }
 
   /**
-   * Plays the file once. The schedule starts when the first datagram to send is ready (its
-   * socket made): deadlines are that moment plus each datagram's offset in the file.
+   * Plays the file once, batch by batch from the reader (no object or string per datagram; the
+   * route is decided once per run of datagrams to one destination). The schedule starts when
+   * the first datagram to send is ready (its socket made): deadlines are that moment plus each
+   * datagram's offset in the file.
    */
   async playOnce(): Promise<void> {
     const reader = readCapture(this.o.file);
-    let first: bigint | undefined;
-    let startNs = 0;
-    let index = 0;
-    const pace = this.o.pace;
+    const clock = { first: undefined as bigint | undefined, startNs: 0, index: 0 };
+    let route: Route | undefined;
     try {
-      for await (const d of reader) {
+      for await (const batch of reader.batches()) {
         if (this.stopped) break;
-        const to = this.destination(d);
-        if (to === undefined) continue;
-        const socket = this.socket(to.family);
-        if (pace.kind === 'top') {
-          if (this.mustFlush(socket, to.address, to.port)) await this.flush();
-          this.queue(socket, d.payload, to.address, to.port);
-          continue;
+        for (let i = 0; i < batch.count; i++) {
+          if (route === undefined || !batch.sameDestination(i)) route = this.route(batch.family(i), batch.destination(i), batch.destinationPort(i));
+          if (route === 'filtered') {
+            this.skipped.filtered++;
+          } else if (batch.truncated(i)) {
+            this.skipped.truncated++; // sending part of a datagram would be a lie
+          } else if (route === 'unicast') {
+            this.skipped.unicast++;
+          } else if (this.o.pace.kind === 'top') {
+            if (this.mustFlush(route)) await this.flush();
+            this.queue(route, batch.payload(i));
+          } else {
+            await this.#paced(batch, i, route, clock);
+            if (this.stopped) break;
+          }
         }
-        if (first === undefined) {
-          first = d.timestamp;
-          startNs = monotonicNs();
-        }
-        const offset = pace.kind === 'speed' ? Number(d.timestamp - first) / pace.speed : index * pace.intervalNs;
-        index++;
-        await this.pacer.waitUntil(startNs + offset);
-        await this.sendOne(socket, d.payload, to.address, to.port);
       }
       await this.flush();
     } finally {
       this.readerSkips ??= reader.skipped;
     }
+  }
+
+  async #paced(batch: CaptureBatch, i: number, to: Target, clock: { first: bigint | undefined; startNs: number; index: number }): Promise<void> {
+    const pace = this.o.pace;
+    const timestamp = batch.timestamp(i);
+    if (clock.first === undefined) {
+      clock.first = timestamp;
+      clock.startNs = monotonicNs();
+    }
+    const offset = pace.kind === 'speed' ? Number(timestamp - clock.first) / pace.speed : pace.kind === 'rate' ? clock.index * pace.intervalNs : 0;
+    clock.index++;
+    await this.pacer.waitUntil(clock.startNs + offset);
+    await this.sendOne(to.socket, batch.payload(i), to.address, to.port);
   }
 
   close(): void {

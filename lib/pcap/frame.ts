@@ -1,8 +1,7 @@
 /**
- * Link, IP and UDP headers of captured frames: the synthetic Ethernet/IPv4|IPv6/UDP headers the
- * writer puts in front of each received datagram (with valid checksums, so that dissectors decode
- * the frame as the original), and the decoding of a captured frame back into a UDP datagram for
- * the reader (Ethernet with 802.1Q/802.1ad tags, Linux cooked v1 and v2, raw IP).
+ * Link, IP and UDP headers of captured frames: their sizes in the writer's records (which
+ * native/pcap_frames.cc builds), and the decoding of a captured frame back into a UDP datagram
+ * for the reader (Ethernet with 802.1Q/802.1ad tags, Linux cooked v1 and v2, raw IP).
  */
 import { formatAddressBytes } from '../address';
 
@@ -48,9 +47,10 @@ export interface DecodedDatagram {
 /** Formatted IPv4 addresses by value: a capture has few, and a string per datagram adds up. */
 const IPV4_TEXT = new Map<number, string>();
 
-function addressText(frame: Buffer, at: number, family: 4 | 6): string {
+/** The text of the 4 or 16 address bytes at frame[at] (IPv4 cached by value). */
+export function addressText(frame: Uint8Array, at: number, family: 4 | 6): string {
   if (family === 6) return formatAddressBytes(frame, at, 6);
-  const key = frame.readUInt32BE(at);
+  const key = (((frame[at] as number) << 24) | ((frame[at + 1] as number) << 16) | ((frame[at + 2] as number) << 8) | (frame[at + 3] as number)) >>> 0;
   let text = IPV4_TEXT.get(key);
   if (text === undefined) {
     text = formatAddressBytes(frame, at, 4);
@@ -60,85 +60,113 @@ function addressText(frame: Buffer, at: number, family: 4 | 6): string {
   return text;
 }
 
-function be16(b: Buffer, at: number): number {
+function be16(b: Uint8Array, at: number): number {
   return ((b[at] as number) << 8) | (b[at + 1] as number);
 }
 
-/** Offset and ethertype of the network layer of a frame, or the reason it has none. */
-function networkLayer(linkType: number, frame: Buffer): { at: number; type: number } | FrameSkip {
+/**
+ * Where the parts of a decoded frame are, as offsets into the buffer it was decoded from: the
+ * reader fills one of these per frame (no object, no string, no view per datagram).
+ */
+export interface FrameFields {
+  family: 4 | 6;
+  ttl: number;
+  /** Offset of the source address (4 or 16 bytes); the destination follows it. */
+  addressAt: number;
+  sourcePort: number;
+  destinationPort: number;
+  /** The captured payload: buffer[payloadStart, payloadEnd). */
+  payloadStart: number;
+  payloadEnd: number;
+  /** The payload's length on the wire, from the UDP header. */
+  payloadLength: number;
+}
+
+/** A FrameFields to fill. */
+export function frameFields(): FrameFields {
+  return { family: 4, ttl: 0, addressAt: 0, sourcePort: 0, destinationPort: 0, payloadStart: 0, payloadEnd: 0, payloadLength: 0 };
+}
+
+/**
+ * Sets out.payloadStart to the offset of the network layer of the frame buf[start, end) and
+ * returns its ethertype, or returns the reason it has none.
+ */
+function networkLayer(linkType: number, buf: Uint8Array, start: number, end: number, out: FrameFields): number | FrameSkip {
   let at: number;
   let type: number;
   switch (linkType) {
     case LINKTYPE.ETHERNET:
-      at = 14;
-      if (frame.length < at) return 'shortFrames';
-      type = be16(frame, 12);
+      at = start + 14;
+      if (end < at) return 'shortFrames';
+      type = be16(buf, start + 12);
       break;
     case LINKTYPE.LINUX_SLL:
-      at = 16;
-      if (frame.length < at) return 'shortFrames';
-      type = be16(frame, 14);
+      at = start + 16;
+      if (end < at) return 'shortFrames';
+      type = be16(buf, start + 14);
       break;
     case LINKTYPE.LINUX_SLL2:
-      at = 20;
-      if (frame.length < at) return 'shortFrames';
-      type = be16(frame, 0);
+      at = start + 20;
+      if (end < at) return 'shortFrames';
+      type = be16(buf, start);
       break;
     case LINKTYPE.IPV4:
-      return { at: 0, type: ETHERTYPE_IPV4 };
+      out.payloadStart = start;
+      return ETHERTYPE_IPV4;
     case LINKTYPE.IPV6:
-      return { at: 0, type: ETHERTYPE_IPV6 };
+      out.payloadStart = start;
+      return ETHERTYPE_IPV6;
     default: {
       if (linkType !== LINKTYPE.RAW && !LEGACY_RAW.has(linkType)) return 'unsupportedLinkType';
-      if (frame.length < 1) return 'shortFrames';
-      const version = (frame[0] as number) >> 4;
-      return { at: 0, type: version === 4 ? ETHERTYPE_IPV4 : version === 6 ? ETHERTYPE_IPV6 : 0 };
+      if (end < start + 1) return 'shortFrames';
+      const version = (buf[start] as number) >> 4;
+      out.payloadStart = start;
+      return version === 4 ? ETHERTYPE_IPV4 : version === 6 ? ETHERTYPE_IPV6 : 0;
     }
   }
   // 802.1Q / 802.1ad tags (stacked too): 4 bytes each, the real ethertype after them.
   while (VLAN_TAGS.has(type)) {
-    if (frame.length < at + 4) return 'shortFrames';
-    type = be16(frame, at + 2);
+    if (end < at + 4) return 'shortFrames';
+    type = be16(buf, at + 2);
     at += 4;
   }
-  return { at, type };
+  out.payloadStart = at;
+  return type;
 }
 
 /**
- * Decodes a captured frame of `linkType` into a UDP datagram, or says why it is not one. Only
- * the captured bytes are read; a frame cut inside its headers is a 'shortFrames' skip, a payload
- * cut by the snap length is returned with `payload.length < payloadLength`. Ethernet padding
- * after a short datagram is not payload (the UDP length says where the payload ends).
+ * Decodes the captured frame buf[start, end) of `linkType` into `out` (offsets into buf), or
+ * returns why it is not a UDP datagram. Only the captured bytes are read; a frame cut inside its
+ * headers is a 'shortFrames' skip, a payload cut by the snap length is decoded with
+ * payloadEnd - payloadStart < payloadLength. Ethernet padding after a short datagram is not
+ * payload (the UDP length says where the payload ends).
  */
-export function decodeFrame(linkType: number, frame: Buffer): DecodedDatagram | FrameSkip {
-  const net = networkLayer(linkType, frame);
-  if (typeof net === 'string') return net;
-  let at = net.at;
-  let family: 4 | 6;
-  let ttl: number;
-  let addresses: number;
-  let end = frame.length;
-  if (net.type === ETHERTYPE_IPV4) {
-    if (frame.length < at + 20) return 'shortFrames';
-    if ((frame[at] as number) >> 4 !== 4) return 'nonIp';
-    const headerLength = ((frame[at] as number) & 0x0f) * 4;
-    if (headerLength < 20 || frame.length < at + headerLength) return 'shortFrames';
-    if ((be16(frame, at + 6) & 0x3fff) !== 0) return 'fragments'; // MF set or an offset: a piece
-    if (frame[at + 9] !== IPPROTO_UDP) return 'nonUdp';
-    family = 4;
-    ttl = frame[at + 8] as number;
-    addresses = at + 12;
-    end = Math.min(end, at + be16(frame, at + 2));
+export function decodeFrameAt(linkType: number, buf: Uint8Array, start: number, frameEnd: number, out: FrameFields): FrameSkip | undefined {
+  const type = networkLayer(linkType, buf, start, frameEnd, out);
+  if (typeof type === 'string') return type;
+  let at = out.payloadStart;
+  let end = frameEnd;
+  if (type === ETHERTYPE_IPV4) {
+    if (frameEnd < at + 20) return 'shortFrames';
+    if ((buf[at] as number) >> 4 !== 4) return 'nonIp';
+    const headerLength = ((buf[at] as number) & 0x0f) * 4;
+    if (headerLength < 20 || frameEnd < at + headerLength) return 'shortFrames';
+    if ((be16(buf, at + 6) & 0x3fff) !== 0) return 'fragments'; // MF set or an offset: a piece
+    if (buf[at + 9] !== IPPROTO_UDP) return 'nonUdp';
+    out.family = 4;
+    out.ttl = buf[at + 8] as number;
+    out.addressAt = at + 12;
+    end = Math.min(end, at + be16(buf, at + 2));
     at += headerLength;
-  } else if (net.type === ETHERTYPE_IPV6) {
-    if (frame.length < at + 40) return 'shortFrames';
-    if ((frame[at] as number) >> 4 !== 6) return 'nonIp';
-    family = 6;
-    ttl = frame[at + 7] as number;
-    addresses = at + 8;
-    const payloadLength = be16(frame, at + 4);
+  } else if (type === ETHERTYPE_IPV6) {
+    if (frameEnd < at + 40) return 'shortFrames';
+    if ((buf[at] as number) >> 4 !== 6) return 'nonIp';
+    out.family = 6;
+    out.ttl = buf[at + 7] as number;
+    out.addressAt = at + 8;
+    const payloadLength = be16(buf, at + 4);
     if (payloadLength !== 0) end = Math.min(end, at + 40 + payloadLength);
-    let next = frame[at + 6] as number;
+    let next = buf[at + 6] as number;
     at += 40;
     // Extension headers: hop-by-hop, routing and destination options are stepped over; a
     // fragment header means a piece of a datagram.
@@ -146,199 +174,43 @@ export function decodeFrame(linkType: number, frame: Buffer): DecodedDatagram | 
       if (next === IPPROTO_UDP) break;
       if (next === 44) return 'fragments';
       if (next !== 0 && next !== 43 && next !== 60 && next !== 51) return 'nonUdp';
-      if (frame.length < at + 2) return 'shortFrames';
-      const length = next === 51 ? ((frame[at + 1] as number) + 2) * 4 : ((frame[at + 1] as number) + 1) * 8;
-      next = frame[at] as number;
+      if (frameEnd < at + 2) return 'shortFrames';
+      const length = next === 51 ? ((buf[at + 1] as number) + 2) * 4 : ((buf[at + 1] as number) + 1) * 8;
+      next = buf[at] as number;
       at += length;
     }
   } else {
     return 'nonIp';
   }
-  if (frame.length < at + 8) return 'shortFrames';
-  const udpLength = be16(frame, at + 4);
+  if (frameEnd < at + 8) return 'shortFrames';
+  const udpLength = be16(buf, at + 4);
   const payloadLength = udpLength >= 8 ? udpLength - 8 : Math.max(0, end - at - 8);
-  const payloadEnd = Math.max(at + 8, Math.min(end, at + 8 + payloadLength));
+  out.sourcePort = be16(buf, at);
+  out.destinationPort = be16(buf, at + 2);
+  out.payloadStart = at + 8;
+  out.payloadEnd = Math.max(at + 8, Math.min(end, at + 8 + payloadLength));
+  out.payloadLength = payloadLength;
+  return undefined;
+}
+
+const DECODED = frameFields();
+
+/**
+ * Decodes a captured frame of `linkType` into a UDP datagram, or says why it is not one (see
+ * decodeFrameAt; this form builds the strings and the payload view).
+ */
+export function decodeFrame(linkType: number, frame: Buffer): DecodedDatagram | FrameSkip {
+  const f = DECODED;
+  const skip = decodeFrameAt(linkType, frame, 0, frame.length, f);
+  if (skip !== undefined) return skip;
   return {
-    family,
-    source: addressText(frame, addresses, family),
-    destination: addressText(frame, addresses + (family === 4 ? 4 : 16), family),
-    sourcePort: be16(frame, at),
-    destinationPort: be16(frame, at + 2),
-    ttl,
-    payload: frame.subarray(at + 8, payloadEnd),
-    payloadLength,
+    family: f.family,
+    source: addressText(frame, f.addressAt, f.family),
+    destination: addressText(frame, f.addressAt + (f.family === 4 ? 4 : 16), f.family),
+    sourcePort: f.sourcePort,
+    destinationPort: f.destinationPort,
+    ttl: f.ttl,
+    payload: frame.subarray(f.payloadStart, f.payloadEnd),
+    payloadLength: f.payloadLength,
   };
-}
-
-// ---- synthetic headers --------------------------------------------------------------------
-
-/** Adds the 16-bit big-endian words of bytes[start, end) to `sum` (one's complement, unfolded). */
-function addWords(bytes: Uint8Array, start: number, end: number, sum: number): number {
-  let s = sum;
-  let i = start;
-  for (; i + 1 < end; i += 2) s += ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
-  if (i < end) s += (bytes[i] as number) << 8;
-  return s;
-}
-
-function fold(sum: number): number {
-  let s = sum;
-  while (s > 0xffff) s = (s % 0x10000) + Math.floor(s / 0x10000);
-  return s;
-}
-
-/**
- * addWords for long runs: 32 bits at a time through `words` (a Uint32Array over the same memory
- * as `bytes`, little-endian as on every platform Node runs on here). The one's complement sum of
- * little-endian words is the byte swap of the big-endian one (RFC 1071), so the 32-bit sums are
- * folded to 16 bits and swapped. Each running sum stays far below 2^53 for any datagram.
- */
-function addWordsFast(bytes: Uint8Array, words: Uint32Array, start: number, end: number, sum: number): number {
-  let s = sum;
-  let i = start;
-  const base = bytes.byteOffset;
-  if (end - i < 32 || ((base + i) & 1) !== 0) return addWords(bytes, i, end, s);
-  if (((base + i) & 3) !== 0) {
-    s += ((bytes[i] as number) << 8) | (bytes[i + 1] as number);
-    i += 2;
-  }
-  const first = (base + i) >>> 2;
-  const last = first + ((end - i) >>> 2);
-  // Four running sums: the additions do not wait on each other.
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let w = first;
-  for (; w + 3 < last; w += 4) {
-    s0 += words[w] as number;
-    s1 += words[w + 1] as number;
-    s2 += words[w + 2] as number;
-    s3 += words[w + 3] as number;
-  }
-  for (; w < last; w++) s0 += words[w] as number;
-  const le = fold(s0 + s1 + s2 + s3);
-  s += ((le & 0xff) << 8) | (le >>> 8);
-  return addWords(bytes, i + (last - first) * 4, end, s);
-}
-
-/** The Internet checksum (RFC 1071) of bytes[start, end). */
-export function internetChecksum(bytes: Uint8Array, start: number, end: number, initial = 0): number {
-  return ~fold(addWords(bytes, start, end, initial)) & 0xffff;
-}
-
-/** What the writer knows about one received datagram, for its synthetic headers. */
-export interface HeaderFields {
-  family: 4 | 6;
-  /** The source address: 4 or 16 bytes at source[sourceAt]. */
-  source: Uint8Array;
-  sourceAt: number;
-  /** The destination address: 4 or 16 bytes at destination[destinationAt]. */
-  destination: Uint8Array;
-  destinationAt: number;
-  sourcePort: number;
-  destinationPort: number;
-  ttl: number;
-  /** The payload's length on the wire (may exceed the captured bytes). */
-  payloadLength: number;
-  /** IPv4 identification field. */
-  ipId: number;
-}
-
-function writeMac(out: Buffer, at: number, address: Uint8Array, from: number, family: 4 | 6, group: boolean): void {
-  const last4 = from + (family === 4 ? 0 : 12);
-  if (group && family === 4) {
-    // RFC 1112: 01:00:5e + the low 23 bits of the group.
-    out[at] = 0x01;
-    out[at + 1] = 0x00;
-    out[at + 2] = 0x5e;
-    out[at + 3] = (address[from + 1] as number) & 0x7f;
-    out[at + 4] = address[from + 2] as number;
-    out[at + 5] = address[from + 3] as number;
-    return;
-  }
-  // RFC 2464: 33:33 + the low 32 bits of the group; else a locally administered unicast MAC
-  // made of the address's last 4 bytes (one per host).
-  out[at] = group ? 0x33 : 0x02;
-  out[at + 1] = group ? 0x33 : 0x00;
-  out[at + 2] = address[last4] as number;
-  out[at + 3] = address[last4 + 1] as number;
-  out[at + 4] = address[last4 + 2] as number;
-  out[at + 5] = address[last4 + 3] as number;
-}
-
-function copyAddress(out: Buffer, at: number, address: Uint8Array, from: number, bytes: number): void {
-  for (let k = 0; k < bytes; k++) out[at + k] = address[from + k] as number;
-}
-
-/**
- * Writes the Ethernet, IP and UDP headers of a datagram at out[at], right before its payload,
- * which must already be at out[at + HEADER_BYTES[family]] (`captured` bytes of it). `words` is a
- * Uint32Array over out's memory, for the checksum. The UDP checksum covers the payload, so it is
- * valid only when the whole payload was captured; for a cut payload it is 0 ("none" in IPv4;
- * Wireshark does not check a cut datagram's sum). Returns the header length.
- */
-export function writeHeaders(out: Buffer, words: Uint32Array, at: number, h: HeaderFields, captured: number): number {
-  const v4 = h.family === 4;
-  const first = h.destination[h.destinationAt] as number;
-  writeMac(out, at, h.destination, h.destinationAt, h.family, v4 ? first >= 224 && first <= 239 : first === 0xff);
-  writeMac(out, at + 6, h.source, h.sourceAt, h.family, false);
-  out[at + 12] = v4 ? 0x08 : 0x86;
-  out[at + 13] = v4 ? 0x00 : 0xdd;
-  const ip = at + 14;
-  const udpLength = 8 + h.payloadLength;
-  let udp: number;
-  if (v4) {
-    const total = 20 + udpLength;
-    out[ip] = 0x45;
-    out[ip + 1] = 0;
-    out[ip + 2] = total >>> 8;
-    out[ip + 3] = total & 0xff;
-    out[ip + 4] = (h.ipId >>> 8) & 0xff;
-    out[ip + 5] = h.ipId & 0xff;
-    out[ip + 6] = 0;
-    out[ip + 7] = 0;
-    out[ip + 8] = h.ttl;
-    out[ip + 9] = IPPROTO_UDP;
-    out[ip + 10] = 0;
-    out[ip + 11] = 0;
-    copyAddress(out, ip + 12, h.source, h.sourceAt, 4);
-    copyAddress(out, ip + 16, h.destination, h.destinationAt, 4);
-    const sum = internetChecksum(out, ip, ip + 20);
-    out[ip + 10] = sum >>> 8;
-    out[ip + 11] = sum & 0xff;
-    udp = ip + 20;
-  } else {
-    out[ip] = 0x60;
-    out[ip + 1] = 0;
-    out[ip + 2] = 0;
-    out[ip + 3] = 0;
-    out[ip + 4] = udpLength >>> 8;
-    out[ip + 5] = udpLength & 0xff;
-    out[ip + 6] = IPPROTO_UDP;
-    out[ip + 7] = h.ttl;
-    copyAddress(out, ip + 8, h.source, h.sourceAt, 16);
-    copyAddress(out, ip + 24, h.destination, h.destinationAt, 16);
-    udp = ip + 40;
-  }
-  out[udp] = h.sourcePort >>> 8;
-  out[udp + 1] = h.sourcePort & 0xff;
-  out[udp + 2] = h.destinationPort >>> 8;
-  out[udp + 3] = h.destinationPort & 0xff;
-  out[udp + 4] = (udpLength >>> 8) & 0xff;
-  out[udp + 5] = udpLength & 0xff;
-  out[udp + 6] = 0;
-  out[udp + 7] = 0;
-  if (captured >= h.payloadLength) {
-    // Pseudo-header (addresses, protocol, UDP length) + UDP header + payload.
-    const addressStart = v4 ? ip + 12 : ip + 8;
-    let sum = addWords(out, addressStart, addressStart + (v4 ? 8 : 32), IPPROTO_UDP + udpLength);
-    sum = addWords(out, udp, udp + 8, sum);
-    sum = addWordsFast(out, words, udp + 8, udp + 8 + h.payloadLength, sum);
-    const checksum = ~fold(sum) & 0xffff;
-    const value = checksum === 0 ? 0xffff : checksum;
-    out[udp + 6] = value >>> 8;
-    out[udp + 7] = value & 0xff;
-  }
-  return udp + 8 - at;
 }

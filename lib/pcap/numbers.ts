@@ -1,25 +1,8 @@
 /**
- * Numbers the writer turns into bytes without allocating per datagram: address text into its 4
- * or 16 bytes (cached), and a 64-bit nanosecond count (two 32-bit halves) into seconds and
- * nanoseconds for classic pcap, exactly, in doubles.
+ * Address text into its 4 or 16 bytes, cached, for the writer's datagrams given as text (the
+ * native record builder takes bytes).
  */
 import { isIPv4 } from 'node:net';
-
-/** 2^32 = 4 * 10^9 + 294967296; 294967296 * 2^16 = 19330 * 10^9 + 976710656. */
-const SPLIT = { hiSeconds: 4, hiRest: 294967296, hhSeconds: 19330, hhRest: 976710656 } as const;
-
-/**
- * Seconds and nanoseconds of the 64-bit ns count hi * 2^32 + lo, exactly, in doubles (the count
- * itself, ~1.8e18, is beyond 2^53; every partial sum here stays below it).
- */
-export function splitNs(hi: number, lo: number, out: Float64Array): void {
-  const hh = Math.floor(hi / 65536);
-  const hl = hi % 65536;
-  const rest = hh * SPLIT.hhRest + hl * SPLIT.hiRest + lo;
-  const carry = Math.floor(rest / 1e9);
-  out[0] = SPLIT.hiSeconds * hi + SPLIT.hhSeconds * hh + carry;
-  out[1] = rest - carry * 1e9;
-}
 
 /** Address text -> bytes, cached (a receiver sees few sources, formatted strings are cached too). */
 export class AddressBytes {

@@ -6,12 +6,15 @@
  * CaptureFormatError naming the byte offset, an unknown block or a frame that is no UDP datagram
  * a counted skip.
  */
-import { createReadStream } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 
 import { outOfRange } from '../errors';
 import { BLOCK, BYTE_ORDER_MAGIC, CaptureFormatError, DEFAULT_MAX_BLOCK_BYTES, OPTION, PCAP_MAGIC } from './format';
-import { decodeFrame, type FrameSkip } from './frame';
+import { decodeFrameAt, frameFields, type FrameSkip } from './frame';
+import { CaptureBatch, type CaptureClock, type CapturedDatagram } from './read-batch';
 import type { CaptureFormat } from './writer';
+
+export type { CapturedDatagram } from './read-batch';
 
 /** Where a capture is read from: a file path, bytes in memory, or a stream of chunks. */
 export type CaptureInput = string | Uint8Array | AsyncIterable<Uint8Array>;
@@ -22,39 +25,6 @@ export interface CaptureReaderOptions {
   maxBlockBytes?: number;
   /** Bytes read from a file at a time (default 1 MiB). */
   chunkBytes?: number;
-}
-
-/** One UDP datagram of a capture file. */
-export interface CapturedDatagram {
-  /** Capture time in ns since the Unix epoch (the file's resolution, converted). */
-  timestamp: bigint;
-  /** 4 for IPv4, 6 for IPv6. */
-  family: 4 | 6;
-  /** Source address. */
-  source: string;
-  /** Destination address (the group, for multicast). */
-  destination: string;
-  /** UDP source and destination ports. */
-  ports: {
-    /** The UDP source port. */
-    source: number;
-    /** The UDP destination port. */
-    destination: number;
-  };
-  /** IPv4 TTL or IPv6 hop limit in the captured header. */
-  ttl: number;
-  /** The captured payload: a view into the chunk read from the file (it stays valid). */
-  payload: Buffer;
-  /** The payload's length on the wire; more than payload.length when the capture cut it. */
-  originalLength: number;
-  /** True when the snap length cut the payload. */
-  truncated: boolean;
-  /** Interface id in the file (pcapng: IDB order across sections; pcap: 0). */
-  interfaceId: number;
-  /** Frame number in the file, from 1, counting every packet as Wireshark does. */
-  frame: number;
-  /** Byte offset of the packet's block or record in the file. */
-  offset: number;
 }
 
 /** An interface the file describes (an IDB, or the pcap file header). */
@@ -103,7 +73,7 @@ export interface CaptureSkips {
   simplePackets: number;
 }
 
-interface Interface extends CaptureInterface {
+interface Interface extends CaptureInterface, CaptureClock {
   /** Units -> ns. */
   toNs: (units: bigint) => bigint;
   offsetNs: bigint;
@@ -112,6 +82,7 @@ interface Interface extends CaptureInterface {
 /** Bytes of the input, pulled chunk by chunk, with the file offset of the cursor. */
 class ByteSource {
   #buffer: Buffer = Buffer.alloc(0);
+  #view = new DataView(this.#buffer.buffer, this.#buffer.byteOffset, 0);
   #at = 0;
   #base = 0;
   #done = false;
@@ -129,7 +100,20 @@ class ByteSource {
   /** Makes `n` bytes available at the cursor; false when the input ends first. */
   async ensure(n: number): Promise<boolean> {
     while (this.available < n && !this.#done) {
-      const next = await this.chunks.next();
+      const chunks = this.chunks;
+      if (chunks instanceof FileChunks) {
+        // The file is read straight behind the bytes left over: no second copy of the chunk.
+        const filled = await chunks.readAfter(this.#buffer.subarray(this.#at), n);
+        if (filled === undefined) {
+          this.#done = true;
+          break;
+        }
+        this.#base += this.#at;
+        this.#use(filled);
+        this.#at = 0;
+        continue;
+      }
+      const next = await chunks.next();
       if (next.done === true) {
         this.#done = true;
         break;
@@ -138,10 +122,10 @@ class ByteSource {
       const chunk = Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength);
       if (this.available === 0) {
         this.#base += this.#buffer.length;
-        this.#buffer = chunk;
+        this.#use(chunk);
       } else {
         this.#base += this.#at;
-        this.#buffer = Buffer.concat([this.#buffer.subarray(this.#at), chunk]);
+        this.#use(Buffer.concat([this.#buffer.subarray(this.#at), chunk]));
       }
       this.#at = 0;
     }
@@ -150,6 +134,33 @@ class ByteSource {
 
   peek(n: number): Buffer {
     return this.#buffer.subarray(this.#at, this.#at + n);
+  }
+
+  #use(buffer: Buffer): void {
+    this.#buffer = buffer;
+    this.#view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
+  }
+
+  /** `buffer` as a DataView: block fields in either byte order without a branch or a bounds throw path. */
+  get view(): DataView {
+    return this.#view;
+  }
+
+  /** Where the cursor is in `buffer`. */
+  get cursor(): number {
+    return this.#at;
+  }
+
+  /** The bytes the cursor is in (replaced, never changed, when more input comes). */
+  get buffer(): Buffer {
+    return this.#buffer;
+  }
+
+  /** Steps over `n` available bytes; returns where they start in `buffer`. */
+  skip(n: number): number {
+    const at = this.#at;
+    this.#at += n;
+    return at;
   }
 
   take(n: number): Buffer {
@@ -163,10 +174,47 @@ class ByteSource {
   }
 }
 
-function chunksOf(input: CaptureInput, chunkBytes: number): AsyncIterator<Uint8Array> {
-  if (typeof input === 'string') {
-    return createReadStream(input, { highWaterMark: chunkBytes })[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+/**
+ * A file read chunk by chunk into fresh buffers (views handed out into earlier ones stay valid),
+ * each beginning with the bytes the reader had left over.
+ */
+class FileChunks implements AsyncIterator<Uint8Array> {
+  #handle: Promise<FileHandle> | undefined;
+  #position = 0;
+
+  constructor(
+    private readonly path: string,
+    private readonly chunkBytes: number,
+  ) {}
+
+  /** The next chunk as one buffer: `leftover`, then at least 1 and about chunkBytes new bytes; undefined at the end. */
+  async readAfter(leftover: Buffer, wanted: number): Promise<Buffer | undefined> {
+    this.#handle ??= open(this.path, 'r');
+    const handle = await this.#handle;
+    const room = Math.max(this.chunkBytes, wanted - leftover.length);
+    const buffer = Buffer.allocUnsafe(leftover.length + room);
+    leftover.copy(buffer, 0);
+    const { bytesRead } = await handle.read(buffer, leftover.length, room, this.#position);
+    if (bytesRead === 0) return undefined;
+    this.#position += bytesRead;
+    return buffer.subarray(0, leftover.length + bytesRead);
   }
+
+  async next(): Promise<IteratorResult<Uint8Array>> {
+    const chunk = await this.readAfter(Buffer.alloc(0), 1);
+    return chunk === undefined ? { done: true, value: undefined } : { done: false, value: chunk };
+  }
+
+  async return(): Promise<IteratorResult<Uint8Array>> {
+    const handle = this.#handle;
+    this.#handle = undefined;
+    if (handle !== undefined) await (await handle).close();
+    return { done: true, value: undefined };
+  }
+}
+
+function chunksOf(input: CaptureInput, chunkBytes: number): AsyncIterator<Uint8Array> {
+  if (typeof input === 'string') return new FileChunks(input, chunkBytes);
   if (input instanceof Uint8Array) {
     let given = false;
     return {
@@ -234,6 +282,9 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
   readonly #source: ByteSource;
   readonly #maxBlock: number;
   #started = false;
+  readonly #batch = new CaptureBatch();
+  /** The frame being decoded. */
+  readonly #frame = frameFields();
 
   /** Use {@link readCapture}. */
   constructor(input: CaptureInput, options: CaptureReaderOptions = {}) {
@@ -245,35 +296,65 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
     this.#source = new ByteSource(chunksOf(input, options.chunkBytes ?? 1 << 20));
   }
 
-  /** The datagrams, in file order; a reader can be iterated once. */
+  /** The datagrams, in file order; a reader can be iterated once (this or batches()). */
   [Symbol.asyncIterator](): AsyncGenerator<CapturedDatagram, void, undefined> {
+    return this.#datagrams(this.batches());
+  }
+
+  async *#datagrams(batches: AsyncGenerator<CaptureBatch, void, undefined>): AsyncGenerator<CapturedDatagram, void, undefined> {
+    for await (const batch of batches) {
+      for (let i = 0; i < batch.count; i++) yield batch.datagram(i);
+    }
+  }
+
+  /**
+   * The datagrams in batches of up to 256, in file order, without an object or a string per
+   * datagram: one {@link CaptureBatch}, refilled for each step (read it before the next). The
+   * iteration throws a {@link CaptureFormatError} at the first malformed block or record, after
+   * a last batch with the datagrams before it. A reader can be iterated once (this or the
+   * async iterator).
+   */
+  batches(): AsyncGenerator<CaptureBatch, void, undefined> {
     if (this.#started) throw Object.assign(new Error('A CaptureReader can be iterated once'), { code: 'ERR_MCAST_READER_USED' });
     this.#started = true;
     return this.#read();
   }
 
-  async *#read(): AsyncGenerator<CapturedDatagram, void, undefined> {
+  async *#read(): AsyncGenerator<CaptureBatch, void, undefined> {
     const src = this.#source;
+    const batch = this.#batch;
     try {
-      if (!(await src.ensure(4))) {
-        if (src.available === 0) throw new CaptureFormatError('empty file: not a pcap or pcapng capture (0 bytes)', 0);
-        throw new CaptureFormatError(`not a pcap or pcapng capture: the file has only ${src.available} bytes`, 0);
+      try {
+        yield* this.#file();
+      } catch (error) {
+        // The datagrams before the bad block first.
+        if (batch.count > 0) yield batch;
+        throw error;
       }
-      const magic = src.peek(4).readUInt32LE(0);
-      if (magic === BLOCK.SECTION_HEADER) {
-        this.format = 'pcapng';
-        yield* this.#pcapng();
-      } else if (isPcapMagic(magic) || isPcapMagic(src.peek(4).readUInt32BE(0))) {
-        this.format = 'pcap';
-        yield* this.#pcap();
-      } else {
-        throw new CaptureFormatError(
-          `not a pcap or pcapng capture: it starts with ${hex32(src.peek(4).readUInt32BE(0))} at byte 0 (pcapng starts with 0x0a0d0d0a, pcap with 0xa1b2c3d4 or 0xa1b23c4d in either byte order)`,
-          0,
-        );
-      }
+      if (batch.count > 0) yield batch;
     } finally {
       await src.close();
+    }
+  }
+
+  async *#file(): AsyncGenerator<CaptureBatch, void, undefined> {
+    const src = this.#source;
+    if (!(await src.ensure(4))) {
+      if (src.available === 0) throw new CaptureFormatError('empty file: not a pcap or pcapng capture (0 bytes)', 0);
+      throw new CaptureFormatError(`not a pcap or pcapng capture: the file has only ${src.available} bytes`, 0);
+    }
+    const magic = src.peek(4).readUInt32LE(0);
+    if (magic === BLOCK.SECTION_HEADER) {
+      this.format = 'pcapng';
+      yield* this.#pcapng();
+    } else if (isPcapMagic(magic) || isPcapMagic(src.peek(4).readUInt32BE(0))) {
+      this.format = 'pcap';
+      yield* this.#pcap();
+    } else {
+      throw new CaptureFormatError(
+        `not a pcap or pcapng capture: it starts with ${hex32(src.peek(4).readUInt32BE(0))} at byte 0 (pcapng starts with 0x0a0d0d0a, pcap with 0xa1b2c3d4 or 0xa1b23c4d in either byte order)`,
+        0,
+      );
     }
   }
 
@@ -284,16 +365,27 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
     );
   }
 
-  #decode(linkType: number, frame: Buffer): ReturnType<typeof decodeFrame> {
-    const decoded = decodeFrame(linkType, frame);
-    if (typeof decoded === 'string') this.skipped[decoded satisfies FrameSkip]++;
-    return decoded;
+  /**
+   * Decodes the frame buffer[start, end) and adds it to the batch, or counts its skip. Returns
+   * true when the batch is full (the caller yields it).
+   */
+  #packet(linkType: number, buffer: Buffer, start: number, end: number, interfaceId: number, offset: number, clock: CaptureClock, hi: number, lo: number): boolean {
+    this.frames++;
+    const skip = decodeFrameAt(linkType, buffer, start, end, this.#frame);
+    if (skip !== undefined) {
+      this.skipped[skip satisfies FrameSkip]++;
+      return false;
+    }
+    const batch = this.#batch;
+    batch.push(buffer, this.#frame, interfaceId, this.frames, offset, clock, hi, lo);
+    return batch.full;
   }
 
   // ---- pcapng -----------------------------------------------------------------------------
 
-  async *#pcapng(): AsyncGenerator<CapturedDatagram, void, undefined> {
+  async *#pcapng(): AsyncGenerator<CaptureBatch, void, undefined> {
     const src = this.#source;
+    const batch = this.#batch;
     let le = true;
     let section: Interface[] = [];
     let firstId = 0; // interface id of the section's first IDB among all of the file's
@@ -303,7 +395,8 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
         if (src.available === 0) return;
         throw new CaptureFormatError(`truncated file: ${src.available} bytes at byte ${offset}, less than a block header (8 bytes)`, offset);
       }
-      if (src.peek(4).readUInt32LE(0) === BLOCK.SECTION_HEADER) {
+      // Read in place (a view per block would be garbage per datagram).
+      if (src.buffer.readUInt32LE(src.cursor) === BLOCK.SECTION_HEADER) {
         if (!(await src.ensure(12))) throw this.#truncated('section header block', offset, 28);
         const bom = src.peek(12);
         if (bom.readUInt32LE(8) === BYTE_ORDER_MAGIC) le = true;
@@ -315,9 +408,8 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
           );
         }
       }
-      const head = src.peek(8);
-      const type = le ? head.readUInt32LE(0) : head.readUInt32BE(0);
-      const length = le ? head.readUInt32LE(4) : head.readUInt32BE(4);
+      const type = src.view.getUint32(src.cursor, le);
+      const length = src.view.getUint32(src.cursor + 4, le);
       if (length < 12 || length % 4 !== 0) {
         throw new CaptureFormatError(
           `bad block at byte ${offset}: total length ${length} (a pcapng block length is a multiple of 4 and at least 12)`,
@@ -331,8 +423,10 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
         );
       }
       if (src.available < length && !(await src.ensure(length))) throw this.#truncated(`block (type ${hex32(type)})`, offset, length);
-      const block = src.take(length);
-      const trailer = read32(block, length - 4, le);
+      const buffer = src.buffer;
+      const view = src.view;
+      const b = src.skip(length);
+      const trailer = view.getUint32(b + length - 4, le);
       if (trailer !== length) {
         throw new CaptureFormatError(
           `bad block at byte ${offset}: its trailing length ${trailer} differs from its leading length ${length}`,
@@ -340,18 +434,19 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
         );
       }
       if (type === BLOCK.ENHANCED_PACKET && length >= 32) {
-        // The common case first, without the generic path's closures.
-        const id = read32(block, 8, le);
-        const captured = read32(block, 20, le);
+        // The common case first: offsets into the read buffer, no view, no closure.
+        const id = view.getUint32(b + 8, le);
+        const captured = view.getUint32(b + 20, le);
         const iface = section[id];
         if (iface !== undefined && 28 + captured <= length - 4) {
-          this.frames++;
-          const units = (BigInt(read32(block, 12, le)) << 32n) | BigInt(read32(block, 16, le));
-          const d = this.#decode(iface.linkType, block.subarray(28, 28 + captured));
-          if (typeof d !== 'string') yield this.#datagram(d, iface.toNs(units) + iface.offsetNs, firstId + id, offset);
+          if (this.#packet(iface.linkType, buffer, b + 28, b + 28 + captured, firstId + id, offset, iface, view.getUint32(b + 12, le), view.getUint32(b + 16, le))) {
+            yield batch; // full: the consumer reads it, then it is refilled
+            batch.reset();
+          }
           continue;
         }
       }
+      const block = buffer.subarray(b, b + length);
       const u16 = (at: number): number => read16(block, at, le);
       const u32 = (at: number): number => read32(block, at, le);
       const minimum = (bytes: number, what: string): void => {
@@ -395,11 +490,10 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
               offset + 8,
             );
           }
-          this.frames++;
-          const units = (BigInt(u32(12)) << 32n) | BigInt(u32(16));
-          const d = this.#decode(iface.linkType, block.subarray(28, 28 + captured));
-          if (typeof d === 'string') break;
-          yield this.#datagram(d, iface.toNs(units) + iface.offsetNs, firstId + id, offset);
+          if (this.#packet(iface.linkType, buffer, b + 28, b + 28 + captured, firstId + id, offset, iface, u32(12), u32(16))) {
+            yield batch;
+            batch.reset();
+          }
           break;
         }
         case BLOCK.SIMPLE_PACKET:
@@ -414,23 +508,6 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
           this.skipped.unknownBlocks++;
       }
     }
-  }
-
-  #datagram(d: Exclude<ReturnType<typeof decodeFrame>, string>, timestamp: bigint, interfaceId: number, offset: number): CapturedDatagram {
-    return {
-      timestamp,
-      family: d.family,
-      source: d.source,
-      destination: d.destination,
-      ports: { source: d.sourcePort, destination: d.destinationPort },
-      ttl: d.ttl,
-      payload: d.payload,
-      originalLength: d.payloadLength,
-      truncated: d.payload.length < d.payloadLength,
-      interfaceId,
-      frame: this.frames,
-      offset,
-    };
   }
 
   #interfaceBlock(block: Buffer, offset: number, le: boolean, linkType: number, snaplen: number): Interface {
@@ -451,7 +528,15 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
       }
     }
     const { units, toNs } = unitsConverter(tsresol);
-    return { linkType, snaplen, unitsPerSecond: units, toNs, offsetNs, ...(name !== undefined ? { name } : {}) };
+    return {
+      linkType,
+      snaplen,
+      unitsPerSecond: units,
+      toNs,
+      offsetNs,
+      nanoseconds: (hi, lo) => toNs((BigInt(hi) << 32n) | BigInt(lo)) + offsetNs,
+      ...(name !== undefined ? { name } : {}),
+    };
   }
 
   #statisticsBlock(block: Buffer, offset: number, le: boolean, interfaceId: number): CaptureInterfaceStatistics {
@@ -471,8 +556,9 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
 
   // ---- classic pcap -----------------------------------------------------------------------
 
-  async *#pcap(): AsyncGenerator<CapturedDatagram, void, undefined> {
+  async *#pcap(): AsyncGenerator<CaptureBatch, void, undefined> {
     const src = this.#source;
+    const batch = this.#batch;
     if (!(await src.ensure(24))) throw this.#truncated('pcap file header', 0, 24);
     const header = src.take(24);
     const le = isPcapMagic(header.readUInt32LE(0));
@@ -489,14 +575,14 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
     };
     this.interfaces.push(iface);
     const fraction = nanoseconds ? 1n : 1000n;
+    const clock: CaptureClock = { nanoseconds: (seconds, part) => BigInt(seconds) * 1_000_000_000n + BigInt(part) * fraction };
     for (;;) {
       const offset = src.offset;
       if (src.available < recordHeader && !(await src.ensure(recordHeader))) {
         if (src.available === 0) return;
         throw this.#truncated('record header', offset, recordHeader);
       }
-      const head = src.peek(recordHeader);
-      const captured = u32(head, 8);
+      const captured = src.view.getUint32(src.cursor + 8, le);
       if (captured > this.#maxBlock) {
         throw new CaptureFormatError(
           `bad record at byte ${offset}: it declares ${captured} captured bytes, more than the ${this.#maxBlock} a record may have here`,
@@ -504,12 +590,13 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
         );
       }
       if (src.available < recordHeader + captured && !(await src.ensure(recordHeader + captured))) throw this.#truncated('record', offset, recordHeader + captured);
-      const record = src.take(recordHeader + captured);
-      this.frames++;
-      const d = this.#decode(iface.linkType, record.subarray(recordHeader));
-      if (typeof d === 'string') continue;
-      const timestamp = BigInt(u32(record, 0)) * 1_000_000_000n + BigInt(u32(record, 4)) * fraction;
-      yield this.#datagram(d, timestamp, 0, offset);
+      const buffer = src.buffer;
+      const r = src.skip(recordHeader + captured);
+      const view = src.view;
+      if (this.#packet(iface.linkType, buffer, r + recordHeader, r + recordHeader + captured, 0, offset, clock, view.getUint32(r, le), view.getUint32(r + 4, le))) {
+        yield batch;
+        batch.reset();
+      }
     }
   }
 }

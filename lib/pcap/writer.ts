@@ -2,10 +2,12 @@
  * The streaming capture writer: received datagrams into a pcapng file (one Enhanced Packet Block
  * each, an Interface Description Block per receiving interface, an Interface Statistics Block at
  * the end) or a classic pcap file with nanosecond timestamps. A 'batch' listener hands it the
- * whole batch: the payloads are copied once, straight from the receive slab into the writer's
- * output buffer behind their synthetic headers, and the buffer goes to the file when it is full.
+ * whole batch: JS reserves each record in the output block and notes its fields (ints from the
+ * receive records, no string, no BigInt); one native call per batch builds the records (headers,
+ * checksums, the payload copied once from the receive slab); a full block is written to the file
+ * asynchronously (bounded queue).
  */
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { close as closeFd, closeSync, openSync, write, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
 
 import { Batch } from '../batch';
@@ -15,8 +17,8 @@ import type { Family, RecvBatch } from '../types';
 import { addressFamily } from '../address';
 import { mcastError, outOfRange } from '../errors';
 import { BLOCK, BYTE_ORDER_MAGIC, DEFAULT_SNAPLEN, OPTION, PCAP_MAGIC } from './format';
-import { AddressBytes, splitNs } from './numbers';
-import { HEADER_BYTES, LINKTYPE, writeHeaders } from './frame';
+import { AddressBytes } from './numbers';
+import { HEADER_BYTES, LINKTYPE } from './frame';
 
 /** A capture file format. */
 export type CaptureFormat = 'pcapng' | 'pcap';
@@ -33,6 +35,14 @@ export interface CaptureWriterOptions {
   interfaceName?: (index: number) => string;
   /** Written as shb_userappl (default `mcast`). */
   application?: string;
+  /**
+   * Bytes of full output blocks that may wait for the file at once (default 8 MiB, in 1 MiB
+   * blocks; 0: every block is written synchronously). Blocks are written asynchronously, off
+   * the receiving loop; when the queue is full the next block is written synchronously instead
+   * (backpressure: nothing is dropped, memory stays bounded, CaptureWriterTotals.syncWrites
+   * counts it).
+   */
+  queueBytes?: number;
 }
 
 /** One datagram for {@link CaptureWriter.writeDatagram}. */
@@ -75,12 +85,28 @@ export interface CaptureWriterTotals {
   fileBytes: number;
   /** Datagrams whose frame was cut by the snap length or arrived cut. */
   truncated: number;
+  /** Output blocks written synchronously because the write queue was full (backpressure). */
+  syncWrites: number;
+  /** The most bytes that waited for the file at once (at most queueBytes + one block). */
+  peakQueuedBytes: number;
 }
 
 const CHUNK_BYTES = 1 << 20;
+
+/** One output block (fresh memory: a Buffer of its own, not from Node's pool). */
+function outputBlock(): Buffer {
+  return Buffer.alloc(CHUNK_BYTES);
+}
+const DEFAULT_QUEUE_BYTES = 8 << 20;
+/** Checksum jobs gathered before the native call (a 1 MiB block holds at most ~14k frames). */
+const MAX_JOBS = 4096;
+/** A record to build natively: 16 int32 words (kJob* in native/pcap_frames.h). */
+const JOB_WORDS = 16;
+const JOB_IPV6 = 1;
+const JOB_UDP = 2;
+const JOB_PCAPNG = 4;
 const EPB_OVERHEAD = 32; // type, length, interface, ts high, ts low, captured, original, length
 const PCAP_RECORD_HEADER = 16;
-const SMALL_COPY = 256;
 const MAX_FRAME = 65535 + HEADER_BYTES[6];
 
 const L = binding.layout;
@@ -99,10 +125,14 @@ function nowNs(): bigint {
  * Writes received datagrams to a pcapng or pcap file, with synthetic Ethernet/IP/UDP headers
  * that carry the real source, group, ports and TTL, and the kernel's receive time. Feed it from a
  * 'batch' listener with {@link CaptureWriter.writeBatch} (no copy per datagram but the one into
- * the file buffer), and {@link CaptureWriter.close} it to write the statistics and flush.
+ * the output block, one native call per batch), and {@link CaptureWriter.close} it to write the
+ * statistics and flush.
  *
- * Writes are synchronous (writeSync of 1 MiB chunks): on tmpfs or a page cache they cost
- * microseconds; a stalled disk stalls the receiving loop, and the kernel's drops then say so.
+ * Full 1 MiB blocks are written asynchronously (libuv's thread pool, at their own file offsets),
+ * at most `queueBytes` of them waiting at once; past that a block is written synchronously
+ * (counted in totals.syncWrites), so a slow disk slows the receiving loop instead of growing
+ * memory, and the kernel's drops then say so. Await {@link CaptureWriter.close} before reading
+ * the file.
  */
 export class CaptureWriter {
   /** The file's format. */
@@ -110,10 +140,28 @@ export class CaptureWriter {
   /** Bytes kept of each frame. */
   readonly snaplen: number;
   readonly #fd: number;
-  readonly #chunk: Buffer;
-  /** The chunk as 32-bit words, for the UDP checksum. */
-  readonly #words: Uint32Array;
-  readonly #split = new Float64Array(2);
+  /** The block being filled. */
+  #chunk: Buffer;
+  /** Blocks whose write has completed, for reuse. */
+  readonly #spare: Buffer[] = [];
+  /** Blocks that may wait for the file at once. */
+  readonly #maxQueued: number;
+  /** Blocks being written asynchronously. */
+  #queued = 0;
+  #queuedBytes = 0;
+  /** The first failed asynchronous write: thrown by the next call, rejects close(). */
+  #writeError: Error | undefined;
+  /** Called when the last queued write completes. */
+  #onIdle: (() => void) | undefined;
+  /** The records reserved in the block and not built yet (see native/pcap_frames.h). */
+  readonly #jobs = new Int32Array(MAX_JOBS * JOB_WORDS);
+  #jobCount = 0;
+  /** Where the jobs' payloads are (a receive slab, or one datagram's payload). */
+  #jobPayloads: Uint8Array | undefined;
+  /** Where the jobs' addresses are (a batch's receive records, or #addressCopies). */
+  #jobAddresses: Uint8Array | undefined;
+  /** Source and destination bytes of each job whose addresses are not in receive records. */
+  readonly #addressCopies = new Uint8Array(MAX_JOBS * 32);
   #lastIndex = -1;
   #lastId = 0;
   #used = 0;
@@ -127,7 +175,7 @@ export class CaptureWriter {
   readonly #addresses = new AddressBytes();
   readonly #startedNs = nowNs();
   #ipId = 0;
-  readonly #totals: CaptureWriterTotals = { datagrams: 0, payloadBytes: 0, fileBytes: 0, truncated: 0 };
+  readonly #totals: CaptureWriterTotals = { datagrams: 0, payloadBytes: 0, fileBytes: 0, truncated: 0, syncWrites: 0, peakQueuedBytes: 0 };
   readonly #fields = {
     family: 4 as Family,
     source: new Uint8Array(4) as Uint8Array,
@@ -138,15 +186,13 @@ export class CaptureWriter {
     destinationPort: 0,
     ttl: 64,
     payloadLength: 0,
-    ipId: 0,
   };
 
   private constructor(fd: number, format: CaptureFormat, snaplen: number, options: CaptureWriterOptions) {
     if (endianness() !== 'LE') throw new Error('CaptureWriter stores its blocks as little-endian words: this host is big-endian');
     this.#fd = fd;
-    const memory = new ArrayBuffer(CHUNK_BYTES);
-    this.#chunk = Buffer.from(memory);
-    this.#words = new Uint32Array(memory);
+    this.#chunk = outputBlock();
+    this.#maxQueued = Math.ceil((options.queueBytes ?? DEFAULT_QUEUE_BYTES) / CHUNK_BYTES);
     this.format = format;
     this.snaplen = snaplen;
     this.#interfaceName = options.interfaceName ?? defaultInterfaceName();
@@ -157,7 +203,8 @@ export class CaptureWriter {
 
   /**
    * Creates (or truncates) `path` and writes the file header.
-   * @throws ERR_OUT_OF_RANGE for a snaplen outside 64..262144 (or 65535+62 for pcap), fs errors
+   * @throws ERR_OUT_OF_RANGE for a snaplen outside 64..262144 (or 65535+62 for pcap) or a
+   *   negative queueBytes, fs errors
    */
   static open(path: string, options: CaptureWriterOptions = {}): CaptureWriter {
     const format = options.format ?? (/\.pcap$/i.test(path) ? 'pcap' : 'pcapng');
@@ -165,6 +212,8 @@ export class CaptureWriter {
     if (!Number.isInteger(snaplen) || snaplen < HEADER_BYTES[6] || snaplen > DEFAULT_SNAPLEN) {
       throw outOfRange('snaplen', `an integer from ${HEADER_BYTES[6]} to ${DEFAULT_SNAPLEN}`, snaplen);
     }
+    const queueBytes = options.queueBytes ?? DEFAULT_QUEUE_BYTES;
+    if (!Number.isSafeInteger(queueBytes) || queueBytes < 0) throw outOfRange('queueBytes', 'an integer >= 0', queueBytes);
     const fd = openSync(path, 'w');
     try {
       return new CaptureWriter(fd, format, snaplen, options);
@@ -183,14 +232,82 @@ export class CaptureWriter {
   // ---- output buffer ----------------------------------------------------------------------
 
   #reserve(bytes: number): number {
-    if (this.#used + bytes > CHUNK_BYTES) this.flush();
+    if (this.#used + bytes > CHUNK_BYTES) this.#submit();
     return this.#used;
   }
 
-  /** Writes the buffered bytes to the file. */
-  flush(): void {
+  /** Builds the records reserved in the block since the last call (native/pcap_frames.h). */
+  #build(): void {
+    const count = this.#jobCount;
+    if (count === 0) return;
+    this.#jobCount = 0;
+    const done = binding.pcapFrames(this.#chunk, this.#jobs, count, this.#jobPayloads, this.#jobAddresses);
+    this.#jobPayloads = undefined;
+    this.#jobAddresses = undefined;
+    // Never for the writer's own jobs (each checked here before it was made).
+    if (done !== count) throw new Error(`pcapFrames built ${done} of ${count} frames`);
+  }
+
+  #throwWriteError(): void {
+    const error = this.#writeError;
+    if (error !== undefined) throw error;
+  }
+
+  /** Writes bytes [0, length) of `block` at file offset `position`, synchronously. */
+  #writeNow(block: Buffer, length: number, position: number): void {
     let done = 0;
-    while (done < this.#used) done += writeSync(this.#fd, this.#chunk, done, this.#used - done);
+    while (done < length) done += writeSync(this.#fd, block, done, length - done, position + done);
+  }
+
+  /**
+   * Hands the full block to the file: queued for an asynchronous write at its own file offset
+   * (a fresh or spare block goes on being filled), or, with the queue full, written now.
+   */
+  #submit(): void {
+    this.#build();
+    this.#throwWriteError();
+    const length = this.#used;
+    if (length === 0) return;
+    const position = this.#flushed;
+    this.#flushed += length;
+    this.#used = 0;
+    if (this.#queued >= this.#maxQueued) {
+      this.#totals.syncWrites++;
+      this.#writeNow(this.#chunk, length, position);
+      return;
+    }
+    const block = this.#chunk;
+    this.#queued++;
+    this.#queuedBytes += length;
+    if (this.#queuedBytes > this.#totals.peakQueuedBytes) this.#totals.peakQueuedBytes = this.#queuedBytes;
+    this.#writeLater(block, 0, length, position);
+    this.#chunk = this.#spare.pop() ?? outputBlock();
+  }
+
+  #writeLater(block: Buffer, from: number, length: number, position: number): void {
+    write(this.#fd, block, from, length - from, position + from, (error, written) => {
+      if (error === null && from + written < length) {
+        this.#writeLater(block, from + written, length, position);
+        return;
+      }
+      this.#writeError ??= error ?? undefined;
+      this.#queued--;
+      this.#queuedBytes -= length;
+      // Reused blocks are already mapped: a fresh 1 MiB costs page faults on the hot path.
+      if (this.#spare.length < this.#maxQueued) this.#spare.push(block);
+      if (this.#queued === 0) this.#onIdle?.();
+    });
+  }
+
+  /**
+   * Writes the bytes of the block being filled to the file now (synchronously). Blocks queued
+   * before are written asynchronously; {@link CaptureWriter.close} waits for them.
+   */
+  flush(): void {
+    this.#build();
+    this.#throwWriteError();
+    if (this.#used === 0) return;
+    this.#writeNow(this.#chunk, this.#used, this.#flushed);
     this.#flushed += this.#used;
     this.#used = 0;
   }
@@ -200,8 +317,8 @@ export class CaptureWriter {
   #sectionHeader(application: string): void {
     const app = Buffer.from(application, 'utf8');
     const length = 28 + 4 + pad4(app.length) + 4;
-    const c = this.#chunk;
     let at = this.#reserve(length);
+    const c = this.#chunk; // after #reserve, which may start a new block
     c.writeUInt32LE(BLOCK.SECTION_HEADER, at);
     c.writeUInt32LE(length, at + 4);
     c.writeUInt32LE(BYTE_ORDER_MAGIC, at + 8);
@@ -215,8 +332,8 @@ export class CaptureWriter {
   }
 
   #pcapHeader(): void {
-    const c = this.#chunk;
     const at = this.#reserve(24);
+    const c = this.#chunk; // after #reserve, which may start a new block
     c.writeUInt32LE(PCAP_MAGIC.NANOSECONDS, at);
     c.writeUInt16LE(2, at + 4);
     c.writeUInt16LE(4, at + 6);
@@ -249,8 +366,8 @@ export class CaptureWriter {
       const name = Buffer.from(this.#interfaceName(index), 'utf8');
       const tsresol = Buffer.from([9]); // 10^-9 s: nanoseconds
       const length = 16 + 4 + pad4(name.length) + 4 + 4 + 4 + 4;
-      const c = this.#chunk;
       let at = this.#reserve(length);
+      const c = this.#chunk; // after #reserve, which may start a new block
       c.writeUInt32LE(BLOCK.INTERFACE_DESCRIPTION, at);
       c.writeUInt32LE(length, at + 4);
       c.writeUInt16LE(LINKTYPE.ETHERNET, at + 8);
@@ -285,40 +402,46 @@ export class CaptureWriter {
     const kept = frame - headerBytes; // payload bytes in the file (snaplen >= headers)
     const pcapng = this.format === 'pcapng';
     const record = pcapng ? EPB_OVERHEAD + pad4(frame) : PCAP_RECORD_HEADER + frame;
-    const c = this.#chunk;
     const at = this.#reserve(record);
-    const data = at + (pcapng ? 28 : PCAP_RECORD_HEADER);
-    const to = data + headerBytes;
-    if (kept <= SMALL_COPY) {
-      // Buffer.copy costs more than a short loop.
-      for (let k = 0; k < kept; k++) c[to + k] = payload[start + k] as number;
-    } else if (Buffer.isBuffer(payload)) {
-      payload.copy(c, to, start, start + kept);
-    } else {
-      c.set(payload.subarray(start, start + kept), to);
+    // The record itself is built natively, once per batch (#build): headers, payload copy, sums.
+    let addresses = f.source;
+    let sourceAt = f.sourceAt;
+    let destinationAt = f.destinationAt;
+    if (f.source !== f.destination) {
+      // Addresses from two places (not a receive record): copied next to each other.
+      addresses = this.#addressCopies;
+      sourceAt = (this.#jobCount % MAX_JOBS) * 32;
+      destinationAt = sourceAt + 16;
     }
-    f.ipId = this.#ipId++ & 0xffff;
-    writeHeaders(c, this.#words, data, f, kept);
-    if (pcapng) {
-      // Blocks are 4-byte aligned in the chunk: the fields are stored as words.
-      const w = this.#words;
-      const word = at >>> 2;
-      w[word] = BLOCK.ENHANCED_PACKET;
-      w[word + 1] = record;
-      w[word + 2] = id;
-      w[word + 3] = hi;
-      w[word + 4] = lo;
-      w[word + 5] = frame;
-      w[word + 6] = original;
-      for (let p = data + frame; p < at + record - 4; p++) c[p] = 0;
-      w[(at + record - 4) >>> 2] = record;
-    } else {
-      splitNs(hi, lo, this.#split);
-      c.writeUInt32LE(this.#split[0] as number, at);
-      c.writeUInt32LE(this.#split[1] as number, at + 4);
-      c.writeUInt32LE(frame, at + 8);
-      c.writeUInt32LE(original, at + 12);
+    if (this.#jobCount === MAX_JOBS || (this.#jobCount > 0 && (this.#jobPayloads !== payload || this.#jobAddresses !== addresses))) this.#build();
+    if (addresses === this.#addressCopies) {
+      const n = f.family === 4 ? 4 : 16;
+      for (let k = 0; k < n; k++) {
+        addresses[sourceAt + k] = f.source[f.sourceAt + k] as number;
+        addresses[destinationAt + k] = f.destination[f.destinationAt + k] as number;
+      }
     }
+    this.#jobPayloads = payload;
+    this.#jobAddresses = addresses;
+    const job = this.#jobCount++ * JOB_WORDS;
+    const jobs = this.#jobs;
+    jobs[job] = at;
+    // The UDP checksum needs the whole payload: in the source even when the snap length keeps
+    // less of it; a datagram the socket cut (or a cut payload given) has none (0).
+    jobs[job + 1] = (f.family === 6 ? JOB_IPV6 : 0) | (captured >= f.payloadLength ? JOB_UDP : 0) | (pcapng ? JOB_PCAPNG : 0);
+    jobs[job + 2] = start;
+    jobs[job + 3] = kept;
+    jobs[job + 4] = f.payloadLength;
+    jobs[job + 5] = id;
+    jobs[job + 6] = hi;
+    jobs[job + 7] = lo;
+    jobs[job + 8] = f.sourcePort;
+    jobs[job + 9] = f.destinationPort;
+    jobs[job + 10] = f.ttl;
+    jobs[job + 11] = this.#ipId++ & 0xffff;
+    jobs[job + 12] = sourceAt;
+    jobs[job + 13] = destinationAt;
+    jobs[job + 14] = record;
     this.#used = at + record;
     const t = this.#totals;
     t.datagrams++;
@@ -329,6 +452,7 @@ export class CaptureWriter {
 
   #checkOpen(): void {
     if (this.#closed) throw Object.assign(new Error('The capture writer is closed'), { code: 'ERR_MCAST_WRITER_CLOSED' });
+    this.#throwWriteError();
   }
 
   /**
@@ -390,6 +514,7 @@ export class CaptureWriter {
         this.#frame(batch.interfaceIndex(i), hi, lo, batch.size(i), slab, batch.offset(i));
       }
     }
+    this.#build();
     return count;
   }
 
@@ -437,6 +562,7 @@ export class CaptureWriter {
     f.sourceAt = 0;
     f.destinationAt = 0;
     this.#frame(d.interfaceIndex, Number(timestamp >> 32n), Number(timestamp & 0xffffffffn), Math.min(payload.length, f.payloadLength), payload, 0);
+    this.#build();
   }
 
   // ---- end --------------------------------------------------------------------------------
@@ -472,8 +598,8 @@ export class CaptureWriter {
       options.push([OPTION.COMMENT, Buffer.from(cut, 'utf8')]);
     }
     const length = 20 + options.reduce((sum, [, v]) => sum + 4 + pad4(v.length), 0) + 4 + 4;
-    const c = this.#chunk;
     let at = this.#reserve(length);
+    const c = this.#chunk; // after #reserve, which may start a new block
     c.writeUInt32LE(BLOCK.INTERFACE_STATISTICS, at);
     c.writeUInt32LE(length, at + 4);
     c.writeUInt32LE(id, at + 8);
@@ -486,21 +612,47 @@ export class CaptureWriter {
     this.#used = at + 4;
   }
 
+  #closing: Promise<void> | undefined;
+
   /**
-   * Writes the Interface Statistics Blocks (pcapng; a classic pcap file has no place for them),
-   * flushes and closes the file. Idempotent.
+   * Writes the Interface Statistics Blocks (pcapng; a classic pcap file has no place for them)
+   * and the last block, then closes the file once the queued writes are done. Resolves when the
+   * file is complete and closed; rejects with the first failed write. Idempotent (the same
+   * promise). With nothing queued (small files, queueBytes 0) the file is complete and closed
+   * when close() returns.
+   * @throws fs errors of the last, synchronous write
    */
-  close(stats: CaptureStatistics = {}): void {
-    if (this.#closed) return;
+  close(stats: CaptureStatistics = {}): Promise<void> {
+    if (this.#closing !== undefined) return this.#closing;
     try {
-      if (this.format === 'pcapng') {
-        for (const id of this.#ids.values()) this.#statisticsBlock(id, stats, id === 0);
+      if (this.#writeError === undefined) {
+        if (this.format === 'pcapng') {
+          for (const id of this.#ids.values()) this.#statisticsBlock(id, stats, id === 0);
+        }
+        this.flush();
       }
-      this.flush();
-    } finally {
+    } catch (error) {
       this.#closed = true;
-      closeSync(this.#fd);
+      this.#closing = Promise.resolve();
+      this.#whenIdle(() => closeSync(this.#fd));
+      throw error;
     }
+    this.#closed = true;
+    this.#closing = new Promise((resolve, reject) => {
+      this.#whenIdle(() => {
+        closeFd(this.#fd, (error) => {
+          const failure = this.#writeError ?? error ?? undefined;
+          if (failure !== undefined) reject(failure);
+          else resolve();
+        });
+      });
+    });
+    return this.#closing;
+  }
+
+  #whenIdle(then: () => void): void {
+    if (this.#queued === 0) then();
+    else this.#onIdle = then;
   }
 }
 

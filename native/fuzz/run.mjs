@@ -6,6 +6,7 @@
 //   fuzz_address  ParseAddress/FormatAddress round trip of address text
 //   fuzz_gro      SplitGroSegments: splitting a UDP_GRO receive into its datagrams
 //   fuzz_moldudp64  the MoldUDP64 parser, and the feed arbiter fed with parsed packets
+//   fuzz_pcap_frames  BuildPcapFrames: the capture writer's records from arbitrary jobs
 // A crash leaves its reproducer in the scratch directory and fails the run; rerun it with
 // `build-asan/fuzz_NAME FILE`.
 import { spawnSync } from 'node:child_process';
@@ -24,7 +25,7 @@ const { values } = parseArgs({
     target: { type: 'string', multiple: true },
   },
 });
-const targets = values.target ?? ['cmsg', 'address', 'gro', 'moldudp64'];
+const targets = values.target ?? ['cmsg', 'address', 'gro', 'moldudp64', 'pcap_frames'];
 const CXX = process.env.CXX ?? 'clang++';
 
 function must(cmd, args) {

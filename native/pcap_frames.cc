@@ -1,0 +1,191 @@
+// See pcap_frames.h.
+#include "pcap_frames.h"
+
+#include <cstring>
+
+namespace mcast {
+
+namespace {
+
+constexpr uint8_t kIpprotoUdp = 17;
+constexpr size_t kEthernetHeader = 14;
+constexpr size_t kIpv4Header = 20;
+constexpr size_t kIpv6Header = 40;
+constexpr size_t kUdpHeader = 8;
+constexpr size_t kEpbHeader = 28;  // type, length, interface, time high, time low, captured, original
+constexpr size_t kPcapRecordHeader = 16;
+constexpr uint32_t kEnhancedPacketBlock = 6;
+
+uint32_t Fold(uint64_t sum) {
+  while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
+  return static_cast<uint32_t>(sum);
+}
+
+uint16_t Swap16(uint32_t v) { return static_cast<uint16_t>(((v & 0xff) << 8) | ((v >> 8) & 0xff)); }
+
+// Whether buffer[from, from + bytes) exists (0 bytes need no buffer).
+bool InBuffer(const uint8_t* buffer, size_t buffer_length, int32_t from, int32_t bytes) {
+  if (from < 0 || bytes < 0) return false;
+  if (bytes == 0) return true;
+  return buffer != nullptr && static_cast<size_t>(from) <= buffer_length &&
+         static_cast<size_t>(bytes) <= buffer_length - static_cast<size_t>(from);
+}
+
+void Put32Le(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v);
+  p[1] = static_cast<uint8_t>(v >> 8);
+  p[2] = static_cast<uint8_t>(v >> 16);
+  p[3] = static_cast<uint8_t>(v >> 24);
+}
+
+void Put16Be(uint8_t* p, uint32_t v) {
+  p[0] = static_cast<uint8_t>(v >> 8);
+  p[1] = static_cast<uint8_t>(v);
+}
+
+// The MAC of an address: the group MAC of a multicast group (RFC 1112: 01:00:5e + the low 23
+// bits; RFC 2464: 33:33 + the low 32 bits), else 02:00 + the address's last 4 bytes.
+void WriteMac(uint8_t* out, const uint8_t* address, bool v6) {
+  const uint8_t* last4 = v6 ? address + 12 : address;
+  if (!v6 && address[0] >= 224 && address[0] <= 239) {
+    const uint8_t mac[6] = {0x01, 0x00, 0x5e, static_cast<uint8_t>(address[1] & 0x7f), address[2], address[3]};
+    std::memcpy(out, mac, 6);
+    return;
+  }
+  const bool group = v6 && address[0] == 0xff;
+  out[0] = group ? 0x33 : 0x02;
+  out[1] = group ? 0x33 : 0x00;
+  std::memcpy(out + 2, last4, 4);
+}
+
+}  // namespace
+
+uint16_t OnesSum(const uint8_t* p, size_t n, uint32_t initial) {
+  // The sum of native-order words is the byte swap of the big-endian one on a little-endian host
+  // (RFC 1071, "byte order independence"), so the loop loads whole words and swaps once at the end.
+  uint64_t sum = 0;
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    uint32_t a = 0;
+    uint32_t b = 0;
+    std::memcpy(&a, p + i, 4);
+    std::memcpy(&b, p + i + 4, 4);
+    sum += static_cast<uint64_t>(a) + b;
+  }
+  for (; i + 2 <= n; i += 2) {
+    uint16_t w = 0;
+    std::memcpy(&w, p + i, 2);
+    sum += w;
+  }
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  if (i < n) sum += static_cast<uint32_t>(p[i]) << 8;
+  return static_cast<uint16_t>(Fold(static_cast<uint64_t>(Fold(sum)) + initial));
+#else
+  if (i < n) sum += p[i];
+  return static_cast<uint16_t>(Fold(static_cast<uint64_t>(Swap16(Fold(sum))) + initial));
+#endif
+}
+
+size_t BuildPcapFrames(uint8_t* block, size_t length, const uint8_t* payloads,
+                       size_t payloads_length, const uint8_t* addresses, size_t addresses_length,
+                       const int32_t* jobs, size_t count) {
+  for (size_t j = 0; j < count; j++) {
+    const int32_t* job = jobs + j * kPcapJobWords;
+    const int32_t flags = job[kJobFlags];
+    const bool v6 = (flags & kPcapIpv6) != 0;
+    const bool pcapng = (flags & kPcapNg) != 0;
+    const int32_t kept = job[kJobKept];
+    const int32_t payload_length = job[kJobPayloadLength];
+    const int32_t address_bytes = v6 ? 16 : 4;
+    const size_t ip_bytes = v6 ? kIpv6Header : kIpv4Header;
+    const size_t headers = kEthernetHeader + ip_bytes + kUdpHeader;
+    if (job[kJobAt] < 0 || kept < 0 || payload_length < kept || payload_length > 65535 - 8 ||
+        !InBuffer(payloads, payloads_length, job[kJobFrom], kept) ||
+        !InBuffer(addresses, addresses_length, job[kJobSourceAddress], address_bytes) ||
+        !InBuffer(addresses, addresses_length, job[kJobDestinationAddress], address_bytes)) {
+      return j;
+    }
+    const bool udp_sum = (flags & kPcapUdpChecksum) != 0;
+    if (udp_sum && !InBuffer(payloads, payloads_length, job[kJobFrom], payload_length)) return j;
+    const size_t at = static_cast<size_t>(job[kJobAt]);
+    const size_t frame = headers + static_cast<size_t>(kept);
+    const size_t record = pcapng ? kEpbHeader + ((frame + 3) & ~static_cast<size_t>(3)) + 4
+                                 : kPcapRecordHeader + frame;
+    if (job[kJobRecordBytes] < 0 || static_cast<size_t>(job[kJobRecordBytes]) != record ||
+        at > length || record > length - at) {
+      return j;
+    }
+    const uint32_t original = static_cast<uint32_t>(headers + static_cast<size_t>(payload_length));
+    uint8_t* r = block + at;
+    uint8_t* data = r + (pcapng ? kEpbHeader : kPcapRecordHeader);
+    const uint32_t high = static_cast<uint32_t>(job[kJobTimeHigh]);
+    const uint32_t low = static_cast<uint32_t>(job[kJobTimeLow]);
+    if (pcapng) {
+      Put32Le(r, kEnhancedPacketBlock);
+      Put32Le(r + 4, static_cast<uint32_t>(record));
+      Put32Le(r + 8, static_cast<uint32_t>(job[kJobInterface]));
+      Put32Le(r + 12, high);
+      Put32Le(r + 16, low);
+      Put32Le(r + 20, static_cast<uint32_t>(frame));
+      Put32Le(r + 24, original);
+      std::memset(data + frame, 0, record - 4 - kEpbHeader - frame);
+      Put32Le(r + record - 4, static_cast<uint32_t>(record));
+    } else {
+      const uint64_t ns = (static_cast<uint64_t>(high) << 32) | low;
+      Put32Le(r, static_cast<uint32_t>(ns / 1000000000u));
+      Put32Le(r + 4, static_cast<uint32_t>(ns % 1000000000u));
+      Put32Le(r + 8, static_cast<uint32_t>(frame));
+      Put32Le(r + 12, original);
+    }
+    const uint8_t* source = addresses + job[kJobSourceAddress];
+    const uint8_t* destination = addresses + job[kJobDestinationAddress];
+    WriteMac(data, destination, v6);
+    WriteMac(data + 6, source, v6);
+    data[12] = v6 ? 0x86 : 0x08;
+    data[13] = v6 ? 0xdd : 0x00;
+    uint8_t* ip = data + kEthernetHeader;
+    const uint32_t udp_length = kUdpHeader + static_cast<uint32_t>(payload_length);
+    const uint8_t ttl = static_cast<uint8_t>(job[kJobTtl]);
+    if (v6) {
+      Put32Le(ip, 0x60);  // version 6, no traffic class, no flow label
+      Put16Be(ip + 4, udp_length);
+      ip[6] = kIpprotoUdp;
+      ip[7] = ttl;
+      std::memcpy(ip + 8, source, 16);
+      std::memcpy(ip + 24, destination, 16);
+    } else {
+      ip[0] = 0x45;
+      ip[1] = 0;
+      Put16Be(ip + 2, kIpv4Header + udp_length);
+      Put16Be(ip + 4, static_cast<uint32_t>(job[kJobIpId]) & 0xffff);
+      ip[6] = 0;
+      ip[7] = 0;
+      ip[8] = ttl;
+      ip[9] = kIpprotoUdp;
+      ip[10] = 0;
+      ip[11] = 0;
+      std::memcpy(ip + 12, source, 4);
+      std::memcpy(ip + 16, destination, 4);
+      Put16Be(ip + 10, static_cast<uint16_t>(~OnesSum(ip, kIpv4Header)));
+    }
+    uint8_t* udp = ip + ip_bytes;
+    Put16Be(udp, static_cast<uint32_t>(job[kJobSourcePort]) & 0xffff);
+    Put16Be(udp + 2, static_cast<uint32_t>(job[kJobDestinationPort]) & 0xffff);
+    Put16Be(udp + 4, udp_length);
+    udp[6] = 0;
+    udp[7] = 0;
+    const uint8_t* payload = payloads == nullptr ? nullptr : payloads + job[kJobFrom];
+    if (kept > 0) std::memcpy(udp + kUdpHeader, payload, static_cast<size_t>(kept));
+    if (udp_sum) {
+      // Pseudo-header: the addresses, the protocol and the UDP length (RFC 768, RFC 8200 8.1).
+      uint32_t sum = OnesSum(v6 ? ip + 8 : ip + 12, v6 ? 32 : 8, kIpprotoUdp + udp_length);
+      sum = OnesSum(udp, kUdpHeader, sum);
+      if (payload_length > 0) sum = OnesSum(payload, static_cast<size_t>(payload_length), sum);
+      // The complement is 0 only for a sum of 0xffff; 0 means "no checksum", so 0xffff is sent.
+      Put16Be(udp + 6, sum == 0xffff ? 0xffff : (~sum & 0xffff));
+    }
+  }
+  return count;
+}
+
+}  // namespace mcast

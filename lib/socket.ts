@@ -8,7 +8,7 @@ import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 
-import { hostPort, isLinkLocalIPv6 } from './address';
+import { hostPort, isLinkLocalIPv6, MAX_PAYLOAD } from './address';
 import { Batch } from './batch';
 import { BatchDispatch } from './dispatch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
@@ -30,7 +30,7 @@ import {
   SO_BUSY_POLL,
   SO_PREFER_BUSY_POLL,
 } from './socket/options';
-import { Destinations, toByteList, toBytes } from './socket/send';
+import { Destinations, SendPacker, toByteList, toBytes } from './socket/send';
 import { checkBoolean, checkInteger } from './validate';
 import type {
   BoundAddress,
@@ -100,6 +100,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #options: ReturnType<typeof optionTable>;
   readonly #stats = new Float64Array(14);
   readonly #destinations: Destinations;
+  readonly #packer = new SendPacker();
   #closed = false;
   readonly #dispatch: BatchDispatch;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -439,6 +440,15 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
    */
   sendBatch(datagrams: readonly SendData[], address: string, port: number): number {
     this.#checkOpen('send');
+    const packer = this.#packer;
+    if (Array.isArray(datagrams) && datagrams.length > 0 && packer.pack(datagrams, MAX_PAYLOAD[this.family])) {
+      const dest = this.#destinations.check(address, port);
+      try {
+        return this.#native.sendBatch(packer.block, datagrams.length, dest.address, dest.port, dest.scopeId, packer.lengths);
+      } catch (error) {
+        rethrowNative(error, { action: `send ${datagrams.length} datagrams to ${hostPort(dest.address, dest.port)}` });
+      }
+    }
     const list = toByteList(datagrams, this.family);
     const dest = this.#destinations.check(address, port);
     try {

@@ -25,7 +25,7 @@ import { assertSandboxed, reexecInSandbox } from './lib/sandbox.mjs';
 import { barChart } from './lib/svg.mjs';
 
 const SELF = fileURLToPath(import.meta.url);
-const ALL_CASES = ['drain', 'drain-gro', 'maxload', 'steady', 'latency', 'send', 'send-gso', 'memory'];
+const ALL_CASES = ['drain', 'drain-gro', 'maxload', 'steady', 'latency', 'latency-spin', 'send', 'send-gso', 'memory'];
 
 const HELP = `usage: node bench/run.mjs [options]        (npm run bench -- [options]; mcast bench [options])
 
@@ -283,6 +283,17 @@ const CASES = [
     reference: REFERENCE.receiver,
     variants: (config) => [{ label: `${config.latencyRate / 1000}k/s`, size: 64, rate: config.latencyRate, seconds: config.latencySeconds }],
     describe: (p) => `latency ${p.rate} pps: C sender (sendto) paced for ${p.seconds} s`,
+    run: (bench, c, p) => bench.liveRun(c, { ...p, batch: 1, latency: true }),
+  },
+  {
+    // A thread that owns its socket and spins (mcast: a worker in receiveSync(..., 'spin')) vs
+    // a C spin loop vs mcast's event-loop path, at the latency case's rate.
+    name: 'latency-spin',
+    who: 'receivers',
+    only: ['c-spin', 'mcast-spin', 'mcast-batch'],
+    reference: 'c-spin',
+    variants: (config) => [{ label: `${config.latencyRate / 1000}k/s`, size: 64, rate: config.latencyRate, seconds: config.latencySeconds }],
+    describe: (p) => `latency-spin ${p.rate} pps: C sender (sendto) paced for ${p.seconds} s, spinning receivers`,
     run: (bench, c, p) => bench.liveRun(c, { ...p, batch: 1, latency: true }),
   },
   {

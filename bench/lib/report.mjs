@@ -67,6 +67,7 @@ const VIEW = {
 
 // The offload cases measure what their plain forms measure.
 VIEW['drain-gro'] = VIEW.drain;
+VIEW['drain-gro-veth'] = VIEW.drain;
 VIEW['latency-spin'] = VIEW.latency;
 VIEW['send-gso'] = VIEW.send;
 
@@ -202,6 +203,12 @@ export function evaluateTargets(results) {
     const r = c?.median && row.median ? row.median / c.median : null;
     add("latency-spin: receiveSync spin p99 ≤ 1.3 × C spin's p99", section.variant, r, 1.3, r !== null && r <= 1.3,
       `p99 ${fmt.us(row.median)} vs C ${fmt.us(c?.median)}`);
+  }
+  for (const { section, row } of find(results, 'drain-gro-veth', 'mcast-batch-gro')) {
+    const r = ratioTo(section, row, 'mcast-batch');
+    const varying = section.variant.endsWith('varying');
+    const [threshold, what] = varying ? [0.95, 'no worse than 0.95 ×'] : [2, '≥ 2 ×'];
+    add(`drain-gro-veth: gro batch path ${what} the batch path without gro`, section.variant, r, threshold, r !== null && r >= threshold, fmt.ratio(r));
   }
   for (const { section, row } of find(results, 'drain-gro', 'mcast-batch-gro')) {
     const rg = ratioTo(section, row, 'c-gro');

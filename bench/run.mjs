@@ -184,10 +184,12 @@ function canPin() {
 /**
  * The link the datagrams take: `lo`, or a veth pair made here (names start with mc: the
  * sandbox check knows them). `veth-gro` is the drain-gro-veth case's own pair, receiving like a
- * NIC that coalesces: GRO on at the receiving end (veth runs GRO only then, in a NAPI of its
- * own), that NAPI threaded (polled by a kernel thread, so that a sender's burst waits in the
- * veth ring and one poll merges it; without it each datagram is polled, and merged with
- * nothing, in the sender's own softirq), and TSO off at the sending end (offload-facts.md).
+ * NIC that coalesces (interrupt moderation): GRO on at the receiving end (veth runs GRO only
+ * then, in a NAPI of its own), TSO off at the sending end (offload-facts.md), and GRO held
+ * across polls for up to 50 µs (gro_flush_timeout 50000 ns with napi_defer_hard_irqs 1). Without
+ * the hold, each datagram is polled on its own in the sender's softirq and merges with nothing
+ * (measured: 0 of 2000 merged; with it all 2000 in 42 receives). The hold delays a lone datagram
+ * by up to the timeout: right for a throughput drain, never a default (see README, GRO).
  */
 function setupLink(kind) {
   if (kind === 'lo') return { kind: 'lo', sendAddr: '127.0.0.1', recvAddr: '127.0.0.1', recvIfindex: 1, cleanup: () => {} };
@@ -208,7 +210,10 @@ function setupLink(kind) {
   }
   ip('link', 'set', tx, 'up');
   ip('link', 'set', rx, 'up');
-  if (gro) writeFileSync(`/sys/class/net/${rx}/threaded`, '1\n');
+  if (gro) {
+    writeFileSync(`/sys/class/net/${rx}/gro_flush_timeout`, '50000\n');
+    writeFileSync(`/sys/class/net/${rx}/napi_defer_hard_irqs`, '1\n');
+  }
   const ifindex = Number(readFileSync(`/sys/class/net/${rx}/ifindex`, 'utf8'));
   return {
     kind,

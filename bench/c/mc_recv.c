@@ -42,6 +42,8 @@
  * mcast's receiveSync(timeout, 'spin').  --busy-poll US sets SO_BUSY_POLL: each empty read
  * then also polls the device's receive queue in the kernel for up to US µs (where the socket
  * has a NAPI id: veth with GRO on, a NIC; `lo` has none and it changes nothing there).
+ * --no-rxq-ovfl leaves SO_RXQ_OVFL off (kernel_drops then comes from SO_MEMINFO alone): what
+ * asking for the drop counter costs.
  * --gro sets UDP_GRO and reads into 64 KiB slots (--size is ignored): a receive may then hold
  * several datagrams of one flow merged (a GSO sender on lo, a NIC or veth with GRO), which are
  * counted and sequence-checked one by one at the segment size of the UDP_GRO cmsg.
@@ -115,6 +117,7 @@ struct opts {
     int gro;              /* --gro: UDP_GRO, 64 KiB slots, merged receives split by segment size */
     int spin;             /* --spin: live mode without poll(), reads in a loop */
     int busy_poll;        /* --busy-poll US: SO_BUSY_POLL (0: not set) */
+    int no_rxq_ovfl;      /* --no-rxq-ovfl: do not ask for SO_RXQ_OVFL (what it costs) */
 };
 
 struct rx {
@@ -160,7 +163,7 @@ static __attribute__((noreturn)) void usage_error(const char *msg)
             "       [--batch N] [--size B] [--rcvbuf B] [--count N] [--idle-ms MS]\n"
             "       [--first-timeout-ms MS] [--mode drain|live] [--go-file PATH]\n"
             "       [--cpu N] [--latency] [--max-samples N] [--metadata[=name,pktinfo,ttl]] [--gro]\n"
-            "       [--spin] [--busy-poll US]\n",
+            "       [--spin] [--busy-poll US] [--no-rxq-ovfl]\n",
             PROG);
     exit(msg ? 2 : 0);
 }
@@ -242,6 +245,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"max-samples", required_argument, 0, 'M'}, {"metadata", optional_argument, 0, 'D'},
         {"first-timeout-ms", required_argument, 0, 'F'}, {"gro", no_argument, 0, 'O'},
         {"spin", no_argument, 0, 'S'},          {"busy-poll", required_argument, 0, 'B'},
+        {"no-rxq-ovfl", no_argument, 0, 'X'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *o = (struct opts){.family = 4, .batch = 1, .size = 2048, .idle_ms = 1000,
                        .first_ms = 10000, .mode = MODE_LIVE, .cpu = -1,
@@ -268,6 +272,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 'M': o->max_samples = parse_u64("max-samples", optarg, 1, 1ull << 31); break;
         case 'O': o->gro = 1; break;
         case 'S': o->spin = 1; break;
+        case 'X': o->no_rxq_ovfl = 1; break;
         case 'B': o->busy_poll = (int)parse_u64("busy-poll", optarg, 0, 1000000); break;
         case 'h': usage_error(NULL);
         default: usage_error("unknown option");
@@ -376,7 +381,8 @@ static int open_socket(const struct opts *o)
         set_int(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, "setsockopt(IP_MULTICAST_ALL)");
     /* every datagram then carries the socket's cumulative drop counter as a u32 cmsg
      * (the kernel only attaches it once the counter is non-zero) */
-    set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, "setsockopt(SO_RXQ_OVFL)");
+    if (!o->no_rxq_ovfl)
+        set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, "setsockopt(SO_RXQ_OVFL)");
     if ((o->metadata & META_PKTINFO) && o->family == 6)
         set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "setsockopt(IPV6_RECVPKTINFO)");
     else if (o->metadata & META_PKTINFO)

@@ -5,7 +5,7 @@
  */
 import { AddressFormatter } from './address';
 import { binding } from './binding';
-import type { Family, RecvBatch } from './types';
+import type { Family, MessageInfo, RecvBatch } from './types';
 
 const L = binding.layout;
 const STRIDE32 = L.recordBytes / 4;
@@ -89,6 +89,31 @@ export class Batch implements RecvBatch {
 
   dropCount(i: number): number {
     return (this.records[this.check(i) * STRIDE32 + L.dropCount] as number) >>> 0;
+  }
+
+  /**
+   * @internal Datagram i's MessageInfo for the 'message' event: the fields of address(i),
+   * port(i), ... read straight from the record after one index check (lib/dispatch.ts).
+   */
+  messageInfo(i: number, family: 'IPv4' | 'IPv6'): MessageInfo {
+    const r = this.check(i) * STRIDE32;
+    const records = this.records;
+    const base = i * L.recordBytes;
+    const flags = records[r + L.flags] as number;
+    const info: MessageInfo = {
+      address: this.formatter.format(base + L.sourceByte),
+      port: records[r + L.port] as number,
+      family,
+      size: records[r + L.size] as number,
+      originalSize: records[r + L.originalSize] as number,
+      truncated: (flags & L.flagTruncated) !== 0,
+      destination: this.formatter.format(base + L.destinationByte),
+      interfaceIndex: records[r + L.ifIndex] as number,
+    };
+    const ttl = records[r + L.ttl] as number;
+    if (ttl >= 0) info.ttl = ttl;
+    if ((flags & L.flagTimestamp) !== 0) info.timestamp = this.timestamps[i * STRIDE64 + TIMESTAMP64] as bigint;
+    return info;
   }
 
   timestamp(i: number): bigint | undefined {

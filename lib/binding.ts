@@ -39,7 +39,11 @@ export interface NativeSocket {
   /** [address, port, IPv6 scope id] of getpeername. */
   peerAddress(): [string, number, number];
   send(bytes: Uint8Array, address: string, port: number, scopeId: number): number;
-  sendBatch(datagrams: readonly Uint8Array[], count: number, address: string, port: number, scopeId: number): number;
+  /**
+   * Sends `count` datagrams: the array's, or with `lengths` the ones packed back to back in one
+   * block (two N-API calls per batch instead of two per datagram).
+   */
+  sendBatch(datagrams: readonly Uint8Array[] | Uint8Array, count: number, address: string, port: number, scopeId: number, lengths?: Uint32Array): number;
   stats(out: Float64Array): void;
   fd(): number;
   setInterfaceFilter(on: boolean): void;

@@ -8,25 +8,30 @@ import { EventEmitter } from 'node:events';
 import { constants as osConstants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 
-import { hostPort, isLinkLocalIPv6, MAX_PAYLOAD, splitZone } from './address';
+import { hostPort, isLinkLocalIPv6, MAX_PAYLOAD } from './address';
 import { Batch } from './batch';
 import { BatchDispatch } from './dispatch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
-import { type ErrorContext, invalidArgType, mcastError, outOfRange, rethrowNative, systemError } from './errors';
-import { firstIPv4Address, resolveInterface, type ResolvedInterface, zoneIndex } from './interfaces';
+import { invalidArgType, mcastError, rethrowNative, systemError } from './errors';
+import { firstIPv4Address, resolveInterface, type ResolvedInterface } from './interfaces';
 import { forgetSocket, type InterfaceChangeEvent, setRejoin, trackMembership, trackOutgoing } from './interface-churn';
 import { noteClosed, noteMembership } from './memberships';
+import { checkMembership } from './socket/membership';
 import {
-  checkAddress,
-  checkBoolean,
-  checkFamily,
-  checkGroup,
-  checkInteger,
-  checkKnownKeys,
-  checkOptionsObject,
-  checkPort,
-  checkSource,
-} from './validate';
+  BIND_HINTS,
+  C,
+  checkSocketOptions,
+  DEVICE_HINTS,
+  GRO_MAX_SEGMENTS,
+  GRO_SLOT_BYTES,
+  MAX_BUFFER_SIZE,
+  NEEDS_NET_ADMIN,
+  optionTable,
+  SO_BUSY_POLL,
+  SO_PREFER_BUSY_POLL,
+} from './socket/options';
+import { Destinations, SendPacker, toByteList, toBytes } from './socket/send';
+import { checkBoolean, checkInteger } from './validate';
 import type {
   BoundAddress,
   Family,
@@ -39,94 +44,12 @@ import type {
   SocketStats,
 } from './types';
 
-const C = binding.constants as Record<string, number>;
-const SOCKET_OPTION_KEYS = [
-  'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
-  'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'bindToDevice', 'rejoin', 'fd',
-  'gso', 'gro', 'busyPoll', 'preferBusyPoll',
-] as const;
-const MEMBERSHIP_OPTION_KEYS = ['interface', 'source'] as const;
-const MAX_BUFFER_SIZE = 0x3fffffff;
-/** With UDP_GRO a receive slot must hold a whole merged receive: the kernel merges up to 64 KiB. */
-const GRO_SLOT_BYTES = 65536;
-/** UDP_GRO_CNT_MAX: the most datagrams the kernel merges into one receive (native/gro_split.h). */
-const GRO_MAX_SEGMENTS = 64;
-/** The longest SO_BUSY_POLL mcast accepts, in µs: a second of spinning per empty receive. */
-const MAX_BUSY_POLL_US = 1_000_000;
-/** asm-generic/socket.h; not in every libc's headers. */
-const SO_BUSY_POLL = 46;
-const SO_PREFER_BUSY_POLL = 69;
-const NEEDS_NET_ADMIN = 'raising it needs CAP_NET_ADMIN in the network namespace';
-
 let bufferWarningShown = false;
-
-/** What a failed bind means, where the generic errno hint would speak of memberships. */
-const BIND_HINTS: Readonly<Record<number, string>> = {
-  [-(osConstants.errno.EADDRNOTAVAIL ?? 99)]: 'the address is not assigned to any interface of this host',
-  [-(osConstants.errno.EADDRINUSE ?? 98)]: 'another socket has this port; both need reuseAddr (SO_REUSEADDR) to share it',
-  [-(osConstants.errno.EACCES ?? 13)]: 'ports below 1024 need CAP_NET_BIND_SERVICE',
-};
-
-/** What a failed SO_BINDTODEVICE means. */
-const DEVICE_HINTS: Readonly<Record<number, string>> = {
-  [-(osConstants.errno.EPERM ?? 1)]: 'binding to a device needs CAP_NET_RAW',
-  [-(osConstants.errno.ENODEV ?? 19)]: 'the interface has gone',
-};
-
-/** options.bindToDevice: an interface (or VRF) name or index; an address names its interface. */
-function resolveDevice(ref: unknown): ResolvedInterface {
-  if (typeof ref !== 'string' && typeof ref !== 'number') {
-    throw invalidArgType('options.bindToDevice', 'an interface or VRF name or index', ref);
-  }
-  // The family only matters for an address, whose family must then match the socket's: any is
-  // accepted here by trying the address's own family.
-  return resolveInterface('options.bindToDevice', ref, typeof ref === 'string' && ref.includes(':') ? 6 : 4);
-}
 
 /** The address text and port of a native [address, port, scopeId], with the zone Node shows. */
 function boundAddress(family: Family, [address, port, scopeId]: [string, number, number]): BoundAddress {
   const shown = scopeId > 0 && isLinkLocalIPv6(address) ? `${address}%${binding.ifIndexToName(scopeId) ?? scopeId}` : address;
   return { address: shown, family: family === 4 ? 'IPv4' : 'IPv6', port };
-}
-
-/** Per-family socket option names, like Go's ipv4/ipv6 option tables. */
-function optionTable(family: Family) {
-  const v6 = family === 6;
-  return {
-    level: v6 ? C.IPPROTO_IPV6! : C.IPPROTO_IP!,
-    ttl: v6 ? C.IPV6_MULTICAST_HOPS! : C.IP_MULTICAST_TTL!,
-    ttlLabel: v6 ? 'setsockopt(IPV6_MULTICAST_HOPS)' : 'setsockopt(IP_MULTICAST_TTL)',
-    loop: v6 ? C.IPV6_MULTICAST_LOOP! : C.IP_MULTICAST_LOOP!,
-    loopLabel: v6 ? 'setsockopt(IPV6_MULTICAST_LOOP)' : 'setsockopt(IP_MULTICAST_LOOP)',
-    all: v6 ? C.IPV6_MULTICAST_ALL! : C.IP_MULTICAST_ALL!,
-    allLabel: v6 ? 'setsockopt(IPV6_MULTICAST_ALL)' : 'setsockopt(IP_MULTICAST_ALL)',
-  };
-}
-
-/**
- * The bind address and its IPv6 zone (`fe80::1%eth0`, `fe80::1%3`: an interface name or index,
- * which must exist), as the sin6_scope_id the kernel needs for a link-local address.
- */
-function bindAddress(value: unknown, family: Family): { address: string; scopeId: number } {
-  if (value === undefined) return { address: family === 4 ? '0.0.0.0' : '::', scopeId: 0 };
-  const { address, zone } = family === 6 && typeof value === 'string' ? splitZone(value) : { address: value, zone: undefined };
-  const checked = checkAddress('options.address', address, family);
-  if (zone === undefined) return { address: checked, scopeId: 0 };
-  return { address: checked, scopeId: zoneIndex('options.address', zone) };
-}
-
-function toBytes(name: string, data: unknown, family: Family): Uint8Array {
-  let bytes: Uint8Array;
-  if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
-  else if (data instanceof Uint8Array) bytes = data;
-  else throw invalidArgType(name, 'a Buffer, Uint8Array or string', data);
-  if (bytes.length > MAX_PAYLOAD[family]) {
-    throw Object.assign(
-      outOfRange(name, `at most ${MAX_PAYLOAD[family]} bytes (the largest UDP datagram over IPv${family})`, bytes.length),
-      { code: 'ERR_MCAST_MESSAGE_TOO_LARGE' },
-    );
-  }
-  return bytes;
 }
 
 export interface Socket {
@@ -176,7 +99,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #batch: Batch;
   readonly #options: ReturnType<typeof optionTable>;
   readonly #stats = new Float64Array(14);
-  readonly #zoneCache = new Map<string, number>();
+  readonly #destinations: Destinations;
+  readonly #packer = new SendPacker();
   #closed = false;
   readonly #dispatch: BatchDispatch;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -184,41 +108,14 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   /** Use {@link createSocket}. */
   constructor(options: SocketOptions = {}) {
     super();
-    const o = checkOptionsObject('options', options);
-    checkKnownKeys('options', o, SOCKET_OPTION_KEYS);
-    const family = o.family === undefined ? 4 : checkFamily(o.family);
-    const port = o.port === undefined ? 0 : checkPort('options.port', o.port, true);
-    const { address, scopeId } = bindAddress(o.address, family);
-    const flag = (key: keyof SocketOptions, fallback: boolean): boolean =>
-      o[key] === undefined ? fallback : checkBoolean(`options.${key}`, o[key]);
-    const reuseAddr = flag('reuseAddr', true);
-    const reusePort = flag('reusePort', false);
-    const multicastAll = flag('multicastAll', false);
-    const ipv6Only = flag('ipv6Only', true);
-    const timestamps = flag('timestamps', false);
-    const receiveTTL = flag('receiveTTL', false);
-    const rejoin = flag('rejoin', true);
-    const gso = flag('gso', true);
-    const gro = flag('gro', false);
-    this.batchSize = o.batchSize === undefined ? 64 : checkInteger('options.batchSize', o.batchSize, 1, 1024);
-    this.maxMessageSize =
-      o.maxMessageSize === undefined ? 2048 : checkInteger('options.maxMessageSize', o.maxMessageSize, 1, 65535);
+    const o = checkSocketOptions(options);
+    const { family, port, address, scopeId, reuseAddr, reusePort, multicastAll, ipv6Only, timestamps, receiveTTL, gro } = o;
+    const { recvBufferSize, sendBufferSize, ttl, loopback, outgoing, device, sharedFd, busyPoll, preferBusyPoll } = o;
+    this.batchSize = o.batchSize;
+    this.maxMessageSize = o.maxMessageSize;
     this.family = family;
     this.#options = optionTable(family);
-
-    // Check what needs no socket before creating one, so bad input leaves nothing open.
-    const recvBufferSize =
-      o.recvBufferSize === undefined ? undefined : checkInteger('options.recvBufferSize', o.recvBufferSize, 1, MAX_BUFFER_SIZE);
-    const sendBufferSize =
-      o.sendBufferSize === undefined ? undefined : checkInteger('options.sendBufferSize', o.sendBufferSize, 1, MAX_BUFFER_SIZE);
-    const ttl = o.ttl === undefined ? undefined : checkInteger('options.ttl', o.ttl, 0, 255);
-    const loopback = o.loopback === undefined ? undefined : checkBoolean('options.loopback', o.loopback);
-    const outgoing =
-      o.interface === undefined ? undefined : resolveInterface('options.interface', o.interface as InterfaceRef, family);
-    const device = o.bindToDevice === undefined ? undefined : resolveDevice(o.bindToDevice);
-    const sharedFd = o.fd === undefined ? -1 : checkInteger('options.fd', o.fd, 0, 0x7fffffff);
-    const busyPoll = o.busyPoll === undefined ? undefined : checkInteger('options.busyPoll', o.busyPoll, 0, MAX_BUSY_POLL_US);
-    const preferBusyPoll = flag('preferBusyPoll', false);
+    this.#destinations = new Destinations(family);
 
     // With gro each slot holds a merged receive, which splits into up to 64 records.
     const slotSize = gro ? GRO_SLOT_BYTES : this.maxMessageSize;
@@ -235,13 +132,13 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       rethrowNative(error, { action: `bind ${hostPort(address, port)}`, ...(hint !== undefined && { hint }) });
     }
     this.#native.owner = this;
-    if (!rejoin) setRejoin(this, false);
+    if (!o.rejoin) setRejoin(this, false);
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
     this.#dispatch = new BatchDispatch(this, (count, target) => this.#native.packBatch(count, target));
     try {
       // First: the device (or VRF) decides the routes the other options are checked against.
       if (device !== undefined) this.#bindToDevice(device);
-      if (!gso) this.#native.setSegmentation(false);
+      if (!o.gso) this.#native.setSegmentation(false);
       if (gro) this.#enableGro();
       if (busyPoll !== undefined) {
         this.#setInt(C.SOL_SOCKET!, SO_BUSY_POLL, busyPoll, 'setsockopt(SO_BUSY_POLL)', `set busyPoll to ${busyPoll} µs`, NEEDS_NET_ADMIN);
@@ -300,20 +197,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
 
   #membership(op: MembershipOp, verb: string, groupArg: unknown, sourceArg: unknown, options: unknown): this {
     this.#checkOpen(verb);
-    const o = checkOptionsObject('options', options);
-    checkKnownKeys('options', o, MEMBERSHIP_OPTION_KEYS);
-    const { group, zone } = checkGroup('group', groupArg, this.family);
-    const source = sourceArg === undefined ? undefined : checkSource('source', sourceArg, this.family);
-    const ref = (o.interface as InterfaceRef | undefined) ?? zone;
-    const iface = ref === undefined ? undefined : resolveInterface('options.interface', ref, this.family);
-    const context: ErrorContext = {
-      group,
-      action: `${verb} ${group}${source !== undefined ? ` from source ${source}` : ''} on ${
-        iface?.label ?? 'the interface the kernel picks by route'
-      }`,
-    };
-    if (source !== undefined) context.source = source;
-    if (iface !== undefined) context.interface = iface.name;
+    const { group, source, iface, context } = checkMembership(this.family, verb, groupArg, sourceArg, options);
     try {
       this.changeMembership(op, group, source ?? null, iface?.index ?? 0, null);
     } catch (error) {
@@ -529,23 +413,6 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
 
   // ---- sending ---------------------------------------------------------------------------
 
-  #destination(address: unknown, port: unknown): { address: string; port: number; scopeId: number } {
-    let text = address;
-    let scopeId = 0;
-    if (this.family === 6 && typeof address === 'string' && address.includes('%')) {
-      const at = address.indexOf('%');
-      const zone = address.slice(at + 1);
-      text = address.slice(0, at);
-      let cached = this.#zoneCache.get(zone);
-      if (cached === undefined) {
-        cached = zoneIndex('address', zone);
-        this.#zoneCache.set(zone, cached);
-      }
-      scopeId = cached;
-    }
-    return { address: checkAddress('address', text, this.family), port: checkPort('port', port, false), scopeId };
-  }
-
   /**
    * Sends one datagram. Returns true when the kernel took it, false when the socket's send
    * queue was full (nothing was sent: wait with `await sock.writable()` and send again).
@@ -554,7 +421,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   send(data: SendData, address: string, port: number): boolean {
     this.#checkOpen('send');
     const bytes = toBytes('data', data, this.family);
-    const dest = this.#destination(address, port);
+    const dest = this.#destinations.check(address, port);
     try {
       return this.#native.send(bytes, dest.address, dest.port, dest.scopeId) === 1;
     } catch (error) {
@@ -573,20 +440,17 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
    */
   sendBatch(datagrams: readonly SendData[], address: string, port: number): number {
     this.#checkOpen('send');
-    if (!Array.isArray(datagrams)) throw invalidArgType('datagrams', 'an array of Buffer, Uint8Array or string', datagrams);
-    if (datagrams.length === 0) {
-      throw mcastError('ERR_INVALID_ARG_VALUE', 'The "datagrams" argument must hold at least one datagram. Received an empty array', 'type');
-    }
-    let list = datagrams as readonly Uint8Array[];
-    for (let i = 0; i < datagrams.length; i++) {
-      const item = datagrams[i];
-      if (!(item instanceof Uint8Array) || item.length > MAX_PAYLOAD[this.family]) {
-        // Convert (strings) or reject; only then does the list need a copy.
-        if (list === datagrams) list = datagrams.slice() as Uint8Array[];
-        (list as Uint8Array[])[i] = toBytes(`datagrams[${i}]`, item, this.family);
+    const packer = this.#packer;
+    if (Array.isArray(datagrams) && datagrams.length > 0 && packer.pack(datagrams, MAX_PAYLOAD[this.family])) {
+      const dest = this.#destinations.check(address, port);
+      try {
+        return this.#native.sendBatch(packer.block, datagrams.length, dest.address, dest.port, dest.scopeId, packer.lengths);
+      } catch (error) {
+        rethrowNative(error, { action: `send ${datagrams.length} datagrams to ${hostPort(dest.address, dest.port)}` });
       }
     }
-    const dest = this.#destination(address, port);
+    const list = toByteList(datagrams, this.family);
+    const dest = this.#destinations.check(address, port);
     try {
       return this.#native.sendBatch(list, list.length, dest.address, dest.port, dest.scopeId);
     } catch (error) {
@@ -664,7 +528,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
    */
   connect(address: string, port: number): this {
     this.#checkOpen('connect');
-    const peer = this.#destination(address, port);
+    const peer = this.#destinations.check(address, port);
     try {
       this.#native.connect(peer.address, peer.port, peer.scopeId);
     } catch (error) {

@@ -22,9 +22,11 @@ const EXPECTED: Record<string, string[]> = {
   maxload: RECEIVERS,
   steady: RECEIVERS,
   latency: RECEIVERS,
+  'latency-spin': ['c-spin', 'mcast-spin', 'mcast-batch'],
   send: SENDERS,
   'send-gso': ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'dgram-send'],
   'drain-gro': ['c-recvmmsg', 'c-gro', 'mcast-batch-gro'],
+  'drain-gro-veth': ['c-recvmmsg', 'c-gro', 'mcast-batch', 'mcast-batch-gro'],
   memory: ['mcast-batch', 'mcast-message'],
   feed: ['mcast-batch'], // one row: the feed's CPU per item over one 'batch' socket's (bench/feed.mjs)
 };
@@ -72,6 +74,9 @@ describe('benchmark smoke run (npm run bench at a tiny size)', () => {
     // The offload targets are evaluated (their values are noise at this size).
     expect(r.stdout).toContain('send-gso: sendBatch ≥ 0.9 × C UDP_SEGMENT');
     expect(r.stdout).toContain('drain-gro: gro batch path ≥ 0.8 × C UDP_GRO receiver');
+    expect(r.stdout).toContain('drain-gro-veth: gro batch path ≥ 2 × the batch path without gro');
+    expect(r.stdout).toContain('drain-gro-veth: gro batch path no worse than 0.95 × the batch path without gro');
+    expect(r.stdout).toContain("latency-spin: receiveSync spin p99 ≤ 1.3 × C spin's p99");
     expect(r.stdout).toContain('targets:');
     expect(r.stdout).toContain(join(out, 'latest.json'));
 

@@ -38,6 +38,12 @@
  * IPV6_RECVHOPLIMIT control messages, in a 256-byte control buffer per datagram.
  * --metadata=LIST asks for some of them: a comma list of name, pktinfo and ttl (which part of
  * the kernel's cost each one is).
+ * --spin (live mode): no poll(); non-blocking reads in a loop on a whole core, the C form of
+ * mcast's receiveSync(timeout, 'spin').  --busy-poll US sets SO_BUSY_POLL: each empty read
+ * then also polls the device's receive queue in the kernel for up to US µs (where the socket
+ * has a NAPI id: veth with GRO on, a NIC; `lo` has none and it changes nothing there).
+ * --no-rxq-ovfl leaves SO_RXQ_OVFL off (kernel_drops then comes from SO_MEMINFO alone): what
+ * asking for the drop counter costs.
  * --gro sets UDP_GRO and reads into 64 KiB slots (--size is ignored): a receive may then hold
  * several datagrams of one flow merged (a GSO sender on lo, a NIC or veth with GRO), which are
  * counted and sequence-checked one by one at the segment size of the UDP_GRO cmsg.
@@ -74,6 +80,9 @@
 #ifndef SO_RXQ_OVFL
 #define SO_RXQ_OVFL 40
 #endif
+#ifndef SO_BUSY_POLL
+#define SO_BUSY_POLL 46
+#endif
 #ifndef SO_MEMINFO
 #define SO_MEMINFO 55
 #endif
@@ -106,6 +115,9 @@ struct opts {
     unsigned metadata;    /* --metadata: META_* bits, what to ask for with every datagram */
     uint64_t max_samples; /* latency array capacity when --count is not given */
     int gro;              /* --gro: UDP_GRO, 64 KiB slots, merged receives split by segment size */
+    int spin;             /* --spin: live mode without poll(), reads in a loop */
+    int busy_poll;        /* --busy-poll US: SO_BUSY_POLL (0: not set) */
+    int no_rxq_ovfl;      /* --no-rxq-ovfl: do not ask for SO_RXQ_OVFL (what it costs) */
 };
 
 struct rx {
@@ -150,7 +162,8 @@ static __attribute__((noreturn)) void usage_error(const char *msg)
             "usage: %s --group A --port P [--ifindex N | --iface-addr A] [--family 4|6]\n"
             "       [--batch N] [--size B] [--rcvbuf B] [--count N] [--idle-ms MS]\n"
             "       [--first-timeout-ms MS] [--mode drain|live] [--go-file PATH]\n"
-            "       [--cpu N] [--latency] [--max-samples N] [--metadata[=name,pktinfo,ttl]] [--gro]\n",
+            "       [--cpu N] [--latency] [--max-samples N] [--metadata[=name,pktinfo,ttl]] [--gro]\n"
+            "       [--spin] [--busy-poll US] [--no-rxq-ovfl]\n",
             PROG);
     exit(msg ? 2 : 0);
 }
@@ -231,6 +244,8 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"cpu", required_argument, 0, 'c'},     {"latency", no_argument, 0, 'L'},
         {"max-samples", required_argument, 0, 'M'}, {"metadata", optional_argument, 0, 'D'},
         {"first-timeout-ms", required_argument, 0, 'F'}, {"gro", no_argument, 0, 'O'},
+        {"spin", no_argument, 0, 'S'},          {"busy-poll", required_argument, 0, 'B'},
+        {"no-rxq-ovfl", no_argument, 0, 'X'},
         {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     *o = (struct opts){.family = 4, .batch = 1, .size = 2048, .idle_ms = 1000,
                        .first_ms = 10000, .mode = MODE_LIVE, .cpu = -1,
@@ -256,6 +271,9 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 'D': o->metadata = optarg ? parse_metadata(optarg) : META_ALL; break;
         case 'M': o->max_samples = parse_u64("max-samples", optarg, 1, 1ull << 31); break;
         case 'O': o->gro = 1; break;
+        case 'S': o->spin = 1; break;
+        case 'X': o->no_rxq_ovfl = 1; break;
+        case 'B': o->busy_poll = (int)parse_u64("busy-poll", optarg, 0, 1000000); break;
         case 'h': usage_error(NULL);
         default: usage_error("unknown option");
         }
@@ -363,7 +381,8 @@ static int open_socket(const struct opts *o)
         set_int(fd, IPPROTO_IP, IP_MULTICAST_ALL, 0, "setsockopt(IP_MULTICAST_ALL)");
     /* every datagram then carries the socket's cumulative drop counter as a u32 cmsg
      * (the kernel only attaches it once the counter is non-zero) */
-    set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, "setsockopt(SO_RXQ_OVFL)");
+    if (!o->no_rxq_ovfl)
+        set_int(fd, SOL_SOCKET, SO_RXQ_OVFL, 1, "setsockopt(SO_RXQ_OVFL)");
     if ((o->metadata & META_PKTINFO) && o->family == 6)
         set_int(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, 1, "setsockopt(IPV6_RECVPKTINFO)");
     else if (o->metadata & META_PKTINFO)
@@ -374,6 +393,8 @@ static int open_socket(const struct opts *o)
         set_int(fd, IPPROTO_IP, IP_RECVTTL, 1, "setsockopt(IP_RECVTTL)");
     if (o->gro)
         set_int(fd, SOL_UDP, UDP_GRO, 1, "setsockopt(UDP_GRO)");
+    if (o->busy_poll)
+        set_int(fd, SOL_SOCKET, SO_BUSY_POLL, o->busy_poll, "setsockopt(SO_BUSY_POLL)");
     if (o->rcvbuf)
         set_rcvbuf(fd, o->rcvbuf);
     if (bind(fd, (struct sockaddr *)&grp, glen) < 0)
@@ -643,6 +664,27 @@ static double run_live(struct rx *r, const struct opts *o, double *cpu)
     return (double)(r->last_ns - r->first_ns) / 1e9;
 }
 
+/* --spin: live without poll(): read to EAGAIN, again at once, on a whole core.  Stops after
+ * --count datagrams or --idle-ms without data (--first-timeout-ms before the first). */
+static double run_spin(struct rx *r, const struct opts *o, double *cpu)
+{
+    double cpu0 = cpu_seconds();
+    uint64_t idle_since = clock_ns(CLOCK_MONOTONIC);
+    for (;;) {
+        uint64_t before = r->received;
+        if (read_burst(r, o->count, 1) || g_stop)
+            break;
+        uint64_t now = clock_ns(CLOCK_MONOTONIC);
+        uint64_t limit_ms = r->received ? o->idle_ms : o->first_ms;
+        if (r->received != before)
+            idle_since = now;
+        else if (now - idle_since >= limit_ms * 1000000ull)
+            break;
+    }
+    *cpu = cpu_seconds() - cpu0;
+    return (double)(r->last_ns - r->first_ns) / 1e9;
+}
+
 static int cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -720,7 +762,9 @@ int main(int argc, char **argv)
         die("write(stdout)");
 
     double cpu = 0;
-    double secs = o.mode == MODE_DRAIN ? run_drain(&r, &o, &cpu) : run_live(&r, &o, &cpu);
+    double secs = o.mode == MODE_DRAIN ? run_drain(&r, &o, &cpu)
+                  : o.spin              ? run_spin(&r, &o, &cpu)
+                                        : run_live(&r, &o, &cpu);
     r.drops = final_drops(&r);
     report(&r, secs, cpu, rcvbuf);
     close(r.fd);

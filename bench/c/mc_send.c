@@ -10,7 +10,9 @@
  *                      immediately before the send syscall that carries the datagram
  *                      (rewritten on every retry)
  *   bytes 16..    filler: byte i holds (i & 0xff)
- * --size is the whole UDP payload and must be >= 16.
+ * --size is the whole UDP payload and must be >= 16.  --vary makes the sizes vary (market-data
+ * like): datagram k is size - h(k) % (size / 2 + 1) bytes (h a multiplicative hash; at least 16),
+ * so that no two neighbours are likely to be of one size (GRO then merges little).
  *
  * Sending: --count N and/or --seconds S (whichever ends first).  --batch 1 uses sendto,
  * --batch N > 1 sendmmsg with up to N datagrams.  --gso sends each batch as UDP_SEGMENT
@@ -70,6 +72,7 @@ struct opts {
     int cpu;          /* -1 = no pinning */
     const char *wait_file;
     int gso;          /* --gso: each batch as UDP_SEGMENT messages */
+    int vary;         /* --vary: sizes from size/2 to size, by sequence number */
 };
 
 struct sender {
@@ -81,6 +84,7 @@ struct sender {
     char *bufs;              /* batch * size bytes, one payload per slot */
     struct iovec *iov;
     struct mmsghdr *msgs;
+    int vary;
     uint64_t next_seq;
     uint64_t sent;
     uint64_t eagain;
@@ -108,7 +112,8 @@ static __attribute__((noreturn)) void usage_error(const char *msg)
     fprintf(out,
             "usage: %s --group A --port P [--iface-addr A | --ifindex N] [--ttl N]\n"
             "       [--size B] (--count N | --seconds S) [--rate PPS] [--batch N]\n"
-            "       [--family 4|6] [--seq-start N] [--cpu N] [--wait-file PATH] [--gso]\n",
+            "       [--family 4|6] [--seq-start N] [--cpu N] [--wait-file PATH] [--gso]\n"
+            "       [--vary]\n",
             PROG);
     exit(msg ? 2 : 0);
 }
@@ -161,7 +166,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         {"rate", required_argument, 0, 'r'},       {"batch", required_argument, 0, 'b'},
         {"family", required_argument, 0, 'f'},     {"seq-start", required_argument, 0, 'q'},
         {"cpu", required_argument, 0, 'c'},        {"wait-file", required_argument, 0, 'w'},
-        {"gso", no_argument, 0, 'G'},
+        {"gso", no_argument, 0, 'G'},              {"vary", no_argument, 0, 'V'},
         {"help", no_argument, 0, 'h'},             {0, 0, 0, 0}};
     *o = (struct opts){.ttl = 1, .size = 64, .batch = 1, .family = 4, .cpu = -1};
     int c;
@@ -182,6 +187,7 @@ static void parse_args(int argc, char **argv, struct opts *o)
         case 'c': o->cpu = (int)parse_u64("cpu", optarg, 0, CPU_SETSIZE - 1); break;
         case 'w': o->wait_file = optarg; break;
         case 'G': o->gso = 1; break;
+        case 'V': o->vary = 1; break;
         case 'h': usage_error(NULL);
         default: usage_error("unknown option");
         }
@@ -292,6 +298,9 @@ static void setup_buffers(struct sender *s, const struct opts *o)
                                              .msg_iov = &s->iov[i], .msg_iovlen = 1};
     }
     s->next_seq = o->seq_start;
+    s->vary = o->vary;
+    if (o->gso && o->vary)
+        usage_error("--vary and --gso do not go together (a UDP_SEGMENT message has one size)");
     if (o->gso) {
         /* UDP_MAX_SEGMENTS is 128 on this kernel; a message carries at most 64 KiB */
         unsigned per = (unsigned)((o->family == 6 ? 65527 : 65507) / s->size);
@@ -405,8 +414,14 @@ static void send_segmented(struct sender *s, unsigned n)
 /* Send the next n datagrams (n <= batch) with consecutive sequence numbers. */
 static void send_n(struct sender *s, unsigned n)
 {
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
         put_le64(s->bufs + (size_t)i * s->size, s->next_seq + i);
+        if (s->vary) {
+            uint64_t h = ((s->next_seq + i) * 2654435761u) >> 8;
+            size_t len = s->size - (size_t)(h % (s->size / 2 + 1));
+            s->iov[i].iov_len = len < 16 ? 16 : len;
+        }
+    }
     if (s->gmsgs)
         send_segmented(s, n);
     else if (s->batch == 1)

@@ -325,6 +325,12 @@ export const metrics = {
   get 'drain-gro'() {
     return this.drain;
   },
+  get 'drain-gro-veth'() {
+    return this.drain;
+  },
+  get 'latency-spin'() {
+    return this.latency;
+  },
   get 'send-gso'() {
     return this.send;
   },

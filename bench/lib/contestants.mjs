@@ -31,6 +31,9 @@ export const RECEIVERS = [
   // UDP_GRO receivers (drain-gro): 64 KiB slots, merged receives split by the segment size.
   { id: 'c-gro', label: 'C UDP_GRO recvmmsg(64)', kind: 'c', batch: 64, args: ['--gro'], cases: ['drain-gro'] },
   { id: 'mcast-batch-gro', label: "mcast 'batch' gro", kind: 'node', batch: 64, script: 'receivers/mcast-batch.mjs', args: ['--gro'], cases: ['drain-gro'] },
+  // Spinning receivers (latency-spin): a whole core each, SO_BUSY_POLL 50 µs.
+  { id: 'c-spin', label: 'C spin + SO_BUSY_POLL', kind: 'c', batch: 64, args: ['--spin', '--busy-poll', '50'], cases: ['latency-spin'] },
+  { id: 'mcast-spin', label: "mcast receiveSync spin", kind: 'node', batch: 64, script: 'receivers/mcast-spin.mjs', cases: ['latency-spin'] },
 ];
 
 // For A/B experiments (not part of the benchmark): BENCH_EXTRA_RECEIVERS="id=script@root;..." adds

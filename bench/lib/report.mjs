@@ -67,6 +67,8 @@ const VIEW = {
 
 // The offload cases measure what their plain forms measure.
 VIEW['drain-gro'] = VIEW.drain;
+VIEW['drain-gro-veth'] = VIEW.drain;
+VIEW['latency-spin'] = VIEW.latency;
 VIEW['send-gso'] = VIEW.send;
 
 const HEADER = ['case', 'contestant', 'median', 'min – max', 'vs C', 'notes'];
@@ -195,6 +197,18 @@ export function evaluateTargets(results) {
       const rm = ratioTo(section, row, 'c-sendmmsg');
       add('send-gso: sendBatch ≥ 10 × C sendmmsg(64)', section.variant, rm, 10, rm !== null && rm >= 10, fmt.ratio(rm));
     }
+  }
+  for (const { section, row } of find(results, 'latency-spin', 'mcast-spin')) {
+    const c = rowOf(section, 'c-spin');
+    const r = c?.median && row.median ? row.median / c.median : null;
+    add("latency-spin: receiveSync spin p99 ≤ 1.3 × C spin's p99", section.variant, r, 1.3, r !== null && r <= 1.3,
+      `p99 ${fmt.us(row.median)} vs C ${fmt.us(c?.median)}`);
+  }
+  for (const { section, row } of find(results, 'drain-gro-veth', 'mcast-batch-gro')) {
+    const r = ratioTo(section, row, 'mcast-batch');
+    const varying = section.variant.endsWith('varying');
+    const [threshold, what] = varying ? [0.95, 'no worse than 0.95 ×'] : [2, '≥ 2 ×'];
+    add(`drain-gro-veth: gro batch path ${what} the batch path without gro`, section.variant, r, threshold, r !== null && r >= threshold, fmt.ratio(r));
   }
   for (const { section, row } of find(results, 'drain-gro', 'mcast-batch-gro')) {
     const rg = ratioTo(section, row, 'c-gro');

@@ -524,7 +524,8 @@ export function procUdpDrops(port) {
  * same way for both. BENCH_MCAST_ROOT: another copy of the package, for A/B experiments (see
  * lib/contestants.mjs).
  */
-export function openMcastReceiver(opts, r) {
+/** The mcast socket of a contestant, bound to the group and joined; `extra`: more SocketOptions. */
+export function openMcastReceiver(opts, r, extra = {}) {
   const root = process.env.BENCH_MCAST_ROOT;
   const { createSocket } = createRequire(import.meta.url)(root ? `${root}/dist/index.js` : '../../dist/index.js');
   let sock;
@@ -537,6 +538,7 @@ export function openMcastReceiver(opts, r) {
       maxMessageSize: opts.size,
       ...(opts.rcvbuf > 0 ? { recvBufferSize: opts.rcvbuf } : {}),
       ...(opts.gro ? { gro: true } : {}),
+      ...extra,
     });
     sock.join(opts.group, { interface: opts.ifindex || opts.ifaceAddr });
   } catch (error) {

@@ -8,7 +8,9 @@ const r = new Receiver(opts, { batch: opts.batch });
 const sock = openMcastReceiver(opts, r);
 
 // The slab as 32-bit words: the sequence number and send time are read in place (slots are
-// maxMessageSize bytes apart, a multiple of 4 here), nothing is allocated per datagram.
+// maxMessageSize bytes apart, a multiple of 4 here), nothing is allocated per datagram. A
+// datagram split out of a GRO receive of a size that is no multiple of 4 (varying sizes merge
+// too: equal ones, and a shorter last one) starts unaligned: its words are read from the bytes.
 let words = null;
 const t = r.tracker;
 sock.on('batch', opts.latency ? onBatchLatency : onBatch);
@@ -24,10 +26,15 @@ function onBatch(batch) {
   const n = batch.count;
   let done = false;
   for (let i = 0; i < n; i++) {
-    const at = batch.offset(i) >>> 2;
-    if (t.add(w[at + 1] * 4294967296 + w[at], batch.size(i), batch.truncated(i))) done = true;
+    const offset = batch.offset(i);
+    const seq = (offset & 3) === 0 ? w[(offset >>> 2) + 1] * 4294967296 + w[offset >>> 2] : unalignedWord(batch, offset, 1) * 4294967296 + unalignedWord(batch, offset, 0);
+    if (t.add(seq, batch.size(i), batch.truncated(i))) done = true;
   }
   if (done) r.finish();
+}
+
+function unalignedWord(batch, offset, k) {
+  return batch.buffer.readUInt32LE(offset + 4 * k);
 }
 
 function onBatchLatency(batch) {
@@ -36,7 +43,13 @@ function onBatchLatency(batch) {
   const n = batch.count;
   let done = false;
   for (let i = 0; i < n; i++) {
-    const at = batch.offset(i) >>> 2;
+    const offset = batch.offset(i);
+    if ((offset & 3) !== 0) {
+      const u = (k) => unalignedWord(batch, offset, k);
+      if (t.addLat(u(1) * 4294967296 + u(0), batch.size(i), batch.truncated(i), u(2), u(3), now)) done = true;
+      continue;
+    }
+    const at = offset >>> 2;
     if (t.addLat(w[at + 1] * 4294967296 + w[at], batch.size(i), batch.truncated(i), w[at + 2], w[at + 3], now)) done = true;
   }
   if (done) r.finish();

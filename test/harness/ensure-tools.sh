@@ -6,12 +6,13 @@
 #   util-linux (unshare, nsenter, setpriv; essential), tcpdump and tshark
 #   (captures), socat / iperf / ssmping (independent multicast peers), python3 (scripted peers),
 #   g++ / make (node-gyp build of the addon and of bench/c), cmake / clang / libclang-rt-14-dev
-#   (ASan+UBSan build and libFuzzer targets), cppcheck / clang-tidy (lint), valgrind,
+#   (ASan+UBSan build and libFuzzer targets), patchelf (test:asan's node copy that carries the ASan
+#   runtime), cppcheck / clang-tidy (lint), valgrind,
 #   g++-aarch64-linux-gnu (the cross compiler of `npm run prebuild`'s linux-arm64 binary; its
 #   binutils' objdump reads the versioned symbols of the glibc floor check).
 set -euo pipefail
 
-packages=(iproute2 ethtool frr tcpdump tshark socat iperf ssmping python3 g++ make cmake clang libclang-rt-14-dev cppcheck clang-tidy valgrind g++-aarch64-linux-gnu)
+packages=(iproute2 ethtool frr tcpdump tshark socat iperf ssmping python3 g++ make cmake clang libclang-rt-14-dev patchelf cppcheck clang-tidy valgrind g++-aarch64-linux-gnu)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -32,6 +33,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
 
-for tool in ip tc bridge ethtool vtysh /usr/lib/frr/zebra /usr/lib/frr/pimd unshare nsenter setpriv tcpdump tshark socat iperf mcfirst python3 cmake clang cppcheck clang-tidy valgrind aarch64-linux-gnu-g++ objdump; do
+for tool in ip tc bridge ethtool vtysh /usr/lib/frr/zebra /usr/lib/frr/pimd unshare nsenter setpriv tcpdump tshark socat iperf mcfirst python3 cmake clang patchelf cppcheck clang-tidy valgrind aarch64-linux-gnu-g++ objdump; do
   command -v "$tool" >/dev/null || { echo "ensure-tools: required tool not found: $tool" >&2; exit 1; }
 done

@@ -33,5 +33,24 @@ int FileType(int fd, mode_t* mode) {
   return 0;
 }
 
+// statx through syscall(), as FileType.
+FileIdentity Identify(int fd) {
+  struct statx st {};
+  FileIdentity id;
+  if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_INO, &st) != 0) return id;
+  id.known = true;
+  id.dev_major = st.stx_dev_major;
+  id.dev_minor = st.stx_dev_minor;
+  id.ino = st.stx_ino;
+  return id;
+}
+
+bool StillRefersTo(int fd, const FileIdentity& identity) {
+  if (!identity.known) return true;
+  const FileIdentity now = Identify(fd);
+  return now.known && now.dev_major == identity.dev_major && now.dev_minor == identity.dev_minor &&
+         now.ino == identity.ino;
+}
+
 }  // namespace sys
 }  // namespace mcast

@@ -7,6 +7,8 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
+
 namespace mcast {
 namespace sys {
 
@@ -22,6 +24,22 @@ int SetStatusFlags(int fd, int flags);
 // The file type bits of fstat(fd)'s st_mode (S_IFMT), as statx(fd, "", AT_EMPTY_PATH,
 // STATX_TYPE) reads them: 0 with `*mode` set, or -1.
 int FileType(int fd, mode_t* mode);
+
+// What an open file is, apart from the descriptor number: device and inode (a socket's inode
+// is unique among the sockets alive). `known` is false when it could not be read.
+struct FileIdentity {
+  bool known = false;
+  uint32_t dev_major = 0;
+  uint32_t dev_minor = 0;
+  uint64_t ino = 0;
+};
+
+// The identity of the file `fd` refers to now (statx STATX_INO), unknown when it cannot be read.
+FileIdentity Identify(int fd);
+
+// Whether `fd` still refers to the file `identity` was taken from: false once the descriptor was
+// closed (EBADF) or its number reused for another file. True when `identity` is unknown.
+bool StillRefersTo(int fd, const FileIdentity& identity);
 
 }  // namespace sys
 }  // namespace mcast

@@ -96,6 +96,14 @@ export interface Socket {
   once(event: string | symbol, listener: (...args: never[]) => void): this;
 }
 
+/** setTTL / setMulticastTTL: the number check, then IP(V6)_(MULTICAST_)TTL or dgram's exception. */
+function setTtl(state: DgramState, ttl: number, multicast: boolean, syscall: string): number {
+  validateNumber(ttl, 'ttl');
+  const errno = options.setTtl(state, ttl, multicast);
+  if (errno) throw errnoException(errno, syscall);
+  return ttl;
+}
+
 /** dgram's stopReceiving(): recvStop, once (defined inside the class, which owns the parts). */
 let stopReceiving: (socket: Socket) => void;
 
@@ -274,17 +282,11 @@ export class Socket extends EventEmitter implements NodeDgram.Socket {
   }
 
   setTTL(ttl: number): number {
-    validateNumber(ttl, 'ttl');
-    const errno = options.setTtl(this[kState], ttl, false);
-    if (errno) throw errnoException(errno, 'setTTL');
-    return ttl;
+    return setTtl(this[kState], ttl, false, 'setTTL');
   }
 
   setMulticastTTL(ttl: number): number {
-    validateNumber(ttl, 'ttl');
-    const errno = options.setTtl(this[kState], ttl, true);
-    if (errno) throw errnoException(errno, 'setMulticastTTL');
-    return ttl;
+    return setTtl(this[kState], ttl, true, 'setMulticastTTL');
   }
 
   setMulticastLoopback(flag: boolean): boolean {

@@ -14,7 +14,7 @@
 // installed package loads its own prebuilt binary).
 // Env: MCAST_ASAN_BUILD_DIR (default build-asan), CXX (default clang++).
 import { execFileSync, spawnSync } from 'node:child_process';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -67,8 +67,15 @@ mkdirSync(logDir, { recursive: true });
 // path), through nsenter, unshare, setpriv or a shell; every other program, however started,
 // does not. A node binary named by another absolute path would load the instrumented addon
 // without the runtime and fail at once (undefined symbol __asan_*), not quietly.
-const shimDir = join(logDir, 'bin');
-mkdirSync(shimDir);
+// node-gyp (test/install.test.ts compiles the addon) takes Node's headers from the running
+// node's <execPath>/../../include/node: the copy's tree has the real Node's include, lib and share.
+const realRoot = dirname(dirname(realpathSync(process.execPath)));
+const nodeRoot = join(logDir, 'node');
+const shimDir = join(nodeRoot, 'bin');
+mkdirSync(shimDir, { recursive: true });
+for (const dir of ['include', 'lib', 'share']) {
+  if (existsSync(join(realRoot, dir))) symlinkSync(join(realRoot, dir), join(nodeRoot, dir));
+}
 const node = join(shimDir, 'node');
 copyFileSync(process.execPath, node);
 chmodSync(node, 0o755);

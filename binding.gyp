@@ -6,6 +6,7 @@
   "variables": {
     "mcast_core_sources": [
       "native/socket_ops.cc",
+      "native/sys_compat.cc",
       "native/cmsg_decode.cc",
       "native/recv_batch.cc",
       "native/send_batch.cc",

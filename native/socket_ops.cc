@@ -7,12 +7,12 @@
 #include <linux/sock_diag.h>
 #include <net/if.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
 
 #include "linux_options.h"
+#include "sys_compat.h"
 
 
 namespace mcast {
@@ -171,13 +171,11 @@ int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return errno;
   if (type != SOCK_DGRAM || domain != options.family) return EINVAL;
   *failed_call = "fcntl(F_DUPFD_CLOEXEC)";
-  // fcntl through syscall(): glibc 2.28+ headers bind fcntl() to fcntl64@GLIBC_2.28, above the
-  // prebuilds' glibc floor (native/glibc-floor.mjs).
-  const int dup = static_cast<int>(syscall(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 0));
+  const int dup = sys::DupCloexec(fd);
   if (dup < 0) return errno;
   // O_NONBLOCK belongs to the open file, which the owner shares: libuv keeps it set too.
-  const long flags = syscall(SYS_fcntl, dup, F_GETFL);
-  int err = flags < 0 || syscall(SYS_fcntl, dup, F_SETFL, flags | O_NONBLOCK) != 0 ? errno : 0;
+  const int flags = sys::GetStatusFlags(dup);
+  int err = flags < 0 || sys::SetStatusFlags(dup, flags | O_NONBLOCK) != 0 ? errno : 0;
   if (err != 0) *failed_call = "fcntl(O_NONBLOCK)";
   OpenOptions after_bind = options;
   after_bind.reuse_addr = false;
@@ -195,12 +193,9 @@ int ShareBoundSocket(const OpenOptions& options, int fd, int* fd_out, const char
 const char* GuessHandleType(int fd) {
   if (fd < 0) return "UNKNOWN";
   if (isatty(fd) != 0) return "TTY";
-  // Not fstat(): glibc 2.33+ headers bind it to fstat64@GLIBC_2.33, above the prebuilds' glibc
-  // floor (native/glibc-floor.mjs). statx through syscall() needs no versioned symbol, and its
-  // struct is the kernel's own, the same on every architecture.
-  struct statx st {};
-  if (syscall(SYS_statx, fd, "", AT_EMPTY_PATH, STATX_TYPE, &st) != 0) return "UNKNOWN";
-  const mode_t mode = st.stx_mode;
+  // The file type as fstat's, without fstat's versioned symbol (native/sys_compat.h).
+  mode_t mode = 0;
+  if (sys::FileType(fd, &mode) != 0) return "UNKNOWN";
   if (S_ISREG(mode) || S_ISCHR(mode)) return "FILE";
   if (S_ISFIFO(mode)) return "PIPE";
   if (!S_ISSOCK(mode)) return "UNKNOWN";

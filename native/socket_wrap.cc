@@ -131,6 +131,7 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
     ThrowSystem(env, err, failed_call);
     return;
   }
+  fd_identity_ = sys::Identify(fd_);
 
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
@@ -177,7 +178,13 @@ void SocketWrap::CloseNative() {
     watcher_ = nullptr;
   }
   if (fd_ >= 0) {
-    ::close(fd_);
+    // Only the socket this object opened. Its number is out (fd(), dgram's _handle.fd, a
+    // bind({ fd }) of it), so someone may have closed it and the number may stand for another
+    // file by now; from the destructor, which GC runs at any later time, closing it would close
+    // that unrelated file. (libuv's uv_close above still drops the number from this loop's epoll
+    // set, as it does for any handle whose descriptor was closed under it: libuv's rule, never
+    // close a polled descriptor, is the user's to keep.)
+    if (sys::StillRefersTo(fd_, fd_identity_)) ::close(fd_);
     fd_ = -1;
   }
   consumer_ = nullptr;

@@ -14,6 +14,7 @@
 #include "recv_batch.h"
 #include "send_batch.h"
 #include "socket_ops.h"
+#include "sys_compat.h"
 
 namespace mcast {
 
@@ -104,6 +105,8 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
 
   AddonData* addon_ = nullptr;
   int fd_ = -1;
+  // The socket fd_ was opened as: close only that (see CloseNative).
+  sys::FileIdentity fd_identity_;
   int family_ = AF_INET;
   bool receiving_ = false;
   bool want_writable_ = false;

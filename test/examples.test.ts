@@ -10,7 +10,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-import { type Host, type Link, Topology } from './harness/netns.js';
+import { type Host, type Link, multiHomed, Topology } from './harness/netns.js';
 import { settle } from './helpers.js';
 import { PY_SEND, reportFor, type Running, spawnIn, until } from './wire-helpers.js';
 
@@ -25,10 +25,7 @@ let linkB: Link;
 
 beforeAll(async () => {
   net = await Topology.create('ex', { autoDestroy: false });
-  [pa, pb] = await Promise.all([net.host('pa'), net.host('pb')]);
-  linkA = await net.link(net.self, net.ifname('a0'), pa, net.ifname('pa0'), { selfAddr: '10.73.1.1/24', peerAddr: '10.73.1.2/24' });
-  linkB = await net.link(net.self, net.ifname('b0'), pb, net.ifname('pb0'), { selfAddr: '10.73.2.1/24', peerAddr: '10.73.2.2/24' });
-  await pa.addAddress(linkA.peer.ifname, '10.73.1.3/24'); // a second source on PA
+  ({ pa, pb, linkA, linkB } = await multiHomed(net, { subnet: 73, secondSource: true }));
 });
 
 afterAll(async () => {

@@ -282,6 +282,46 @@ describe('garbage collection', () => {
   });
 });
 
+describe("a socket whose descriptor someone else closed", () => {
+  it('close() and GC leave the file that now has its number alone', async () => {
+    const r = await runNode(
+      `
+      const settleGc = async () => { for (let i = 0; i < 8; i++) { global.gc(); await new Promise((r) => setImmediate(r)); await sleep(5); } };
+      // Closes the socket's descriptor behind its back (as a program with dgram's _handle.fd
+      // could) and opens files until one gets the same number.
+      const steal = (s) => {
+        const n = s.fd();
+        fs.closeSync(n);
+        const held = [];
+        for (let f = fs.openSync('/dev/null', 'r'); ; f = fs.openSync('/dev/null', 'r')) {
+          if (f === n) return { n, held };
+          held.push(f);
+          if (held.length > 1000) throw new Error('no file got the number ' + n);
+        }
+      };
+      const stillOpen = (fd) => { try { fs.fstatSync(fd); return true; } catch { return false; } };
+      (async () => {
+        const a = M.createSocket({ address: '127.0.0.1' });
+        const first = steal(a);
+        a.close();
+        let collected = 0;
+        const registry = new FinalizationRegistry(() => collected++);
+        const second = (() => {
+          const b = M.createSocket({ address: '127.0.0.1' });
+          registry.register(b, 0);
+          return steal(b);
+        })();
+        await settleGc();
+        report({ afterClose: stillOpen(first.n), afterGc: stillOpen(second.n), collected, aClosed: a.fd() });
+      })();
+    `,
+      ['--expose-gc'],
+    );
+    expectClean(r);
+    expect(r.report).toEqual({ afterClose: true, afterGc: true, collected: 1, aClosed: -1 });
+  });
+});
+
 describe('worker threads', () => {
   it('sockets in workers that exit, are terminated or throw while receiving: no crash, every descriptor closed', async () => {
     const r = await runNode(

@@ -8,7 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 import { constants, type Socket } from '../lib/index.js';
-import { type Host, type Link, Topology } from './harness/netns.js';
+import { type Host, type Link, multiHomed, Topology } from './harness/netns.js';
 import { collectMessages, settle, socketFactory, uniquePort, waitFor } from './helpers.js';
 import { PY_RECV, PY_SEND } from './wire-helpers.js';
 
@@ -20,17 +20,8 @@ let linkB: Link;
 
 beforeAll(async () => {
   net = await Topology.create('mh', { autoDestroy: false });
-  [pa, pb] = await Promise.all([net.host('pa'), net.host('pb')]);
-  linkA = await net.link(net.self, net.ifname('a0'), pa, net.ifname('pa0'), {
-    selfAddr: '10.71.1.1/24',
-    peerAddr: '10.71.1.2/24',
-  });
-  linkB = await net.link(net.self, net.ifname('b0'), pb, net.ifname('pb0'), {
-    selfAddr: '10.71.2.1/24',
-    peerAddr: '10.71.2.2/24',
-  });
   // A second address on PA, for source-specific tests.
-  await pa.addAddress(linkA.peer.ifname, '10.71.1.3/24');
+  ({ pa, pb, linkA, linkB } = await multiHomed(net, { subnet: 71, secondSource: true }));
 });
 
 afterAll(async () => {

@@ -80,6 +80,20 @@ if (isMainThread) {
 }
 `,
   );
+  // The threads of the process (the loader-hooks worker of module.register() is one more): a
+  // CommonJS program with no import in its source, and one that imports after counting.
+  write(
+    'threads.cjs',
+    `const before = require('node:fs').readdirSync('/proc/self/task').length;
+console.log(JSON.stringify({ before, mcast: require('dgram') === require('mcast/dgram') }));
+`,
+  );
+  write(
+    'threads-import.cjs',
+    `const before = require('node:fs').readdirSync('/proc/self/task').length;
+import('node:dgram').then((e) => console.log(JSON.stringify({ before, mcast: require('dgram') === require('mcast/dgram'), imported: e.default === require('mcast/dgram') })));
+`,
+  );
   // A dependency's socket works through the hook: a datagram to itself on 127.0.0.1.
   write(
     'echo.cjs',
@@ -183,6 +197,26 @@ describe('mcast/register', () => {
     // No line without NODE_DEBUG, none without the hook.
     expect((await node(['-r', 'mcast/register', 'app.cjs'])).stderr).toBe('');
     expect((await node(['app.cjs'], { NODE_DEBUG: 'mcast' })).stderr).toBe('');
+  });
+
+  it('-r starts the loader-hooks thread only when an ES module may come: not for CommonJS alone, before an import()', async () => {
+    const run = async (args: string[]): Promise<{ before: number; mcast: boolean; imported?: boolean }> => {
+      const r = await node(args);
+      expect(r.stderr).toBe('');
+      return JSON.parse(r.stdout);
+    };
+    const plain = await run(['threads.cjs']);
+    const lazy = await run(['-r', 'mcast/register', 'threads.cjs']);
+    const eager = await run(['--import', 'mcast/register', 'threads.cjs']);
+    expect(lazy).toEqual({ before: plain.before, mcast: true });
+    expect(eager.mcast).toBe(true);
+    expect(eager.before).toBeGreaterThan(plain.before);
+    // The file that has an import( starts it before it runs: its import is mcast/dgram.
+    expect(await run(['-r', 'mcast/register', 'threads-import.cjs'])).toEqual({ before: eager.before, mcast: true, imported: true });
+    const started = (r: Run): string[] => r.stderr.split('\n').filter((l) => l.includes('ES module hooks started'));
+    expect(started(await node(['-r', 'mcast/register', 'threads.cjs'], { NODE_DEBUG: 'mcast' }))).toEqual([]);
+    const lines = started(await node(['-r', 'mcast/register', 'app.cjs'], { NODE_DEBUG: 'mcast' }));
+    expect(lines[0]).toMatch(new RegExp(`register: ES module hooks started \\(before ${join(dir, 'app.cjs')}\\)$`));
   });
 
   it("a dependency's socket works through the hook and exits by itself", async () => {

@@ -10,6 +10,7 @@ import { interfaceInUse } from './route';
 import {
   type ChosenInterface,
   type Group,
+  GROUP_ARG,
   hostPort,
   loopbackIPv6Warning,
   parseBindAddress,
@@ -18,6 +19,7 @@ import {
   parseInterface,
   parsePort,
   parsePositiveNumber,
+  PORT_ARG,
   parseSource,
   requireInterfaceForScope,
 } from './values';
@@ -26,8 +28,8 @@ const spec: CommandSpec = {
   name: 'recv',
   summary: 'Joins GROUP on one interface and prints every datagram sent to it on PORT, one line each.',
   positionals: [
-    { name: 'GROUP', required: true, help: 'multicast group: 239.1.2.3, ff1e::1234 (ff02::1%eth0 also names the interface)' },
-    { name: 'PORT', required: true, help: 'UDP port, 1 to 65535' },
+    GROUP_ARG,
+    PORT_ARG,
   ],
   options: [
     { name: 'iface', short: 'i', value: 'NAME|ADDR|INDEX', help: 'interface to join on (default: the one the kernel routes GROUP to, which is printed)' },

@@ -12,6 +12,7 @@ import { interfaceInUse } from './route';
 import {
   type ChosenInterface,
   type Group,
+  GROUP_ARG,
   hostPort,
   loopbackIPv6Warning,
   MAX_PAYLOAD,
@@ -20,6 +21,7 @@ import {
   parseInterface,
   parsePort,
   parsePositiveNumber,
+  PORT_ARG,
   parseTTL,
   requireInterfaceForScope,
 } from './values';
@@ -37,8 +39,8 @@ const spec: CommandSpec = {
   name: 'send',
   summary: 'Sends MESSAGE to GROUP:PORT, or each line of stdin as one datagram when MESSAGE is absent.',
   positionals: [
-    { name: 'GROUP', required: true, help: 'multicast group: 239.1.2.3, ff1e::1234 (ff02::1%eth0 also names the interface)' },
-    { name: 'PORT', required: true, help: 'UDP port, 1 to 65535' },
+    GROUP_ARG,
+    PORT_ARG,
     { name: 'MESSAGE', required: false, help: 'the payload (UTF-8); without it, stdin is read line by line' },
   ],
   options: [

@@ -9,9 +9,19 @@ import { isIP } from 'node:net';
 import { isMulticast, isUsableGroup } from '../address';
 import { type Family, type InterfaceInfo, type InterfaceRef } from '../index';
 import { findInterface } from '../interfaces';
-import { UsageError } from './args';
+import { type PositionalSpec, UsageError } from './args';
 
 export { hostPort, MAX_PAYLOAD } from '../address';
+
+/** The GROUP positional of recv and send, as parseGroup() reads it. */
+export const GROUP_ARG: PositionalSpec = {
+  name: 'GROUP',
+  required: true,
+  help: 'multicast group: 239.1.2.3, ff1e::1234 (ff02::1%eth0 also names the interface)',
+};
+
+/** The PORT positional, as parsePort() reads it. */
+export const PORT_ARG: PositionalSpec = { name: 'PORT', required: true, help: 'UDP port, 1 to 65535' };
 
 export interface Group {
   address: string;

@@ -8,9 +8,9 @@
 import { isIPv4 } from 'node:net';
 
 import { MembershipOp } from '../binding';
-import { EBADF, EINVAL, errnoOf } from '../dgram-errors';
+import { EBADF, EINVAL, errnoException, errnoOf, nodeError, validateString } from '../dgram-errors';
 import { membershipIfindex, parseIPv6 } from './addresses';
-import { deferredBind, type DgramState } from './state';
+import { deferredBind, healthCheck, type DgramState } from './state';
 
 /** The core's membership call; 0 or a negative errno. */
 function change(state: DgramState, op: MembershipOp, group: string, source: string | null, ifindex: number, ifaddr: string | null): number {
@@ -60,4 +60,21 @@ export function sourceMembership(state: DgramState, source: string, group: strin
   const ifindex = membershipIfindex(iface);
   if (ifindex === undefined) return EINVAL;
   return change(state, op, group6.address, source6.address, ifindex, null);
+}
+
+/** Socket#addMembership / dropMembership: dgram's checks, then membership() or its exception. */
+export function changeMembership(state: DgramState, syscall: string, group: unknown, iface: unknown, join: boolean): void {
+  healthCheck(state);
+  if (!group) throw nodeError(TypeError, 'ERR_MISSING_ARGS', 'The "multicastAddress" argument must be specified');
+  const errno = membership(state, String(group), iface === undefined || iface === null ? null : String(iface), join);
+  if (errno) throw errnoException(errno, syscall);
+}
+
+/** Socket#addSourceSpecificMembership / drop...: dgram's checks, then sourceMembership() or its exception. */
+export function changeSourceMembership(state: DgramState, syscall: string, source: unknown, group: unknown, iface: unknown, join: boolean): void {
+  healthCheck(state);
+  validateString(source, 'sourceAddress');
+  validateString(group, 'groupAddress');
+  const errno = sourceMembership(state, source, group, iface === undefined || iface === null ? null : String(iface), join);
+  if (errno) throw errnoException(errno, syscall);
 }

@@ -6,13 +6,14 @@
 #   util-linux (unshare, nsenter, setpriv; essential), tcpdump and tshark
 #   (captures), socat / iperf / ssmping (independent multicast peers), python3 (scripted peers),
 #   g++ / make (node-gyp build of the addon and of bench/c), cmake / clang / libclang-rt-14-dev
-#   (ASan+UBSan build and libFuzzer targets), cppcheck / clang-tidy (lint), valgrind,
+#   (ASan+UBSan build and libFuzzer targets), patchelf (test:asan's node copy that carries the ASan
+#   runtime), cppcheck / clang-tidy (lint), valgrind,
 #   g++-aarch64-linux-gnu (the cross compiler of `npm run prebuild`'s linux-arm64 binary; its
 #   binutils' objdump reads the versioned symbols of the glibc floor check), nftables (nft: the
 #   random per-link loss of the feed test bed; this kernel has no sch_netem).
 set -euo pipefail
 
-packages=(iproute2 ethtool frr tcpdump tshark socat iperf ssmping python3 g++ make cmake clang libclang-rt-14-dev cppcheck clang-tidy valgrind g++-aarch64-linux-gnu nftables)
+packages=(iproute2 ethtool frr tcpdump tshark socat iperf ssmping python3 g++ make cmake clang libclang-rt-14-dev patchelf cppcheck clang-tidy valgrind g++-aarch64-linux-gnu nftables)
 missing=()
 for p in "${packages[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
@@ -33,6 +34,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
 
-for tool in ip tc bridge ethtool vtysh /usr/lib/frr/zebra /usr/lib/frr/pimd unshare nsenter setpriv tcpdump tshark socat iperf mcfirst python3 cmake clang cppcheck clang-tidy valgrind aarch64-linux-gnu-g++ objdump nft; do
+for tool in ip tc bridge ethtool vtysh /usr/lib/frr/zebra /usr/lib/frr/pimd unshare nsenter setpriv tcpdump tshark socat iperf mcfirst python3 cmake clang patchelf cppcheck clang-tidy valgrind aarch64-linux-gnu-g++ objdump nft; do
   command -v "$tool" >/dev/null || { echo "ensure-tools: required tool not found: $tool" >&2; exit 1; }
 done

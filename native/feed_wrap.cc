@@ -65,6 +65,7 @@ Napi::Function FeedWrap::Define(Napi::Env env) {
                      {
                          InstanceMethod<&FeedWrap::JS_attach>("attach"),
                          InstanceMethod<&FeedWrap::JS_expire>("expire"),
+                         InstanceMethod<&FeedWrap::JS_holdExpiry>("holdExpiry"),
                          InstanceMethod<&FeedWrap::JS_stats>("stats"),
                          InstanceMethod<&FeedWrap::JS_session>("session"),
                          InstanceMethod<&FeedWrap::JS_close>("close"),
@@ -182,8 +183,16 @@ bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
 
 void FeedWrap::OnDrainEnd() {
   if (closed_) return;
-  arbiter_->Expire(NowMs(), this);
+  if (!hold_expiry_) arbiter_->Expire(NowMs(), this);
   Flush();
+}
+
+// holdExpiry(on): while on, a line's drain delivers what it can but declares nothing from the
+// clock. The timer reads every line this way first, then calls expire(): a copy that reached
+// line B while the loop was busy is taken before line A's drain could call its number lost.
+Napi::Value FeedWrap::JS_holdExpiry(const Napi::CallbackInfo& info) {
+  hold_expiry_ = info.Length() > 0 && info[0].ToBoolean().Value();
+  return info.Env().Undefined();
 }
 
 // expire() -> ms until the arbiter next needs the clock, or -1: called by the feed's timer.

@@ -33,6 +33,7 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
  private:
   Napi::Value JS_attach(const Napi::CallbackInfo& info);
   Napi::Value JS_expire(const Napi::CallbackInfo& info);
+  Napi::Value JS_holdExpiry(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_session(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
@@ -60,6 +61,8 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   napi_async_context async_context_ = nullptr;
   bool closed_ = false;
   bool in_callback_ = false;
+  // While the timer reads every line before it acts on the clock, a drain does not (see holdExpiry).
+  bool hold_expiry_ = false;
   // The earliest deadline JS has been told (its timer fires then), INT64_MAX: none.
   int64_t told_ = INT64_MAX;
 

@@ -77,6 +77,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value JS_sendBatch(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_fd(const Napi::CallbackInfo& info);
+  Napi::Value JS_drainNow(const Napi::CallbackInfo& info);
   Napi::Value JS_setInterfaceFilter(const Napi::CallbackInfo& info);
   Napi::Value JS_setSegmentation(const Napi::CallbackInfo& info);
   Napi::Value JS_enableGro(const Napi::CallbackInfo& info);

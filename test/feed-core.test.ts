@@ -171,6 +171,26 @@ describe('createFeed(): MoldUDP64 arbitration', () => {
     expect(feed.stats().pending).toBe(0);
   });
 
+  it('reads every line before it declares a gap: a copy queued while the loop was busy is no gap', async () => {
+    const port = uniquePort();
+    const feed = feedOf({ port, gapTimeout: 5, staleAfter: 600_000 });
+    const seen = watch(feed);
+    const tx = sender();
+    tx.send(mold(1, ['m1']), GROUP_A, port);
+    tx.send(mold(3, ['m3']), GROUP_A, port);
+    await waitFor(() => seen.items.length === 1, 'the first item (3 waits, the gap timer runs)');
+    // Line B's copy of 2 is queued, then the loop stays busy past gapTimeout: libuv runs the due
+    // gap timer before it polls line B's socket again.
+    tx.send(mold(2, ['m2']), GROUP_B, port);
+    const until = Date.now() + 50;
+    while (Date.now() < until);
+    await waitFor(() => seen.items.length === 3 || seen.gaps.length > 0, 'the items or a gap');
+    await settle(50);
+    expect(seen.gaps).toEqual([]);
+    expect(seqs(seen)).toEqual([1, 2, 3]);
+    expect(seen.items[1]!.line).toBe(1);
+  });
+
   it('at maxPending declares the oldest missing range a gap at once and delivers what waited', async () => {
     const port = uniquePort();
     const feed = feedOf({ port, gapTimeout: 60_000, maxPending: 3 });

@@ -114,7 +114,7 @@ describe.skipIf(UNDER_ASAN)('native checks', () => {
 
   describe.skipIf(!cmake)('ASan+UBSan builds', () => {
     beforeAll(async () => {
-      const r = await run('cmake', ['--build', BUILD, '-j2', '--target', 'mcast_native_tests', 'fuzz_cmsg', 'fuzz_address', 'fuzz_gro']);
+      const r = await run('cmake', ['--build', BUILD, '-j2', '--target', 'mcast_native_tests', 'fuzz_cmsg', 'fuzz_address', 'fuzz_gro', 'fuzz_moldudp64', 'fuzz_pcap_frames']);
       if (r.status !== 0) throw new Error(`cmake --build failed:\n${r.stdout}${r.stderr}`);
     }, 240_000);
 
@@ -125,7 +125,7 @@ describe.skipIf(UNDER_ASAN)('native checks', () => {
       expect(r.status).toBe(0);
     }, 60_000);
 
-    it.each(['cmsg', 'address', 'gro'])(`fuzz_%s runs ${FUZZ_SECONDS} s without a finding (and replays its corpus)`, async (name) => {
+    it.each(['cmsg', 'address', 'gro', 'moldudp64', 'pcap_frames'])(`fuzz_%s runs ${FUZZ_SECONDS} s without a finding (and replays its corpus)`, async (name) => {
       const work = mkdtempSync(join(tmpdir(), `mcast-fuzz-${name}-`));
       cpSync(join(ROOT, 'native', 'fuzz', 'corpus', name), join(work, 'corpus'), { recursive: true });
       const r = await run(

@@ -2,7 +2,7 @@
  * Native checks that fit in `npm test` (about a minute): the CMake build reads its sources from
  * binding.gyp and leaves no native file out; cppcheck is clean; the native unit tests pass under
  * ASan+UBSan (inside this private network namespace, so their socket tests run); the libFuzzer
- * targets run for a while (MCAST_FUZZ_SECONDS, default 15 s each) on their seed corpora without a
+ * targets run for a while (MCAST_FUZZ_SECONDS, default 10 s each) on their seed corpora without a
  * finding. The long versions: npm run fuzz, npm run lint:native (adds clang-tidy), npm run
  * test:asan, npm run valgrind.
  *
@@ -19,7 +19,7 @@ import { cmakeConfigure } from '../native/tests/cmake-configure.mjs';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const BUILD = join(ROOT, 'build-checks');
-const FUZZ_SECONDS = Number(process.env.MCAST_FUZZ_SECONDS ?? 15);
+const FUZZ_SECONDS = Number(process.env.MCAST_FUZZ_SECONDS ?? 10);
 // Under `npm run test:asan` node runs with the ASan runtime preloaded; that driver builds and runs
 // these checks itself, outside node.
 const UNDER_ASAN = process.env.MCAST_ASAN === '1';

@@ -274,7 +274,11 @@ describe('arbitration over a million items, loss and reordering per link, delibe
         for (let n = from; n <= to; n++) gapSet[n] = 1;
       }
       expect(ranges(1, N, (n) => gapSet[n] === 1)).toEqual(expectedGaps);
-      expect(expectedGaps.length).toBeGreaterThan(2); // the deliberate ones and random double losses
+      // The deliberate double drops are among them; random double losses may add more (about 3
+      // expected at these rates, but none is certain, so none is asserted).
+      for (const [from, to] of [[1050, 1099], [500000, 500010]] as const) {
+        for (let n = from; n <= to; n++) expect(gapSet[n], `number ${n} dropped on both lines`).toBe(1);
+      }
       // The stats add up.
       expect(stats.delivered).toBe(union);
       expect(stats.gapItems).toBe(N - union);

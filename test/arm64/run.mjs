@@ -48,6 +48,17 @@ const SHIM_STEPS = [
 ];
 const started = Date.now();
 
+
+/** name@version of every package the lockfile installs for production (runtime dependencies and theirs). */
+function runtimeClosure() {
+  const { packages } = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
+  const specs = new Set();
+  for (const [path, entry] of Object.entries(packages)) {
+    if (path === '' || entry.dev || entry.devOptional || entry.link) continue;
+    specs.add(`${path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)}@${entry.version}`);
+  }
+  return [...specs];
+}
 function log(line) {
   process.stdout.write(`arm64: ${line} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
 }
@@ -80,10 +91,9 @@ function outside() {
   log(`arm64 Node ${NODE_MAJOR}: ${node}`);
 
   // The emulated install runs offline (in the network sandbox): the registry metadata of the
-  // package's dependencies must be in npm's cache, which `npm ci` (tarballs from the lockfile)
-  // does not put there.
-  const { dependencies } = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
-  must('npm', ['cache', 'add', ...Object.entries(dependencies).map(([name, range]) => `${name}@${range}`)], { cwd: ROOT });
+  // package's runtime dependencies, and of theirs, must be in npm's cache, which `npm ci`
+  // (tarballs from the lockfile) does not put there. The lockfile names the whole closure.
+  must('npm', ['cache', 'add', ...runtimeClosure()], { cwd: ROOT });
   must('npm', ['run', 'prebuild'], { cwd: ROOT, stdio: 'inherit' });
   const work = mkdtempSync(join(tmpdir(), 'mcast-arm64-'));
   try {
@@ -184,6 +194,8 @@ function emulated(work, tarball, node) {
     QEMU_SET_ENV: `LD_PRELOAD=${join(work, 'qemu-sockopt-shim.so')}`,
     MCAST_QEMU_SHIM_LOG: shimLog,
     MCAST_NETNS_SANDBOX: process.env.MCAST_NETNS_SANDBOX,
+    // The cache that `npm cache add` filled above, when it is not npm's default one.
+    ...(process.env.npm_config_cache !== undefined && { npm_config_cache: process.env.npm_config_cache }),
   };
   const arch = must(join(bin, 'node'), ['-p', 'process.arch + " " + process.version'], { env }).trim();
   if (!arch.startsWith('arm64 v20.')) fail(`the arm64 node says ${arch}`);

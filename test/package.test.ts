@@ -17,6 +17,8 @@ import { delimiter, dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+import { runtimePackages } from './runtime-packages.mjs';
+
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 const NODE_BUILDS = join(ROOT, 'node_modules', '.cache', 'mcast-node-builds');
 /** What a compiler-less machine must not have: the install would otherwise build from source. */
@@ -77,35 +79,6 @@ interface PackResult {
 async function npmPack(dir: string, dest: string, extra: string[] = []): Promise<PackResult> {
   const out = await mustRun('npm', ['pack', '--json', '--pack-destination', dest, ...extra, dir], { cwd: ROOT, timeoutMs: 120_000 });
   return (JSON.parse(out) as PackResult[])[0]!;
-}
-
-/** The folder node would load `name` from when `from` (a package folder) requires it. */
-function installedDir(name: string, from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    const candidate = join(dir, 'node_modules', name);
-    if (existsSync(join(candidate, 'package.json'))) return candidate;
-    if (dirname(dir) === dir) throw new Error(`package.test: ${name} (a runtime dependency) is not installed under ${from}`);
-  }
-}
-
-/**
- * The runtime dependencies of the project, and theirs, as installed in node_modules: name ->
- * folder. Installing these as tarballs beside mcast's is what lets the consumer install offline
- * with an empty cache (npm then never asks the registry for their metadata).
- */
-function runtimeDependencies(): Map<string, string> {
-  const found = new Map<string, string>();
-  const visit = (pkgDir: string): void => {
-    const pkg = JSON.parse(readFileSync(join(pkgDir, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
-    for (const name of Object.keys(pkg.dependencies ?? {})) {
-      if (found.has(name)) continue;
-      const dir = installedDir(name, pkgDir);
-      found.set(name, dir);
-      visit(dir);
-    }
-  };
-  visit(ROOT);
-  return found;
 }
 
 /** Files below `dir` (relative to ROOT), recursively. */
@@ -319,7 +292,7 @@ beforeAll(async () => {
   const deps = join(work, 'deps');
   mkdirSync(deps);
   const depTarballs: string[] = [];
-  for (const dir of runtimeDependencies().values()) depTarballs.push(join(deps, (await npmPack(dir, deps, ['--ignore-scripts'])).filename));
+  for (const { dir } of runtimePackages(ROOT)) depTarballs.push(join(deps, (await npmPack(dir, deps, ['--ignore-scripts'])).filename));
 
   // 3. A PATH with node and sh only: no compiler, no make, no python.
   const bin = join(work, 'bin');

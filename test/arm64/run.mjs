@@ -27,6 +27,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkFloor, compareVersions, describe, neededVersions } from '../../native/glibc-floor.mjs';
 import { nodeBuildPath } from '../fetch-node-builds.mjs';
+import { runtimePackages } from '../runtime-packages.mjs';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SELF = fileURLToPath(import.meta.url);
@@ -48,17 +49,6 @@ const SHIM_STEPS = [
 ];
 const started = Date.now();
 
-
-/** name@version of every package the lockfile installs for production (runtime dependencies and theirs). */
-function runtimeClosure() {
-  const { packages } = JSON.parse(readFileSync(join(ROOT, 'package-lock.json'), 'utf8'));
-  const specs = new Set();
-  for (const [path, entry] of Object.entries(packages)) {
-    if (path === '' || entry.dev || entry.devOptional || entry.link) continue;
-    specs.add(`${path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length)}@${entry.version}`);
-  }
-  return [...specs];
-}
 function log(line) {
   process.stdout.write(`arm64: ${line} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
 }
@@ -93,7 +83,7 @@ function outside() {
   // The emulated install runs offline (in the network sandbox): the registry metadata of the
   // package's runtime dependencies, and of theirs, must be in npm's cache, which `npm ci`
   // (tarballs from the lockfile) does not put there. The lockfile names the whole closure.
-  must('npm', ['cache', 'add', ...runtimeClosure()], { cwd: ROOT });
+  must('npm', ['cache', 'add', ...runtimePackages(ROOT).map((p) => `${p.name}@${p.version}`)], { cwd: ROOT });
   must('npm', ['run', 'prebuild'], { cwd: ROOT, stdio: 'inherit' });
   const work = mkdtempSync(join(tmpdir(), 'mcast-arm64-'));
   try {

@@ -9,7 +9,7 @@
  * retransmission from feed-send's re-request server, a server that never answers, session
  * change, sender restart, a stale line coming back, a source-specific line, and the CLIs.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 import { createSocket, type RecvBatch, type Socket } from '../lib/index.js';
 import { createFeed } from '../lib/feed/index.js';
@@ -173,6 +173,7 @@ function closeAll(): void {
   for (const f of feeds.splice(0)) f.close();
   for (const c of counters.splice(0)) c.close();
 }
+afterEach(closeAll);
 
 /** Ranges of the numbers in [from, to] for which `missing(n)` holds. */
 function ranges(from: number, to: number, missing: (n: number) => boolean): Array<[number, number]> {
@@ -296,7 +297,6 @@ describe('arbitration over a million items, loss and reordering per link, delibe
       expect(stats.recoveredFromLine).toBe(union - both);
       expect(stats.pending).toBe(0);
     } finally {
-      closeAll();
       await bed.setLoss(0, 0);
       await bed.setLoss(1, 0);
       await bed.setReorder(0, null);
@@ -339,37 +339,29 @@ describe('retransmission from the re-request server of mcast feed-send', () => {
   }
 
   it('fills the gaps: every number is delivered, the recovered ones from line -1, and no gap fires', async () => {
-    try {
-      const { log, server } = await run(true);
-      const stats = log.feed.stats();
-      expect(log.gaps).toEqual([]);
-      expect(log.count).toBe(N);
-      expect(log.outOfOrder).toBe(0);
-      expect(log.wrongData).toBe(0);
-      expect(stats.recoveredByRetransmit).toBe(50 + 1 + 20);
-      expect(log.byLine.get(-1)).toBe(71);
-      expect(stats.retransmitRequests).toBeGreaterThanOrEqual(3);
-      const resent = Number(/re-requests: \d+ received, [1-9]\d* answered \((\d+) messages\)/.exec(server)?.[1]);
-      expect(resent).toBeGreaterThanOrEqual(71);
-    } finally {
-      closeAll();
-    }
+    const { log, server } = await run(true);
+    const stats = log.feed.stats();
+    expect(log.gaps).toEqual([]);
+    expect(log.count).toBe(N);
+    expect(log.outOfOrder).toBe(0);
+    expect(log.wrongData).toBe(0);
+    expect(stats.recoveredByRetransmit).toBe(50 + 1 + 20);
+    expect(log.byLine.get(-1)).toBe(71);
+    expect(stats.retransmitRequests).toBeGreaterThanOrEqual(3);
+    const resent = Number(/re-requests: \d+ received, [1-9]\d* answered \((\d+) messages\)/.exec(server)?.[1]);
+    expect(resent).toBeGreaterThanOrEqual(71);
   });
 
   it('a server that never answers: the missing ranges become gaps after the retries', async () => {
-    try {
-      const { log, server } = await run(false);
-      const stats = log.feed.stats();
-      expect(merged(log.gaps)).toEqual([[100, 149], [300, 300], [1500, 1519]]);
-      expect(stats.recoveredByRetransmit).toBe(0);
-      expect(log.count).toBe(N - 71);
-      // Each missing range was asked for (at least once, at most 1 + retries times) before it was given up.
-      expect(stats.retransmitRequests).toBeGreaterThanOrEqual(3);
-      const requests = Number(/re-requests: (\d+) received, 0 answered/.exec(server)?.[1]);
-      expect(requests).toBe(stats.retransmitRequests);
-    } finally {
-      closeAll();
-    }
+    const { log, server } = await run(false);
+    const stats = log.feed.stats();
+    expect(merged(log.gaps)).toEqual([[100, 149], [300, 300], [1500, 1519]]);
+    expect(stats.recoveredByRetransmit).toBe(0);
+    expect(log.count).toBe(N - 71);
+    // Each missing range was asked for (at least once, at most 1 + retries times) before it was given up.
+    expect(stats.retransmitRequests).toBeGreaterThanOrEqual(3);
+    const requests = Number(/re-requests: (\d+) received, 0 answered/.exec(server)?.[1]);
+    expect(requests).toBe(stats.retransmitRequests);
   });
 });
 
@@ -388,19 +380,15 @@ describe('resets and line health', () => {
     const port = uniquePort();
     const GA = '239.94.2.1';
     const GB = '239.94.2.2';
-    try {
-      const log = new FeedLog(openFeed(twoLines(GA, GB, port, { startSequence: 1 })), 1000, true);
-      const args = ['--messages', '5', '--count', '1000', '--rate', '20000', '--session', 'ALPHA', '--new-session', '600:BRAVO'];
-      await Promise.all([feedSend(sa, [sendLine(0, GA, port), ...args]), feedSend(sb, [sendLine(1, GB, port), ...args])]);
-      await waitFor(() => log.count === 1000, '1000 items');
-      expect(log.sequences).toEqual([...Array.from({ length: 600 }, (_, i) => i + 1), ...Array.from({ length: 400 }, (_, i) => i + 1)]);
-      expect(log.gaps).toEqual([]);
-      expect(log.resets.length).toBeGreaterThanOrEqual(1);
-      expect(log.resets.map((r) => r.reason)).toContain('end-of-session');
-      expect(log.feed.stats().session?.trim()).toBe('BRAVO');
-    } finally {
-      closeAll();
-    }
+    const log = new FeedLog(openFeed(twoLines(GA, GB, port, { startSequence: 1 })), 1000, true);
+    const args = ['--messages', '5', '--count', '1000', '--rate', '20000', '--session', 'ALPHA', '--new-session', '600:BRAVO'];
+    await Promise.all([feedSend(sa, [sendLine(0, GA, port), ...args]), feedSend(sb, [sendLine(1, GB, port), ...args])]);
+    await waitFor(() => log.count === 1000, '1000 items');
+    expect(log.sequences).toEqual([...Array.from({ length: 600 }, (_, i) => i + 1), ...Array.from({ length: 400 }, (_, i) => i + 1)]);
+    expect(log.gaps).toEqual([]);
+    expect(log.resets.length).toBeGreaterThanOrEqual(1);
+    expect(log.resets.map((r) => r.reason)).toContain('end-of-session');
+    expect(log.feed.stats().session?.trim()).toBe('BRAVO');
   });
 
   it('a sender restart (numbers go back, Python on line B, feed-send on line A) is a reset reason "restart"', async () => {
@@ -418,106 +406,94 @@ for n in range(first, first + count):
     s.sendto(b'PY..' + struct.pack('>I', n) + b'.' * 56, (group, port))
     if n % 20 == 0: time.sleep(0.001)
 `;
-    try {
-      const feed = openFeed(twoLines(GA, GB, port, { sequence: { offset: 4, size: 4, endian: 'big' }, startSequence: 1, gapTimeout: 200, recvBufferSize: 4 << 20 }));
-      const log = new FeedLog(feed, 2000, true, { u32At: 4 });
-      // Both senders begin together (a wall-clock time), at about the same pace.
-      const py = async (first: number, count: number, begin: number): Promise<void> => {
-        const r = await sb.python(PY_COUNTER, [GB, String(port), SB, String(first), String(count), String(begin)]);
-        if (r.code !== 0) throw new Error(r.stderr);
-      };
-      const fs = (first: number, count: number, begin: number): Promise<string> =>
-        feedSend(sa, [sendLine(0, GA, port), '--sequence', 'u32be@4', '--size', '64', '--start', String(first), '--count', String(count), '--rate', '10000', '--begin-at', String(begin)]);
-      const together = (first: number, count: number): Promise<unknown> => {
-        const begin = Date.now() + 1000;
-        return Promise.all([fs(first, count, begin), py(first, count, begin)]);
-      };
-      await together(1, 1000);
-      await until(() => log.count === 1000, 'the first run', 10_000, () => JSON.stringify(log.feed.stats()));
-      // Both senders start again from 1.
-      await together(1, 300);
-      await waitFor(() => log.count === 1300, 'the second run');
-      expect(log.resets.map((r) => r.reason)).toContain('restart');
-      expect(log.sequences).toEqual([...Array.from({ length: 1000 }, (_, i) => i + 1), ...Array.from({ length: 300 }, (_, i) => i + 1)]);
-      expect(log.gaps).toEqual([]);
-      const stats = log.feed.stats();
-      expect(stats.lines[1]!.received).toBe(1300);
-      expect(stats.lines[0]!.wins + stats.lines[1]!.wins).toBe(1300);
-    } finally {
-      closeAll();
-    }
+    const feed = openFeed(twoLines(GA, GB, port, { sequence: { offset: 4, size: 4, endian: 'big' }, startSequence: 1, gapTimeout: 200, recvBufferSize: 4 << 20 }));
+    const log = new FeedLog(feed, 2000, true, { u32At: 4 });
+    // Both senders begin together (a wall-clock time), at about the same pace.
+    const py = async (first: number, count: number, begin: number): Promise<void> => {
+      const r = await sb.python(PY_COUNTER, [GB, String(port), SB, String(first), String(count), String(begin)]);
+      if (r.code !== 0) throw new Error(r.stderr);
+    };
+    const fs = (first: number, count: number, begin: number): Promise<string> =>
+      feedSend(sa, [sendLine(0, GA, port), '--sequence', 'u32be@4', '--size', '64', '--start', String(first), '--count', String(count), '--rate', '10000', '--begin-at', String(begin)]);
+    const together = (first: number, count: number): Promise<unknown> => {
+      const begin = Date.now() + 1000;
+      return Promise.all([fs(first, count, begin), py(first, count, begin)]);
+    };
+    await together(1, 1000);
+    await until(() => log.count === 1000, 'the first run', 10_000, () => JSON.stringify(log.feed.stats()));
+    // Both senders start again from 1.
+    await together(1, 300);
+    await waitFor(() => log.count === 1300, 'the second run');
+    expect(log.resets.map((r) => r.reason)).toContain('restart');
+    expect(log.sequences).toEqual([...Array.from({ length: 1000 }, (_, i) => i + 1), ...Array.from({ length: 300 }, (_, i) => i + 1)]);
+    expect(log.gaps).toEqual([]);
+    const stats = log.feed.stats();
+    expect(stats.lines[1]!.received).toBe(1300);
+    expect(stats.lines[0]!.wins + stats.lines[1]!.wins).toBe(1300);
   });
 
   it('a line that goes quiet is reported stale, and resumes when it sends again', async () => {
     const port = uniquePort();
     const GA = '239.94.4.1';
     const GB = '239.94.4.2';
+    const log = new FeedLog(openFeed(twoLines(GA, GB, port, { staleAfter: 500, startSequence: 1 })), 3000);
+    // Line A sends 1500 items over 2.5 s without a pause, then heartbeats; line B sends the
+    // first 200, goes quiet until it is reported stale, and sends again.
+    const lineA = spawnMcast(sa, ['feed-send', '--quiet', sendLine(0, GA, port), '--messages', '10', '--count', '1500', '--rate', '600', '--linger', '0.5', '--heartbeat', '50']);
     try {
-      const log = new FeedLog(openFeed(twoLines(GA, GB, port, { staleAfter: 500, startSequence: 1 })), 3000);
-      // Line A sends 1500 items over 2.5 s without a pause, then heartbeats; line B sends the
-      // first 200, goes quiet until it is reported stale, and sends again.
-      const lineA = spawnMcast(sa, ['feed-send', '--quiet', sendLine(0, GA, port), '--messages', '10', '--count', '1500', '--rate', '600', '--linger', '0.5', '--heartbeat', '50']);
-      try {
-        await lineA.waitStderr('sending');
-        await feedSend(sb, [sendLine(1, GB, port), '--messages', '10', '--count', '200', '--rate', '600']);
-        // (Either line may have been reported stale before its sender's first datagram, and
-        // resumed with it: only what happens from here on counts.)
-        const staleB = (): FeedLineEvent[] => log.stale.filter((e) => e.line === 1);
-        const resumedB = (): FeedLineEvent[] => log.resumed.filter((e) => e.line === 1);
-        const [staleBefore, resumedBefore] = [staleB().length, resumedB().length];
-        await waitFor(() => staleB().length > staleBefore, 'line B to go stale', 5000);
-        expect(staleB()).toHaveLength(staleBefore + 1);
-        expect(log.feed.stats().lines[1]!.stale).toBe(true);
-        expect(log.feed.stats().lines[0]!.stale).toBe(false);
-        expect(resumedB()).toHaveLength(resumedBefore);
-        // It goes on from its own last number (not a restart): behind line A, so duplicates first.
-        await feedSend(sb, [sendLine(1, GB, port), '--messages', '10', '--start', '201', '--count', '1300', '--rate', '100000']);
-        await waitFor(() => resumedB().length > resumedBefore, 'line B to resume');
-        expect(resumedB().at(-1)).toEqual({ line: 1, name: 'B' });
-        expect(log.feed.stats().lines[1]!.stale).toBe(false);
-        expect((await lineA.wait(10_000)).code).toBe(0);
-      } finally {
-        lineA.child.kill('SIGKILL');
-      }
-      await waitFor(() => log.count === 1500, '1500 items');
-      expect(log.gaps).toEqual([]);
+      await lineA.waitStderr('sending');
+      await feedSend(sb, [sendLine(1, GB, port), '--messages', '10', '--count', '200', '--rate', '600']);
+      // (Either line may have been reported stale before its sender's first datagram, and
+      // resumed with it: only what happens from here on counts.)
+      const staleB = (): FeedLineEvent[] => log.stale.filter((e) => e.line === 1);
+      const resumedB = (): FeedLineEvent[] => log.resumed.filter((e) => e.line === 1);
+      const [staleBefore, resumedBefore] = [staleB().length, resumedB().length];
+      await waitFor(() => staleB().length > staleBefore, 'line B to go stale', 5000);
+      expect(staleB()).toHaveLength(staleBefore + 1);
+      expect(log.feed.stats().lines[1]!.stale).toBe(true);
+      expect(log.feed.stats().lines[0]!.stale).toBe(false);
+      expect(resumedB()).toHaveLength(resumedBefore);
+      // It goes on from its own last number (not a restart): behind line A, so duplicates first.
+      await feedSend(sb, [sendLine(1, GB, port), '--messages', '10', '--start', '201', '--count', '1300', '--rate', '100000']);
+      await waitFor(() => resumedB().length > resumedBefore, 'line B to resume');
+      expect(resumedB().at(-1)).toEqual({ line: 1, name: 'B' });
+      expect(log.feed.stats().lines[1]!.stale).toBe(false);
+      expect((await lineA.wait(10_000)).code).toBe(0);
     } finally {
-      closeAll();
+      lineA.child.kill('SIGKILL');
     }
+    await waitFor(() => log.count === 1500, '1500 items');
+    expect(log.gaps).toEqual([]);
   });
 
   it('a source-specific line hears only its source: another sender on the same group is never delivered', async () => {
     const port = uniquePort();
     const GA = '232.94.5.1';
     const GB = '232.94.5.2';
-    try {
-      const feed = openFeed({
-        lines: [
-          { group: GA, port, interface: ethA, source: SA },
-          { group: GB, port, interface: ethB, source: SB },
-        ],
-        sequence: 'moldudp64',
-        startSequence: 1,
-        gapTimeout: 20,
-      });
-      const log = new FeedLog(feed, 5000);
-      // From SB's other address: numbers 1..4000, which the feed would deliver past 1000 if it heard them.
-      const intruder = feedSend(sb, [sendLine(1, GB, port, bed.otherSourceB), '--messages', '10', '--count', '4000', '--rate', '40000']);
-      await Promise.all([
-        intruder,
-        feedSend(sa, [sendLine(0, GA, port, SA), '--messages', '10', '--count', '1000', '--rate', '10000']),
-        feedSend(sb, [sendLine(1, GB, port, SB), '--messages', '10', '--count', '1000', '--rate', '10000']),
-      ]);
-      await waitFor(() => log.count === 1000, '1000 items');
-      await new Promise((r) => setTimeout(r, 200));
-      const stats = feed.stats();
-      expect(log.count).toBe(1000);
-      expect(stats.delivered).toBe(1000);
-      expect(stats.lines[1]!.received).toBe(1000);
-      expect(stats.lines[1]!.packets).toBe(100);
-    } finally {
-      closeAll();
-    }
+    const feed = openFeed({
+      lines: [
+        { group: GA, port, interface: ethA, source: SA },
+        { group: GB, port, interface: ethB, source: SB },
+      ],
+      sequence: 'moldudp64',
+      startSequence: 1,
+      gapTimeout: 20,
+    });
+    const log = new FeedLog(feed, 5000);
+    // From SB's other address: numbers 1..4000, which the feed would deliver past 1000 if it heard them.
+    const intruder = feedSend(sb, [sendLine(1, GB, port, bed.otherSourceB), '--messages', '10', '--count', '4000', '--rate', '40000']);
+    await Promise.all([
+      intruder,
+      feedSend(sa, [sendLine(0, GA, port, SA), '--messages', '10', '--count', '1000', '--rate', '10000']),
+      feedSend(sb, [sendLine(1, GB, port, SB), '--messages', '10', '--count', '1000', '--rate', '10000']),
+    ]);
+    await waitFor(() => log.count === 1000, '1000 items');
+    await new Promise((r) => setTimeout(r, 200));
+    const stats = feed.stats();
+    expect(log.count).toBe(1000);
+    expect(stats.delivered).toBe(1000);
+    expect(stats.lines[1]!.received).toBe(1000);
+    expect(stats.lines[1]!.packets).toBe(100);
   });
 });
 

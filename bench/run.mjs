@@ -48,6 +48,8 @@ const HELP = `usage: node bench/run.mjs [options]        (npm run bench -- [opti
   --memory-packets N    datagrams through each path in the memory case (default 10000000)
   --rcvbuf BYTES        receive buffer asked by every receiver (default 4194304 = rmem_max here,
                         the most that dgram, which cannot use SO_RCVBUFFORCE, can get)
+  --gro-rcvbuf BYTES    receive buffer of drain-gro and drain-gro-veth (default 33554432:
+                        SO_RCVBUFFORCE, which the sandbox allows; no dgram there)
   --link lo|veth        loopback (default), or a veth pair inside the namespace
   --no-pin              do not pin the sender and the receiver to CPUs 0 and 1
   --out DIR             where latest.json and latest.svg go (default bench/results)
@@ -73,6 +75,7 @@ function parseOptions(argv) {
       'send-seconds': { type: 'string' },
       'memory-packets': { type: 'string' },
       rcvbuf: { type: 'string' },
+      'gro-rcvbuf': { type: 'string' },
       link: { type: 'string', default: 'lo' },
       'no-pin': { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -91,6 +94,7 @@ function parseOptions(argv) {
     loadSeconds: 2, steadySeconds: 2, rates: [50000, 100000], latencySeconds: 3, sendSeconds: 1,
     memoryPackets: 10_000_000, liveWarmup: 20000, warmupRate: 100000, idleMs: 300,
     sendWarmupSeconds: 0.3, drainCount: null, drainWarmupCycles: 2, drainRepeatFactor: 3,
+    groDrainWarmupCycles: 6,
   };
   const base = {
     full,
@@ -99,7 +103,7 @@ function parseOptions(argv) {
       ...full, repeats: 1, sizes: [64], loadSizes: [64], gsoSizes: [64], groSizes: [1316], loadSeconds: 0.3,
       steadySeconds: 0.3, rates: [20000], latencySeconds: 0.3, sendSeconds: 0.3, memoryPackets: 20000,
       liveWarmup: 300, warmupRate: 20000, idleMs: 150, sendWarmupSeconds: 0.05, drainCount: 1000,
-      drainWarmupCycles: 1, drainRepeatFactor: 1,
+      drainWarmupCycles: 1, drainRepeatFactor: 1, groDrainWarmupCycles: 1,
     },
   }[mode];
   const list = (text, what) => {
@@ -131,6 +135,7 @@ function parseOptions(argv) {
   if (values['send-seconds'] !== undefined) config.sendSeconds = seconds(values['send-seconds'], 'send-seconds');
   if (values['memory-packets'] !== undefined) config.memoryPackets = numbers(values['memory-packets'], 'memory-packets', 1000, 1e9)[0];
   config.rcvbuf = values.rcvbuf === undefined ? 4194304 : numbers(values.rcvbuf, 'rcvbuf', 4096, 1 << 30)[0];
+  config.groRcvbuf = values['gro-rcvbuf'] === undefined ? 33554432 : numbers(values['gro-rcvbuf'], 'gro-rcvbuf', 4096, 1 << 30)[0];
   config.cases = values.cases === undefined ? ALL_CASES : list(values.cases, 'cases');
   for (const c of config.cases) if (!ALL_CASES.includes(c)) usage(`unknown case: ${c} (cases: ${ALL_CASES.join(', ')})`);
   const ids = [...RECEIVERS, ...SENDERS].map((c) => c.id);
@@ -277,7 +282,7 @@ const CASES = [
     only: ['c-recvmmsg', 'c-gro', 'mcast-batch-gro'],
     reference: REFERENCE.receiver,
     variants: (config) => config.groSizes.map((size) => ({ label: `${size} B`, size, senderArgs: ['--gso'] })),
-    prepare: (bench, config, v) => drainParams(bench, config, v, 'drain-gro'),
+    prepare: (bench, config, v) => drainParams(bench, config, v, 'drain-gro', groDrain(config)),
     repeats: (config) => config.repeats * config.drainRepeatFactor,
     run: (bench, c, p) => bench.drainRun(c, p),
   },
@@ -293,7 +298,7 @@ const CASES = [
       { label: `${size} B`, size },
       { label: `${size} B varying`, size, senderArgs: ['--vary'] },
     ]),
-    prepare: (bench, config, v) => drainParams(bench, config, v, 'drain-gro-veth'),
+    prepare: (bench, config, v) => drainParams(bench, config, v, 'drain-gro-veth', groDrain(config)),
     repeats: (config) => config.repeats * config.drainRepeatFactor,
     run: (bench, c, p) => bench.drainRun(c, p),
   },
@@ -366,17 +371,33 @@ const CASES = [
   feedCase, // A/B line arbitration (#12): bench/feed.mjs
 ];
 
-/** A drain variant's parameters: how many datagrams to queue (85% of what the buffer holds). */
-async function drainParams(bench, config, v, name) {
+/**
+ * The GRO drains' buffer and warm-up. A merged receive holds up to 64 datagrams, so a drain of
+ * the default buffer (about 3000 datagrams of 1316 B) is one or two recvmmsg calls and two JS
+ * calls, over in about a millisecond: within it, the fixed cost of a Node process waking from
+ * its wait (0.3-0.7 ms of CPU measured with 64 datagrams, the same with and without gro) weighs
+ * as much as the receive path, and 2 warm-up cycles give V8 only 4 calls to optimise. A larger
+ * buffer (the same for every contestant) and more warm-up cycles measure the receive path.
+ */
+function groDrain(config) {
+  return { rcvbuf: config.groRcvbuf, warmupCycles: config.groDrainWarmupCycles };
+}
+
+/**
+ * A drain variant's parameters: how many datagrams to queue (85% of what the buffer holds).
+ * `own`: a case's own receive buffer and warm-up cycles (groDrain), else --rcvbuf and 2 cycles.
+ */
+async function drainParams(bench, config, v, name, own = {}) {
   const { label, ...params } = v;
+  const rcvbuf = own.rcvbuf ?? config.rcvbuf;
   let count = config.drainCount;
   let capacity = null;
   if (count === null) {
-    capacity = await bench.capacity(v.size);
+    capacity = await bench.capacity(v.size, rcvbuf);
     count = Math.floor(capacity.capacity * config.drainFill);
     log(`${name} ${label}: the receive buffer (${capacity.rcvbuf} B as the kernel reports it) holds ${capacity.capacity} datagrams; filling ${count}`);
   } else log(`${name} ${label}: filling ${count}`);
-  return { ...params, count, capacity: capacity?.capacity ?? null, rcvbuf_requested: config.rcvbuf };
+  return { ...params, ...own, count, capacity: capacity?.capacity ?? null, rcvbuf_requested: rcvbuf };
 }
 
 async function runCases(config, bench) {

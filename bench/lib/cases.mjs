@@ -43,10 +43,10 @@ export class Bench {
   }
 
   /** Starts a receiver contestant (pinned to the receiver CPU). */
-  receiver(c, { port, mode, count = 0, goFile, latency = false, memory = false, warmup = 0, warmupCycles = 0, idleMs }) {
+  receiver(c, { port, mode, count = 0, goFile, latency = false, memory = false, warmup = 0, warmupCycles = 0, idleMs, rcvbuf }) {
     const { link, cpus } = this.env;
     const args = ['--group', this.group, '--port', String(port), '--ifindex', String(link.recvIfindex), '--mode', mode,
-      '--batch', String(c.batch), '--size', String(this.config.slotSize), '--rcvbuf', String(this.config.rcvbuf),
+      '--batch', String(c.batch), '--size', String(this.config.slotSize), '--rcvbuf', String(rcvbuf ?? this.config.rcvbuf),
       '--idle-ms', String(idleMs ?? this.config.idleMs), '--first-timeout-ms', '8000'];
     if (count) args.push('--count', String(count));
     if (goFile) args.push('--go-file', goFile);
@@ -89,13 +89,14 @@ export class Bench {
 
   /**
    * Fills the queue of a receiver that does not read, then times the drain. A Node receiver
-   * gets `drainWarmupCycles` identical fill-and-drain cycles first (not measured).
+   * gets `warmupCycles` (default `drainWarmupCycles`) identical fill-and-drain cycles first (not
+   * measured). `rcvbuf`: the receive buffer every contestant asks for (default --rcvbuf).
    */
-  async drainRun(c, { size, count, senderArgs = [] }) {
+  async drainRun(c, { size, count, senderArgs = [], rcvbuf, warmupCycles }) {
     const port = this.port();
     const goFile = join(this.env.tmp, `go-${port}`);
-    const cycles = c.kind === 'node' ? this.config.drainWarmupCycles : 0;
-    const r = this.receiver(c, { port, mode: 'drain', count, goFile, warmupCycles: cycles, idleMs: 500 });
+    const cycles = c.kind === 'node' ? (warmupCycles ?? this.config.drainWarmupCycles) : 0;
+    const r = this.receiver(c, { port, mode: 'drain', count, goFile, warmupCycles: cycles, idleMs: 500, rcvbuf });
     try {
       await r.waitLine((l) => l === 'READY', 20000);
       let s;
@@ -173,10 +174,10 @@ export class Bench {
     return { ...out, cpu_ns_per_packet: out.sent ? (out.cpu_seconds * 1e9) / out.sent : null };
   }
 
-  /** How many datagrams of `size` the receive buffer holds (C receiver, overfilled once). */
-  async capacity(size) {
+  /** How many datagrams of `size` a receive buffer of `rcvbuf` holds (C receiver, overfilled once). */
+  async capacity(size, rcvbuf) {
     const c = { id: 'capacity', kind: 'c', batch: 64 };
-    const out = await this.drainRun(c, { size, count: 60000 });
+    const out = await this.drainRun(c, { size, count: Math.max(60000, Math.ceil((rcvbuf ?? this.config.rcvbuf) / 256)), rcvbuf });
     return { capacity: out.received, rcvbuf: out.rcvbuf, drops: out.kernel_drops };
   }
 

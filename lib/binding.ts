@@ -41,9 +41,10 @@ export interface NativeSocket {
   send(bytes: Uint8Array, address: string, port: number, scopeId: number): number;
   /**
    * Sends `count` datagrams: the array's, or with `lengths` the ones packed back to back in one
-   * block (two N-API calls per batch instead of two per datagram).
+   * block (two N-API calls per batch instead of two per datagram), or with a number the block
+   * cut into datagrams of that many bytes (`count` must be how many that makes).
    */
-  sendBatch(datagrams: readonly Uint8Array[] | Uint8Array, count: number, address: string, port: number, scopeId: number, lengths?: Uint32Array): number;
+  sendBatch(datagrams: readonly Uint8Array[] | Uint8Array, count: number, address: string, port: number, scopeId: number, lengths?: Uint32Array | number): number;
   stats(out: Float64Array): void;
   fd(): number;
   /** Reads what the queue holds now, as a readable event would (a feed, before it declares a gap). */

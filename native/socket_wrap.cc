@@ -614,8 +614,20 @@ Napi::Value SocketWrap::JS_send(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(r.sent));
 }
 
-// sendBatch(array of Uint8Array, or one packed block, count, address, port, scopeId[, lengths])
-// -> datagrams accepted; a hard error after some were sent is thrown with `sent` set on it.
+// sendBatch's answer: datagrams accepted, or a hard error with `sent` set on it.
+static Napi::Value SendOutcome(Napi::Env env, const SendResult& r) {
+  if (r.error != 0 && r.error != EAGAIN) {
+    Napi::Error error = SystemError(env, r.error, "sendmmsg");
+    error.Set("sent", Napi::Number::New(env, static_cast<double>(r.sent)));
+    error.ThrowAsJavaScriptException();
+    return env.Undefined();
+  }
+  return Napi::Number::New(env, static_cast<double>(r.sent));
+}
+
+// sendBatch(array of Uint8Array, or one packed block, count, address, port, scopeId[, lengths
+// or segmentSize]) -> datagrams accepted; a hard error after some were sent is thrown with
+// `sent` set on it.
 Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
@@ -632,7 +644,15 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   }
   SockAddr dest;
   if (!ParseDestination(info, 2, &dest)) return env.Undefined();
-  if (is_packed) {
+  if (is_packed && info[5].IsNumber()) {
+    // One block cut into datagrams of info[5] bytes (the last may be shorter): one N-API
+    // value per batch, no per-datagram work in JS (sendBatch(block, ..., segmentSize)).
+    const uint32_t segment = info[5].As<Napi::Number>().Uint32Value();
+    if (segment == 0 || packed_bytes == 0 || count != (packed_bytes + segment - 1) / segment) {
+      return ThrowArgType(env, "(block, count, address, port, scopeId, segmentSize > 0) with count the block's datagrams");
+    }
+    return SendOutcome(env, send_batch_.SendUniform(fd_, dest, packed, packed_bytes, segment, &tx_));
+  } else if (is_packed) {
     // The datagrams back to back in one block, their lengths in a Uint32Array (info[5]): two
     // N-API calls per batch instead of two per datagram (lib/socket/send.ts packs them).
     if (!info[5].IsTypedArray() ||
@@ -662,14 +682,7 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
       send_batch_.Set(i, data, length);
     }
   }
-  SendResult r = send_batch_.Send(fd_, dest, count, &tx_);
-  if (r.error != 0 && r.error != EAGAIN) {
-    Napi::Error error = SystemError(env, r.error, "sendmmsg");
-    error.Set("sent", Napi::Number::New(env, static_cast<double>(r.sent)));
-    error.ThrowAsJavaScriptException();
-    return env.Undefined();
-  }
-  return Napi::Number::New(env, static_cast<double>(r.sent));
+  return SendOutcome(env, send_batch_.Send(fd_, dest, count, &tx_));
 }
 
 // stats(out: Float64Array(14)): packets, bytes, batches, truncated, kernelDrops, sent packets,

@@ -1,7 +1,10 @@
 // Contestants "mcast sendBatch" (--batch N > 1: one sendmmsg per call, its datagrams as
-// UDP_SEGMENT messages unless --no-gso) and "mcast send" (--batch 1: one sendto per call). Same options and output as bench/c/mc_send.c; see common.mjs.
+// UDP_SEGMENT messages unless --no-gso; with --block the N datagrams lie back to back in one
+// buffer, sent as sendBatch(block, group, port, size), as mc_send keeps them) and "mcast send"
+// (--batch 1: one sendto per call). Same options and output as bench/c/mc_send.c; see
+// common.mjs.
 import { createRequire } from 'node:module';
-import { drive, fail, makePayloads, parseSenderArgs, realtimeNs, stamp } from './common.mjs';
+import { drive, fail, makeBlock, makePayloads, parseSenderArgs, realtimeNs, stamp } from './common.mjs';
 
 const { createSocket } = createRequire(import.meta.url)('../../dist/index.js');
 const o = parseSenderArgs();
@@ -44,5 +47,26 @@ function sendOne(seq) {
   return sock.send(one, group, port) ? 1 : rest([one], [oneHead], seq);
 }
 
-await drive(o, o.batch > 1 ? sendBatch : sendOne, counters);
+const { block, stamp: stampBlock } = makeBlock(o.block ? o.batch : 0, o.size);
+const { size } = o;
+
+// Sends the block from datagram `from` on, stamped with seq + from.., waiting for room as rest().
+async function restOfBlock(from, seq) {
+  let done = from;
+  while (done < o.batch) {
+    counters.eagain++;
+    await sock.writable();
+    stampBlock(done, o.batch, seq, realtimeNs());
+    done += sock.sendBatch(block.subarray(done * size), group, port, size);
+  }
+  return o.batch;
+}
+
+function sendBlock(seq) {
+  stampBlock(0, o.batch, seq, realtimeNs());
+  const n = sock.sendBatch(block, group, port, size);
+  return n === o.batch ? n : restOfBlock(n, seq);
+}
+
+await drive(o, o.batch === 1 ? sendOne : o.block ? sendBlock : sendBatch, counters);
 sock.close();

@@ -41,10 +41,13 @@ export interface NativeSocket {
   send(bytes: Uint8Array, address: string, port: number, scopeId: number): number;
   /**
    * Sends `count` datagrams: the array's, or with `lengths` the ones packed back to back in one
-   * block (two N-API calls per batch instead of two per datagram), or with a number the block
-   * cut into datagrams of that many bytes (`count` must be how many that makes).
+   * block (two N-API calls per batch instead of two per datagram).
    */
-  sendBatch(datagrams: readonly Uint8Array[] | Uint8Array, count: number, address: string, port: number, scopeId: number, lengths?: Uint32Array | number): number;
+  sendBatch(datagrams: readonly Uint8Array[] | Uint8Array, count: number, address: string, port: number, scopeId: number, lengths?: Uint32Array): number;
+  /** Where sendBlock sends (parsed once, not per call). */
+  setSendDestination(address: string, port: number, scopeId: number): void;
+  /** Sends `block` cut into datagrams of `segmentSize` bytes (the last may be shorter); returns how many went. */
+  sendBlock(block: Uint8Array, segmentSize: number): number;
   stats(out: Float64Array): void;
   fd(): number;
   /** Reads what the queue holds now, as a readable event would (a feed, before it declares a gap). */

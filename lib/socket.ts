@@ -30,7 +30,7 @@ import {
   SO_BUSY_POLL,
   SO_PREFER_BUSY_POLL,
 } from './socket/options';
-import { blockDatagrams, Destinations, SendPacker, toByteList, toBytes } from './socket/send';
+import { blockDatagrams, type Destination, Destinations, SendPacker, toByteList, toBytes } from './socket/send';
 import { checkBoolean, checkInteger } from './validate';
 import type {
   BoundAddress,
@@ -101,6 +101,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #stats = new Float64Array(14);
   readonly #destinations: Destinations;
   readonly #packer = new SendPacker();
+  /** The destination the binding holds for sendBlock (see #sendBlock). */
+  #blockDestination: Destination | undefined = undefined;
   #closed = false;
   readonly #dispatch: BatchDispatch;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -475,7 +477,13 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const count = blockDatagrams(block, segmentSize, this.family);
     const dest = this.#destinations.check(address, port);
     try {
-      return this.#native.sendBatch(block, count, dest.address, dest.port, dest.scopeId, segmentSize as number);
+      // The binding keeps the destination: told again only when it changes (check() returns
+      // the same object for the same address and port).
+      if (dest !== this.#blockDestination) {
+        this.#native.setSendDestination(dest.address, dest.port, dest.scopeId);
+        this.#blockDestination = dest;
+      }
+      return this.#native.sendBlock(block, segmentSize as number);
     } catch (error) {
       rethrowNative(error, { action: `send ${count} datagrams to ${hostPort(dest.address, dest.port)}` });
     }

@@ -72,6 +72,9 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_peerAddress>("peerAddress"),
                          InstanceMethod<&SocketWrap::JS_send>("send"),
                          InstanceMethod<&SocketWrap::JS_sendBatch>("sendBatch"),
+                         InstanceMethod<&SocketWrap::JS_setSendDestination>(
+                             "setSendDestination"),
+                         InstanceMethod<&SocketWrap::JS_sendBlock>("sendBlock"),
                          InstanceMethod<&SocketWrap::JS_stats>("stats"),
                          InstanceMethod<&SocketWrap::JS_fd>("fd"),
                          InstanceMethod<&SocketWrap::JS_drainNow>("drainNow"),
@@ -625,9 +628,8 @@ static Napi::Value SendOutcome(Napi::Env env, const SendResult& r) {
   return Napi::Number::New(env, static_cast<double>(r.sent));
 }
 
-// sendBatch(array of Uint8Array, or one packed block, count, address, port, scopeId[, lengths
-// or segmentSize]) -> datagrams accepted; a hard error after some were sent is thrown with
-// `sent` set on it.
+// sendBatch(array of Uint8Array, or one packed block, count, address, port, scopeId[, lengths])
+// -> datagrams accepted; a hard error after some were sent is thrown with `sent` set on it.
 Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (!CheckOpen(env)) return env.Undefined();
@@ -644,15 +646,7 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   }
   SockAddr dest;
   if (!ParseDestination(info, 2, &dest)) return env.Undefined();
-  if (is_packed && info[5].IsNumber()) {
-    // One block cut into datagrams of info[5] bytes (the last may be shorter): one N-API
-    // value per batch, no per-datagram work in JS (sendBatch(block, ..., segmentSize)).
-    const uint32_t segment = info[5].As<Napi::Number>().Uint32Value();
-    if (segment == 0 || packed_bytes == 0 || count != (packed_bytes + segment - 1) / segment) {
-      return ThrowArgType(env, "(block, count, address, port, scopeId, segmentSize > 0) with count the block's datagrams");
-    }
-    return SendOutcome(env, send_batch_.SendUniform(fd_, dest, packed, packed_bytes, segment, &tx_));
-  } else if (is_packed) {
+  if (is_packed) {
     // The datagrams back to back in one block, their lengths in a Uint32Array (info[5]): two
     // N-API calls per batch instead of two per datagram (lib/socket/send.ts packs them).
     if (!info[5].IsTypedArray() ||
@@ -683,6 +677,35 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
     }
   }
   return SendOutcome(env, send_batch_.Send(fd_, dest, count, &tx_));
+}
+
+// setSendDestination(address, port, scopeId): where sendBlock sends, parsed once here rather
+// than on every call (JS calls it when the destination changes).
+Napi::Value SocketWrap::JS_setSendDestination(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  SockAddr dest;
+  if (!ParseDestination(info, 0, &dest)) return env.Undefined();
+  block_dest_ = dest;
+  has_block_dest_ = true;
+  return env.Undefined();
+}
+
+// sendBlock(block, segmentSize) -> datagrams accepted: the block cut into datagrams of
+// segmentSize bytes (the last may be shorter), to the setSendDestination one. The fewest
+// N-API calls of any send: what a constant-size stream (video) sends, many times a second.
+Napi::Value SocketWrap::JS_sendBlock(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint8_t* data;
+  size_t length;
+  if (!GetBytes(env, info[0], &data, &length) || length == 0 || !info[1].IsNumber()) {
+    return ThrowArgType(env, "(block: a non-empty Uint8Array, segmentSize)");
+  }
+  const uint32_t segment = info[1].As<Napi::Number>().Uint32Value();
+  if (segment == 0) return ThrowArgType(env, "a segmentSize above 0");
+  if (!has_block_dest_) return ThrowArgType(env, "a destination (setSendDestination) first");
+  return SendOutcome(env, send_batch_.SendUniform(fd_, block_dest_, data, length, segment, &tx_));
 }
 
 // stats(out: Float64Array(14)): packets, bytes, batches, truncated, kernelDrops, sent packets,

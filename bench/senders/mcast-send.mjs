@@ -4,7 +4,7 @@
 // (--batch 1: one sendto per call). Same options and output as bench/c/mc_send.c; see
 // common.mjs.
 import { createRequire } from 'node:module';
-import { drive, fail, makeBlock, makePayloads, parseSenderArgs, realtimeNs, stamp } from './common.mjs';
+import { drive, fail, makeBlock, makePayloads, parseSenderArgs, realtimeNs, stamp, stampHeads } from './common.mjs';
 
 const { createSocket } = createRequire(import.meta.url)('../../dist/index.js');
 const o = parseSenderArgs();
@@ -26,16 +26,14 @@ async function rest(list, listHeads, seq) {
   while (done < list.length) {
     counters.eagain++;
     await sock.writable();
-    const ts = realtimeNs();
-    for (let i = done; i < list.length; i++) stamp(listHeads[i], seq + i, ts);
+    stampHeads(listHeads, done, list.length, seq, realtimeNs());
     done += sock.sendBatch(done === 0 ? list : list.slice(done), group, port);
   }
   return list.length;
 }
 
 function sendBatch(seq) {
-  const ts = realtimeNs();
-  for (let i = 0; i < heads.length; i++) stamp(heads[i], seq + i, ts);
+  stampHeads(heads, 0, heads.length, seq, realtimeNs());
   const n = sock.sendBatch(payloads, group, port);
   return n === payloads.length ? n : rest(payloads.slice(n), heads.slice(n), seq + n).then((m) => n + m);
 }

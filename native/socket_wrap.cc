@@ -699,10 +699,13 @@ Napi::Value SocketWrap::JS_sendBlock(const Napi::CallbackInfo& info) {
   if (!CheckOpen(env)) return env.Undefined();
   uint8_t* data;
   size_t length;
-  if (!GetBytes(env, info[0], &data, &length) || length == 0 || !info[1].IsNumber()) {
+  uint32_t segment = 0;
+  // napi_get_value_uint32 refuses a non-number itself: no napi_typeof first (each N-API call
+  // costs here; this one runs once per batch).
+  if (!GetBytes(env, info[0], &data, &length) || length == 0 ||
+      napi_get_value_uint32(env, info[1], &segment) != napi_ok) {
     return ThrowArgType(env, "(block: a non-empty Uint8Array, segmentSize)");
   }
-  const uint32_t segment = info[1].As<Napi::Number>().Uint32Value();
   if (segment == 0) return ThrowArgType(env, "a segmentSize above 0");
   if (!has_block_dest_) return ThrowArgType(env, "a destination (setSendDestination) first");
   return SendOutcome(env, send_batch_.SendUniform(fd_, block_dest_, data, length, segment, &tx_));

@@ -91,6 +91,20 @@ export function makeBlock(batch, size) {
         const seqLo = seq - seqHi * 4294967296;
         const tsHi = Math.floor(ts / 4294967296);
         const tsLo = ts - tsHi * 4294967296;
+        if (seqLo + to < 2147483648) {
+          // Every number of this call fits an int32 (the common case): integer stores only.
+          const lo0 = seqLo | 0;
+          const hi = seqHi | 0;
+          const tl = tsLo | 0;
+          const th = tsHi | 0;
+          for (let i = from, w = from * step; i < to; i++, w += step) {
+            words[w] = lo0 + i;
+            words[w + 1] = hi;
+            words[w + 2] = tl;
+            words[w + 3] = th;
+          }
+          return;
+        }
         for (let i = from, w = from * step; i < to; i++, w += step) {
           const lo = seqLo + i; // may pass 2^32: the store wraps it, the carry goes high
           words[w] = lo;

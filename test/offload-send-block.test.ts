@@ -107,7 +107,7 @@ describe('sendBatch(block, address, port, segmentSize) on lo', () => {
     expect(tx.stats()).toMatchObject({ segmentedSends: 0, packetsSent: 300 });
   });
 
-  it('sendAll(block, ...) waits for room and sends every datagram exactly once through a small send buffer', async () => {
+  it('sendAll(block, ...) sends every datagram exactly once through a small send buffer', async () => {
     const port = uniquePort();
     const { got } = loReceiver(port);
     const tx = socket({ interface: 'lo', ttl: 0, sendBufferSize: 4096 });
@@ -235,6 +235,43 @@ describe('sendBatch(block, ...) on the wire (veth): a Python receiver gets every
       expect(got).toEqual(WANT);
     });
   }
+
+  it('sendAll(block, ...) waits for room behind a slow qdisc and resumes where the kernel stopped: every datagram once, in order', async () => {
+    const dev = link.self.ifname;
+    // htb at 40 Mbit/s holds the messages in its queue, and with them the socket's send buffer:
+    // sendBatch returns short (EAGAIN, or ENOBUFS from a full queue) and sendAll waits.
+    await net.self.exec(['tc', 'qdisc', 'add', 'dev', dev, 'root', 'handle', '1:', 'htb', 'default', '1'], { check: true });
+    try {
+      await net.self.exec(['tc', 'class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', '40mbit'], { check: true });
+      const n = 1500;
+      const port = uniquePort();
+      const recv = spawnIn(peer, ['python3', '-c', PY_BLOCK, GROUP, String(port), PEER, String(n), '20']);
+      await until(() => recv.stdout.includes('ready'), 'the Python receiver');
+      const tx = socket({ interface: SELF, sendBufferSize: 32768 });
+      const b = block(n, 1316, 10);
+      expect(await tx.sendAll(b, GROUP, port, 1316)).toBe(n);
+      await recv.wait(25_000);
+      expect(tx.stats().sendWouldBlock, 'sends refused for want of room').toBeGreaterThan(0);
+      expect(tx.stats().packetsSent).toBe(n);
+      expect(recv.lines.filter((l) => /^\d+ /.test(l))).toEqual(datagramsOf(b, 1316).map((d, i) => `${d.length} ${i} ok`));
+    } finally {
+      await net.self.exec(['tc', 'qdisc', 'del', 'dev', dev, 'root']);
+    }
+  }, 40_000);
+
+  it('sends segments larger than the MTU alone (EMSGSIZE taught the limit), fragmented, and segments smaller ones', async () => {
+    const port = uniquePort();
+    const recv = spawnIn(peer, ['python3', '-c', PY_BLOCK, GROUP, String(port), PEER, '5', '8']);
+    await until(() => recv.stdout.includes('ready'), 'the Python receiver');
+    const tx = socket({ interface: SELF });
+    const big = block(3, 2000);
+    expect(tx.sendBatch(big, GROUP, port, 2000)).toBe(3);
+    expect(tx.stats()).toMatchObject({ segmentedSends: 0, segmentationFallbacks: 0, packetsSent: 3 });
+    expect(tx.sendBatch(block(2, 100), GROUP, port, 100)).toBe(2);
+    expect(tx.stats()).toMatchObject({ segmentedSends: 1, segmentationFallbacks: 0, packetsSent: 5 });
+    await recv.wait(10_000);
+    expect(recv.lines.filter((l) => /^\d+ /.test(l))).toEqual(['2000 0 ok', '2000 1 ok', '2000 2 ok', '100 0 ok', '100 1 ok']);
+  });
 
   it('falls back to sendmmsg where the socket cannot segment (SO_NO_CHECK), losing and repeating nothing', async () => {
     const { sent, stats, got } = await sendThrough((tx) => tx.setOption(C.SOL_SOCKET!, SO_NO_CHECK, 1));

@@ -122,14 +122,7 @@ SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCount
   while (segmentation_ && result.sent < count) {
     const SegmentLimits before = limits_;
     if (SendSegmented(fd, dest, count, counters, &result)) return result;
-    // A lower cap or segment size limit learned: plan the rest again with it.
-    if (limits_.max_segments < before.max_segments ||
-        limits_.segment_limit < before.segment_limit) {
-      continue;
-    }
-    // The path cannot segment: every datagram not yet sent goes the plain way, now and later.
-    segmentation_ = false;
-    counters->gso_fallbacks++;
+    AfterRefusal(before, counters);
   }
   if (result.sent < count) {
     SendResult rest = SendPlain(fd, dest, result.sent, count, counters);
@@ -137,6 +130,16 @@ SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCount
     result.error = rest.error;
   }
   return result;
+}
+
+void SendBatch::AfterRefusal(const SegmentLimits& before, SendCounters* counters) {
+  // A lower cap or segment size limit learned: the caller plans the rest again with it.
+  if (limits_.max_segments < before.max_segments || limits_.segment_limit < before.segment_limit) {
+    return;
+  }
+  // The path cannot segment: every datagram not yet sent goes the plain way, now and later.
+  segmentation_ = false;
+  counters->gso_fallbacks++;
 }
 
 SendResult SendBatch::SendUniform(int fd, const SockAddr& dest, const uint8_t* data, size_t length,
@@ -185,13 +188,7 @@ SendResult SendBatch::SendUniformChunk(int fd, const SockAddr& dest, const uint8
     }
     const SegmentLimits before = limits_;
     if (SendRuns(fd, counters, &result)) return result;
-    // As in Send(): plan again with a limit learned, or give segmentation up for good.
-    if (limits_.max_segments < before.max_segments ||
-        limits_.segment_limit < before.segment_limit) {
-      continue;
-    }
-    segmentation_ = false;
-    counters->gso_fallbacks++;
+    AfterRefusal(before, counters);
   }
   if (result.sent < count) {
     // The rest one slot per datagram, by the general path (plain sends, or runs of one).

@@ -98,6 +98,10 @@ class SendBatch {
   static constexpr size_t kUniformChunk = 1024;
   SendResult SendUniformChunk(int fd, const SockAddr& dest, const uint8_t* data, size_t length,
                               size_t segment, SendCounters* counters);
+  // After the kernel refused a UDP_SEGMENT message: keeps segmentation on when the refusal
+  // taught a lower limit (`limits_` against `before`), else turns it off for good and counts
+  // the fallback.
+  void AfterRefusal(const SegmentLimits& before, SendCounters* counters);
   void ReserveRuns(size_t runs);
   // The UDP_SEGMENT control message of runs_[r] on run_msgs_[r] (none for a run of one).
   void SetSegmentControl(size_t r);

@@ -12,7 +12,7 @@ import { binding } from '../lib/binding.js';
 import { constants, type Socket } from '../lib/index.js';
 import { type Host, type Link, Topology } from './harness/netns.js';
 import { settle, socketFactory, uniquePort, waitFor } from './helpers.js';
-import { spawnIn, until } from './wire-helpers.js';
+import { PY_SIZES, spawnIn, until } from './wire-helpers.js';
 
 const socket = socketFactory();
 const C = constants as Record<string, number>;
@@ -22,17 +22,13 @@ const GROUP = '239.77.3.1';
 const L = binding.layout;
 
 /**
- * `count` datagrams of `size` bytes back to back (the last one `last` bytes): datagram i holds
- * its index (u32 LE) at 0 when it has room, and the byte (i * 7 + k) & 0xff at every k after.
+ * `count` datagrams of `size` bytes back to back (the last one `last` bytes), every byte of
+ * datagram i the low byte of i: a receiver sees a datagram's boundary wherever the byte changes,
+ * and a lost or repeated datagram as a break in the sequence (PY_SIZES checks both).
  */
 function block(count: number, size: number, last = size): Buffer {
   const b = Buffer.alloc((count - 1) * size + last);
-  for (let i = 0; i < count; i++) {
-    const at = i * size;
-    const n = i === count - 1 ? last : size;
-    for (let k = 0; k < n; k++) b[at + k] = (i * 7 + k) & 0xff;
-    if (n >= 4) b.writeUInt32LE(i, at);
-  }
+  for (let i = 0; i < count; i++) b.fill(i & 0xff, i * size, Math.min((i + 1) * size, b.length));
   return b;
 }
 
@@ -167,33 +163,6 @@ describe('sendBatch(block, address, port, segmentSize) on lo', () => {
   });
 });
 
-/**
- * python3 -c PY_BLOCK group port ifaddr count seconds: prints "ready", then per datagram its
- * size, its index (u32 LE at 0, or -1 when shorter than 4 bytes) and whether every byte is
- * the pattern block() wrote for that index.
- */
-const PY_BLOCK = `
-import socket, struct, sys, time
-group, port, ifaddr, count, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-s.bind(('', port))
-s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack('4s4s', socket.inet_aton(group), socket.inet_aton(ifaddr)))
-print('ready', flush=True)
-end = time.time() + seconds
-got = 0
-while got < count and time.time() < end:
-    s.settimeout(max(0.01, end - time.time()))
-    try:
-        data = s.recv(65535)
-    except socket.timeout:
-        break
-    i = struct.unpack_from('<I', data)[0] if len(data) >= 4 else -1
-    ok = i >= 0 and all(data[k] == (i * 7 + k) & 0xff for k in range(4, len(data)))
-    print(len(data), i, 'ok' if ok else 'bad', flush=True)
-    got += 1
-`;
-
 describe('sendBatch(block, ...) on the wire (veth): a Python receiver gets every datagram whole', () => {
   let net: Topology;
   let peer: Host;
@@ -213,11 +182,13 @@ describe('sendBatch(block, ...) on the wire (veth): a Python receiver gets every
   // 60 × 1316 B and a 500-byte tail: two UDP_SEGMENT messages (49 + 12).
   const COUNT = 61;
   const B = block(COUNT, 1316, 500);
-  const WANT = datagramsOf(B, 1316).map((d, i) => `${d.length} ${i} ok`);
+  /** What PY_SIZES prints for a block of 1316-byte segments: size, first byte, ok. */
+  const linesFor = (b: Buffer): string[] => datagramsOf(b, 1316).map((d, i) => `${d.length} ${i & 0xff} ok`);
+  const WANT = linesFor(B);
 
   async function sendThrough(prepare?: (tx: Socket) => void) {
     const port = uniquePort();
-    const recv = spawnIn(peer, ['python3', '-c', PY_BLOCK, GROUP, String(port), PEER, String(COUNT), '8']);
+    const recv = spawnIn(peer, ['python3', '-c', PY_SIZES, GROUP, String(port), PEER, String(COUNT), '8']);
     await until(() => recv.stdout.includes('ready'), 'the Python receiver');
     const tx = socket({ interface: SELF });
     prepare?.(tx);
@@ -245,7 +216,7 @@ describe('sendBatch(block, ...) on the wire (veth): a Python receiver gets every
       await net.self.exec(['tc', 'class', 'add', 'dev', dev, 'parent', '1:', 'classid', '1:1', 'htb', 'rate', '40mbit'], { check: true });
       const n = 1500;
       const port = uniquePort();
-      const recv = spawnIn(peer, ['python3', '-c', PY_BLOCK, GROUP, String(port), PEER, String(n), '20']);
+      const recv = spawnIn(peer, ['python3', '-c', PY_SIZES, GROUP, String(port), PEER, String(n), '20']);
       await until(() => recv.stdout.includes('ready'), 'the Python receiver');
       const tx = socket({ interface: SELF, sendBufferSize: 32768 });
       const b = block(n, 1316, 10);
@@ -253,7 +224,7 @@ describe('sendBatch(block, ...) on the wire (veth): a Python receiver gets every
       await recv.wait(25_000);
       expect(tx.stats().sendWouldBlock, 'sends refused for want of room').toBeGreaterThan(0);
       expect(tx.stats().packetsSent).toBe(n);
-      expect(recv.lines.filter((l) => /^\d+ /.test(l))).toEqual(datagramsOf(b, 1316).map((d, i) => `${d.length} ${i} ok`));
+      expect(recv.lines.filter((l) => /^\d+ /.test(l))).toEqual(linesFor(b));
     } finally {
       await net.self.exec(['tc', 'qdisc', 'del', 'dev', dev, 'root']);
     }
@@ -261,7 +232,7 @@ describe('sendBatch(block, ...) on the wire (veth): a Python receiver gets every
 
   it('sends segments larger than the MTU alone (EMSGSIZE taught the limit), fragmented, and segments smaller ones', async () => {
     const port = uniquePort();
-    const recv = spawnIn(peer, ['python3', '-c', PY_BLOCK, GROUP, String(port), PEER, '5', '8']);
+    const recv = spawnIn(peer, ['python3', '-c', PY_SIZES, GROUP, String(port), PEER, '5', '8']);
     await until(() => recv.stdout.includes('ready'), 'the Python receiver');
     const tx = socket({ interface: SELF });
     const big = block(3, 2000);

@@ -350,7 +350,7 @@ const CASES = [
   {
     name: 'send-gso',
     who: 'senders',
-    only: ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'dgram-send'],
+    only: ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'mcast-sendBatch-block', 'dgram-send'],
     reference: REFERENCE.sender,
     variants: (config) => config.gsoSizes.map((size) => ({ label: `${size} B`, size, seconds: config.sendSeconds })),
     describe: (p) => `send-gso ${p.size} B: each sender flat out for ${p.seconds} s (no receiver)`,

@@ -44,6 +44,10 @@ export interface NativeSocket {
    * block (two N-API calls per batch instead of two per datagram).
    */
   sendBatch(datagrams: readonly Uint8Array[] | Uint8Array, count: number, address: string, port: number, scopeId: number, lengths?: Uint32Array): number;
+  /** Where sendBlock sends (parsed once, not per call). */
+  setSendDestination(address: string, port: number, scopeId: number): void;
+  /** Sends `block` cut into datagrams of `segmentSize` bytes (the last may be shorter); returns how many went. */
+  sendBlock(block: Uint8Array, segmentSize: number): number;
   stats(out: Float64Array): void;
   fd(): number;
   /** Reads what the queue holds now, as a readable event would (a feed, before it declares a gap). */

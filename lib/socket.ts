@@ -30,7 +30,7 @@ import {
   SO_BUSY_POLL,
   SO_PREFER_BUSY_POLL,
 } from './socket/options';
-import { Destinations, SendPacker, toByteList, toBytes } from './socket/send';
+import { blockDatagrams, type Destination, Destinations, SendPacker, toByteList, toBytes } from './socket/send';
 import { checkBoolean, checkInteger } from './validate';
 import type {
   BoundAddress,
@@ -101,6 +101,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #stats = new Float64Array(14);
   readonly #destinations: Destinations;
   readonly #packer = new SendPacker();
+  /** The destination the binding holds for sendBlock (see #sendBlock). */
+  #blockDestination: Destination | undefined = undefined;
   #closed = false;
   readonly #dispatch: BatchDispatch;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -438,8 +440,21 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
    * fewer than given means the send queue filled up (see sendAll for a loop).
    * @throws an error with `sent` set when a datagram after the first ones was refused
    */
-  sendBatch(datagrams: readonly SendData[], address: string, port: number): number {
+  sendBatch(datagrams: readonly SendData[], address: string, port: number): number;
+  /**
+   * Sends one block of bytes as consecutive datagrams of `segmentSize` bytes each (the last
+   * one shorter when the block's length is no multiple of it), as a video sender has them:
+   * e.g. MPEG-TS, 7 × 188 = 1316 B per datagram. The same as sendBatch() of the list of
+   * `block.subarray()`s, but without per-datagram work in JavaScript and without a copy: the
+   * kernel reads the block in place. Returns how many datagrams the kernel took, in order;
+   * after a partial send, continue with `block.subarray(sent * segmentSize)`.
+   * @throws ERR_OUT_OF_RANGE for a `segmentSize` outside 1 to the family's largest UDP
+   *   payload; ERR_INVALID_ARG_VALUE for an empty block; an error with `sent` set as above
+   */
+  sendBatch(block: Uint8Array, address: string, port: number, segmentSize: number): number;
+  sendBatch(datagrams: readonly SendData[] | Uint8Array, address: string, port: number, segmentSize?: number): number {
     this.#checkOpen('send');
+    if (datagrams instanceof Uint8Array) return this.#sendBlock(datagrams, address, port, segmentSize);
     const packer = this.#packer;
     if (Array.isArray(datagrams) && datagrams.length > 0 && packer.pack(datagrams, MAX_PAYLOAD[this.family])) {
       const dest = this.#destinations.check(address, port);
@@ -458,11 +473,40 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     }
   }
 
+  #sendBlock(block: Uint8Array, address: string, port: number, segmentSize: unknown): number {
+    const count = blockDatagrams(block, segmentSize, this.family);
+    const dest = this.#destinations.check(address, port);
+    try {
+      // The binding keeps the destination: told again only when it changes (check() returns
+      // the same object for the same address and port).
+      if (dest !== this.#blockDestination) {
+        this.#native.setSendDestination(dest.address, dest.port, dest.scopeId);
+        this.#blockDestination = dest;
+      }
+      return this.#native.sendBlock(block, segmentSize as number);
+    } catch (error) {
+      rethrowNative(error, { action: `send ${count} datagrams to ${hostPort(dest.address, dest.port)}` });
+    }
+  }
+
   /**
    * Sends every datagram, waiting for the kernel's send queue when it is full. Resolves with
    * the number sent (all of them).
    */
-  async sendAll(datagrams: readonly SendData[], address: string, port: number): Promise<number> {
+  async sendAll(datagrams: readonly SendData[], address: string, port: number): Promise<number>;
+  /** sendBatch(block, address, port, segmentSize) until every datagram went, waiting for room. */
+  async sendAll(block: Uint8Array, address: string, port: number, segmentSize: number): Promise<number>;
+  async sendAll(datagrams: readonly SendData[] | Uint8Array, address: string, port: number, segmentSize?: number): Promise<number> {
+    if (datagrams instanceof Uint8Array) {
+      const total = blockDatagrams(datagrams, segmentSize, this.family);
+      const size = segmentSize as number;
+      let done = this.sendBatch(datagrams, address, port, size);
+      while (done < total) {
+        await this.writable();
+        done += this.sendBatch(datagrams.subarray(done * size), address, port, size);
+      }
+      return done;
+    }
     let sent = this.sendBatch(datagrams, address, port);
     while (sent < datagrams.length) {
       await this.writable();

@@ -97,7 +97,9 @@ export interface SocketOptions {
    * refuses it (EIO, EINVAL, ENOTSUP: e.g. no checksum offload, a datagram larger than the
    * path MTU), the socket falls back to sendmmsg for good, without losing or repeating a
    * datagram, and counts it in `stats().segmentationFallbacks`. A datagram larger than the
-   * route's MTU (EMSGSIZE) is sent alone from then on, fragmented as usual. The segments leave
+   * route's MTU (EMSGSIZE) is sent alone from then on, fragmented as usual. A block sent
+   * with `sendBatch(block, address, port, segmentSize)` is one such run, sent from the block
+   * in place (no per-datagram work in JavaScript). The segments leave
    * back to back: send smaller batches where bursts matter. Turn it off on links shaped by a
    * qdisc that cuts GSO packets itself (tbf with a burst below the message size, cake,
    * taprio): such a qdisc drops the segments that do not fit without telling the sender,
@@ -285,5 +287,8 @@ export interface BoundAddress {
   port: number;
 }
 
-/** Data accepted by send and sendBatch. */
+/**
+ * Data accepted by send and sendBatch's list. (sendBatch also takes one Uint8Array block with a
+ * segment size: see Socket#sendBatch.)
+ */
 export type SendData = Buffer | Uint8Array | string;

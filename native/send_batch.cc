@@ -74,6 +74,12 @@ void PlanSegmentRuns(const iovec* iov, size_t count, const SegmentLimits& limits
   }
 }
 
+// The largest UDP payload of the family: one UDP_SEGMENT message is one (unfragmented) IP
+// datagram before the device or the kernel cuts it.
+size_t MaxMessageBytes(const SockAddr& dest) {
+  return dest.get()->sa_family == AF_INET6 ? 65527 : 65507;
+}
+
 bool IsSegmentationRefusal(int err) {
   // ENOTSUP is EOPNOTSUPP on Linux: one test covers both.
   return err == EIO || err == EINVAL || err == ENOTSUP || err == ENOPROTOOPT;
@@ -101,36 +107,108 @@ void SendBatch::Set(size_t i, const uint8_t* data, size_t length) {
   iov_[i].iov_len = length;
 }
 
+size_t SendBatch::SetUniform(const uint8_t* data, size_t length, size_t segment) {
+  const size_t count = (length + segment - 1) / segment;
+  Reserve(count);
+  for (size_t i = 0; i < count; i++) {
+    const size_t at = i * segment;
+    Set(i, data + at, length - at < segment ? length - at : segment);
+  }
+  return count;
+}
+
 SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCounters* counters) {
   SendResult result;
-  for (size_t i = 0; i < count; i++) {
-    msghdr& h = msgs_[i].msg_hdr;
-    h.msg_name = const_cast<sockaddr*>(dest.get());
-    h.msg_namelen = dest.length;
-  }
   while (segmentation_ && result.sent < count) {
     const SegmentLimits before = limits_;
     if (SendSegmented(fd, dest, count, counters, &result)) return result;
-    // A lower cap or segment size limit learned: plan the rest again with it.
-    if (limits_.max_segments < before.max_segments ||
-        limits_.segment_limit < before.segment_limit) {
-      continue;
-    }
-    // The path cannot segment: every datagram not yet sent goes the plain way, now and later.
-    segmentation_ = false;
-    counters->gso_fallbacks++;
+    AfterRefusal(before, counters);
   }
   if (result.sent < count) {
-    SendResult rest = SendPlain(fd, result.sent, count, counters);
+    SendResult rest = SendPlain(fd, dest, result.sent, count, counters);
     result.sent = rest.sent;
     result.error = rest.error;
   }
   return result;
 }
 
-SendResult SendBatch::SendPlain(int fd, size_t first, size_t count, SendCounters* counters) {
+void SendBatch::AfterRefusal(const SegmentLimits& before, SendCounters* counters) {
+  // A lower cap or segment size limit learned: the caller plans the rest again with it.
+  if (limits_.max_segments < before.max_segments || limits_.segment_limit < before.segment_limit) {
+    return;
+  }
+  // The path cannot segment: every datagram not yet sent goes the plain way, now and later.
+  segmentation_ = false;
+  counters->gso_fallbacks++;
+}
+
+SendResult SendBatch::SendUniform(int fd, const SockAddr& dest, const uint8_t* data, size_t length,
+                                  size_t segment, SendCounters* counters) {
+  SendResult result;
+  for (size_t at = 0; at < length;) {
+    const size_t bytes = length - at < kUniformChunk * segment ? length - at : kUniformChunk * segment;
+    const size_t chunk = (bytes + segment - 1) / segment;
+    SendResult r = SendUniformChunk(fd, dest, data + at, bytes, segment, counters);
+    result.sent += r.sent;
+    result.error = r.error;
+    if (r.sent < chunk || r.error != 0) break;
+    at += bytes;
+  }
+  return result;
+}
+
+SendResult SendBatch::SendUniformChunk(int fd, const SockAddr& dest, const uint8_t* data,
+                                       size_t length, size_t segment, SendCounters* counters) {
+  const size_t count = (length + segment - 1) / segment;
+  SendResult result;
+  limits_.max_bytes = MaxMessageBytes(dest);
+  while (segmentation_ && result.sent < count && segment < limits_.segment_limit) {
+    size_t per = limits_.max_bytes / segment;
+    if (per > limits_.max_segments) per = limits_.max_segments;
+    if (per < 2) break;  // one datagram per message: the general path's business
+    // Runs of `per` datagrams from the first not sent, each one iovec over its bytes.
+    const size_t runs = (count - result.sent + per - 1) / per;
+    runs_.resize(runs);
+    ReserveRuns(runs);
+    for (size_t r = 0; r < runs; r++) {
+      const size_t first = result.sent + r * per;
+      const size_t n = count - first < per ? count - first : per;
+      const size_t from = first * segment;
+      const size_t bytes = n * segment < length - from ? n * segment : length - from;
+      runs_[r] = SegmentRun{first, n, n > 1 ? static_cast<uint32_t>(segment) : 0};
+      msghdr& h = run_msgs_[r].msg_hdr;
+      h = msghdr{};
+      h.msg_name = const_cast<sockaddr*>(dest.get());
+      h.msg_namelen = dest.length;
+      run_iov_[r].iov_base = const_cast<uint8_t*>(data + from);
+      run_iov_[r].iov_len = bytes;
+      h.msg_iov = &run_iov_[r];
+      h.msg_iovlen = 1;
+      SetSegmentControl(r);
+    }
+    const SegmentLimits before = limits_;
+    if (SendRuns(fd, counters, &result)) return result;
+    AfterRefusal(before, counters);
+  }
+  if (result.sent < count) {
+    // The rest one slot per datagram, by the general path (plain sends, or runs of one).
+    const size_t at = result.sent * segment;
+    SendResult rest = Send(fd, dest, SetUniform(data + at, length - at, segment), counters);
+    result.sent += rest.sent;
+    result.error = rest.error;
+  }
+  return result;
+}
+
+SendResult SendBatch::SendPlain(int fd, const SockAddr& dest, size_t first, size_t count,
+                                 SendCounters* counters) {
   SendResult result;
   result.sent = first;
+  for (size_t i = first; i < count; i++) {
+    msghdr& h = msgs_[i].msg_hdr;
+    h.msg_name = const_cast<sockaddr*>(dest.get());
+    h.msg_namelen = dest.length;
+  }
   bool retried = false;
   while (result.sent < count) {
     size_t chunk = count - result.sent;
@@ -154,34 +232,60 @@ SendResult SendBatch::SendPlain(int fd, size_t first, size_t count, SendCounters
 
 bool SendBatch::SendSegmented(int fd, const SockAddr& dest, size_t count, SendCounters* counters,
                               SendResult* result) {
-  // The largest UDP payload of the family: one UDP_SEGMENT message is one (unfragmented)
-  // IP datagram before the device or the kernel cuts it.
-  limits_.max_bytes = dest.get()->sa_family == AF_INET6 ? 65527 : 65507;
+  limits_.max_bytes = MaxMessageBytes(dest);
   const size_t first = result->sent;
   PlanSegmentRuns(&iov_[first], count - first, limits_, &runs_);
   const size_t runs = runs_.size();
-  if (run_msgs_.size() < runs) {
-    run_msgs_.resize(runs);
-    run_controls_.resize(runs);
-  }
+  ReserveRuns(runs);
   for (size_t r = 0; r < runs; r++) {
     const SegmentRun& run = runs_[r];
     msghdr& h = run_msgs_[r].msg_hdr;
     h = msghdr{};
     h.msg_name = const_cast<sockaddr*>(dest.get());
     h.msg_namelen = dest.length;
-    h.msg_iov = &iov_[first + run.first];
-    h.msg_iovlen = run.count;
-    if (run.segment_size == 0) continue;
-    h.msg_control = run_controls_[r].bytes;
-    h.msg_controllen = sizeof(run_controls_[r].bytes);
-    cmsghdr* c = CMSG_FIRSTHDR(&h);
-    c->cmsg_level = SOL_UDP;
-    c->cmsg_type = UDP_SEGMENT;
-    c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
-    const auto segment = static_cast<uint16_t>(run.segment_size);
-    std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+    const iovec* iov = &iov_[first + run.first];
+    // Back to back in memory: one iovec for the whole run.
+    const auto* start = static_cast<const uint8_t*>(iov[0].iov_base);
+    size_t bytes = iov[0].iov_len;
+    size_t k = 1;
+    while (k < run.count && iov[k].iov_base == start + bytes) bytes += iov[k++].iov_len;
+    if (k == run.count) {
+      run_iov_[r].iov_base = iov[0].iov_base;
+      run_iov_[r].iov_len = bytes;
+      h.msg_iov = &run_iov_[r];
+      h.msg_iovlen = 1;
+    } else {
+      h.msg_iov = const_cast<iovec*>(iov);
+      h.msg_iovlen = run.count;
+    }
+    SetSegmentControl(r);
   }
+  return SendRuns(fd, counters, result);
+}
+
+void SendBatch::ReserveRuns(size_t runs) {
+  if (run_msgs_.size() >= runs) return;
+  run_msgs_.resize(runs);
+  run_controls_.resize(runs);
+  run_iov_.resize(runs);
+}
+
+void SendBatch::SetSegmentControl(size_t r) {
+  const SegmentRun& run = runs_[r];
+  if (run.segment_size == 0) return;
+  msghdr& h = run_msgs_[r].msg_hdr;
+  h.msg_control = run_controls_[r].bytes;
+  h.msg_controllen = sizeof(run_controls_[r].bytes);
+  cmsghdr* c = CMSG_FIRSTHDR(&h);
+  c->cmsg_level = SOL_UDP;
+  c->cmsg_type = UDP_SEGMENT;
+  c->cmsg_len = CMSG_LEN(sizeof(uint16_t));
+  const auto segment = static_cast<uint16_t>(run.segment_size);
+  std::memcpy(CMSG_DATA(c), &segment, sizeof(segment));
+}
+
+bool SendBatch::SendRuns(int fd, SendCounters* counters, SendResult* result) {
+  const size_t runs = runs_.size();
   bool retried = false;
   size_t done = 0;  // runs sent
   while (done < runs) {

@@ -53,6 +53,9 @@ void PlanSegmentRuns(const iovec* iov, size_t count, const SegmentLimits& limits
 // check; ENOTSUP/EOPNOTSUPP/ENOPROTOOPT), after which the socket sends with plain sendmmsg.
 bool IsSegmentationRefusal(int err);
 
+// The most payload bytes one UDP_SEGMENT message to `dest` carries (the family's UDP limit).
+size_t MaxMessageBytes(const SockAddr& dest);
+
 // The outcome of a send: how many datagrams the kernel accepted, and the error that stopped
 // the rest (0 when all went, EAGAIN when a queue was full: the socket's or the device's).
 struct SendResult {
@@ -65,12 +68,22 @@ class SendBatch {
   // Prepares slot i to send `length` bytes at `data`. Call Reserve(count) first.
   void Reserve(size_t count);
   void Set(size_t i, const uint8_t* data, size_t length);
+  // Prepares slots [0, count) as `length` bytes at `data` cut into datagrams of `segment` bytes
+  // (the last may be shorter). Returns count (0 when length is 0). `segment` must be > 0.
+  size_t SetUniform(const uint8_t* data, size_t length, size_t segment);
 
   // Sends slots [0, count) to `dest`, retrying on EINTR and after partial sends. With
   // segmentation on, runs of equal-size datagrams leave as UDP_SEGMENT messages (several per
   // sendmmsg); when the path refuses them it falls back to one message per datagram for good,
   // resending from the first datagram not sent: nothing is lost or sent twice.
   SendResult Send(int fd, const SockAddr& dest, size_t count, SendCounters* counters);
+
+  // Sends `length` bytes at `data` as datagrams of `segment` bytes (> 0; the last may be
+  // shorter): what SetUniform() and Send() do, but while the path segments it builds one
+  // message header per UDP_SEGMENT message, with one iovec, and touches no per-datagram slot.
+  // Goes in chunks of kUniformChunk datagrams, so that its arrays stay small for any length.
+  SendResult SendUniform(int fd, const SockAddr& dest, const uint8_t* data, size_t length,
+                         size_t segment, SendCounters* counters);
 
   // UDP_SEGMENT on or off for this socket (off by default; the binding turns it on where the
   // kernel has it). Turning it on again after a fallback retries the path.
@@ -82,7 +95,21 @@ class SendBatch {
   const SegmentLimits& limits() const { return limits_; }
 
  private:
-  SendResult SendPlain(int fd, size_t first, size_t count, SendCounters* counters);
+  static constexpr size_t kUniformChunk = 1024;
+  SendResult SendUniformChunk(int fd, const SockAddr& dest, const uint8_t* data, size_t length,
+                              size_t segment, SendCounters* counters);
+  // After the kernel refused a UDP_SEGMENT message: keeps segmentation on when the refusal
+  // taught a lower limit (`limits_` against `before`), else turns it off for good and counts
+  // the fallback.
+  void AfterRefusal(const SegmentLimits& before, SendCounters* counters);
+  void ReserveRuns(size_t runs);
+  // The UDP_SEGMENT control message of runs_[r] on run_msgs_[r] (none for a run of one).
+  void SetSegmentControl(size_t r);
+  // Sends the messages of runs_ (built in run_msgs_), adding what went to `*result`; returns
+  // as SendSegmented does.
+  bool SendRuns(int fd, SendCounters* counters, SendResult* result);
+  SendResult SendPlain(int fd, const SockAddr& dest, size_t first, size_t count,
+                       SendCounters* counters);
   // Sends the runs of slots [0, count); stops at the first datagram it could not send and
   // returns how far it came in `*result`. Returns false when the kernel refused a UDP_SEGMENT
   // message: limits_ tell whether to plan again (they changed) or to give segmentation up.
@@ -103,6 +130,10 @@ class SendBatch {
   SegmentLimits limits_{kFirstSegmentCap, 0, SIZE_MAX};
   std::vector<SegmentRun> runs_;
   std::vector<mmsghdr> run_msgs_;
+  // One iovec per run whose datagrams lie back to back in memory (a packed block, a uniform
+  // one): the kernel then walks one iovec per message instead of one per datagram, which
+  // costs about 30 ns less per datagram at 64 B here.
+  std::vector<iovec> run_iov_;
   std::vector<SegmentControl> run_controls_;
 };
 

@@ -24,7 +24,7 @@ const EXPECTED: Record<string, string[]> = {
   latency: RECEIVERS,
   'latency-spin': ['c-spin', 'mcast-spin', 'mcast-batch'],
   send: SENDERS,
-  'send-gso': ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'dgram-send'],
+  'send-gso': ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'mcast-sendBatch-block', 'dgram-send'],
   'drain-gro': ['c-recvmmsg', 'c-gro', 'mcast-batch-gro'],
   'drain-gro-veth': ['c-recvmmsg', 'c-gro', 'mcast-batch', 'mcast-batch-gro'],
   memory: ['mcast-batch', 'mcast-message'],
@@ -72,7 +72,8 @@ describe('benchmark smoke run (npm run bench at a tiny size)', () => {
     expect(r.stdout).toMatch(/^case\s+contestant\s+median\s+min – max\s+vs C\s+notes$/m);
     for (const name of Object.keys(EXPECTED)) expect(r.stdout).toMatch(new RegExp(`^${name} `, 'm'));
     // The offload targets are evaluated (their values are noise at this size).
-    expect(r.stdout).toContain('send-gso: sendBatch ≥ 0.9 × C UDP_SEGMENT');
+    expect(r.stdout).toContain('send-gso: sendBatch(list) ≥ 0.9 × C UDP_SEGMENT');
+    expect(r.stdout).toContain('send-gso: sendBatch(block) ≥ 0.9 × C UDP_SEGMENT');
     expect(r.stdout).toContain('drain-gro: gro batch path ≥ 0.8 × C UDP_GRO receiver');
     expect(r.stdout).toContain('drain-gro-veth: gro batch path ≥ 2 × the batch path without gro');
     expect(r.stdout).toContain('drain-gro-veth: gro batch path no worse than 0.95 × the batch path without gro');

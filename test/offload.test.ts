@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { constants, type MessageInfo, type RecvBatch, type Socket } from '../lib/index.js';
 import { captureAvailable, type Host, type Link, Topology } from './harness/netns.js';
 import { settle, socketFactory, uniquePort, waitFor } from './helpers.js';
-import { spawnIn, until } from './wire-helpers.js';
+import { PY_SIZES, spawnIn, until } from './wire-helpers.js';
 
 const run = promisify(execFile);
 
@@ -311,28 +311,6 @@ describe('IP_PKTINFO only where the socket needs it', () => {
     expect(rx.getOption(C.IPPROTO_IPV6!, C.IPV6_RECVPKTINFO!).readInt32LE(0)).toBe(1);
   });
 });
-
-/** python3 -c PY_SIZES group port ifaddr count seconds: prints "ready", then "SIZE FIRST LAST" per datagram. */
-const PY_SIZES = `
-import socket, struct, sys, time
-group, port, ifaddr, count, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-s.bind(('', port))
-s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack('4s4s', socket.inet_aton(group), socket.inet_aton(ifaddr)))
-print('ready', flush=True)
-end = time.time() + seconds
-got = 0
-while got < count and time.time() < end:
-    s.settimeout(max(0.01, end - time.time()))
-    try:
-        data = s.recv(65535)
-    except socket.timeout:
-        break
-    ok = data == bytes([data[0]]) * len(data) if data else True
-    print(len(data), data[0] if data else -1, 'ok' if ok else 'mixed', flush=True)
-    got += 1
-`;
 
 describe('UDP_SEGMENT on the wire (veth)', () => {
   let net: Topology;

@@ -166,3 +166,25 @@ while got < count and time.time() < end:
     print(addr[0], ttl, data.decode(), flush=True)
     got += 1
 `;
+
+/** python3 -c PY_SIZES group port ifaddr count seconds: prints "ready", then "SIZE FIRST LAST" per datagram. */
+export const PY_SIZES = `
+import socket, struct, sys, time
+group, port, ifaddr, count, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind(('', port))
+s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack('4s4s', socket.inet_aton(group), socket.inet_aton(ifaddr)))
+print('ready', flush=True)
+end = time.time() + seconds
+got = 0
+while got < count and time.time() < end:
+    s.settimeout(max(0.01, end - time.time()))
+    try:
+        data = s.recv(65535)
+    except socket.timeout:
+        break
+    ok = data == bytes([data[0]]) * len(data) if data else True
+    print(len(data), data[0] if data else -1, 'ok' if ok else 'mixed', flush=True)
+    got += 1
+`;

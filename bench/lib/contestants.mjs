@@ -57,6 +57,9 @@ export const SENDERS = [
   // it with gso off, one datagram per sendmmsg entry as before.
   { id: 'mcast-sendBatch-mmsg', label: 'mcast sendBatch(64) no gso', kind: 'node', batch: 64, script: 'senders/mcast-send.mjs', args: ['--no-gso'] },
   { id: 'c-gso', label: 'C UDP_SEGMENT(64)', kind: 'c', batch: 64, args: ['--gso'], cases: ['send-gso'] },
+  // sendBatch(block, group, port, size): the 64 datagrams back to back in one buffer, as
+  // mc_send keeps them and a video sender has them (no per-datagram work in JavaScript).
+  { id: 'mcast-sendBatch-block', label: 'mcast sendBatch(64) block', kind: 'node', batch: 64, script: 'senders/mcast-send.mjs', args: ['--block'], cases: ['send-gso'] },
 ];
 
 /** The C reference each case compares with. */

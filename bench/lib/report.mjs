@@ -190,12 +190,15 @@ export function evaluateTargets(results) {
     const c = rowOf(section, id);
     return c?.median && row.median ? row.median / c.median : null;
   };
-  for (const { section, row } of find(results, 'send-gso', 'mcast-sendBatch')) {
-    const rg = ratioTo(section, row, 'c-gso');
-    add('send-gso: sendBatch ≥ 0.9 × C UDP_SEGMENT', section.variant, rg, 0.9, rg !== null && rg >= 0.9, fmt.ratio(rg));
-    if (section.params.size >= 1000) {
-      const rm = ratioTo(section, row, 'c-sendmmsg');
-      add('send-gso: sendBatch ≥ 10 × C sendmmsg(64)', section.variant, rm, 10, rm !== null && rm >= 10, fmt.ratio(rm));
+  // Both forms of sendBatch: a list of Uint8Array, and one block cut by a segment size.
+  for (const [id, form] of [['mcast-sendBatch', 'sendBatch(list)'], ['mcast-sendBatch-block', 'sendBatch(block)']]) {
+    for (const { section, row } of find(results, 'send-gso', id)) {
+      const rg = ratioTo(section, row, 'c-gso');
+      add(`send-gso: ${form} ≥ 0.9 × C UDP_SEGMENT`, section.variant, rg, 0.9, rg !== null && rg >= 0.9, fmt.ratio(rg));
+      if (section.params.size >= 1000) {
+        const rm = ratioTo(section, row, 'c-sendmmsg');
+        add(`send-gso: ${form} ≥ 10 × C sendmmsg(64)`, section.variant, rm, 10, rm !== null && rm >= 10, fmt.ratio(rm));
+      }
     }
   }
   for (const { section, row } of find(results, 'latency-spin', 'mcast-spin')) {

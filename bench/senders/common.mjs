@@ -28,6 +28,7 @@ export function parseSenderArgs(argv = process.argv.slice(2)) {
       batch: { type: 'string', default: '1' },
       'warmup-seconds': { type: 'string', default: '0.3' },
       'no-gso': { type: 'boolean', default: false },
+      block: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -47,6 +48,7 @@ export function parseSenderArgs(argv = process.argv.slice(2)) {
     batch: num('batch', 1),
     warmupSeconds: num('warmup-seconds', 0),
     gso: !values['no-gso'],
+    block: values.block,
   };
   if (!o.count && !o.seconds) usage('give --count and/or --seconds');
   return o;
@@ -70,6 +72,61 @@ export function makePayloads(batch, size) {
   return list;
 }
 
+/**
+ * `batch` payloads of `size` bytes back to back in one buffer (as mc_send keeps them), with the
+ * filler pattern, and stamp(from, to, seq, ts) that writes the headers of datagrams
+ * [from, to) in place: sequence numbers seq + from.., all with send time `ts`, as mc_send's
+ * stamp() does (the time's two words are worked out once per call, not per datagram).
+ */
+export function makeBlock(batch, size) {
+  const block = Buffer.alloc(batch * size);
+  for (let i = 0; i < batch; i++) for (let j = 16; j < size; j++) block[i * size + j] = j & 0xff;
+  if (size % 4 === 0) {
+    const words = new Uint32Array(block.buffer, block.byteOffset, block.length / 4);
+    const step = size / 4;
+    return {
+      block,
+      stamp(from, to, seq, ts) {
+        const seqHi = Math.floor(seq / 4294967296);
+        const seqLo = seq - seqHi * 4294967296;
+        const tsHi = Math.floor(ts / 4294967296);
+        const tsLo = ts - tsHi * 4294967296;
+        if (seqLo + to < 2147483648) {
+          // Every number of this call fits an int32 (the common case): integer stores only.
+          const lo0 = seqLo | 0;
+          const hi = seqHi | 0;
+          const tl = tsLo | 0;
+          const th = tsHi | 0;
+          for (let i = from, w = from * step; i < to; i++, w += step) {
+            words[w] = lo0 + i;
+            words[w + 1] = hi;
+            words[w + 2] = tl;
+            words[w + 3] = th;
+          }
+          return;
+        }
+        for (let i = from, w = from * step; i < to; i++, w += step) {
+          const lo = seqLo + i; // may pass 2^32: the store wraps it, the carry goes high
+          words[w] = lo;
+          words[w + 1] = lo >= 4294967296 ? seqHi + 1 : seqHi;
+          words[w + 2] = tsLo;
+          words[w + 3] = tsHi;
+        }
+      },
+    };
+  }
+  const view = new DataView(block.buffer, block.byteOffset, block.length);
+  return {
+    block,
+    stamp(from, to, seq, ts) {
+      for (let i = from; i < to; i++) {
+        view.setBigUint64(i * size, BigInt(seq + i), true);
+        view.setBigUint64(i * size + 8, BigInt(Math.round(ts)), true);
+      }
+    },
+  };
+}
+
 const anchorReal = Date.now() * 1e6;
 const anchorPerf = performance.now();
 /** CLOCK_REALTIME estimate in ns (a double: 256 ns resolution at today's epoch). */
@@ -86,6 +143,23 @@ export function stamp(head, seq, ts) {
   head[1] = (seq / 4294967296) >>> 0;
   head[2] = ts % 4294967296;
   head[3] = (ts / 4294967296) >>> 0;
+}
+
+/**
+ * stamp() for the payloads `heads[from..to)`: sequence numbers seq + from.., all with send time
+ * `ts`, whose two words are worked out once (mc_send reads the clock once per call too).
+ */
+export function stampHeads(heads, from, to, seq, ts) {
+  const tsLo = ts % 4294967296;
+  const tsHi = (ts / 4294967296) >>> 0;
+  for (let i = from; i < to; i++) {
+    const head = heads[i];
+    const s = seq + i;
+    head[0] = s % 4294967296;
+    head[1] = (s / 4294967296) >>> 0;
+    head[2] = tsLo;
+    head[3] = tsHi;
+  }
 }
 
 if (new Uint8Array(new Uint32Array([1]).buffer)[0] !== 1) throw new Error('the benchmark senders assume a little-endian machine');

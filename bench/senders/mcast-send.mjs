@@ -1,7 +1,10 @@
 // Contestants "mcast sendBatch" (--batch N > 1: one sendmmsg per call, its datagrams as
-// UDP_SEGMENT messages unless --no-gso) and "mcast send" (--batch 1: one sendto per call). Same options and output as bench/c/mc_send.c; see common.mjs.
+// UDP_SEGMENT messages unless --no-gso; with --block the N datagrams lie back to back in one
+// buffer, sent as sendBatch(block, group, port, size), as mc_send keeps them) and "mcast send"
+// (--batch 1: one sendto per call). Same options and output as bench/c/mc_send.c; see
+// common.mjs.
 import { createRequire } from 'node:module';
-import { drive, fail, makePayloads, parseSenderArgs, realtimeNs, stamp } from './common.mjs';
+import { drive, fail, makeBlock, makePayloads, parseSenderArgs, realtimeNs, stamp, stampHeads } from './common.mjs';
 
 const { createSocket } = createRequire(import.meta.url)('../../dist/index.js');
 const o = parseSenderArgs();
@@ -23,16 +26,14 @@ async function rest(list, listHeads, seq) {
   while (done < list.length) {
     counters.eagain++;
     await sock.writable();
-    const ts = realtimeNs();
-    for (let i = done; i < list.length; i++) stamp(listHeads[i], seq + i, ts);
+    stampHeads(listHeads, done, list.length, seq, realtimeNs());
     done += sock.sendBatch(done === 0 ? list : list.slice(done), group, port);
   }
   return list.length;
 }
 
 function sendBatch(seq) {
-  const ts = realtimeNs();
-  for (let i = 0; i < heads.length; i++) stamp(heads[i], seq + i, ts);
+  stampHeads(heads, 0, heads.length, seq, realtimeNs());
   const n = sock.sendBatch(payloads, group, port);
   return n === payloads.length ? n : rest(payloads.slice(n), heads.slice(n), seq + n).then((m) => n + m);
 }
@@ -44,5 +45,26 @@ function sendOne(seq) {
   return sock.send(one, group, port) ? 1 : rest([one], [oneHead], seq);
 }
 
-await drive(o, o.batch > 1 ? sendBatch : sendOne, counters);
+const { block, stamp: stampBlock } = makeBlock(o.block ? o.batch : 0, o.size);
+const { size } = o;
+
+// Sends the block from datagram `from` on, stamped with seq + from.., waiting for room as rest().
+async function restOfBlock(from, seq) {
+  let done = from;
+  while (done < o.batch) {
+    counters.eagain++;
+    await sock.writable();
+    stampBlock(done, o.batch, seq, realtimeNs());
+    done += sock.sendBatch(block.subarray(done * size), group, port, size);
+  }
+  return o.batch;
+}
+
+function sendBlock(seq) {
+  stampBlock(0, o.batch, seq, realtimeNs());
+  const n = sock.sendBatch(block, group, port, size);
+  return n === o.batch ? n : restOfBlock(n, seq);
+}
+
+await drive(o, o.batch === 1 ? sendOne : o.block ? sendBlock : sendBatch, counters);
 sock.close();

@@ -6,7 +6,7 @@
 import { MAX_PAYLOAD } from '../address';
 import { invalidArgType, mcastError, outOfRange } from '../errors';
 import { zoneIndex } from '../interfaces';
-import { checkAddress, checkPort } from '../validate';
+import { checkAddress, checkInteger, checkPort } from '../validate';
 import type { Family } from '../types';
 
 /** One datagram's bytes: a string as UTF-8, a Uint8Array as it is. */
@@ -46,21 +46,47 @@ export function toByteList(datagrams: unknown, family: Family): readonly Uint8Ar
   return list;
 }
 
+/**
+ * How many datagrams sendBatch(block, ..., segmentSize) sends: the block cut into datagrams
+ * of `segmentSize` bytes, the last one shorter when the length is no multiple of it.
+ */
+export function blockDatagrams(block: Uint8Array, segmentSize: unknown, family: Family): number {
+  const size = checkInteger('segmentSize', segmentSize, 1, MAX_PAYLOAD[family]);
+  if (block.length === 0) {
+    throw mcastError('ERR_INVALID_ARG_VALUE', 'The "block" argument must hold at least one datagram. Received an empty Uint8Array', 'type');
+  }
+  return Math.ceil(block.length / size);
+}
+
 /** A checked destination: numeric address, port and the IPv6 zone's interface index (or 0). */
 export interface Destination {
-  address: string;
-  port: number;
-  scopeId: number;
+  readonly address: string;
+  readonly port: number;
+  readonly scopeId: number;
 }
 
 /** Checks destinations for one socket, remembering each IPv6 zone's interface index. */
 export class Destinations {
   readonly #zoneCache = new Map<string, number>();
+  // The last destination checked: a sender sends to one destination over and over, and the
+  // address check (a regular expression) costs more than the rest of a small sendBatch call.
+  #lastAddress: unknown = undefined;
+  #lastPort: unknown = undefined;
+  #last: Destination | undefined = undefined;
 
   constructor(readonly family: Family) {}
 
   /** `address` (with an optional `%zone` for IPv6) and `port`, checked. */
   check(address: unknown, port: unknown): Destination {
+    if (address === this.#lastAddress && port === this.#lastPort && this.#last !== undefined) return this.#last;
+    const checked = this.#check(address, port);
+    this.#lastAddress = address;
+    this.#lastPort = port;
+    this.#last = checked;
+    return checked;
+  }
+
+  #check(address: unknown, port: unknown): Destination {
     let text = address;
     let scopeId = 0;
     if (this.family === 6 && typeof address === 'string' && address.includes('%')) {

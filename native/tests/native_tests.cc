@@ -659,6 +659,50 @@ SOCKET_TEST(FallsBackToPlainSendsWhenSegmentationIsRefused) {
   close(tx);
 }
 
+// SendUniform: one block cut into datagrams of one size, in chunks of 1024 datagrams, one
+// UDP_SEGMENT message (one iovec) per run of 128; a refusal falls back without a loss.
+SOCKET_TEST(SendsAUniformBlockInChunksAndFallsBackWithoutALoss) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  EXPECT(rx >= 0 && tx >= 0);
+  int effective = 0;
+  EXPECT(mcast::SetBufferSize(rx, true, 8 << 20, &effective) == 0);
+  constexpr size_t kCount = 2500, kSize = 40, kLast = 7;
+  std::vector<uint8_t> block((kCount - 1) * kSize + kLast);
+  for (size_t i = 0; i < block.size(); i++) block[i] = static_cast<uint8_t>(i / kSize);
+  mcast::SendBatch sender;
+  sender.SetSegmentation(true);
+  mcast::SendCounters sc;
+  const mcast::SendResult sent = sender.SendUniform(tx, rx_addr, block.data(), block.size(), kSize, &sc);
+  EXPECT(sent.sent == kCount && sent.error == 0);
+  // Chunks of 1024, 1024 and 452 datagrams: 8 + 8 + 4 messages of up to 128 segments.
+  EXPECT(sc.gso_sends == 20 && sc.gso_fallbacks == 0 && sc.packets == kCount && sc.bytes == block.size());
+
+  std::vector<uint8_t> buffer(2048);
+  size_t got = 0;
+  bool exact = true;
+  for (ssize_t n; (n = recv(rx, buffer.data(), buffer.size(), MSG_DONTWAIT)) >= 0; got++) {
+    const size_t want = got == kCount - 1 ? kLast : kSize;
+    exact = exact && static_cast<size_t>(n) == want && buffer[0] == static_cast<uint8_t>(got) &&
+            buffer[static_cast<size_t>(n) - 1] == static_cast<uint8_t>(got);
+  }
+  EXPECT(got == kCount && exact);
+
+  // SO_NO_CHECK: the kernel refuses UDP_SEGMENT; the rest goes as plain datagrams, once each.
+  EXPECT(mcast::SetIntOption(tx, SOL_SOCKET, SO_NO_CHECK, 1) == 0);
+  mcast::SendCounters fc;
+  EXPECT(sender.SendUniform(tx, rx_addr, block.data(), 10 * kSize + kLast, kSize, &fc).sent == 11);
+  EXPECT(fc.gso_fallbacks == 1 && fc.gso_sends == 0 && fc.packets == 11 && !sender.segmentation());
+  got = 0;
+  for (ssize_t n; (n = recv(rx, buffer.data(), buffer.size(), MSG_DONTWAIT)) >= 0; got++) {
+    EXPECT(static_cast<size_t>(n) == (got == 10 ? kLast : kSize) && buffer[0] == static_cast<uint8_t>(got));
+  }
+  EXPECT(got == 11);
+  close(rx);
+  close(tx);
+}
+
 // Drops after the last datagram read show only in SO_MEMINFO: MergeDropCount takes them in.
 SOCKET_TEST(MergesTheDropCountOfSoMeminfo) {
   mcast::SockAddr rx_addr;

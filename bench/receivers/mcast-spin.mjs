@@ -56,8 +56,8 @@ if (isMainThread) {
     };
   // The spin loop is a plain function, called once per slice: V8 optimises it (and inlines
   // receiveSync and onBatch into it) during the warm-up. Written inline in the async body below,
-  // it ran as baseline code for the whole warm-up (V8 does not OSR into a resumable function)
-  // and was compiled only inside the measurement, on the receiver's CPU.
+  // it was never optimised in place during the warm-up (--trace-opt) and was compiled as a whole
+  // function only inside the measurement, on the receiver's CPU.
   const spinSlice = (timeoutMs) => {
     const until = performance.now() + SPIN_SLICE_MS;
     while (!r.finished && performance.now() < until) {

@@ -44,6 +44,11 @@ import type {
   SocketStats,
 } from './types';
 
+// Read once: as an import, each receiveSync() would load it as a property of the compiled
+// module object, and a loop that first ran with a timeout of 0 (which skips the check) was
+// deoptimised by its first call with a timeout.
+const ON_MAIN_THREAD = isMainThread;
+
 let bufferWarningShown = false;
 
 /** The address text and port of a native [address, port, scopeId], with the zone Node shows. */
@@ -541,7 +546,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#checkOpen('receive');
     checkInteger('timeoutMs', timeoutMs, 0, 0x7fffffff);
     if (mode !== 'block' && mode !== 'spin') throw invalidArgType('mode', "'block' or 'spin'", mode);
-    if (timeoutMs > 0 && isMainThread) {
+    if (timeoutMs > 0 && ON_MAIN_THREAD) {
       throw mcastError('ERR_MCAST_MAIN_THREAD', 'receiveSync() with a timeout would block the main event loop: call it in a worker thread, or with a timeout of 0');
     }
     if (this.#hasReceivers()) {

@@ -170,7 +170,10 @@ class Tracker {
     const n = this.latN;
     if (n < this.latCap) {
       this.latRecv[n] = nowPerf;
-      this.latSent[n] = (tsHi - this.baseHi) * 4294967296 + (tsLo - this.baseLo);
+      // Left to right, every step has a double on its left: `tsLo` (a u32 read) never meets an
+      // int32 subtraction, which V8 would speculate on from the warm-up's values and deoptimise
+      // ("lost precision") in the run where the clock's low word first passes 2^31.
+      this.latSent[n] = (tsHi - this.baseHi) * 4294967296 + tsLo - this.baseLo;
       this.latN = n + 1;
     }
     return this.add(s, len, truncated);
@@ -249,6 +252,8 @@ export class Receiver {
     this.cycle = 0;
     this.final = this.tracker.snapshot();
     this.finished = false;
+    /** True once the measured phase of a live run has begun (the warm-up is over). */
+    this.measuring = false;
     this.t0 = 0.5;
     this.t1 = 0.5;
     this.cpu0 = process.cpuUsage();
@@ -293,14 +298,26 @@ export class Receiver {
     else this.#beginLive();
   }
 
-  /** Live warm-up: `--warmup` datagrams (or silence for 300 ms once some came), then measure. */
+  /**
+   * Live warm-up: `--warmup` datagrams (or silence for 300 ms once some came), then measure.
+   * Halfway, the counters are reset once as at the start of the measurement: that first reset
+   * turns the Tracker's fields from constants (which V8 folds into optimised code) into plain
+   * fields, and the first datagram after it runs track()'s first-sequence path with feedback.
+   * Without this rehearsal both deoptimised add()/track() on the first measured datagram, and
+   * their recompilation then ran on the receiver's CPU inside the measurement.
+   */
   #waitWarm() {
     const warmTarget = this.opts.warmup;
     let last = -1;
     let idleTicks = 0;
+    let beforeReset = -1;
     const deadline = performance.now() + this.opts.firstMs;
     const timer = setInterval(() => {
-      const n = this.tracker.received;
+      if (beforeReset < 0 && this.tracker.received >= warmTarget / 2) {
+        beforeReset = this.tracker.received;
+        this.tracker.reset(Infinity);
+      }
+      const n = this.tracker.received + Math.max(beforeReset, 0);
       const done = n >= warmTarget || (n === 0 ? performance.now() > deadline : (idleTicks = n === last ? idleTicks + 1 : 0) >= 30);
       last = n;
       if (!done) return;
@@ -311,6 +328,7 @@ export class Receiver {
   }
 
   #beginLive() {
+    this.measuring = true;
     const o = this.opts;
     this.tracker.reset(o.count > 0 ? o.count : Infinity);
     this.dropsBase = this.kernelDrops() ?? 0;

@@ -134,7 +134,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#native.owner = this;
     if (!o.rejoin) setRejoin(this, false);
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
-    this.#dispatch = new BatchDispatch(this, (count, target) => this.#native.packBatch(count, target));
+    this.#dispatch = new BatchDispatch(this, (count) => this.#native.packBatch(count));
     try {
       // First: the device (or VRF) decides the routes the other options are checked against.
       if (device !== undefined) this.#bindToDevice(device);
@@ -639,6 +639,11 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#checkOpen('attach a feed');
     attach(this.#native);
     this.#native.setReceiving(true);
+  }
+
+  /** @internal The 'message' path's block pool: [allocated new, idle blocks, idle bytes, outstanding]. */
+  messageBlocks(): [number, number, number, number] {
+    return this.#native.messageBlocks();
   }
 
   /** @internal The descriptor, or -1 once closed (tests count open descriptors with it). */

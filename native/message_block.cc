@@ -1,6 +1,8 @@
 #include "message_block.h"
 
+#include <algorithm>
 #include <cstdlib>
+#include <numeric>
 #include <cstring>
 
 namespace mcast {
@@ -32,28 +34,31 @@ MessageBlockPool* MessageBlockPool::Create(size_t idle_limit) {
   return new MessageBlockPool(idle_limit);
 }
 
-MessageBlockPool::~MessageBlockPool() {
-  for (SizeClass& c : idle_) {
+MessageBlockPool::~MessageBlockPool() { FreeIdle(); }
+
+void MessageBlockPool::FreeIdle() {
+  for (const SizeClass& c : idle_) {
     for (uint8_t* block : c.blocks) std::free(block - kHeader);
   }
+  idle_.clear();
+  idle_bytes_ = 0;
 }
 
 size_t MessageBlockPool::idle_blocks() const {
-  size_t n = 0;
-  for (const SizeClass& c : idle_) n += c.blocks.size();
-  return n;
+  return std::accumulate(idle_.begin(), idle_.end(), size_t{0},
+                         [](size_t n, const SizeClass& c) { return n + c.blocks.size(); });
 }
 
 uint8_t* MessageBlockPool::Take(size_t bytes) {
   const size_t capacity = BlockCapacity(bytes);
   uint8_t* block = nullptr;
-  for (SizeClass& c : idle_) {
-    if (c.capacity == capacity && !c.blocks.empty()) {
-      block = c.blocks.back();
-      c.blocks.pop_back();
-      idle_bytes_ -= capacity;
-      break;
-    }
+  auto found = std::find_if(idle_.begin(), idle_.end(), [capacity](const SizeClass& c) {
+    return c.capacity == capacity && !c.blocks.empty();
+  });
+  if (found != idle_.end()) {
+    block = found->blocks.back();
+    found->blocks.pop_back();
+    idle_bytes_ -= capacity;
   }
   if (block == nullptr) {
     auto* raw = static_cast<uint8_t*>(std::malloc(kHeader + capacity));
@@ -71,14 +76,9 @@ void MessageBlockPool::Give(uint8_t* block) {
   const size_t capacity = CapacityOf(block);
   outstanding_--;
   if (owned_ && idle_bytes_ + capacity <= idle_limit_) {
-    SizeClass* found = nullptr;
-    for (SizeClass& c : idle_) {
-      if (c.capacity == capacity) found = &c;
-    }
-    if (found == nullptr) {
-      idle_.push_back(SizeClass{capacity, {}});
-      found = &idle_.back();
-    }
+    auto found = std::find_if(idle_.begin(), idle_.end(),
+                              [capacity](const SizeClass& c) { return c.capacity == capacity; });
+    if (found == idle_.end()) found = idle_.insert(idle_.end(), SizeClass{capacity, {}});
     found->blocks.push_back(block);
     idle_bytes_ += capacity;
   } else {
@@ -89,11 +89,7 @@ void MessageBlockPool::Give(uint8_t* block) {
 
 void MessageBlockPool::Release() {
   owned_ = false;
-  for (SizeClass& c : idle_) {
-    for (uint8_t* block : c.blocks) std::free(block - kHeader);
-  }
-  idle_.clear();
-  idle_bytes_ = 0;
+  FreeIdle();
   DropReference();
 }
 

@@ -50,6 +50,7 @@ class MessageBlockPool {
   explicit MessageBlockPool(size_t idle_limit) : idle_limit_(idle_limit) {}
   ~MessageBlockPool();
   void DropReference();
+  void FreeIdle();
 
   struct SizeClass {
     size_t capacity;

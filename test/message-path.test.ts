@@ -10,6 +10,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 
 import { describe, expect, it } from 'vitest';
 
+import type { Socket } from '../lib/index.js';
 import { socketFactory, uniquePort, waitFor } from './helpers.js';
 
 const socket = socketFactory();
@@ -38,16 +39,21 @@ function datagram(seq: number, size: number): Buffer {
   return b;
 }
 
+/** A receiver joined on lo and a sender to it. */
+function pair(options: { recvBufferSize?: number } = {}): { rx: Socket; tx: Socket; port: number } {
+  const port = uniquePort();
+  const rx = socket({ port, ...options });
+  rx.join(GROUP, { interface: 'lo' });
+  return { rx, tx: socket({ interface: 'lo', ttl: 0 }), port };
+}
+
 function intact(data: Buffer, seq: number, size: number): boolean {
   return data.length === size && data.equals(datagram(seq, size));
 }
 
 describe("'message' blocks", () => {
   it('keeps every kept message intact through later batches and collections, and reuses blocks of dropped ones', async () => {
-    const port = uniquePort();
-    const rx = socket({ port, recvBufferSize: 1 << 20 });
-    rx.join(GROUP, { interface: 'lo' });
-    const tx = socket({ interface: 'lo', ttl: 0 });
+    const { rx, tx, port } = pair({ recvBufferSize: 1 << 20 });
     const size = 1400;
     const kept: { seq: number; data: Buffer }[] = [];
     let received = 0;
@@ -86,10 +92,7 @@ describe("'message' blocks", () => {
   });
 
   it("a message's Buffer is exactly its batch's bytes, and empty datagrams take no block", async () => {
-    const port = uniquePort();
-    const rx = socket({ port });
-    rx.join(GROUP, { interface: 'lo' });
-    const tx = socket({ interface: 'lo', ttl: 0 });
+    const { rx, tx, port } = pair();
     const blocks = new Map<ArrayBufferLike, number>();
     let received = 0;
     rx.on('message', (data) => {
@@ -111,10 +114,7 @@ describe("'message' blocks", () => {
   });
 
   it('frees the pool when the socket closes with messages still kept, and the kept ones stay readable', async () => {
-    const port = uniquePort();
-    const rx = socket({ port });
-    rx.join(GROUP, { interface: 'lo' });
-    const tx = socket({ interface: 'lo', ttl: 0 });
+    const { rx, tx, port } = pair();
     const kept: Buffer[] = [];
     rx.on('message', (data) => kept.push(data));
     tx.sendBatch([datagram(7, 300), datagram(8, 300)], GROUP, port);
@@ -129,10 +129,7 @@ describe("'message' blocks", () => {
   });
 
   it('gives a closing batch listener no messages and takes no block', async () => {
-    const port = uniquePort();
-    const rx = socket({ port });
-    rx.join(GROUP, { interface: 'lo' });
-    const tx = socket({ interface: 'lo', ttl: 0 });
+    const { rx, tx, port } = pair();
     let batches = 0;
     let messages = 0;
     rx.on('batch', () => {

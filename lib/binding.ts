@@ -59,8 +59,14 @@ export interface NativeSocket {
   enableGro(keep: number): void;
   /** One batch within `timeoutMs` (polling, or spinning when `spin`); returns its datagrams, 0 when none came. */
   receiveSync(timeoutMs: number, spin: boolean): number;
-  /** Copies the batch's first `count` datagrams into `target`, back to back; returns the bytes. */
-  packBatch(count: number, target: Uint8Array): number;
+  /**
+   * The batch's first `count` datagrams, back to back, in a Buffer of exactly their bytes over a
+   * recycled native block (native/message_block.h): the block returns to the socket's pool once
+   * the Buffer and every view of it are collected.
+   */
+  packBatch(count: number): Buffer;
+  /** The 'message' blocks' pool: [allocated new, idle blocks, idle bytes, outstanding blocks]. */
+  messageBlocks(): [number, number, number, number];
   /** Set by lib/socket.ts: the facade that receives this socket's events. */
   owner?: NativeSocketOwner;
 }

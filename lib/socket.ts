@@ -60,9 +60,12 @@ function boundAddress(family: Family, [address, port, scopeId]: [string, number,
 export interface Socket {
   /**
    * A datagram, copied out of the receive slab. Convenient; the 'batch' event is the fast path.
-   * Each batch's datagrams are copied into one block sized to what they hold, and `data` is a
-   * view of it: keeping a message keeps at most that batch's bytes (`data.buffer` is the block;
-   * `Buffer.from(data)` keeps only the datagram).
+   * Each batch's datagrams are copied into one block, and `data` is a view of it
+   * (`data.buffer` is exactly the batch's bytes). **Retention:** keeping a message keeps its
+   * batch's block alive, at most 1.25 × the bytes of that batch's datagrams (at least 4 KiB);
+   * `Buffer.from(data)` keeps only the datagram. The socket reuses a block only after V8 has
+   * collected every message of it, so a kept message is never overwritten; it keeps up to
+   * 8 MiB of such collected blocks per socket for reuse, until it closes.
    */
   on(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
   /** A whole recvmmsg result, zero copy, valid during the call only. */
@@ -141,7 +144,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#native.owner = this;
     if (!o.rejoin) setRejoin(this, false);
     this.#batch = new Batch(slab, records, family, this.maxMessageSize);
-    this.#dispatch = new BatchDispatch(this, (count, target) => this.#native.packBatch(count, target));
+    this.#dispatch = new BatchDispatch(this, (count) => this.#native.packBatch(count));
     try {
       // First: the device (or VRF) decides the routes the other options are checked against.
       if (device !== undefined) this.#bindToDevice(device);
@@ -688,6 +691,11 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     this.#checkOpen('attach a feed');
     attach(this.#native);
     this.#native.setReceiving(true);
+  }
+
+  /** @internal The 'message' path's block pool: [allocated new, idle blocks, idle bytes, outstanding]. */
+  messageBlocks(): [number, number, number, number] {
+    return this.#native.messageBlocks();
   }
 
   /** @internal The descriptor, or -1 once closed (tests count open descriptors with it). */

@@ -11,6 +11,7 @@
 #include "batch_layout.h"
 #include "drain.h"
 #include "linux_options.h"
+#include "message_block_napi.h"
 #include "napi_errors.h"
 
 namespace mcast {
@@ -84,6 +85,7 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_enableGro>("enableGro"),
                          InstanceMethod<&SocketWrap::JS_receiveSync>("receiveSync"),
                          InstanceMethod<&SocketWrap::JS_packBatch>("packBatch"),
+                         InstanceMethod<&SocketWrap::JS_messageBlocks>("messageBlocks"),
                      });
 }
 
@@ -136,6 +138,7 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
     return;
   }
   fd_identity_ = sys::Identify(fd_);
+  message_blocks_ = MessageBlockPool::Create();
 
   uv_loop_t* loop = nullptr;
   napi_get_uv_event_loop(env, &loop);
@@ -190,6 +193,11 @@ void SocketWrap::CloseNative() {
     // close a polled descriptor, is the user's to keep.)
     if (sys::StillRefersTo(fd_, fd_identity_)) ::close(fd_);
     fd_ = -1;
+  }
+  if (message_blocks_ != nullptr) {
+    // Blocks still held by kept messages free themselves when they come back.
+    message_blocks_->Release();
+    message_blocks_ = nullptr;
   }
   consumer_ = nullptr;
 }
@@ -759,26 +767,33 @@ Napi::Value SocketWrap::JS_receiveSync(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n > 0 ? delivered : 0);
 }
 
-// packBatch(count, target: Uint8Array): copies the data of the batch's first `count` datagrams
-// into `target`, back to back (the 'message' path's one copy per batch; lib/dispatch.ts sizes
-// `target` to their total). Checked against the records and the target, never trusted.
+// packBatch(count) -> Buffer: the data of the batch's first `count` datagrams, back to back, in
+// a block of this socket's pool that comes back once V8 has collected the Buffer and every view
+// of it (the 'message' path's one copy per batch; see message_block.h). Checked against the
+// records and the slab, never trusted.
 Napi::Value SocketWrap::JS_packBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  uint8_t* out;
-  size_t length;
-  if (!info[0].IsNumber() || !GetBytes(env, info[1], &out, &length)) {
-    return ThrowArgType(env, "(count, target: Uint8Array)");
-  }
+  if (!CheckOpen(env)) return env.Undefined();
+  if (!info[0].IsNumber()) return ThrowArgType(env, "(count)");
   const uint32_t count = info[0].As<Napi::Number>().Uint32Value();
   if (count > batch_->record_capacity()) return ThrowArgType(env, "a count within the batch");
   Napi::ArrayBuffer slab = slab_ref_.Value();
-  size_t written = 0;
-  if (!PackDatagrams(static_cast<const uint8_t*>(slab.Data()), slab.ByteLength(),
-                     static_cast<const uint8_t*>(records_ref_.Value().Data()), count, out, length,
-                     &written)) {
-    return ThrowArgType(env, "a target large enough for the batch's datagrams");
-  }
-  return Napi::Number::New(env, static_cast<double>(written));
+  return PackIntoPooledBlock(env, message_blocks_, static_cast<const uint8_t*>(slab.Data()),
+                             slab.ByteLength(), static_cast<const uint8_t*>(records_ref_.Value().Data()),
+                             count);
+}
+
+// messageBlocks() -> [blocks allocated new, idle blocks, idle bytes, outstanding blocks] of the
+// 'message' path's pool (tests check that blocks are reused, and only once collected).
+Napi::Value SocketWrap::JS_messageBlocks(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array result = Napi::Array::New(env, 4);
+  const MessageBlockPool* pool = message_blocks_;
+  result.Set(0u, Napi::Number::New(env, pool != nullptr ? static_cast<double>(pool->fresh_blocks()) : 0));
+  result.Set(1u, Napi::Number::New(env, pool != nullptr ? static_cast<double>(pool->idle_blocks()) : 0));
+  result.Set(2u, Napi::Number::New(env, pool != nullptr ? static_cast<double>(pool->idle_bytes()) : 0));
+  result.Set(3u, Napi::Number::New(env, pool != nullptr ? static_cast<double>(pool->outstanding()) : 0));
+  return result;
 }
 
 // setSegmentation(on) -> whether UDP_SEGMENT is now used (false where the kernel lacks it).

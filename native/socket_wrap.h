@@ -11,6 +11,7 @@
 #include "arrival_policy.h"
 #include "batch_consumer.h"
 #include "membership_filter.h"
+#include "message_block.h"
 #include "recv_batch.h"
 #include "send_batch.h"
 #include "socket_ops.h"
@@ -85,6 +86,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value JS_enableGro(const Napi::CallbackInfo& info);
   Napi::Value JS_receiveSync(const Napi::CallbackInfo& info);
   Napi::Value JS_packBatch(const Napi::CallbackInfo& info);
+  Napi::Value JS_messageBlocks(const Napi::CallbackInfo& info);
 
   static void OnPoll(uv_poll_t* handle, int status, int events);
   static void OnWatcherClosed(uv_handle_t* handle);
@@ -131,6 +133,8 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   SendCounters tx_;
   Napi::Reference<Napi::ArrayBuffer> slab_ref_;
   Napi::Reference<Napi::ArrayBuffer> records_ref_;
+  // The blocks of the 'message' path (packBatch), owned with the outstanding ones (see Release).
+  MessageBlockPool* message_blocks_ = nullptr;
   BatchConsumer* consumer_ = nullptr;
   int consumer_line_ = 0;
   Napi::ObjectReference consumer_ref_;

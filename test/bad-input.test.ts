@@ -374,7 +374,7 @@ describe('calls after close()', () => {
     connect: ['127.0.0.1', 9],
   };
   /** Methods that are fine after close by design. */
-  const STILL_FINE = new Set(['constructor', 'close', 'stats', 'ref', 'unref', 'fd', 'closed', 'onBatch', 'onError', 'onWritable']);
+  const STILL_FINE = new Set(['constructor', 'close', 'stats', 'ref', 'unref', 'fd', 'messageBlocks', 'closed', 'onBatch', 'onError', 'onWritable']);
   const probe = createSocket();
   const proto = Object.getPrototypeOf(probe) as Record<string, unknown>;
   probe.close();

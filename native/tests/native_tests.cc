@@ -34,6 +34,7 @@
 #include "gro_split.h"
 #include "link_messages.h"
 #include "linux_options.h"
+#include "message_block.h"
 #include "moldudp64.h"
 #include "recv_batch.h"
 #include "send_batch.h"
@@ -412,6 +413,51 @@ TEST(PacksTheDatagramsOfABatchBackToBack) {
   EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
   set(1, -1, 5);
   EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
+}
+
+TEST(SizesMessageBlocksWithinAQuarterOfTheirBytes) {
+  using Pool = mcast::MessageBlockPool;
+  EXPECT(Pool::BlockCapacity(1) == 4096);
+  EXPECT(Pool::BlockCapacity(4096) == 4096);
+  EXPECT(Pool::BlockCapacity(4097) == 5120);
+  EXPECT(Pool::BlockCapacity(64 * 1400) == 98304);
+  EXPECT(Pool::BlockCapacity(131072) == 131072);
+  EXPECT(Pool::BlockCapacity(131073) == 163840);
+  for (size_t bytes = 1; bytes < (size_t{5} << 20); bytes = bytes * 3 / 2 + 1) {
+    const size_t capacity = Pool::BlockCapacity(bytes);
+    EXPECT(capacity >= bytes);
+    EXPECT(capacity <= 4096 || capacity * 4 <= bytes * 5);
+  }
+}
+
+TEST(ReusesMessageBlocksOnlyOnceGivenBack) {
+  mcast::MessageBlockPool* pool = mcast::MessageBlockPool::Create(size_t{3} * 8192);
+  uint8_t* a = pool->Take(6000);
+  uint8_t* b = pool->Take(6000);
+  EXPECT(a != b && pool->outstanding() == 2 && pool->fresh_blocks() == 2);
+  std::memset(a, 1, 6000);
+  std::memset(b, 2, 6000);
+  pool->Give(a);
+  EXPECT(pool->idle_blocks() == 1 && pool->idle_bytes() == 6144);
+  uint8_t* c = pool->Take(5500);  // the same size class: a comes back
+  EXPECT(c == a && pool->fresh_blocks() == 2);
+  uint8_t* d = pool->Take(9000);  // another class: new
+  EXPECT(d != a && d != b && pool->fresh_blocks() == 3);
+  EXPECT(b[5999] == 2);  // b was never handed out again
+  pool->Give(b);
+  pool->Give(c);
+  pool->Give(d);
+  // The idle limit (24 KiB) holds 6144 + 6144 + 10240 bytes.
+  EXPECT(pool->idle_bytes() == 22528 && pool->outstanding() == 0);
+  uint8_t* e = pool->Take(100000);
+  pool->Give(e);  // over the limit: freed, not kept
+  EXPECT(pool->idle_bytes() == 22528);
+  // The owner lets go with a block still out: the pool lives until that block comes back.
+  uint8_t* f = pool->Take(100);
+  pool->Release();
+  EXPECT(pool->idle_bytes() == 0 && pool->outstanding() == 1);
+  f[99] = 3;
+  pool->Give(f);  // frees f and the pool (ASan and valgrind check both)
 }
 
 TEST(ParsesAndFormatsAddresses) {

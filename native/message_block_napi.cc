@@ -1,0 +1,55 @@
+// The one file that makes external Buffers (binding.gyp forbids them everywhere else): a runtime
+// that refuses them (Electron's memory cage) gets a copy instead, below.
+#undef NODE_API_NO_EXTERNAL_BUFFERS_ALLOWED
+
+#include "message_block_napi.h"
+
+#include <cerrno>
+#include <cstring>
+
+#include "batch_layout.h"
+#include "napi_errors.h"
+#include "recv_batch.h"
+
+namespace mcast {
+
+namespace {
+
+void GiveBack(napi_env /*env*/, void* data, void* hint) {
+  static_cast<MessageBlockPool*>(hint)->Give(static_cast<uint8_t*>(data));
+}
+
+}  // namespace
+
+Napi::Value PackIntoPooledBlock(Napi::Env env, MessageBlockPool* pool, const uint8_t* slab,
+                                size_t slab_bytes, const uint8_t* records, size_t count) {
+  size_t total = 0;
+  for (size_t i = 0; i < count; i++) {
+    int32_t size;
+    std::memcpy(&size, records + i * layout::kRecordBytes + layout::kSize * sizeof(int32_t), sizeof(size));
+    if (size < 0 || static_cast<size_t>(size) > slab_bytes) return ThrowArgType(env, "records within the slab");
+    total += static_cast<size_t>(size);
+  }
+  if (total == 0) return Napi::Buffer<uint8_t>::New(env, 0);
+  uint8_t* block = pool->Take(total);
+  if (block == nullptr) return ThrowSystem(env, ENOMEM, "malloc");
+  size_t written = 0;
+  if (!PackDatagrams(slab, slab_bytes, records, count, block, total, &written)) {
+    pool->Give(block);
+    return ThrowArgType(env, "records within the slab");
+  }
+  // An external Buffer: Node frees its memory through the finalizer only once the backing store
+  // is gone (never while a view or a transfer holds it), and marks it untransferable.
+  napi_value result;
+  const napi_status status = napi_create_external_buffer(env, total, block, GiveBack, pool, &result);
+  if (status == napi_ok) return Napi::Value(env, result);
+  if (status == napi_no_external_buffers_allowed) {
+    Napi::Buffer<uint8_t> copy = Napi::Buffer<uint8_t>::Copy(env, block, total);
+    pool->Give(block);
+    return copy;
+  }
+  pool->Give(block);
+  return ThrowSystem(env, ENOMEM, "napi_create_external_buffer");
+}
+
+}  // namespace mcast

@@ -19,7 +19,8 @@
       "native/moldudp64.cc",
       "native/feed_copies.cc",
       "native/feed_arbiter.cc",
-      "native/pcap_frames.cc"
+      "native/pcap_frames.cc",
+      "native/pacer.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",
@@ -27,7 +28,8 @@
       "native/socket_wrap.cc",
       "native/link_watch_wrap.cc",
       "native/feed_wrap.cc",
-      "native/pcap_frames_napi.cc"
+      "native/pcap_frames_napi.cc",
+      "native/pacer_napi.cc"
     ]
   },
   "targets": [

@@ -260,7 +260,7 @@ function print(results) {
     lines.push(`  − first datagram's lateness against the median of the first 1000 (${ms(d.firstLateNs)})`);
     lines.push('  (a negative drift is a first datagram later than the ones after it, or a last one earlier)');
     lines.push(
-      `  replay's own report (deadline to send returned): p50 ${(t.p50Ns / 1e3).toFixed(1)} µs, p99 ${(t.p99Ns / 1e3).toFixed(1)} µs, max ${(t.maxNs / 1e3).toFixed(1)} µs; ` +
+      `  replay's own report (lateness of each send's start against its deadline): p50 ${(t.p50Ns / 1e3).toFixed(1)} µs, p99 ${(t.p99Ns / 1e3).toFixed(1)} µs, max ${(t.maxNs / 1e3).toFixed(1)} µs; ` +
         `${t.overOneMs} over 1 ms; the sleep woke past the deadline ${t.marginMissed} times (margin ${(t.marginNs / 1e3).toFixed(0)} µs)`,
     );
   }

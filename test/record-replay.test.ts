@@ -17,7 +17,7 @@ import { CaptureWriter, readCapture, type CapturedDatagram } from '../lib/index.
 import { type ReplayReport } from '../lib/cli/replay.js';
 import { captureAvailable, type Host, type Link, Topology } from './harness/netns.js';
 import { uniquePort } from './helpers.js';
-import { mcast, type Running, spawnIn, spawnMcast } from './wire-helpers.js';
+import { mcast, PY_RECV, type Running, spawnIn, spawnMcast } from './wire-helpers.js';
 
 const S = '10.84.1.1';
 const R = '10.84.1.2';
@@ -43,41 +43,6 @@ afterAll(async () => {
   await net?.destroy();
   rmSync(DIR, { recursive: true, force: true });
 });
-
-/**
- * python3 -c PY_TS_RECV family group port ifref count seconds: a receiver with SO_TIMESTAMPNS
- * (ifref: the interface's IPv4 address, or its index for IPv6). Prints "ready", then one line
- * "KERNEL_NS HEX_PAYLOAD" per datagram.
- */
-const PY_TS_RECV = `
-import socket, struct, sys, time
-family, group, port, ifref, count, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), float(sys.argv[6])
-SO_TIMESTAMPNS = 35
-if family == '4':
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('', port))
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack('4s4s', socket.inet_aton(group), socket.inet_aton(ifref)))
-else:
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('', port))
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, socket.inet_pton(socket.AF_INET6, group) + struct.pack('@I', int(ifref)))
-s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-print('ready', flush=True)
-end = time.time() + seconds
-got = 0
-while got < count and time.time() < end:
-    s.settimeout(max(0.01, end - time.time()))
-    try:
-        data, anc, flags, addr = s.recvmsg(65535, 1024)
-    except socket.timeout:
-        break
-    ts = next((struct.unpack('qq', d[:16]) for l, t, d in anc if l == socket.SOL_SOCKET and t == SO_TIMESTAMPNS), (0, 0))
-    print(ts[0] * 1000000000 + ts[1], data.hex(), flush=True)
-    got += 1
-`;
 
 /**
  * python3 -c PY_STREAM family group port ifref ttl count gaps prefix [size]: sends PREFIX-i for i
@@ -143,8 +108,9 @@ function arrivals(lines: readonly string[]): Arrival[] {
     });
 }
 
-async function pyReceiver(host: Host, family: 4 | 6, group: string, port: number, ifref: string, count: number, seconds = 20): Promise<Running> {
-  const rx = spawnIn(host, ['python3', '-c', PY_TS_RECV, String(family), group, String(port), ifref, String(count), String(seconds)]);
+/** The shared Python receiver (wire-helpers PY_RECV) with kernel timestamps. */
+async function pyReceiver(host: Host, group: string, port: number, ifref: string, count: number, seconds = 20): Promise<Running> {
+  const rx = spawnIn(host, ['python3', '-c', PY_RECV, group, String(port), ifref, String(count), String(seconds), 'timestamps']);
   await rx.waitLines(1);
   expect(rx.lines[0]).toBe('ready');
   return rx;
@@ -210,7 +176,7 @@ describe.skipIf(!captureAvailable())('mcast record, read by tshark and tcpdump',
     const port2 = uniquePort();
     const [g1, g2, g6] = ['239.84.1.1', '239.84.1.2', 'ff1e::84:1'];
     const file = join(DIR, `rec.${format}`);
-    const witness = await pyReceiver(hr, 4, g1, port, R, 20);
+    const witness = await pyReceiver(hr, g1, port, R, 20);
     const rec = await startRecord([g1, String(port), '--iface', link.peer.ifname, '--group', `${g2}:${port2},[${g6}]:${port}`, '--out', file, '--count', '40', '--timeout', '20']);
     await pyStream(hs, 4, g1, port, S, { ttl: 5, count: 20, gaps: '2', prefix: 'one' });
     await pyStream(hs, 4, g2, port2, S, { ttl: 6, count: 10, gaps: '2', prefix: 'two' });
@@ -353,7 +319,7 @@ describe.skipIf(!captureAvailable())('captures by tcpdump and tshark, replayed b
     const file = files[name as keyof typeof files];
     const schedule = (await readFile(file)).filter((d) => d.ports.destination === port);
     expect(schedule.map((d) => d.payload.toString())).toEqual(Array.from({ length: count }, (_, i) => `cap-${i}`));
-    const rx = await pyReceiver(hr, 4, group, port, R, count);
+    const rx = await pyReceiver(hr, group, port, R, count);
     const r = await mcast(hs, ['replay', file, '--iface', link.self.ifname, '--ttl', '2', '--json'], { timeoutMs: 30_000 });
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as ReplayReport;
@@ -432,7 +398,7 @@ describe('replay', () => {
     w.close();
     const target = '239.84.8.9';
     // --filter keeps 239.84.8.1:PORT and the unicast one, which only --map can send; --loop 2.
-    const rx = await pyReceiver(hr, 4, target, mapped, R, 302);
+    const rx = await pyReceiver(hr, target, mapped, R, 302);
     const r = await mcast(
       hs,
       ['replay', file, '--iface', link.self.ifname, '--top-speed', '--loop', '2', '--filter', `239.84.8.1:${port},10.9.9.1`, '--map', `239.84.8.1=${target}:${mapped},10.9.9.1:7000=${target}:${mapped}`, '--json'],

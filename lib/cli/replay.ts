@@ -159,7 +159,7 @@ class Replayer {
   sent = 0;
   bytes = 0;
   stopped = false;
-  #pending: Buffer[] = [];
+  #pending: Uint8Array[] = [];
   #pendingTo: Target | undefined;
 
   constructor(private readonly o: ReplayOptions) {}
@@ -199,7 +199,7 @@ class Replayer {
     this.bytes += bytes;
   }
 
-  async sendOne(socket: Socket, payload: Buffer, address: string, port: number): Promise<void> {
+  async sendOne(socket: Socket, payload: Uint8Array, address: string, port: number): Promise<void> {
     while (!socket.send(payload, address, port)) await socket.writable();
     this.#count(address, port, 1, payload.length);
   }
@@ -216,7 +216,7 @@ class Replayer {
   }
 
   /** Adds a datagram to the batch (after mustFlush() said no, or flush()). */
-  queue(to: Target, payload: Buffer): void {
+  queue(to: Target, payload: Uint8Array): void {
     this.#pendingTo ??= to;
     this.#pending.push(payload);
   }
@@ -258,7 +258,7 @@ class Replayer {
             this.skipped.unicast++;
           } else if (this.o.pace.kind === 'top') {
             if (this.mustFlush(route)) await this.flush();
-            this.queue(route, batch.payload(i));
+            this.queue(route, batch.bytes(i));
           } else {
             await this.#paced(batch, i, route, clock);
             if (this.stopped) break;
@@ -281,7 +281,7 @@ class Replayer {
     const timestamp = batch.timestamp(i);
     if (clock.first === undefined) {
       clock.first = timestamp;
-      warmSendPath(to, batch.payload(i));
+      warmSendPath(to, batch.bytes(i));
       await this.pacer.waitUntil(monotonicNs()); // its first call too (timer slack, native wait)
       clock.startNs = monotonicNs();
     }
@@ -290,7 +290,7 @@ class Replayer {
     const deadline = clock.startNs + offset;
     const started = await this.pacer.waitUntil(deadline);
     this.pacer.record(started - deadline);
-    await this.sendOne(to.socket, batch.payload(i), to.address, to.port);
+    await this.sendOne(to.socket, batch.bytes(i), to.address, to.port);
   }
 
   close(): void {
@@ -305,7 +305,7 @@ class Replayer {
  * the end time of a replay drifted by about −0.4 ms (the first arrival late, not the last one
  * early). With this, the first send is as fast as the rest to within about 0.1 ms.
  */
-function warmSendPath(to: Target, payload: Buffer): void {
+function warmSendPath(to: Target, payload: Uint8Array): void {
   try {
     to.socket.send(payload, to.address, -1);
   } catch {

@@ -161,6 +161,7 @@ class Replayer {
   stopped = false;
   #pending: Uint8Array[] = [];
   #pendingTo: Target | undefined;
+  #pendingBytes = 0;
 
   constructor(private readonly o: ReplayOptions) {}
 
@@ -219,6 +220,7 @@ class Replayer {
   queue(to: Target, payload: Uint8Array): void {
     this.#pendingTo ??= to;
     this.#pending.push(payload);
+    this.#pendingBytes += payload.length;
   }
 
   /** Sends the gathered datagrams (waiting for the socket only when its queue is full). */
@@ -229,9 +231,8 @@ class Replayer {
     const list = this.#pending;
     const sent = to.socket.sendBatch(list, to.address, to.port);
     if (sent < list.length) await to.socket.sendAll(list.slice(sent), to.address, to.port);
-    let bytes = 0;
-    for (const b of list) bytes += b.length;
-    this.#count(to.address, to.port, list.length, bytes);
+    this.#count(to.address, to.port, list.length, this.#pendingBytes);
+    this.#pendingBytes = 0;
     list.length = 0; // the same array for the next batch
   }
 

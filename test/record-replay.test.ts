@@ -5,7 +5,8 @@
  * statistics block); captures made by tcpdump and tshark (pcap and pcapng, Ethernet and `-i any`
  * cooked v1 and v2) replayed by mcast to a Python receiver, every payload in order and on
  * schedule within the reported error; record -> replay -> record; a 2 s file at 1000
- * datagrams/s that must not drift (the 10 s version is in `npm run bench:record`); --map,
+ * datagrams/s, every datagram in order (its drift is printed: the drift check is
+ * `npm run bench:record -- --check`'s, on a 10 s file); Ctrl-C during a paced replay; --map,
  * --filter, --loop, --top-speed; bad input.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

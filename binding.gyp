@@ -20,7 +20,8 @@
       "native/feed_copies.cc",
       "native/feed_arbiter.cc",
       "native/pcap_frames.cc",
-      "native/message_block.cc"
+      "native/message_block.cc",
+      "native/pacer.cc"
     ],
     "mcast_binding_sources": [
       "native/addon.cc",
@@ -29,7 +30,8 @@
       "native/link_watch_wrap.cc",
       "native/feed_wrap.cc",
       "native/pcap_frames_napi.cc",
-      "native/message_block_napi.cc"
+      "native/message_block_napi.cc",
+      "native/pacer_napi.cc"
     ]
   },
   "targets": [

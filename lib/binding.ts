@@ -187,6 +187,16 @@ export interface NativeBinding {
    * addresses from `addresses`. Returns the jobs done (a job out of bounds stops the run).
    */
   pcapFrames(block: Uint8Array, jobs: Int32Array, count: number, payloads?: Uint8Array, addresses?: Uint8Array): number;
+  /** CLOCK_MONOTONIC in ns (the clock of process.hrtime), as a double: no BigInt per call. */
+  monotonicNs(): number;
+  /**
+   * The replay pacer's wait (native/pacer.h): sleeps on the absolute deadline `deadlineNs -
+   * marginNs` (clock_nanosleep), then spins until `deadlineNs`. Returns the clock when it
+   * returned; `out[0]` gets the clock when the sleep ended (0 when there was no sleep).
+   */
+  pacerWait(deadlineNs: number, marginNs: number, out: Float64Array): number;
+  /** prctl(PR_SET_TIMERSLACK, ns) for the calling thread; returns 0 or errno. */
+  setTimerSlack(ns: number): number;
 }
 
 /**

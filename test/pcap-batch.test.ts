@@ -285,6 +285,11 @@ async function viaBatches(input: string | Uint8Array | AsyncIterable<Uint8Array>
       datagrams.push(batch.datagram(i));
       same.push(batch.sameDestination(i));
       expect(batch.capturedLength(i)).toBe(batch.payload(i).length);
+      // bytes(i), the sender's view: the same bytes of the same memory, as a plain Uint8Array
+      const bytes = batch.bytes(i);
+      const payload = batch.payload(i);
+      expect(Buffer.isBuffer(bytes)).toBe(false);
+      expect([bytes.buffer, bytes.byteOffset, bytes.length]).toEqual([payload.buffer, payload.byteOffset, payload.length]);
     }
   }
   return { datagrams, sizes, same };

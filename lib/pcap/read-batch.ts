@@ -201,6 +201,16 @@ export class CaptureBatch {
     return (this.#buffers[i] as Buffer).subarray(this.#field(i, PAYLOAD_START), this.#field(i, PAYLOAD_END));
   }
 
+  /**
+   * The captured payload as a plain Uint8Array view into the same block: what payload(i) gives
+   * without the Buffer (a Buffer view costs about 2.5 times as much to make), for a sender.
+   */
+  bytes(i: number): Uint8Array {
+    const buffer = this.#buffers[i] as Buffer;
+    const start = this.#field(i, PAYLOAD_START);
+    return new Uint8Array(buffer.buffer, buffer.byteOffset + start, this.#field(i, PAYLOAD_END) - start);
+  }
+
   /** Captured payload bytes (payload(i).length, without making the view). */
   capturedLength(i: number): number {
     return this.#field(i, PAYLOAD_END) - this.#field(i, PAYLOAD_START);

@@ -198,11 +198,11 @@ Napi::Value FeedWrap::JS_expire(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_ || in_callback_) return Napi::Number::New(env, -1);
   told_ = INT64_MAX;  // the timer that called this has fired
-  for (const Napi::ObjectReference& ref : attached_) {
-    // A drain flushes to JS, whose listener may close the feed.
-    // cppcheck-suppress knownConditionTrueFalse
-    if (closed_) return Napi::Number::New(env, -1);
-    Napi::Object socket = ref.Value();
+  // By index, the size read each time: a drain flushes to JS, whose listener may close the feed
+  // (close() empties the list).
+  // cppcheck-suppress knownConditionTrueFalse
+  for (size_t i = 0; i < attached_.size() && !closed_; i++) {
+    Napi::Object socket = attached_[i].Value();
     if (socket.IsEmpty()) continue;
     Napi::ObjectWrap<SocketWrap>::Unwrap(socket)->DrainNow(socket);
   }

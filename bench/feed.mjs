@@ -8,6 +8,12 @@
 // what arbitration costs from what receiving every item twice costs (the second line's copies go
 // through the kernel and recvmmsg whoever reads them).
 //
+// Like for like: the feed binds each line socket to its group, which lets the socket do without
+// IP_PKTINFO (native/arrival_policy.h); the plain sockets above bind 0.0.0.0 and get IP_PKTINFO.
+// So two more baselines bind to the group as the feed does ('single-group', 'pair-group'), and
+// 'shared' is the design where lines on one port and interface are one socket with both
+// memberships (one recvmmsg for both lines, the line told by the destination: IP_PKTINFO).
+//
 // Per run: delivered items per second of receiver CPU time (user + system, all threads, from
 // the first item to the last), CPU ns per item, kernel drops; the metric is the feed's CPU per
 // item over the single socket's (the target: at most 1.15). A third run keeps sustained loss on
@@ -48,16 +54,35 @@ function variants(config) {
 async function run(bench, params) {
   const single = await receiverRun(bench, 'single', params);
   const pair = await receiverRun(bench, 'pair', params);
+  // The like-for-like rows are left out of the smoke run (npm test), which only checks that the
+  // case works.
+  const full = bench.config.mode !== 'smoke';
+  const none = { cpu_ns_per_item: null };
+  const singleGroup = full ? await receiverRun(bench, 'single-group', params) : none;
+  const pairGroup = full ? await receiverRun(bench, 'pair-group', params) : none;
+  const shared = full ? await receiverRun(bench, 'shared', params) : none;
   const feed = await receiverRun(bench, 'feed', params);
-  const over = (base) => (base.cpu_ns_per_item > 0 && feed.cpu_ns_per_item > 0 ? feed.cpu_ns_per_item / base.cpu_ns_per_item : null);
+  const ratioOf = (a, b) => (b.cpu_ns_per_item > 0 && a.cpu_ns_per_item > 0 ? a.cpu_ns_per_item / b.cpu_ns_per_item : null);
+  const over = (base) => ratioOf(feed, base);
   const ratio = over(single);
   const ratioPair = over(pair);
+  const likeForLike = {
+    ratio_vs_single_group: over(singleGroup),
+    ratio_vs_pair_group: over(pairGroup),
+    pair_group_vs_single_group: ratioOf(pairGroup, singleGroup),
+    shared_vs_pair_group: ratioOf(shared, pairGroup),
+  };
+  const r3 = (x) => (x === null ? '—' : x.toFixed(3));
   bench.env.log(
     `  feed ${params.title}: feed ${fmtRate(feed.items_per_cpu_second)} items/CPU-s (${fmt(feed.cpu_ns_per_item)} ns/item, ${feed.delivered} delivered, ` +
       `kernel drops ${feed.kernel_drops}) vs one line ${fmtRate(single.items_per_cpu_second)} (${fmt(single.cpu_ns_per_item)} ns/item, kernel drops ${single.kernel_drops}): ` +
       `×${ratio === null ? '—' : ratio.toFixed(3)}; vs two plain sockets ${fmt(pair.cpu_ns_per_item)} ns/item (drops ${pair.kernel_drops}): ×${ratioPair === null ? '—' : ratioPair.toFixed(3)}; pending high ${feed.pending_high}, RSS peak ${(feed.rss_peak / 2 ** 20).toFixed(1)} MiB (+${(feed.rss_growth / 2 ** 20).toFixed(1)} MiB)`,
   );
-  return { ratio, ratioPair, feed, single, pair };
+  if (full) bench.env.log(
+    `  like for like (sockets bound to their groups, as the feed's): one line ${fmt(singleGroup.cpu_ns_per_item)} ns/item, two ${fmt(pairGroup.cpu_ns_per_item)} (×${r3(likeForLike.pair_group_vs_single_group)} of one), ` +
+      `one socket with both memberships ${fmt(shared.cpu_ns_per_item)} (×${r3(likeForLike.shared_vs_pair_group)} of two); feed ×${r3(likeForLike.ratio_vs_single_group)} of one, ×${r3(likeForLike.ratio_vs_pair_group)} of two`,
+  );
+  return { ratio, ratioPair, feed, single, pair, singleGroup, pairGroup, shared, ...likeForLike };
 }
 
 const fmt = (x) => (typeof x === 'number' ? x.toFixed(0) : '—');
@@ -119,6 +144,13 @@ export const feedCase = {
       pair_cpu_ns_per_item: median(good.map((r) => r.pair.cpu_ns_per_item)),
       pair_kernel_drops: median(good.map((r) => r.pair.kernel_drops)),
       ratio_vs_pair: median(good.map((r) => r.ratioPair)),
+      single_group_cpu_ns_per_item: median(good.map((r) => r.singleGroup.cpu_ns_per_item)),
+      pair_group_cpu_ns_per_item: median(good.map((r) => r.pairGroup.cpu_ns_per_item)),
+      shared_cpu_ns_per_item: median(good.map((r) => r.shared.cpu_ns_per_item)),
+      ratio_vs_single_group: median(good.map((r) => r.ratio_vs_single_group)),
+      ratio_vs_pair_group: median(good.map((r) => r.ratio_vs_pair_group)),
+      pair_group_vs_single_group: median(good.map((r) => r.pair_group_vs_single_group)),
+      shared_vs_pair_group: median(good.map((r) => r.shared_vs_pair_group)),
       feed_pending_high: median(good.map((r) => r.feed.pending_high)),
       feed_rss_peak: median(good.map((r) => r.feed.rss_peak)),
       feed_rss_growth: median(good.map((r) => r.feed.rss_growth)),
@@ -135,6 +167,7 @@ export const feedCase = {
       `feed ${fmt(r.extra.feed_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.feed_items_per_cpu_second)} items/CPU-s, kernel drops ${fmt(r.extra.feed_kernel_drops)}, gap items ${fmt(r.extra.feed_gap_items)}), ` +
       `one line ${fmt(r.extra.single_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.single_items_per_cpu_second)}, drops ${fmt(r.extra.single_kernel_drops)}); ` +
       `two plain sockets ${fmt(r.extra.pair_cpu_ns_per_item)} ns/item (drops ${fmt(r.extra.pair_kernel_drops)}): feed ×${r.extra.ratio_vs_pair?.toFixed(3) ?? '—'}; ` +
+      `like for like (bound to the groups): feed ×${r.extra.ratio_vs_single_group?.toFixed(3) ?? '—'} of one line, ×${r.extra.ratio_vs_pair_group?.toFixed(3) ?? '—'} of two; two ×${r.extra.pair_group_vs_single_group?.toFixed(3) ?? '—'} of one; one socket for both ×${r.extra.shared_vs_pair_group?.toFixed(3) ?? '—'} of two; ` +
       `pending high ${fmt(r.extra.feed_pending_high)}, RSS peak ${(r.extra.feed_rss_peak / 2 ** 20).toFixed(1)} MiB; target ≤ ×1.15: ${r.extra.met === null ? '—' : r.extra.met ? 'met' : 'NOT met'}`,
   },
 };
@@ -229,15 +262,18 @@ async function receiver(o) {
   };
   let stats;
   let close;
-  if (o.mode === 'single' || o.mode === 'pair') {
-    // 'pair' reads both lines and counts half of what it reads: the items of one stream.
-    const groups = o.mode === 'single' ? [GROUP_A] : [GROUP_A, GROUP_B];
+  if (o.mode !== 'feed') {
+    // 'pair', 'pair-group' and 'shared' read both lines and count half of what they read: the
+    // items of one stream. '-group': each socket bound to its group, as the feed's line sockets.
+    // 'shared': one socket bound to the port with both memberships.
+    const groups = o.mode.startsWith('single') ? [GROUP_A] : [GROUP_A, GROUP_B];
     const weight = 1 / groups.length;
-    const sockets = groups.map((group) => {
-      const socket = mcast.createSocket({ port: o.port, recvBufferSize: o.rcvbuf, batchSize: 64 });
-      socket.join(group, { interface: o.ifindex });
-      return socket;
-    });
+    const open = (address) => mcast.createSocket({ port: o.port, recvBufferSize: o.rcvbuf, batchSize: 64, ...(address !== undefined && { address }) });
+    const sockets =
+      o.mode === 'shared'
+        ? [open()]
+        : groups.map((group) => open(o.mode.endsWith('-group') ? group : undefined));
+    groups.forEach((group, i) => sockets[o.mode === 'shared' ? 0 : i].join(group, { interface: o.ifindex }));
     const mold = o.format === 'mold';
     let read = 0;
     for (const socket of sockets) {

@@ -50,8 +50,6 @@ export interface NativeSocket {
   sendBlock(block: Uint8Array, segmentSize: number): number;
   stats(out: Float64Array): void;
   fd(): number;
-  /** Reads what the queue holds now, as a readable event would (a feed, before it declares a gap). */
-  drainNow(): void;
   setInterfaceFilter(on: boolean): void;
   /** UDP_SEGMENT for sendBatch on or off; returns whether it is on (false without kernel support). */
   setSegmentation(on: boolean): boolean;
@@ -135,10 +133,11 @@ export interface NativeLinkWatch {
 export interface NativeFeed {
   /** The socket's drained batches go to the arbiter as `line` (lines.length: the retransmission socket). */
   attach(socket: NativeSocket, line: number): void;
-  /** Acts on the clock (gaps, requests, stale lines); returns ms until it should run again, or -1. */
+  /**
+   * Reads what every attached socket's queue holds, then acts on the clock (gaps, requests,
+   * stale lines); returns ms until it should run again, or -1. Line drains never act on the clock.
+   */
   expire(): number;
-  /** While on, a line's drain declares nothing from the clock (the timer reads every line first). */
-  holdExpiry(on: boolean): void;
   /** Fills `out` (Float64Array(11 + 11 * lines), see lib/feed/index.ts). */
   stats(out: Float64Array): void;
   /** The current MoldUDP64 session bytes, or undefined. */

@@ -120,6 +120,11 @@ void FeedArbiter::OnMold(int line, const MoldPacket& packet, int64_t ts_ns, int6
     case Admission::kAccept:
       break;
   }
+  if (started_ && packet.sequence + count <= next_) {
+    // The usual copy of the slower line: every number was delivered (or declared) already.
+    Duplicates(line, packet.sequence, count, ts_ns, sink);
+    return;
+  }
   OnMoldItems(line, packet, ts_ns, now_ms, sink);
 }
 
@@ -128,6 +133,26 @@ void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns,
   MoldMessages messages(packet);
   const uint8_t* data = nullptr;
   uint16_t length = 0;
+  if (started_ && packet.sequence == next_ && next_ == high_ && line < config_.lines) {
+    // In order with nothing waiting or missing ([next, high) is empty): the faster line's
+    // usual packet. Each message is delivered as it is walked, as OnItem would, without its
+    // checks for what cannot be.
+    Line& l = lines_[line];
+    uint64_t seq = next_;
+    while (messages.Next(&data, &length)) {
+      l.stats.received++;
+      FirstCopy(line, seq, ts_ns);
+      stats_.delivered++;
+      next_ = high_ = seq + 1;
+      sink->Deliver(seq, line, data, length, ts_ns);
+      seq++;
+    }
+    if (seq > packet.sequence && (!l.has_last || seq - 1 > l.last_seq)) {
+      l.has_last = true;
+      l.last_seq = seq - 1;
+    }
+    return;
+  }
   for (uint64_t seq = packet.sequence; messages.Next(&data, &length); seq++) {
     OnItem(line, seq, data, length, ts_ns, now_ms, sink);
   }
@@ -235,20 +260,29 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
     Settle(sink);
     return;
   }
-  // Buffers of delivered items are reused: under steady loss on one line, waiting costs no
-  // allocation per item once the store has warmed up (the map's node still is one).
-  std::vector<uint8_t> bytes;
-  if (!spare_.empty()) {
-    bytes = std::move(spare_.back());
-    spare_.pop_back();
-  }
-  bytes.assign(data, data + length);
-  pending_.emplace(seq, Pending{line, ts_ns, std::move(bytes)});
+  Wait(line, seq, data, length, ts_ns);
   stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending_.size());
   while (pending_.size() > config_.max_pending && !missing_.empty()) {
     stats_.overflows++;
     DeclareHeadGap(sink);
   }
+}
+
+void FeedArbiter::Wait(int line, uint64_t seq, const uint8_t* data, uint32_t length,
+                       int64_t ts_ns) {
+  // Early items mostly come in order, after what waits already: the end is the usual place.
+  if (spare_.empty()) {
+    pending_.emplace_hint(pending_.end(), seq, Pending{line, ts_ns, std::vector<uint8_t>(data, data + length)});
+    return;
+  }
+  PendingMap::node_type node = std::move(spare_.back());
+  spare_.pop_back();
+  node.key() = seq;
+  Pending& item = node.mapped();
+  item.line = line;
+  item.ts_ns = ts_ns;
+  item.data.assign(data, data + length);
+  pending_.insert(pending_.end(), std::move(node));
 }
 
 void FeedArbiter::NoteNext(uint64_t next, int64_t now_ms) {
@@ -283,16 +317,55 @@ void FeedArbiter::Fill(uint64_t seq) {
   --it;
   if (seq > it->second.to) return;
   const uint64_t from = it->first;
-  const Missing m = it->second;
-  EraseMissing(it);
-  if (from < seq) AddMissing(from, seq - 1, m.deadline, m.requests);
-  if (seq < m.to) AddMissing(seq + 1, m.to, m.deadline, m.requests);
+  Missing& m = it->second;
+  if (from == seq && seq == m.to) {
+    EraseMissing(it);
+  } else if (from == seq) {
+    // The range's first number came (the other line fills a loss in order): the range now
+    // starts one later. Its nodes are re-keyed in place, no allocation.
+    auto node = missing_.extract(it);
+    node.key() = seq + 1;
+    missing_.insert(std::move(node));
+    if (m.deadline != INT64_MAX) {
+      auto entry = deadlines_.extract({m.deadline, from});
+      if (!entry.empty()) {
+        entry.value().second = seq + 1;
+        deadlines_.insert(std::move(entry));
+      }
+    }
+  } else if (seq == m.to) {
+    m.to = seq - 1;  // the key and its deadline entry stay
+  } else {
+    const Missing tail = m;
+    m.to = seq - 1;
+    AddMissing(seq + 1, tail.to, tail.deadline, tail.requests);
+  }
 }
 
 void FeedArbiter::Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink) {
   lines_[line].stats.duplicates++;
   int64_t lag = 0;
   if (copies_.Later(seq, line, ts_ns, &lag)) sink->Lag(line, lag);
+}
+
+void FeedArbiter::Duplicates(int line, uint64_t first, uint64_t count, int64_t ts_ns,
+                             ArbiterSink* sink) {
+  Line& l = lines_[line];
+  l.stats.received += count;
+  l.stats.duplicates += count;
+  const uint64_t last = first + count - 1;
+  if (line < config_.lines && (!l.has_last || last > l.last_seq)) {
+    l.has_last = true;
+    l.last_seq = last;
+  }
+  if (ts_ns == 0) {
+    copies_.LaterRange(first, count, line);  // no kernel time, so no lag to report
+    return;
+  }
+  for (uint64_t seq = first; seq <= last; seq++) {
+    int64_t lag = 0;
+    if (copies_.Later(seq, line, ts_ns, &lag)) sink->Lag(line, lag);
+  }
 }
 
 void FeedArbiter::FirstCopy(int line, uint64_t seq, int64_t ts_ns) {
@@ -306,13 +379,12 @@ void FeedArbiter::Settle(ArbiterSink* sink) {
       auto it = pending_.begin();
       stats_.delivered++;
       next_++;
-      // Moved out first: the sink may call back into JS, and the map must be consistent then.
-      Pending item = std::move(it->second);
-      const uint64_t seq = it->first;
-      pending_.erase(it);
-      sink->Deliver(seq, item.line, item.data.data(), static_cast<uint32_t>(item.data.size()),
-                    item.ts_ns);
-      if (spare_.size() < kMaxSpare) spare_.push_back(std::move(item.data));
+      // Taken out first: the sink may call back into JS, and the map must be consistent then.
+      PendingMap::node_type node = pending_.extract(it);
+      const Pending& item = node.mapped();
+      sink->Deliver(node.key(), item.line, item.data.data(),
+                    static_cast<uint32_t>(item.data.size()), item.ts_ns);
+      if (spare_.size() < kMaxSpare) spare_.push_back(std::move(node));
     }
     if (!missing_.empty() && missing_.begin()->first == next_ &&
         missing_.begin()->second.deadline == INT64_MAX) {

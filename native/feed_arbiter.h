@@ -169,6 +169,11 @@ class FeedArbiter {
   void Fill(uint64_t seq);
   void EraseMissing(std::map<uint64_t, Missing>::iterator it);
   void Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink);
+  // A packet of `count` numbers from `first`, all below `next`: decided already, each a
+  // duplicate. Counted and marked in the copy window as one range, with no walk of its messages.
+  void Duplicates(int line, uint64_t first, uint64_t count, int64_t ts_ns, ArbiterSink* sink);
+  // Stores a waiting item, in a recycled node when there is one.
+  void Wait(int line, uint64_t seq, const uint8_t* data, uint32_t length, int64_t ts_ns);
   void FirstCopy(int line, uint64_t seq, int64_t ts_ns);
   // Delivers waiting items from `next` on, and declares given-up ranges that reach the head.
   void Settle(ArbiterSink* sink);
@@ -189,9 +194,12 @@ class FeedArbiter {
   bool started_ = false;
   uint64_t next_ = 0;
   uint64_t high_ = 0;  // one past the highest number seen
-  std::map<uint64_t, Pending> pending_;
+  using PendingMap = std::map<uint64_t, Pending>;
+  PendingMap pending_;
   static constexpr size_t kMaxSpare = 1024;
-  std::vector<std::vector<uint8_t>> spare_;  // buffers of delivered items, for the next waiting ones
+  // Nodes of delivered items, with their buffers, for the next waiting ones: under steady loss
+  // on one line, waiting allocates nothing once the store has warmed up.
+  std::vector<PendingMap::node_type> spare_;
   std::map<uint64_t, Missing> missing_;     // by first number; disjoint
   std::set<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline, from) of missing_ not given up
   ResetReason epoch_reason_ = ResetReason::kRestart;

@@ -35,6 +35,18 @@ bool CopyWindow::Later(uint64_t seq, int line, int64_t ts_ns, int64_t* lag_ns) {
   return true;
 }
 
+void CopyWindow::LaterRange(uint64_t first, uint64_t count, int line) {
+  if (line >= lines_) return;
+  const auto bit = static_cast<uint16_t>(1 << line);
+  for (uint64_t seq = first; seq < first + count; seq++) {
+    const size_t slot = seq & (size_ - 1);
+    if (tag_[slot] != seq + 1) continue;
+    const bool was_recovered = Recovered(mask_[slot]);
+    mask_[slot] |= bit;
+    if (was_recovered && !Recovered(mask_[slot])) recovered_--;
+  }
+}
+
 bool CopyWindow::SentBy(uint64_t seq, int line) const {
   const size_t slot = seq & (size_ - 1);
   return tag_[slot] == seq + 1 && (mask_[slot] & (1 << line)) != 0;

@@ -23,6 +23,8 @@ class CopyWindow {
   // A later copy. Returns true, with `*lag_ns`, when both copies have kernel times and the
   // first came from another real line.
   bool Later(uint64_t seq, int line, int64_t ts_ns, int64_t* lag_ns);
+  // Later() for `count` numbers from `first` without kernel times (so no lag): one tight loop.
+  void LaterRange(uint64_t first, uint64_t count, int line);
   // Whether `line` supplied `seq` (false when the window no longer remembers it).
   bool SentBy(uint64_t seq, int line) const;
   // Forgets every number (a reset); what was counted stays counted.

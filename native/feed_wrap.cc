@@ -65,7 +65,6 @@ Napi::Function FeedWrap::Define(Napi::Env env) {
                      {
                          InstanceMethod<&FeedWrap::JS_attach>("attach"),
                          InstanceMethod<&FeedWrap::JS_expire>("expire"),
-                         InstanceMethod<&FeedWrap::JS_holdExpiry>("holdExpiry"),
                          InstanceMethod<&FeedWrap::JS_stats>("stats"),
                          InstanceMethod<&FeedWrap::JS_session>("session"),
                          InstanceMethod<&FeedWrap::JS_close>("close"),
@@ -152,6 +151,9 @@ Napi::Value FeedWrap::JS_attach(const Napi::CallbackInfo& info) {
   if (line < 0 || line > arbiter_->config().lines) return ThrowArgType(env, "a line index");
   SocketWrap* socket = Napi::ObjectWrap<SocketWrap>::Unwrap(object);
   socket->SetConsumer(closed_ ? nullptr : this, line, Value());
+  // Weak: the socket holds the feed strongly while attached; the other way would be a cycle
+  // that GC cannot see through.
+  if (!closed_) attached_.push_back(Napi::Weak(object));
   return env.Undefined();
 }
 
@@ -181,25 +183,31 @@ bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
   return !closed_;
 }
 
+// A drain delivers what it can and never acts on the clock: only expire() does, after it has
+// read every line (a drain of line A must not call a number lost whose copy waits on line B).
 void FeedWrap::OnDrainEnd() {
   if (closed_) return;
-  if (!hold_expiry_) arbiter_->Expire(NowMs(), this);
   Flush();
 }
 
-// holdExpiry(on): while on, a line's drain delivers what it can but declares nothing from the
-// clock. The timer reads every line this way first, then calls expire(): a copy that reached
-// line B while the loop was busy is taken before line A's drain could call its number lost.
-Napi::Value FeedWrap::JS_holdExpiry(const Napi::CallbackInfo& info) {
-  hold_expiry_ = info.Length() > 0 && info[0].ToBoolean().Value();
-  return info.Env().Undefined();
-}
-
 // expire() -> ms until the arbiter next needs the clock, or -1: called by the feed's timer.
+// It first reads what every line's queue holds: libuv runs due timers before it polls the
+// sockets, so a copy that reached line B while the loop was busy (a long listener) is still in
+// the kernel. A gap is only what no line holds, delivered or queued.
 Napi::Value FeedWrap::JS_expire(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   if (closed_ || in_callback_) return Napi::Number::New(env, -1);
   told_ = INT64_MAX;  // the timer that called this has fired
+  // By index, the size read each time: a drain flushes to JS, whose listener may close the feed
+  // (close() empties the list).
+  // cppcheck-suppress knownConditionTrueFalse
+  for (size_t i = 0; i < attached_.size() && !closed_; i++) {
+    Napi::Object socket = attached_[i].Value();
+    if (socket.IsEmpty()) continue;
+    Napi::ObjectWrap<SocketWrap>::Unwrap(socket)->DrainNow(socket);
+  }
+  // cppcheck-suppress knownConditionTrueFalse
+  if (closed_) return Napi::Number::New(env, -1);
   const int64_t now = NowMs();
   arbiter_->Expire(now, this);
   Flush();
@@ -374,6 +382,7 @@ Napi::Value FeedWrap::JS_session(const Napi::CallbackInfo& info) {
 Napi::Value FeedWrap::JS_close(const Napi::CallbackInfo& info) {
   closed_ = true;
   on_flush_.Reset();
+  attached_.clear();
   return info.Env().Undefined();
 }
 

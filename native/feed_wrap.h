@@ -7,6 +7,7 @@
 #include <napi.h>
 
 #include <memory>
+#include <vector>
 
 #include "batch_consumer.h"
 #include "feed_arbiter.h"
@@ -33,7 +34,6 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
  private:
   Napi::Value JS_attach(const Napi::CallbackInfo& info);
   Napi::Value JS_expire(const Napi::CallbackInfo& info);
-  Napi::Value JS_holdExpiry(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_session(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
@@ -61,8 +61,9 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   napi_async_context async_context_ = nullptr;
   bool closed_ = false;
   bool in_callback_ = false;
-  // While the timer reads every line before it acts on the clock, a drain does not (see holdExpiry).
-  bool hold_expiry_ = false;
+  // The sockets attached as lines (and the retransmission socket), weakly: expire() reads them
+  // before it acts on the clock. One that was collected reads as empty and is skipped.
+  std::vector<Napi::ObjectReference> attached_;
   // The earliest deadline JS has been told (its timer fires then), INT64_MAX: none.
   int64_t told_ = INT64_MAX;
 

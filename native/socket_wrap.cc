@@ -78,7 +78,6 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_sendBlock>("sendBlock"),
                          InstanceMethod<&SocketWrap::JS_stats>("stats"),
                          InstanceMethod<&SocketWrap::JS_fd>("fd"),
-                         InstanceMethod<&SocketWrap::JS_drainNow>("drainNow"),
                          InstanceMethod<&SocketWrap::JS_setInterfaceFilter>(
                              "setInterfaceFilter"),
                          InstanceMethod<&SocketWrap::JS_setSegmentation>("setSegmentation"),
@@ -828,14 +827,6 @@ Napi::Value SocketWrap::JS_setInterfaceFilter(const Napi::CallbackInfo& info) {
 
 void SocketWrap::SetPacketInfo(bool on) {
   if (fd_ >= 0 && family_ == AF_INET) SetIntOption(fd_, IPPROTO_IP, IP_PKTINFO, on ? 1 : 0);
-}
-
-// drainNow() reads what the queue holds now, as a readable event would. A feed's timer calls it
-// on every line before it declares a gap: libuv runs due timers before it polls, so a copy that
-// reached another line while a long callback ran would otherwise be taken for lost.
-Napi::Value SocketWrap::JS_drainNow(const Napi::CallbackInfo& info) {
-  if (Receiving()) DrainReadable(info.This());
-  return info.Env().Undefined();
 }
 
 // fd() -> the descriptor, or -1 once closed (for tests that count open descriptors).

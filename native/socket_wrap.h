@@ -56,6 +56,11 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // Hands every drained batch to `consumer` as line `line` (a feed), or back to JS (null).
   // `owner` is the consumer's JS object, held while attached.
   void SetConsumer(BatchConsumer* consumer, int line, napi_value owner);
+  // Reads what the queue holds now, as a readable event would (`self`: this socket's object).
+  // A feed reads its lines so before it acts on the clock (FeedWrap::JS_expire).
+  void DrainNow(napi_value self) {
+    if (Receiving()) DrainReadable(self);
+  }
 
  private:
   Napi::Value JS_close(const Napi::CallbackInfo& info);
@@ -80,7 +85,6 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value JS_sendBlock(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_fd(const Napi::CallbackInfo& info);
-  Napi::Value JS_drainNow(const Napi::CallbackInfo& info);
   Napi::Value JS_setInterfaceFilter(const Napi::CallbackInfo& info);
   Napi::Value JS_setSegmentation(const Napi::CallbackInfo& info);
   Napi::Value JS_enableGro(const Napi::CallbackInfo& info);

@@ -191,6 +191,30 @@ describe('createFeed(): MoldUDP64 arbitration', () => {
     expect(seen.items[1]!.line).toBe(1);
   });
 
+  it("the timer's reads skip a line whose socket was closed; the other line goes on, its gaps in time", async () => {
+    const port = uniquePort();
+    const feed = feedOf({ port, gapTimeout: 5, staleAfter: 600_000 });
+    const seen = watch(feed);
+    const tx = sender();
+    tx.send(mold(1, ['m1']), GROUP_A, port);
+    await waitFor(() => seen.items.length === 1, 'the first item');
+    feed.lineSocket(0)!.close();
+    // Line B alone: 2 is lost (a gap once the timer has read B), and a copy of 4 queued on B while
+    // the loop is busy is still read before the gap of 3 could be declared.
+    tx.send(mold(3, ['m3']), GROUP_B, port);
+    await waitFor(() => seen.gaps.length === 1, 'the gap of 2');
+    tx.send(mold(6, ['m6']), GROUP_B, port);
+    await waitFor(() => feed.stats().pending === 1, '6 waits for 4-5');
+    tx.send(mold(4, ['m4', 'm5']), GROUP_B, port);
+    const until = Date.now() + 50;
+    while (Date.now() < until);
+    await waitFor(() => seen.items.length === 5, 'the rest');
+    await settle(30);
+    expect(seen.gaps).toEqual([{ from: 2, to: 2, session: SESSION }]);
+    expect(seqs(seen)).toEqual([1, 3, 4, 5, 6]);
+    expect(feed.stats().lines[1]).toMatchObject({ wins: 4, duplicates: 0 });
+  });
+
   it('at maxPending declares the oldest missing range a gap at once and delivers what waited', async () => {
     const port = uniquePort();
     const feed = feedOf({ port, gapTimeout: 60_000, maxPending: 3 });

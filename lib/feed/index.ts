@@ -9,7 +9,7 @@
  * and a timer never runs native code on a closed feed.
  */
 import { EventEmitter } from 'node:events';
-import { binding, type NativeFeed, type NativeSocket } from '../binding';
+import { binding, type NativeFeed } from '../binding';
 import { createSocket, type Socket } from '../socket';
 import { FeedBatchView, ITEM_FIELDS } from './batch';
 import { LagRecorder } from './lag';
@@ -74,8 +74,6 @@ export class Feed extends EventEmitter {
   readonly #options: ResolvedFeedOptions;
   readonly #native: NativeFeed;
   readonly #sockets: Socket[] = [];
-  /** The native side of every receiving socket (the lines, then the retransmission socket). */
-  readonly #natives: NativeSocket[] = [];
   #retransmitSocket: Socket | undefined;
   readonly #batch: FeedBatchView;
   readonly #items: Float64Array;
@@ -138,7 +136,7 @@ export class Feed extends EventEmitter {
         this.#sockets.push(socket);
         socket.join(line.group, { interface: line.interfaceRef, ...(line.source !== undefined && { source: line.source }) });
         this.#listenErrors(socket);
-        socket.attachConsumer((native) => this.#attach(native, i));
+        socket.attachConsumer((native) => this.#native.attach(native, i));
       });
       const r = o.retransmit;
       if (r !== undefined) {
@@ -150,7 +148,7 @@ export class Feed extends EventEmitter {
         });
         this.#retransmitSocket = socket;
         this.#listenErrors(socket);
-        socket.attachConsumer((native) => this.#attach(native, o.lines.length));
+        socket.attachConsumer((native) => this.#native.attach(native, o.lines.length));
       }
     } catch (error) {
       this.#closeSockets();
@@ -280,11 +278,6 @@ export class Feed extends EventEmitter {
     socket.sendBatch(packets, r.address, r.port);
   }
 
-  #attach(native: NativeSocket, line: number): void {
-    this.#native.attach(native, line);
-    this.#natives.push(native);
-  }
-
   // ---- the clock ------------------------------------------------------------------------------
 
   #arm(delay: number): void {
@@ -296,19 +289,10 @@ export class Feed extends EventEmitter {
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       this.#timerDue = Infinity;
-      // What reached a line while the loop was busy is read first: a gap is only what no line
-      // holds, queued or delivered (libuv runs due timers before it polls the sockets).
-      this.#native.holdExpiry(true);
-      try {
-        for (const native of this.#natives) {
-          if (this.#closed) return;
-          native.drainNow();
-        }
-      } finally {
-        if (!this.#closed) this.#native.holdExpiry(false);
-      }
-      if (this.#closed) return;
+      // expire() first reads every line's queue (a copy that reached a line while the loop was
+      // busy is no gap), then acts on the clock; its drains may flush, and a listener may close.
       const next = this.#native.expire();
+      if (this.#closed) return;
       this.#arm(next);
     }, delay);
     if (!this.#refed) this.#timer.unref();

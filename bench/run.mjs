@@ -93,8 +93,7 @@ function parseOptions(argv) {
     repeats: 5, sizes: [64, 512, 1400], loadSizes: [64, 512, 1400], gsoSizes: [1316, 64], groSizes: [1316],
     loadSeconds: 2, steadySeconds: 2, rates: [50000, 100000], latencySeconds: 3, sendSeconds: 1,
     memoryPackets: 10_000_000, liveWarmup: 20000, warmupRate: 100000, idleMs: 300,
-    sendWarmupSeconds: 0.3, drainCount: null, drainWarmupCycles: 2, drainRepeatFactor: 3,
-    groDrainWarmupCycles: 6,
+    sendWarmupSeconds: 0.3, drainCount: null, drainWarmupCycles: 6, drainRepeatFactor: 3,
   };
   const base = {
     full,
@@ -103,7 +102,7 @@ function parseOptions(argv) {
       ...full, repeats: 1, sizes: [64], loadSizes: [64], gsoSizes: [64], groSizes: [1316], loadSeconds: 0.3,
       steadySeconds: 0.3, rates: [20000], latencySeconds: 0.3, sendSeconds: 0.3, memoryPackets: 20000,
       liveWarmup: 300, warmupRate: 20000, idleMs: 150, sendWarmupSeconds: 0.05, drainCount: 1000,
-      drainWarmupCycles: 1, drainRepeatFactor: 1, groDrainWarmupCycles: 1,
+      drainWarmupCycles: 1, drainRepeatFactor: 1,
     },
   }[mode];
   const list = (text, what) => {
@@ -300,7 +299,7 @@ const CASES = [
     ]),
     // The default buffer: filling 32 MiB through veth takes 8x as long (the case took 180 s for
     // 2 repeats), and both mcast contestants pay the same wake-up cost, so the ratio holds.
-    prepare: (bench, config, v) => drainParams(bench, config, v, 'drain-gro-veth', { warmupCycles: config.groDrainWarmupCycles }),
+    prepare: (bench, config, v) => drainParams(bench, config, v, 'drain-gro-veth'),
     repeats: (config) => config.repeats * config.drainRepeatFactor,
     run: (bench, c, p) => bench.drainRun(c, p),
   },
@@ -378,16 +377,17 @@ const CASES = [
  * the default buffer (about 3000 datagrams of 1316 B) is one or two recvmmsg calls and two JS
  * calls, over in about a millisecond: within it, the fixed cost of a Node process waking from
  * its wait (0.3-0.7 ms of CPU measured with 64 datagrams, the same with and without gro) weighs
- * as much as the receive path, and 2 warm-up cycles give V8 only 4 calls to optimise. A larger
- * buffer (the same for every contestant) and more warm-up cycles measure the receive path.
+ * as much as the receive path. A larger buffer (the same for every contestant) measures the
+ * receive path. (Every drain case gives Node receivers `drainWarmupCycles` cycles: with 2, V8
+ * had only 4 calls to optimise, and the measured drain met pages never touched before.)
  */
 function groDrain(config) {
-  return { rcvbuf: config.groRcvbuf, warmupCycles: config.groDrainWarmupCycles };
+  return { rcvbuf: config.groRcvbuf };
 }
 
 /**
  * A drain variant's parameters: how many datagrams to queue (85% of what the buffer holds).
- * `own`: a case's own receive buffer and warm-up cycles (groDrain), else --rcvbuf and 2 cycles.
+ * `own`: a case's own receive buffer (groDrain), else --rcvbuf.
  */
 async function drainParams(bench, config, v, name, own = {}) {
   const { label, ...params } = v;

@@ -420,7 +420,7 @@ TEST(SizesMessageBlocksWithinAQuarterOfTheirBytes) {
   EXPECT(Pool::BlockCapacity(1) == 4096);
   EXPECT(Pool::BlockCapacity(4096) == 4096);
   EXPECT(Pool::BlockCapacity(4097) == 5120);
-  EXPECT(Pool::BlockCapacity(64 * 1400) == 98304);
+  EXPECT(Pool::BlockCapacity(size_t{64} * 1400) == 98304);
   EXPECT(Pool::BlockCapacity(131072) == 131072);
   EXPECT(Pool::BlockCapacity(131073) == 163840);
   for (size_t bytes = 1; bytes < (size_t{5} << 20); bytes = bytes * 3 / 2 + 1) {

@@ -48,6 +48,18 @@ export function collectMessages(sock: Socket): Received[] {
   return out;
 }
 
+/**
+ * A socket of `make` on `port`, joined to `group` on lo, with room for any datagram (GSO sends of
+ * up to 64 KiB), that keeps a copy of every datagram it receives (for byte-exact checks of sends).
+ */
+export function loopbackCopies(make: (options: SocketOptions) => Socket, port: number, group: string): { rx: Socket; got: Buffer[] } {
+  const rx = make({ port, recvBufferSize: 8 << 20, maxMessageSize: 65535 });
+  rx.join(group, { interface: 'lo' });
+  const got: Buffer[] = [];
+  rx.on('message', (d) => got.push(Buffer.from(d)));
+  return { rx, got };
+}
+
 /** A copy of what a batch held, for assertions after the callback. */
 export interface BatchCopy {
   count: number;

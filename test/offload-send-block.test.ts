@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { binding } from '../lib/binding.js';
 import { constants, type Socket } from '../lib/index.js';
 import { type Host, type Link, Topology } from './harness/netns.js';
-import { settle, socketFactory, uniquePort, waitFor } from './helpers.js';
+import { loopbackCopies, settle, socketFactory, uniquePort, waitFor } from './helpers.js';
 import { PY_SIZES, spawnIn, until } from './wire-helpers.js';
 
 const socket = socketFactory();
@@ -39,13 +39,7 @@ function datagramsOf(b: Buffer, size: number): Buffer[] {
   return out;
 }
 
-function loReceiver(port: number): { rx: Socket; got: Buffer[] } {
-  const rx = socket({ port, recvBufferSize: 8 << 20, maxMessageSize: 65535 });
-  rx.join(GROUP, { interface: 'lo' });
-  const got: Buffer[] = [];
-  rx.on('message', (d) => got.push(Buffer.from(d)));
-  return { rx, got };
-}
+const loReceiver = (port: number): { rx: Socket; got: Buffer[] } => loopbackCopies(socket, port, GROUP);
 
 function expectExactly(got: readonly Buffer[], want: readonly Buffer[]): void {
   expect(got.map((d) => d.length)).toEqual(want.map((d) => d.length));

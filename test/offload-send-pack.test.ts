@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 
 import { binding } from '../lib/binding.js';
 import type { Socket } from '../lib/index.js';
-import { settle, socketFactory, uniquePort, waitFor } from './helpers.js';
+import { loopbackCopies, settle, socketFactory, uniquePort, waitFor } from './helpers.js';
 
 const socket = socketFactory();
 const GROUP = '239.77.2.1';
@@ -21,13 +21,7 @@ function datagram(i: number, size: number): Buffer {
   return b;
 }
 
-function receiver(port: number): { rx: Socket; got: Buffer[] } {
-  const rx = socket({ port, recvBufferSize: 8 << 20, maxMessageSize: 65535 });
-  rx.join(GROUP, { interface: 'lo' });
-  const got: Buffer[] = [];
-  rx.on('message', (d) => got.push(Buffer.from(d)));
-  return { rx, got };
-}
+const receiver = (port: number): { rx: Socket; got: Buffer[] } => loopbackCopies(socket, port, GROUP);
 
 async function sendAndReceive(list: (Uint8Array | string)[], options: { gso?: boolean } = {}): Promise<Buffer[]> {
   const port = uniquePort();

@@ -5,9 +5,7 @@
 #include "message_block_napi.h"
 
 #include <cerrno>
-#include <cstring>
 
-#include "batch_layout.h"
 #include "napi_errors.h"
 #include "recv_batch.h"
 
@@ -24,12 +22,7 @@ void GiveBack(napi_env /*env*/, void* data, void* hint) {
 Napi::Value PackIntoPooledBlock(Napi::Env env, MessageBlockPool* pool, const uint8_t* slab,
                                 size_t slab_bytes, const uint8_t* records, size_t count) {
   size_t total = 0;
-  for (size_t i = 0; i < count; i++) {
-    int32_t size;
-    std::memcpy(&size, records + i * layout::kRecordBytes + layout::kSize * sizeof(int32_t), sizeof(size));
-    if (size < 0 || static_cast<size_t>(size) > slab_bytes) return ThrowArgType(env, "records within the slab");
-    total += static_cast<size_t>(size);
-  }
+  if (!PackedBytes(records, count, slab_bytes, &total)) return ThrowArgType(env, "records within the slab");
   if (total == 0) return Napi::Buffer<uint8_t>::New(env, 0);
   uint8_t* block = pool->Take(total);
   if (block == nullptr) return ThrowSystem(env, ENOMEM, "malloc");

@@ -28,6 +28,17 @@ void FillKnownArrival(const ArrivalPolicy& known, uint8_t* record, DecodeResult*
 
 }  // namespace
 
+bool PackedBytes(const uint8_t* records, size_t count, size_t slab_bytes, size_t* total) {
+  *total = 0;
+  for (size_t i = 0; i < count; i++) {
+    int32_t size;
+    std::memcpy(&size, records + i * layout::kRecordBytes + layout::kSize * sizeof(int32_t), sizeof(size));
+    if (size < 0 || static_cast<size_t>(size) > slab_bytes) return false;
+    *total += static_cast<size_t>(size);
+  }
+  return true;
+}
+
 bool PackDatagrams(const uint8_t* slab, size_t slab_bytes, const uint8_t* records, size_t count,
                    uint8_t* out, size_t out_bytes, size_t* written) {
   size_t at = 0;

@@ -25,6 +25,10 @@ struct RecvCounters {
   uint64_t gro_datagrams = 0;  // datagrams that arrived in those receives
 };
 
+// The bytes the first `count` records hold in all (their kSize), what PackDatagrams writes:
+// false when a record's size is negative or larger than `slab_bytes`.
+bool PackedBytes(const uint8_t* records, size_t count, size_t slab_bytes, size_t* total);
+
 // Copies the data of the first `count` records (their kOffset / kSize) from `slab` into `out`,
 // back to back, in record order: the 'message' path's one copy per batch. Returns false, having
 // copied what fit, when a record points outside the slab or `out` is too small.

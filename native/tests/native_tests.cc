@@ -407,6 +407,14 @@ TEST(PacksTheDatagramsOfABatchBackToBack) {
   EXPECT(mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
   EXPECT(written == 10);
   EXPECT((out == std::vector<uint8_t>{0, 1, 2, 32, 33, 34, 35, 36, 40, 41}));
+  size_t total = 0;
+  EXPECT(mcast::PackedBytes(records.data(), 3, slab.size(), &total));
+  EXPECT(total == 10);  // what PackDatagrams wrote
+  set(2, 40, 65);       // larger than the slab
+  EXPECT(!mcast::PackedBytes(records.data(), 3, slab.size(), &total));
+  set(2, 40, -1);
+  EXPECT(!mcast::PackedBytes(records.data(), 3, slab.size(), &total));
+  set(2, 40, 2);
   EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), 9, &written));
   EXPECT(written == 8);  // what fit before the datagram that did not
   set(1, 62, 5);         // past the slab's end

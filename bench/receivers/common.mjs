@@ -209,8 +209,8 @@ class Tracker {
 
   // The window's bit of s (an integer below 2^53, often a double): `s & (WIN_BITS - 1)` is
   // s mod WIN_BITS (`&` takes s modulo 2^32 exactly, and WIN_BITS divides 2^32), as mc_recv's
-  // uint64 `%` is. A double `%` here is V8's Float64Mod (an fprem loop): measured 20-25 ns per
-  // datagram, a tenth of a GRO drain's whole cost, charged to every Node contestant.
+  // uint64 `%` is. A double `%` here is V8's Float64Mod (an fprem loop): 20-25 ns per datagram
+  // in a micro-benchmark of mcast-batch's listener, charged to every Node contestant.
   test(s) {
     return (this.window[(s & (WIN_BITS - 1)) >>> 3] >>> (s & 7)) & 1;
   }

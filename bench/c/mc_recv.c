@@ -132,6 +132,8 @@ struct rx {
     struct mmsghdr *msgs;
     /* statistics */
     uint64_t received, bytes, drops, gaps, reordered, dups, truncated;
+    int gro;              /* --gro: report how many receives came merged */
+    uint64_t gro_receives, gro_datagrams; /* receives holding several datagrams, and those datagrams */
     uint64_t min_seq, max_seq;
     int have_seq;
     uint8_t *window;      /* bit (seq % WIN_BITS) = seen, for seqs in (max_seq-WIN_BITS, max_seq] */
@@ -419,6 +421,7 @@ static void setup_rx(struct rx *r, const struct opts *o)
     r->size = o->size;
     r->bufs = alloc_touched((size_t)r->batch * r->size);
     r->ctrl_size = o->metadata || o->gro ? CTRL_SIZE_METADATA : CTRL_SIZE;
+    r->gro = o->gro;
     r->ctrl = alloc_touched((size_t)r->batch * r->ctrl_size);
     r->names = (o->metadata & META_NAME) ? alloc_touched(r->batch * sizeof *r->names) : NULL;
     r->iov = alloc_touched(r->batch * sizeof *r->iov);
@@ -544,6 +547,10 @@ static void account(struct rx *r, unsigned n, uint64_t rt_now)
         unsigned segment = read_drops(r, mh);
         if (segment == 0 || segment >= len)
             segment = len ? len : 1;
+        else {
+            r->gro_receives++;
+            r->gro_datagrams += (len + segment - 1) / segment;
+        }
         /* one datagram, or (UDP_GRO) several of `segment` bytes back to back, the last shorter */
         for (unsigned off = 0; off < len || (len == 0 && off == 0); off += segment) {
             unsigned part = len - off < segment ? len - off : segment;
@@ -724,6 +731,9 @@ static void report(struct rx *r, double secs, double cpu, int rcvbuf)
     print_seq("first_seq", r, r->min_seq);
     print_seq("last_seq", r, r->max_seq);
     printf(",\"batch\":%u,\"rcvbuf\":%d", r->batch, rcvbuf);
+    if (r->gro) /* as mcast's stats().groReceives / groDatagrams */
+        printf(",\"gro_receives\":%llu,\"gro_datagrams\":%llu", (unsigned long long)r->gro_receives,
+               (unsigned long long)r->gro_datagrams);
     if (r->lat) {
         qsort(r->lat, r->lat_n, sizeof *r->lat, cmp_i64);
         if (r->lat_n)

@@ -280,6 +280,11 @@ export const metrics = {
       wall_pps_max: maxOf(good.map((r) => r.pps)),
       incomplete: good.filter((r) => r.received !== r.sender.sent || (r.kernel_drops ?? 0) > 0).length,
       rcvbuf: good[0].rcvbuf,
+      // UDP_GRO receivers: the share of datagrams that came merged, and datagrams per merged receive.
+      ...(good[0].gro_datagrams === undefined ? {} : {
+        merged: median(good.map((r) => (r.received ? r.gro_datagrams / r.received : null))),
+        per_receive: median(good.map((r) => (r.gro_receives ? r.gro_datagrams / r.gro_receives : null))),
+      }),
     }),
   },
   maxload: {

@@ -26,7 +26,8 @@ const VIEW = {
     range: (r) => `${fmt.mppsBare(r.min)} – ${fmt.mppsBare(r.max)}`,
     notes: (r) =>
       `CPU ${fmt.ns(r.extra.cpu_ns_per_packet)}/pkt; wall clock ${fmt.mppsBare(r.extra.wall_pps)} Mpps (${fmt.mppsBare(r.extra.wall_pps_min)} – ${fmt.mppsBare(r.extra.wall_pps_max)})` +
-      (r.extra.incomplete ? `, ${r.extra.incomplete} run(s) incomplete` : ''),
+      (r.extra.incomplete ? `, ${r.extra.incomplete} run(s) incomplete` : '') +
+      (r.extra.merged === undefined ? '' : `; merged ${fmt.pct(r.extra.merged === null ? null : r.extra.merged * 100)}, ${r.extra.per_receive === null ? '—' : r.extra.per_receive.toFixed(1)} per receive`),
   },
   maxload: {
     value: (v) => `${fmt.pct(v)} recv`,

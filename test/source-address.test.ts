@@ -4,9 +4,13 @@
  * zeros), and every other field must be what a default socket reports for the same datagram:
  * bound to the group (IP_PKTINFO elided, arrival_policy.h) and bound to the wildcard (with it).
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
 import { describe, expect, it } from 'vitest';
 
-import type { RecvBatch } from '../lib/index.js';
+import { CaptureWriter, type RecvBatch } from '../lib/index.js';
 import { socketFactory, uniquePort, waitFor } from './helpers.js';
 
 const socket = socketFactory();
@@ -86,6 +90,27 @@ describe('sourceAddress: false', () => {
     bare.on('batch', (b) => (count += b.count));
     socket({ interface: 'lo' }).send(Buffer.from('x'), GROUP, port);
     await waitFor(() => count === 1, 'the datagram');
+  });
+
+  it('is refused by a capture, which would record a source', async () => {
+    const port = uniquePort();
+    const bare = socket({ port, address: GROUP, sourceAddress: false });
+    bare.join(GROUP, { interface: 'lo' });
+    const dir = mkdtempSync(join(tmpdir(), 'mcast-nosource-'));
+    const w = CaptureWriter.open(join(dir, 'x.pcapng'), { interfaceName: () => 'lo' });
+    const errors: unknown[] = [];
+    bare.on('batch', (b) => {
+      try {
+        w.writeBatch(b, port);
+      } catch (error) {
+        errors.push(error);
+      }
+    });
+    socket({ interface: 'lo' }).send(Buffer.from('x'), GROUP, port);
+    await waitFor(() => errors.length === 1, 'the refused write');
+    expect(errors[0]).toMatchObject({ code: 'ERR_MCAST_NO_SOURCE_ADDRESS' });
+    await w.close();
+    rmSync(dir, { recursive: true, force: true });
   });
 
   it('takes only a boolean', () => {

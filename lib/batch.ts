@@ -5,6 +5,7 @@
  */
 import { AddressFormatter } from './address';
 import { binding } from './binding';
+import { mcastError } from './errors';
 import type { Family, MessageInfo, RecvBatch } from './types';
 
 const L = binding.layout;
@@ -24,7 +25,11 @@ export class Batch implements RecvBatch {
   private readonly timestamps: BigUint64Array;
   private readonly formatter: AddressFormatter;
 
-  constructor(slab: ArrayBuffer, records: ArrayBuffer, family: Family, maxMessageSize: number) {
+  /** @internal False for a socket created with `sourceAddress: false`: the kernel reported no sources. */
+  readonly hasSourceAddress: boolean;
+
+  constructor(slab: ArrayBuffer, records: ArrayBuffer, family: Family, maxMessageSize: number, hasSourceAddress = true) {
+    this.hasSourceAddress = hasSourceAddress;
     this.buffer = Buffer.from(slab);
     this.records = new Int32Array(records);
     this.recordBytes = new Uint8Array(records);
@@ -66,10 +71,12 @@ export class Batch implements RecvBatch {
   }
 
   address(i: number): string {
+    if (!this.hasSourceAddress) throw noSourceAddress('address(i)');
     return this.formatter.format(this.check(i) * L.recordBytes + L.sourceByte);
   }
 
   port(i: number): number {
+    if (!this.hasSourceAddress) throw noSourceAddress('port(i)');
     return this.records[this.check(i) * STRIDE32 + L.port] as number;
   }
 
@@ -121,4 +128,12 @@ export class Batch implements RecvBatch {
     if ((flags & L.flagTimestamp) === 0) return undefined;
     return this.timestamps[i * STRIDE64 + TIMESTAMP64];
   }
+}
+
+/** The error of a source asked of a socket created with `sourceAddress: false`. */
+export function noSourceAddress(what: string): Error {
+  return mcastError(
+    'ERR_MCAST_NO_SOURCE_ADDRESS',
+    `${what} needs the datagrams' source address, and this socket was created with sourceAddress: false (the kernel reports none): create it without that option`,
+  );
 }

@@ -96,6 +96,8 @@ export interface NativeSocketConstructor {
     scopeId?: number,
     /** A bound descriptor to share (a duplicate is taken) instead of binding, or -1. */
     sharedFd?: number,
+    /** Whether the kernel is asked for each datagram's source (msg_name); default true. */
+    sourceAddress?: boolean,
   ): NativeSocket;
 }
 

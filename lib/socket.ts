@@ -9,7 +9,7 @@ import { constants as osConstants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 
 import { hostPort, isLinkLocalIPv6, MAX_PAYLOAD } from './address';
-import { Batch } from './batch';
+import { Batch, noSourceAddress } from './batch';
 import { BatchDispatch } from './dispatch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
 import { invalidArgType, mcastError, rethrowNative, systemError } from './errors';
@@ -119,7 +119,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   constructor(options: SocketOptions = {}) {
     super();
     const o = checkSocketOptions(options);
-    const { family, port, address, scopeId, reuseAddr, reusePort, multicastAll, ipv6Only, timestamps, receiveTTL, gro } = o;
+    const { family, port, address, scopeId, reuseAddr, reusePort, multicastAll, ipv6Only, timestamps, receiveTTL, gro, sourceAddress } = o;
     const { recvBufferSize, sendBufferSize, ttl, loopback, outgoing, device, sharedFd, busyPoll, preferBusyPoll } = o;
     this.batchSize = o.batchSize;
     this.maxMessageSize = o.maxMessageSize;
@@ -134,7 +134,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     try {
       this.#native = new binding.Socket(
         family, address, port, reuseAddr, reusePort, multicastAll, timestamps,
-        this.batchSize, slotSize, slab, records, ipv6Only, receiveTTL, scopeId, sharedFd,
+        this.batchSize, slotSize, slab, records, ipv6Only, receiveTTL, scopeId, sharedFd, sourceAddress,
       );
     } catch (error) {
       if (sharedFd >= 0) rethrowNative(error, { action: `share the bound socket of descriptor ${sharedFd}` });
@@ -143,7 +143,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     }
     this.#native.owner = this;
     if (!o.rejoin) setRejoin(this, false);
-    this.#batch = new Batch(slab, records, family, this.maxMessageSize);
+    this.#batch = new Batch(slab, records, family, this.maxMessageSize, sourceAddress);
     this.#dispatch = new BatchDispatch(this, (count) => this.#native.packBatch(count));
     try {
       // First: the device (or VRF) decides the routes the other options are checked against.
@@ -167,6 +167,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     }
     super.on('newListener', (event: string | symbol) => {
       if (event !== 'message' && event !== 'batch') return;
+      // Thrown before the listener is added: on('message') fails and nothing receives.
+      if (event === 'message' && !sourceAddress) throw noSourceAddress("a 'message' listener (its info carries the source)");
       this.#dispatch.invalidate();
       if (!this.#closed) this.#native.setReceiving(true);
     });

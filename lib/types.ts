@@ -60,6 +60,16 @@ export interface SocketOptions {
    * receive path a few percent, so it is asked for only when wanted).
    */
   receiveTTL?: boolean;
+  /**
+   * Whether the kernel reports each datagram's source address and port (default true). `false`
+   * is for a receiver that never looks at the source (one sender per group, or the sender named
+   * in the payload): the kernel then copies no address per datagram, about 4–8% of a 64-byte
+   * drain's receive cost here. Such a socket has no source to report, and says so rather than
+   * guess: `batch.address(i)` and `batch.port(i)` throw `ERR_MCAST_NO_SOURCE_ADDRESS`, and adding
+   * a 'message' listener (whose info carries the source) throws it too. Every other field
+   * (destination, interface, sizes, TTL, timestamp, drop counts) is as with the default.
+   */
+  sourceAddress?: boolean;
   /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS, 0 to 255 (kernel default 1). */
   ttl?: number;
   /** IP_MULTICAST_LOOP / IPV6_MULTICAST_LOOP (kernel default true). */
@@ -186,9 +196,12 @@ export interface RecvBatch {
   truncated(i: number): boolean;
   /** A view (not a copy) of datagram i. */
   data(i: number): Buffer;
-  /** Source address of datagram i (formatted strings are cached per source). */
+  /**
+   * Source address of datagram i (formatted strings are cached per source). Throws
+   * `ERR_MCAST_NO_SOURCE_ADDRESS` on a socket created with `sourceAddress: false`.
+   */
   address(i: number): string;
-  /** Source port of datagram i. */
+  /** Source port of datagram i. Throws as address(i) does, with `sourceAddress: false`. */
   port(i: number): number;
   /** Destination (group) address of datagram i. */
   destination(i: number): string;

@@ -83,6 +83,15 @@ RecvBatch::RecvBatch(size_t batch_size, size_t slot_size, uint8_t* slab, uint8_t
   }
 }
 
+void RecvBatch::SetSourceAddress(bool on) {
+  name_room_ = on ? static_cast<socklen_t>(sizeof(sockaddr_storage)) : 0;
+  for (size_t i = 0; i < batch_size_; i++) {
+    msghdr& h = msgs_[i].msg_hdr;
+    h.msg_name = on ? &names_[i] : nullptr;
+    h.msg_namelen = name_room_;
+  }
+}
+
 int RecvBatch::SplitMerged(uint8_t* first, size_t free_records, const DecodeResult& decoded,
                            uint32_t received, uint32_t slab_offset, RecvCounters* counters) {
   GroSegment segments[kMaxGroSegments];
@@ -114,7 +123,7 @@ int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* cou
   // the headers would touch batch_size cache lines for it.
   for (size_t i = 0; i < used_; i++) {
     msghdr& h = msgs_[i].msg_hdr;
-    h.msg_namelen = sizeof(sockaddr_storage);
+    h.msg_namelen = name_room_;
     h.msg_controllen = kControlBytes;
     h.msg_flags = 0;
   }

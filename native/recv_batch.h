@@ -51,6 +51,11 @@ class RecvBatch {
   // it was off, with an interface of 0): see arrival_policy.h. `policy` outlives this batch.
   void SetArrivalPolicy(const ArrivalPolicy* policy) { arrival_ = policy; }
 
+  // Whether the kernel is asked for each datagram's source (msg_name; default on). Off, it
+  // copies no address per datagram and the records' source and port stay zero: the facade
+  // (SocketOptions.sourceAddress) refuses to report them then. Call before the first Receive.
+  void SetSourceAddress(bool on);
+
   // One recvmmsg without waiting. Returns the number of receives read from the kernel (>= 1),
   // or -errno (-EAGAIN when the queue is empty); `*delivered` gets how many datagrams have a
   // record: those `filter`, when given, admits, each GRO receive split into its datagrams
@@ -82,6 +87,7 @@ class RecvBatch {
   std::vector<iovec> iov_;
   std::vector<sockaddr_storage> names_;
   std::vector<Control> control_;
+  socklen_t name_room_ = sizeof(sockaddr_storage);  // 0 without source addresses
   size_t used_ = 0;  // slots the last recvmmsg wrote to, whose lengths need resetting
   const ArrivalPolicy* arrival_ = nullptr;
 };

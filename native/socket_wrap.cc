@@ -113,6 +113,8 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
   const uint32_t scope_id = info.Length() >= 14 && info[13].IsNumber() ? info[13].As<Napi::Number>().Uint32Value() : 0;
   // A bound descriptor to share instead of binding one (a cluster worker's socket), or -1.
   const int32_t shared_fd = info.Length() >= 15 && info[14].IsNumber() ? info[14].As<Napi::Number>().Int32Value() : -1;
+  // Whether to ask the kernel for each datagram's source address (SocketOptions.sourceAddress).
+  const bool source_address = info.Length() < 16 || info[15].IsUndefined() || info[15].ToBoolean();
   const uint32_t batch_size = info[7].As<Napi::Number>().Uint32Value();
   const uint32_t max_size = info[8].As<Napi::Number>().Uint32Value();
   Napi::ArrayBuffer slab = info[9].As<Napi::ArrayBuffer>();
@@ -159,6 +161,7 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
   send_batch_.SetSegmentation(KernelHasSegmentation(fd_));
   arrival_ = std::make_unique<ArrivalPolicy>(family_, bind_addr, options.multicast_all);
   batch_->SetArrivalPolicy(arrival_.get());
+  if (!source_address) batch_->SetSourceAddress(false);
   if (family_ == AF_INET6) {
     filter_ = std::make_unique<MembershipFilter>();
     filter_on_ = !options.multicast_all;

@@ -26,6 +26,8 @@ export const RECEIVERS = [
   { id: 'c-recvmmsg-name', label: 'C recvmmsg(64)+source', kind: 'c', batch: 64, metadata: 'name', cases: ['drain'] },
   { id: 'c-recvmmsg-meta', label: 'C recvmmsg(64)+meta', kind: 'c', batch: 64, metadata: 'name,pktinfo', cases: ['drain'] },
   { id: 'mcast-batch', label: "mcast 'batch'", kind: 'node', batch: 64, script: 'receivers/mcast-batch.mjs' },
+  // A receiver that never reads the source (SocketOptions.sourceAddress: false): no msg_name.
+  { id: 'mcast-batch-nosource', label: "mcast 'batch' no source", kind: 'node', batch: 64, script: 'receivers/mcast-batch.mjs', args: ['--no-source'], cases: ['drain'] },
   { id: 'mcast-message', label: "mcast 'message'", kind: 'node', batch: 64, script: 'receivers/mcast-message.mjs' },
   { id: 'dgram', label: 'dgram', kind: 'node', batch: 1, script: 'receivers/dgram.mjs' },
   // UDP_GRO receivers (drain-gro): 64 KiB slots, merged receives split by the segment size.

@@ -8,6 +8,7 @@ const COLORS = {
   'c-recvmmsg-meta': '#767676',
   'c-recvmmsg-name': '#b0b0b0',
   'mcast-batch': '#1f77b4',
+  'mcast-batch-nosource': '#3f9fd8',
   'mcast-message': '#6baed6',
   dgram: '#e6550d',
   'c-sendmmsg': '#4d4d4d',

@@ -57,6 +57,7 @@ export function parseReceiverArgs(argv = process.argv.slice(2)) {
       'warmup-cycles': { type: 'string', default: '0' },
       memory: { type: 'boolean', default: false },
       gro: { type: 'boolean', default: false },
+      'no-source': { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -89,6 +90,7 @@ export function parseReceiverArgs(argv = process.argv.slice(2)) {
     warmupCycles: int('warmup-cycles'),
     memory: values.memory,
     gro: values.gro,
+    noSource: values['no-source'],
   };
 }
 
@@ -571,6 +573,8 @@ export function openMcastReceiver(opts, r, extra = {}) {
       maxMessageSize: opts.size,
       ...(opts.rcvbuf > 0 ? { recvBufferSize: opts.rcvbuf } : {}),
       ...(opts.gro ? { gro: true } : {}),
+      // --no-source: the receiver that never reads the source asks the kernel for none.
+      ...(opts.noSource ? { sourceAddress: false } : {}),
       ...extra,
     });
     sock.join(opts.group, { interface: opts.ifindex || opts.ifaceAddr });

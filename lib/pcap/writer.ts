@@ -476,7 +476,8 @@ export class CaptureWriter {
     f.destinationAt = 0;
     // mcast's own batches: addresses and times straight from the receive records (no strings,
     // no BigInt per datagram); any other RecvBatch through its accessors.
-    const records = batch instanceof Batch ? batch.records : undefined;
+    // (Not for a socket without source addresses: its records hold none, and address(i) says so.)
+    const records = batch instanceof Batch && batch.hasSourceAddress ? batch.records : undefined;
     const recordBytes = records === undefined ? undefined : this.#recordBytes(records);
     for (let i = 0; i < count; i++) {
       let hi = nowHi;

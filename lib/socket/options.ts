@@ -24,7 +24,7 @@ export const C = binding.constants as Record<string, number>;
 const SOCKET_OPTION_KEYS = [
   'family', 'port', 'address', 'reuseAddr', 'reusePort', 'multicastAll', 'ipv6Only', 'recvBufferSize', 'sendBufferSize',
   'batchSize', 'maxMessageSize', 'timestamps', 'receiveTTL', 'ttl', 'loopback', 'interface', 'bindToDevice', 'rejoin', 'fd',
-  'gso', 'gro', 'busyPoll', 'preferBusyPoll',
+  'gso', 'gro', 'busyPoll', 'preferBusyPoll', 'sourceAddress',
 ] as const;
 /** The largest buffer size setsockopt takes (the kernel doubles it into an int). */
 export const MAX_BUFFER_SIZE = 0x3fffffff;
@@ -111,6 +111,7 @@ export function checkSocketOptions(options: SocketOptions) {
     ipv6Only: flag('ipv6Only', true),
     timestamps: flag('timestamps', false),
     receiveTTL: flag('receiveTTL', false),
+    sourceAddress: flag('sourceAddress', true),
     rejoin: flag('rejoin', true),
     gso: flag('gso', true),
     gro: flag('gro', false),

@@ -596,6 +596,42 @@ SOCKET_TEST(GivesAReusedSlotItsFullControlRoomBack) {
   close(tx);
 }
 
+// SetSourceAddress(false): the kernel is given no name buffer, so the records' source and port
+// stay zero, while the rest of each record is as before; on again, the source is back, also in
+// slots whose name length the kernel had shrunk.
+SOCKET_TEST(AsksForNoSourceAddressWhenToldNot) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  mcast::SockAddr tx_addr;
+  const int tx = Open(AF_INET, "127.0.0.1", 0, &tx_addr);
+  EXPECT(rx >= 0 && tx >= 0);
+  sockaddr_in tx_in;
+  std::memcpy(&tx_in, &tx_addr.storage, sizeof(tx_in));
+  std::vector<uint8_t> slab(size_t{8} * 64), records(8 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(8, 64, slab.data(), records.data());
+  mcast::RecvCounters rc;
+  mcast::SendCounters sc;
+  const uint8_t bytes[5] = {1, 2, 3, 4, 5};
+  for (int round = 0; round < 3; round++) {
+    const bool source = round != 1;
+    batch.SetSourceAddress(source);
+    for (int i = 0; i < 3; i++) EXPECT(mcast::SendOne(tx, rx_addr, bytes, 5, &sc).sent == 1);
+    EXPECT(Receive(&batch, rx, &rc) == 3);
+    for (size_t i = 0; i < 3; i++) {
+      const uint8_t* rec = records.data() + i * mcast::layout::kRecordBytes;
+      const int want_port = source ? ntohs(tx_in.sin_port) : 0;
+      EXPECT(RecordInt(rec, mcast::layout::kPort) == want_port);
+      const uint32_t loopback = htonl(INADDR_LOOPBACK), none = 0;
+      EXPECT(std::memcmp(rec + mcast::layout::kSourceByte, source ? &loopback : &none, 4) == 0);
+      EXPECT(RecordInt(rec, mcast::layout::kSize) == 5);
+      EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagPktinfo) != 0);
+      EXPECT(std::memcmp(rec + mcast::layout::kDestinationByte, &loopback, 4) == 0);
+    }
+  }
+  close(rx);
+  close(tx);
+}
+
 // Sends 200 datagrams of 1000 bytes to a receiver whose buffer holds a few, and reads what
 // made it in. Returns how many the kernel accepted from the sender.
 size_t OverflowAndDrain(int rx, int tx, const mcast::SockAddr& rx_addr, mcast::RecvBatch* batch,

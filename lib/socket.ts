@@ -65,7 +65,8 @@ export interface Socket {
    * batch's block alive, at most 1.25 × the bytes of that batch's datagrams (at least 4 KiB);
    * `Buffer.from(data)` keeps only the datagram. The socket reuses a block only after V8 has
    * collected every message of it, so a kept message is never overwritten; it keeps up to
-   * 8 MiB of such collected blocks per socket for reuse, until it closes.
+   * 64 MiB of such collected blocks per socket for reuse (never more than its messages once held
+   * uncollected at the same time), until it closes.
    */
   on(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
   /** A whole recvmmsg result, zero copy, valid during the call only. */

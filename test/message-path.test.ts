@@ -91,6 +91,39 @@ describe("'message' blocks", () => {
     expect(rx.messageBlocks()[1]).toBeGreaterThan(idle);
   });
 
+  it('keeps more than 8 MiB of collected blocks: what a socket took between two collections comes back whole', async () => {
+    // Until the next collection every block stays out; a pool that kept only 8 MiB of them sent
+    // the next interval's batches to fresh pages (see kDefaultIdleLimit in message_block.h).
+    const { rx, tx, port } = pair({ recvBufferSize: 1 << 20 });
+    const size = 1400;
+    const held: Buffer[] = [];
+    let received = 0;
+    rx.on('message', (data) => {
+      // One message per batch keeps every block out until the test lets go.
+      if (held.length === 0 || held[held.length - 1]!.buffer !== data.buffer) held.push(data);
+      received++;
+    });
+    let seq = 0;
+    const total = 12 * 1024; // about 16 MiB of datagrams, in blocks of 1.25 x at most
+    while (seq < total) {
+      const list = Array.from({ length: 256 }, () => datagram(seq++, size));
+      for (let at = 0; at < list.length; at += 64) tx.sendBatch(list.slice(at, at + 64), GROUP, port);
+      await waitFor(() => received === seq, `datagrams up to ${seq}`);
+    }
+    const blocks = held.length;
+    const heldBytes = held.reduce((n, d) => n + d.buffer.byteLength, 0);
+    expect(heldBytes).toBeGreaterThan(12 << 20);
+    expect(rx.messageBlocks()[3]).toBeGreaterThanOrEqual(blocks);
+    held.length = 0;
+    await collect(() => rx.messageBlocks()[3] <= 1);
+    const [, idleBlocks, idleBytes, outstanding] = rx.messageBlocks();
+    expect(outstanding).toBeLessThanOrEqual(1);
+    // All of them kept (none freed at 8 MiB), and no more than came back.
+    expect(idleBytes).toBeGreaterThan(heldBytes);
+    expect(idleBytes).toBeLessThanOrEqual(64 << 20);
+    expect(idleBlocks).toBeGreaterThanOrEqual(blocks - 1);
+  });
+
   it("a message's Buffer is exactly its batch's bytes, and empty datagrams take no block", async () => {
     const { rx, tx, port } = pair();
     const blocks = new Map<ArrayBufferLike, number>();

@@ -83,6 +83,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value JS_sendBatch(const Napi::CallbackInfo& info);
   Napi::Value JS_setSendDestination(const Napi::CallbackInfo& info);
   Napi::Value JS_sendBlock(const Napi::CallbackInfo& info);
+  Napi::Value JS_sendGather(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_fd(const Napi::CallbackInfo& info);
   Napi::Value JS_setInterfaceFilter(const Napi::CallbackInfo& info);
@@ -131,7 +132,7 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   std::unique_ptr<MembershipFilter> filter_;
   bool filter_on_ = false;
   SendBatch send_batch_;
-  SockAddr block_dest_;  // sendBlock's destination, set by setSendDestination
+  SockAddr block_dest_;  // sendBlock's and sendGather's destination, set by setSendDestination
   bool has_block_dest_ = false;
   RecvCounters rx_;
   SendCounters tx_;

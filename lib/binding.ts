@@ -44,10 +44,16 @@ export interface NativeSocket {
    * block (two N-API calls per batch instead of two per datagram).
    */
   sendBatch(datagrams: readonly Uint8Array[] | Uint8Array, count: number, address: string, port: number, scopeId: number, lengths?: Uint32Array): number;
-  /** Where sendBlock sends (parsed once, not per call). */
+  /** Where sendBlock and sendGather send (parsed once, not per call). */
   setSendDestination(address: string, port: number, scopeId: number): void;
   /** Sends `block` cut into datagrams of `segmentSize` bytes (the last may be shorter); returns how many went. */
   sendBlock(block: Uint8Array, segmentSize: number): number;
+  /**
+   * Sends datagram i = `lengths[i]` bytes at `offsets[i]` of `bytes` (i < count) to the
+   * setSendDestination one; returns how many went, or -(i + 1) when datagram i lies outside
+   * `bytes` or exceeds a UDP datagram (nothing sent).
+   */
+  sendGather(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count: number): number;
   stats(out: Float64Array): void;
   fd(): number;
   setInterfaceFilter(on: boolean): void;

@@ -30,7 +30,7 @@ import {
   SO_BUSY_POLL,
   SO_PREFER_BUSY_POLL,
 } from './socket/options';
-import { blockDatagrams, type Destination, Destinations, SendPacker, toByteList, toBytes } from './socket/send';
+import { blockDatagrams, type Destination, Destinations, gatherCount, gatherDatagramError, isGather, SendPacker, toByteList, toBytes } from './socket/send';
 import { checkBoolean, checkInteger } from './validate';
 import type {
   BoundAddress,
@@ -40,6 +40,7 @@ import type {
   MessageInfo,
   RecvBatch,
   SendData,
+  SendGather,
   SocketOptions,
   SocketStats,
 } from './types';
@@ -463,9 +464,26 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
    *   payload; ERR_INVALID_ARG_VALUE for an empty block; an error with `sent` set as above
    */
   sendBatch(block: Uint8Array, address: string, port: number, segmentSize: number): number;
-  sendBatch(datagrams: readonly SendData[] | Uint8Array, address: string, port: number, segmentSize?: number): number {
+  /**
+   * Sends datagrams that lie at offsets inside one buffer (a {@link SendGather}: `bytes`,
+   * `offsets`, `lengths`, `count`), as a capture file's block or a protocol's own buffer holds
+   * them, without a copy: the kernel reads each in place. Runs of consecutive datagrams of one
+   * size leave as UDP_SEGMENT messages (one iovec per message when they lie back to back, one
+   * per datagram when something lies between them), the rest with sendmmsg; fallback and
+   * return value as the other forms. After a partial send, continue with the arrays'
+   * `subarray(sent, count)`.
+   * @throws ERR_INVALID_ARG_TYPE for a gather whose `bytes` is no Uint8Array or whose arrays are
+   *   no Uint32Array; ERR_INVALID_ARG_VALUE for empty arrays or, without `count`, arrays of
+   *   different lengths; ERR_OUT_OF_RANGE for a `count` outside 1 to the arrays' length, and
+   *   (naming `datagrams.offsets[i]`) for a datagram not within `bytes`, nothing sent;
+   *   ERR_MCAST_MESSAGE_TOO_LARGE for a length over the family's largest UDP payload, nothing
+   *   sent; an error with `sent` set as above
+   */
+  sendBatch(datagrams: SendGather, address: string, port: number): number;
+  sendBatch(datagrams: readonly SendData[] | Uint8Array | SendGather, address: string, port: number, segmentSize?: number): number {
     this.#checkOpen('send');
     if (datagrams instanceof Uint8Array) return this.#sendBlock(datagrams, address, port, segmentSize);
+    if (!Array.isArray(datagrams) && isGather(datagrams)) return this.#sendGather(datagrams, address, port);
     const packer = this.#packer;
     if (Array.isArray(datagrams) && datagrams.length > 0 && packer.pack(datagrams, MAX_PAYLOAD[this.family])) {
       const dest = this.#destinations.check(address, port);
@@ -488,16 +506,35 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const count = blockDatagrams(block, segmentSize, this.family);
     const dest = this.#destinations.check(address, port);
     try {
-      // The binding keeps the destination: told again only when it changes (check() returns
-      // the same object for the same address and port).
-      if (dest !== this.#blockDestination) {
-        this.#native.setSendDestination(dest.address, dest.port, dest.scopeId);
-        this.#blockDestination = dest;
-      }
+      this.#holdDestination(dest);
       return this.#native.sendBlock(block, segmentSize as number);
     } catch (error) {
       rethrowNative(error, { action: `send ${count} datagrams to ${hostPort(dest.address, dest.port)}` });
     }
+  }
+
+  #sendGather(gather: SendGather, address: string, port: number): number {
+    const count = gatherCount(gather);
+    const dest = this.#destinations.check(address, port);
+    let sent: number;
+    try {
+      this.#holdDestination(dest);
+      sent = this.#native.sendGather(gather.bytes, gather.offsets, gather.lengths, count);
+    } catch (error) {
+      rethrowNative(error, { action: `send ${count} datagrams to ${hostPort(dest.address, dest.port)}` });
+    }
+    if (sent < 0) throw gatherDatagramError(gather, -sent - 1, this.family);
+    return sent;
+  }
+
+  /**
+   * The binding keeps sendBlock's and sendGather's destination: told again only when it
+   * changes (check() returns the same object for the same address and port).
+   */
+  #holdDestination(dest: Destination): void {
+    if (dest === this.#blockDestination) return;
+    this.#native.setSendDestination(dest.address, dest.port, dest.scopeId);
+    this.#blockDestination = dest;
   }
 
   /**
@@ -507,7 +544,19 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   async sendAll(datagrams: readonly SendData[], address: string, port: number): Promise<number>;
   /** sendBatch(block, address, port, segmentSize) until every datagram went, waiting for room. */
   async sendAll(block: Uint8Array, address: string, port: number, segmentSize: number): Promise<number>;
-  async sendAll(datagrams: readonly SendData[] | Uint8Array, address: string, port: number, segmentSize?: number): Promise<number> {
+  /** sendBatch(gather, address, port) until every datagram went, waiting for room. */
+  async sendAll(datagrams: SendGather, address: string, port: number): Promise<number>;
+  async sendAll(datagrams: readonly SendData[] | Uint8Array | SendGather, address: string, port: number, segmentSize?: number): Promise<number> {
+    if (!Array.isArray(datagrams) && isGather(datagrams)) {
+      const total = gatherCount(datagrams);
+      const { bytes, offsets, lengths } = datagrams;
+      let done = this.sendBatch(datagrams, address, port);
+      while (done < total) {
+        await this.writable();
+        done += this.sendBatch({ bytes, offsets: offsets.subarray(done, total), lengths: lengths.subarray(done, total) }, address, port);
+      }
+      return done;
+    }
     if (datagrams instanceof Uint8Array) {
       const total = blockDatagrams(datagrams, segmentSize, this.family);
       const size = segmentSize as number;

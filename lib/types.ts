@@ -305,3 +305,24 @@ export interface BoundAddress {
  * segment size: see Socket#sendBatch.)
  */
 export type SendData = Buffer | Uint8Array | string;
+
+/**
+ * sendBatch()'s gather form: datagrams at offsets inside one buffer, as a capture file's block
+ * holds them (headers between the payloads). Datagram i is
+ * `bytes.subarray(offsets[i], offsets[i] + lengths[i])`, for i from 0 to `count - 1`; the
+ * kernel reads them in place (no copy). The arrays may be longer than `count`, so that a sender
+ * can keep one set and fill a prefix of it per call.
+ */
+export interface SendGather {
+  /** The buffer the datagrams lie in. */
+  readonly bytes: Uint8Array;
+  /** Where each datagram starts in `bytes`. */
+  readonly offsets: Uint32Array;
+  /** Each datagram's length in bytes (0 to the family's largest UDP payload). */
+  readonly lengths: Uint32Array;
+  /**
+   * How many datagrams to send, from index 0: 1 to the length of `offsets` and of `lengths`.
+   * Default: their length, which must then be the same.
+   */
+  readonly count?: number;
+}

@@ -117,6 +117,19 @@ size_t SendBatch::SetUniform(const uint8_t* data, size_t length, size_t segment)
   return count;
 }
 
+size_t SendBatch::SetGather(const uint8_t* data, size_t length, const uint32_t* offsets,
+                            const uint32_t* lengths, size_t count, size_t max_datagram) {
+  Reserve(count);
+  for (size_t i = 0; i < count; i++) {
+    const size_t at = offsets[i];
+    const size_t bytes = lengths[i];
+    // Two comparisons, no sum: offset + length cannot overflow here.
+    if (at > length || bytes > length - at || bytes > max_datagram) return i;
+    Set(i, data + at, bytes);
+  }
+  return count;
+}
+
 SendResult SendBatch::Send(int fd, const SockAddr& dest, size_t count, SendCounters* counters) {
   SendResult result;
   while (segmentation_ && result.sent < count) {

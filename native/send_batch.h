@@ -71,6 +71,13 @@ class SendBatch {
   // Prepares slots [0, count) as `length` bytes at `data` cut into datagrams of `segment` bytes
   // (the last may be shorter). Returns count (0 when length is 0). `segment` must be > 0.
   size_t SetUniform(const uint8_t* data, size_t length, size_t segment);
+  // Prepares slots [0, count) as datagram i = `lengths[i]` bytes at `data + offsets[i]` (a
+  // gather: datagrams at offsets inside one buffer of `length` bytes, e.g. a capture's block
+  // with headers between them). Every datagram must lie within the buffer and hold at most
+  // `max_datagram` bytes. Returns count, or the index of the first datagram that does not
+  // (the slots are then not to be sent).
+  size_t SetGather(const uint8_t* data, size_t length, const uint32_t* offsets,
+                   const uint32_t* lengths, size_t count, size_t max_datagram);
 
   // Sends slots [0, count) to `dest`, retrying on EINTR and after partial sends. With
   // segmentation on, runs of equal-size datagrams leave as UDP_SEGMENT messages (several per

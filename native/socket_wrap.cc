@@ -76,6 +76,7 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_setSendDestination>(
                              "setSendDestination"),
                          InstanceMethod<&SocketWrap::JS_sendBlock>("sendBlock"),
+                         InstanceMethod<&SocketWrap::JS_sendGather>("sendGather"),
                          InstanceMethod<&SocketWrap::JS_stats>("stats"),
                          InstanceMethod<&SocketWrap::JS_fd>("fd"),
                          InstanceMethod<&SocketWrap::JS_setInterfaceFilter>(
@@ -166,9 +167,57 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
     filter_ = std::make_unique<MembershipFilter>();
     filter_on_ = !options.multicast_all;
   }
+  BindSendFunctions(env);
+}
+
+template <Napi::Value (SocketWrap::*Method)(const Napi::CallbackInfo&)>
+napi_value SocketWrap::CallOnOwner(napi_env env, napi_callback_info info) {
+  Napi::CallbackInfo args(env, info);
+  SocketWrap* socket = static_cast<SendOwner*>(args.Data())->socket;
+  if (socket == nullptr) {
+    // Only a function kept apart from its socket gets here: the socket has been collected.
+    Napi::Error::New(env, "the socket was collected").ThrowAsJavaScriptException();
+    return nullptr;
+  }
+  return (socket->*Method)(args);
+}
+
+void SocketWrap::BindSendFunctions(napi_env env) {
+  send_owner_ = std::make_shared<SendOwner>();
+  send_owner_->socket = this;
+  struct Binding {
+    const char* name;
+    napi_callback callback;
+  };
+  const Binding bindings[] = {
+      {"sendBatch", &CallOnOwner<&SocketWrap::JS_sendBatch>},
+      {"sendBlock", &CallOnOwner<&SocketWrap::JS_sendBlock>},
+      {"sendGather", &CallOnOwner<&SocketWrap::JS_sendGather>},
+  };
+  napi_value self = Value();
+  for (const Binding& b : bindings) {
+    napi_value fn;
+    if (napi_create_function(env, b.name, NAPI_AUTO_LENGTH, b.callback, send_owner_.get(), &fn) != napi_ok) {
+      return;  // the prototype's methods serve
+    }
+    // The function holds the owner as well: whichever of it and the socket goes last frees it.
+    auto* hold = new std::shared_ptr<SendOwner>(send_owner_);
+    const napi_finalize release = [](napi_env, void* data, void*) {
+      delete static_cast<std::shared_ptr<SendOwner>*>(data);
+    };
+    if (napi_add_finalizer(env, fn, hold, release, nullptr, nullptr) != napi_ok) {
+      delete hold;
+      return;
+    }
+    // Defined, not assigned: the prototype's method of that name is read-only, and an
+    // assignment would be silently refused.
+    const napi_property_descriptor own = {b.name, nullptr, nullptr, nullptr, nullptr, fn, napi_default, nullptr};
+    napi_define_properties(env, self, 1, &own);
+  }
 }
 
 SocketWrap::~SocketWrap() {
+  if (send_owner_) send_owner_->socket = nullptr;
   // Reached when the JS object is collected: an unreachable socket must not leak its fd.
   CloseNative();
   if (async_context_ != nullptr) napi_async_destroy(Env(), async_context_);
@@ -689,7 +738,7 @@ Napi::Value SocketWrap::JS_sendBatch(const Napi::CallbackInfo& info) {
   return SendOutcome(env, send_batch_.Send(fd_, dest, count, &tx_));
 }
 
-// setSendDestination(address, port, scopeId): where sendBlock sends, parsed once here rather
+// setSendDestination(address, port, scopeId): where sendBlock and sendGather send, parsed once here rather
 // than on every call (JS calls it when the destination changes).
 Napi::Value SocketWrap::JS_setSendDestination(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -719,6 +768,49 @@ Napi::Value SocketWrap::JS_sendBlock(const Napi::CallbackInfo& info) {
   if (segment == 0) return ThrowArgType(env, "a segmentSize above 0");
   if (!has_block_dest_) return ThrowArgType(env, "a destination (setSendDestination) first");
   return SendOutcome(env, send_batch_.SendUniform(fd_, block_dest_, data, length, segment, &tx_));
+}
+
+// Reads a Uint32Array's elements; false for anything else.
+static bool GetUint32s(napi_env env, napi_value value, const uint32_t** data, size_t* count) {
+  napi_typedarray_type type;
+  void* base;
+  napi_value buffer;
+  size_t offset;
+  if (napi_get_typedarray_info(env, value, &type, count, &base, &buffer, &offset) != napi_ok ||
+      type != napi_uint32_array) {
+    return false;
+  }
+  *data = static_cast<const uint32_t*>(base);
+  return true;
+}
+
+// sendGather(bytes, offsets, lengths, count) -> datagrams accepted, to the setSendDestination
+// one: datagram i is lengths[i] bytes at offsets[i] in `bytes`, read in place (no copy). When
+// datagram i lies outside `bytes` or is larger than a UDP datagram, nothing is sent and the
+// answer is -(i + 1): the facade names the bad datagram in its error.
+Napi::Value SocketWrap::JS_sendGather(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!CheckOpen(env)) return env.Undefined();
+  uint8_t* data;
+  size_t length;
+  const uint32_t* offsets;
+  const uint32_t* lengths;
+  size_t offset_count;
+  size_t length_count;
+  uint32_t count = 0;
+  if (!GetBytes(env, info[0], &data, &length) || !GetUint32s(env, info[1], &offsets, &offset_count) ||
+      !GetUint32s(env, info[2], &lengths, &length_count) ||
+      napi_get_value_uint32(env, info[3], &count) != napi_ok) {
+    return ThrowArgType(env, "(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count)");
+  }
+  if (count == 0 || count > offset_count || count > length_count) {
+    return ThrowArgType(env, "a count from 1 to the length of offsets and of lengths");
+  }
+  if (!has_block_dest_) return ThrowArgType(env, "a destination (setSendDestination) first");
+  const size_t ready =
+      send_batch_.SetGather(data, length, offsets, lengths, count, MaxMessageBytes(block_dest_));
+  if (ready < count) return Napi::Number::New(env, -static_cast<double>(ready) - 1);
+  return SendOutcome(env, send_batch_.Send(fd_, block_dest_, count, &tx_));
 }
 
 // stats(out: Float64Array(14)): packets, bytes, batches, truncated, kernelDrops, sent packets,

@@ -23,6 +23,8 @@ import {
 
 /** Datagrams per sendBatch at --top-speed (runs of one size leave as UDP_SEGMENT messages). */
 const TOP_SPEED_BATCH = 256;
+/** The top-speed gather's buffer while nothing is gathered. */
+const EMPTY: Buffer = Buffer.alloc(0);
 
 const spec: CommandSpec = {
   name: 'replay',
@@ -159,7 +161,8 @@ class Replayer {
   sent = 0;
   bytes = 0;
   stopped = false;
-  #pending: Uint8Array[] = [];
+  /** --top-speed's batch: datagrams of one block of the file, to one destination. */
+  readonly #gather = { bytes: EMPTY, offsets: new Uint32Array(TOP_SPEED_BATCH), lengths: new Uint32Array(TOP_SPEED_BATCH), count: 0 };
   #pendingTo: Target | undefined;
   #pendingBytes = 0;
 
@@ -206,34 +209,46 @@ class Replayer {
   }
 
   /**
-   * --top-speed: datagrams to one destination are gathered and sent with sendBatch (GSO).
-   * Returns true when the caller must await flush() first: the batch is full, or the
-   * destination changes.
+   * --top-speed: datagrams to one destination are gathered where they lie, in the block the
+   * reader read (offsets and lengths, no view and no copy per datagram), and sent with
+   * sendBatch's gather form (runs of one size as UDP_SEGMENT messages). Returns true when the
+   * caller must await flush() first: the batch is full, or the destination or the block changes.
    */
-  mustFlush(to: Target): boolean {
+  mustFlush(to: Target, batch: CaptureBatch, i: number): boolean {
     const pending = this.#pendingTo;
     if (pending === undefined) return false;
-    return this.#pending.length >= TOP_SPEED_BATCH || pending !== to;
+    return this.#gather.count >= TOP_SPEED_BATCH || pending !== to || batch.block(i) !== this.#gather.bytes;
   }
 
-  /** Adds a datagram to the batch (after mustFlush() said no, or flush()). */
-  queue(to: Target, payload: Uint8Array): void {
-    this.#pendingTo ??= to;
-    this.#pending.push(payload);
-    this.#pendingBytes += payload.length;
+  /** Adds datagram i of the batch (after mustFlush() said no, or flush()). */
+  queue(to: Target, batch: CaptureBatch, i: number): void {
+    const g = this.#gather;
+    if (this.#pendingTo === undefined) {
+      this.#pendingTo = to;
+      g.bytes = batch.block(i);
+    }
+    const length = batch.capturedLength(i);
+    g.offsets[g.count] = batch.payloadStart(i);
+    g.lengths[g.count] = length;
+    g.count++;
+    this.#pendingBytes += length;
   }
 
   /** Sends the gathered datagrams (waiting for the socket only when its queue is full). */
   async flush(): Promise<void> {
     const to = this.#pendingTo;
     this.#pendingTo = undefined;
-    if (to === undefined || this.#pending.length === 0) return;
-    const list = this.#pending;
-    const sent = to.socket.sendBatch(list, to.address, to.port);
-    if (sent < list.length) await to.socket.sendAll(list.slice(sent), to.address, to.port);
-    this.#count(to.address, to.port, list.length, this.#pendingBytes);
+    const g = this.#gather;
+    const count = g.count;
+    if (to === undefined || count === 0) return;
+    const sent = to.socket.sendBatch(g, to.address, to.port);
+    if (sent < count) {
+      await to.socket.sendAll({ bytes: g.bytes, offsets: g.offsets.subarray(sent, count), lengths: g.lengths.subarray(sent, count) }, to.address, to.port);
+    }
+    this.#count(to.address, to.port, count, this.#pendingBytes);
     this.#pendingBytes = 0;
-    list.length = 0; // the same array for the next batch
+    g.count = 0;
+    g.bytes = EMPTY; // the block is not kept past its batch
   }
 
   /**
@@ -258,8 +273,8 @@ class Replayer {
           } else if (route === 'unicast') {
             this.skipped.unicast++;
           } else if (this.o.pace.kind === 'top') {
-            if (this.mustFlush(route)) await this.flush();
-            this.queue(route, batch.bytes(i));
+            if (this.mustFlush(route, batch, i)) await this.flush();
+            this.queue(route, batch, i);
           } else {
             await this.#paced(batch, i, route, clock);
             if (this.stopped) break;

@@ -211,6 +211,20 @@ export class CaptureBatch {
     return new Uint8Array(buffer.buffer, buffer.byteOffset + start, this.#field(i, PAYLOAD_END) - start);
   }
 
+  /**
+   * The block read from the file that holds datagram i's payload, at {@link payloadStart}(i)
+   * for {@link capturedLength}(i) bytes: a sender's gather (sendBatch({ bytes, offsets,
+   * lengths })) takes datagrams from it in place, with no view per datagram.
+   */
+  block(i: number): Buffer {
+    return this.#buffers[i] as Buffer;
+  }
+
+  /** Where datagram i's payload starts in {@link block}(i). */
+  payloadStart(i: number): number {
+    return this.#field(i, PAYLOAD_START);
+  }
+
   /** Captured payload bytes (payload(i).length, without making the view). */
   capturedLength(i: number): number {
     return this.#field(i, PAYLOAD_END) - this.#field(i, PAYLOAD_START);

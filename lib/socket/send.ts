@@ -7,7 +7,7 @@ import { MAX_PAYLOAD } from '../address';
 import { invalidArgType, mcastError, outOfRange } from '../errors';
 import { zoneIndex } from '../interfaces';
 import { checkAddress, checkInteger, checkPort } from '../validate';
-import type { Family } from '../types';
+import type { Family, SendGather } from '../types';
 
 /** One datagram's bytes: a string as UTF-8, a Uint8Array as it is. */
 export function toBytes(name: string, data: unknown, family: Family): Uint8Array {
@@ -56,6 +56,54 @@ export function blockDatagrams(block: Uint8Array, segmentSize: unknown, family: 
     throw mcastError('ERR_INVALID_ARG_VALUE', 'The "block" argument must hold at least one datagram. Received an empty Uint8Array', 'type');
   }
   return Math.ceil(block.length / size);
+}
+
+/** Whether sendBatch()'s first argument is the gather form (an object with `offsets`, not a list). */
+export function isGather(datagrams: unknown): datagrams is SendGather {
+  return typeof datagrams === 'object' && datagrams !== null && !Array.isArray(datagrams) && 'offsets' in datagrams;
+}
+
+/**
+ * How many datagrams sendBatch(gather, ...) sends, with the gather's arrays and count checked.
+ * Each datagram's offset and length are checked by the binding, in its one loop over them
+ * ({@link gatherDatagramError} then names the bad one).
+ */
+export function gatherCount(gather: SendGather): number {
+  const { bytes, offsets, lengths, count } = gather;
+  if (!(bytes instanceof Uint8Array)) throw invalidArgType('datagrams.bytes', 'a Buffer or Uint8Array', bytes);
+  if (!(offsets instanceof Uint32Array)) throw invalidArgType('datagrams.offsets', 'a Uint32Array', offsets);
+  if (!(lengths instanceof Uint32Array)) throw invalidArgType('datagrams.lengths', 'a Uint32Array', lengths);
+  if (count === undefined && offsets.length !== lengths.length) {
+    throw mcastError(
+      'ERR_INVALID_ARG_VALUE',
+      `The "datagrams.offsets" and "datagrams.lengths" properties must be of one length when no count is given. Received ${offsets.length} and ${lengths.length}`,
+      'type',
+    );
+  }
+  const most = Math.min(offsets.length, lengths.length);
+  if (most === 0) {
+    throw mcastError('ERR_INVALID_ARG_VALUE', 'The "datagrams.offsets" and "datagrams.lengths" properties must hold at least one datagram. Received an empty Uint32Array', 'type');
+  }
+  return count === undefined ? most : checkInteger('datagrams.count', count, 1, most);
+}
+
+/** The error for datagram `i` of a gather, which the binding refused: outside `bytes`, or too large. */
+export function gatherDatagramError(gather: SendGather, i: number, family: Family): Error {
+  const offset = gather.offsets[i] as number;
+  const length = gather.lengths[i] as number;
+  const max = MAX_PAYLOAD[family];
+  if (length > max) {
+    return Object.assign(
+      outOfRange(`datagrams.lengths[${i}]`, `at most ${max} bytes (the largest UDP datagram over IPv${family})`, length),
+      { code: 'ERR_MCAST_MESSAGE_TOO_LARGE' },
+    );
+  }
+  return outOfRange(
+    `datagrams.offsets[${i}]`,
+    `such that offset + length is at most the ${gather.bytes.length} bytes of datagrams.bytes`,
+    `offset ${offset} + length ${length} = ${offset + length}`,
+    String,
+  );
 }
 
 /** A checked destination: numeric address, port and the IPv6 zone's interface index (or 0). */

@@ -334,6 +334,28 @@ TEST(PlansRunsWithinTheSegmentCapThe64KiBAndTheSizeLimit) {
          IsRun(runs[2], 2, 2, 100));
 }
 
+// The gather form's check: every datagram within the buffer and within the datagram limit,
+// with no sum that could wrap; the answer is the index of the first one that is not.
+TEST(GatherChecksEveryDatagramAgainstTheBuffer) {
+  std::vector<uint8_t> buffer(100);
+  mcast::SendBatch b;
+  const uint32_t offsets[] = {0, 50, 90, 100};
+  const uint32_t lengths[] = {50, 40, 10, 0};
+  EXPECT(b.SetGather(buffer.data(), buffer.size(), offsets, lengths, 4, 65507) == 4);
+  const uint32_t past_offsets[] = {0, 91};
+  const uint32_t past_lengths[] = {10, 10};
+  EXPECT(b.SetGather(buffer.data(), buffer.size(), past_offsets, past_lengths, 2, 65507) == 1);
+  const uint32_t beyond[] = {101};
+  const uint32_t none[] = {0};
+  EXPECT(b.SetGather(buffer.data(), buffer.size(), beyond, none, 1, 65507) == 0);
+  const uint32_t most[] = {UINT32_MAX};
+  EXPECT(b.SetGather(buffer.data(), buffer.size(), most, most, 1, 65507) == 0);
+  const uint32_t zero[] = {0};
+  const uint32_t sixty[] = {60};
+  EXPECT(b.SetGather(buffer.data(), buffer.size(), zero, sixty, 1, 50) == 0);
+  EXPECT(b.SetGather(buffer.data(), buffer.size(), zero, sixty, 1, 60) == 1);
+}
+
 TEST(RefusalsThatEndSegmentation) {
   for (int err : {EIO, EINVAL, ENOTSUP, EOPNOTSUPP, ENOPROTOOPT}) EXPECT(mcast::IsSegmentationRefusal(err));
   for (int err : {EAGAIN, ENOBUFS, EMSGSIZE, ENETUNREACH, EPERM}) EXPECT(!mcast::IsSegmentationRefusal(err));

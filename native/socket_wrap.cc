@@ -167,57 +167,9 @@ SocketWrap::SocketWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Socket
     filter_ = std::make_unique<MembershipFilter>();
     filter_on_ = !options.multicast_all;
   }
-  BindSendFunctions(env);
-}
-
-template <Napi::Value (SocketWrap::*Method)(const Napi::CallbackInfo&)>
-napi_value SocketWrap::CallOnOwner(napi_env env, napi_callback_info info) {
-  Napi::CallbackInfo args(env, info);
-  SocketWrap* socket = static_cast<SendOwner*>(args.Data())->socket;
-  if (socket == nullptr) {
-    // Only a function kept apart from its socket gets here: the socket has been collected.
-    Napi::Error::New(env, "the socket was collected").ThrowAsJavaScriptException();
-    return nullptr;
-  }
-  return (socket->*Method)(args);
-}
-
-void SocketWrap::BindSendFunctions(napi_env env) {
-  send_owner_ = std::make_shared<SendOwner>();
-  send_owner_->socket = this;
-  struct Binding {
-    const char* name;
-    napi_callback callback;
-  };
-  const Binding bindings[] = {
-      {"sendBatch", &CallOnOwner<&SocketWrap::JS_sendBatch>},
-      {"sendBlock", &CallOnOwner<&SocketWrap::JS_sendBlock>},
-      {"sendGather", &CallOnOwner<&SocketWrap::JS_sendGather>},
-  };
-  napi_value self = Value();
-  for (const Binding& b : bindings) {
-    napi_value fn;
-    if (napi_create_function(env, b.name, NAPI_AUTO_LENGTH, b.callback, send_owner_.get(), &fn) != napi_ok) {
-      return;  // the prototype's methods serve
-    }
-    // The function holds the owner as well: whichever of it and the socket goes last frees it.
-    auto* hold = new std::shared_ptr<SendOwner>(send_owner_);
-    const napi_finalize release = [](napi_env, void* data, void*) {
-      delete static_cast<std::shared_ptr<SendOwner>*>(data);
-    };
-    if (napi_add_finalizer(env, fn, hold, release, nullptr, nullptr) != napi_ok) {
-      delete hold;
-      return;
-    }
-    // Defined, not assigned: the prototype's method of that name is read-only, and an
-    // assignment would be silently refused.
-    const napi_property_descriptor own = {b.name, nullptr, nullptr, nullptr, nullptr, fn, napi_default, nullptr};
-    napi_define_properties(env, self, 1, &own);
-  }
 }
 
 SocketWrap::~SocketWrap() {
-  if (send_owner_) send_owner_->socket = nullptr;
   // Reached when the JS object is collected: an unreachable socket must not leak its fd.
   CloseNative();
   if (async_context_ != nullptr) napi_async_destroy(Env(), async_context_);

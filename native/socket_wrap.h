@@ -31,12 +31,6 @@ struct PollWatcher {
   napi_async_cleanup_hook_handle cleanup = nullptr;
 };
 
-// What a socket's own send functions (SocketWrap::BindSendFunctions) reach it by: null once the
-// socket is collected; freed with the last of the socket and its functions.
-struct SendOwner {
-  SocketWrap* socket = nullptr;
-};
-
 class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
  public:
   static Napi::Function Define(Napi::Env env);
@@ -137,13 +131,6 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   // IPv6 only: what this socket joined, kept always, applied while filter_on_ (multicastAll off).
   std::unique_ptr<MembershipFilter> filter_;
   bool filter_on_ = false;
-  // The send methods as functions of this socket's own, their data the owner: a call reaches
-  // the socket without napi_unwrap (a private-symbol lookup, about 2.5 % of a 64-datagram
-  // UDP_SEGMENT send's CPU here). The prototype's methods stay for anything else.
-  void BindSendFunctions(napi_env env);
-  template <Napi::Value (SocketWrap::*Method)(const Napi::CallbackInfo&)>
-  static napi_value CallOnOwner(napi_env env, napi_callback_info info);
-  std::shared_ptr<SendOwner> send_owner_;
   SendBatch send_batch_;
   SockAddr block_dest_;  // sendBlock's and sendGather's destination, set by setSendDestination
   bool has_block_dest_ = false;

@@ -174,21 +174,4 @@ describe('sendBatch(gather, address, port) on lo', () => {
       (n.close as () => void)();
     }
   });
-
-  it("the send methods are the socket's own functions, which need no `this`", () => {
-    // They reach the socket through their own data rather than napi_unwrap of `this`.
-    const n = new binding.Socket(4, '127.0.0.1', 0, true, false, false, false, 1, 64, new ArrayBuffer(64), new ArrayBuffer(L.recordBytes), true, false) as unknown as
-      Record<string, (...args: unknown[]) => unknown>;
-    try {
-      expect(Object.getOwnPropertyNames(n).sort()).toEqual(['sendBatch', 'sendBlock', 'sendGather']);
-      (n.setSendDestination as (...a: unknown[]) => void)('127.0.0.1', 9, 0);
-      const { sendGather, sendBlock } = n;
-      expect(sendGather!(new Uint8Array(10), Uint32Array.of(0, 5), Uint32Array.of(5, 5), 2)).toBe(2);
-      expect(sendBlock!.call(undefined, new Uint8Array(10), 5)).toBe(2);
-      (n.close as () => void)();
-      expect(() => sendGather!(new Uint8Array(10), Uint32Array.of(0), Uint32Array.of(5), 1)).toThrow();
-    } finally {
-      (n.close as () => void)();
-    }
-  });
 });

@@ -3,6 +3,10 @@
 
 #include <cstring>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 namespace mcast {
 
 namespace {
@@ -60,30 +64,82 @@ void WriteMac(uint8_t* out, const uint8_t* address, bool v6) {
 
 }  // namespace
 
-uint16_t OnesSum(const uint8_t* p, size_t n, uint32_t initial) {
-  // The sum of native-order words is the byte swap of the big-endian one on a little-endian host
-  // (RFC 1071, "byte order independence"), so the loop loads whole words and swaps once at the end.
+namespace {
+
+// The sum of bytes [p, p + n) as native-order 16-bit words, not folded (n < 2^40 cannot carry
+// out of 64 bits), copying them to `out` when kCopy. The sum of native-order words is the byte
+// swap of the big-endian one on a little-endian host (RFC 1071, "byte order independence"), so
+// the loops load whole words and OnesSum/CopyOnesSum swap once at the end. With SSE2 (every
+// x86-64) 32 bytes a step: each 32-bit word is widened into a 64-bit lane, so no carry is lost.
+template <bool kCopy>
+uint64_t NativeWordSum(uint8_t* out, const uint8_t* p, size_t n) {
   uint64_t sum = 0;
   size_t i = 0;
+#if defined(__SSE2__)
+  const __m128i zero = _mm_setzero_si128();
+  __m128i low = zero;
+  __m128i high = zero;
+  for (; i + 32 <= n; i += 32) {
+    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
+    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 16));
+    if (kCopy) {
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), a);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i + 16), b);
+    }
+    low = _mm_add_epi64(low, _mm_unpacklo_epi32(a, zero));
+    high = _mm_add_epi64(high, _mm_unpackhi_epi32(a, zero));
+    low = _mm_add_epi64(low, _mm_unpacklo_epi32(b, zero));
+    high = _mm_add_epi64(high, _mm_unpackhi_epi32(b, zero));
+  }
+  uint64_t lanes[2] = {0, 0};
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes), _mm_add_epi64(low, high));
+  sum = Fold(lanes[0]) + static_cast<uint64_t>(Fold(lanes[1]));
+#endif
   for (; i + 8 <= n; i += 8) {
     uint32_t a = 0;
     uint32_t b = 0;
     std::memcpy(&a, p + i, 4);
     std::memcpy(&b, p + i + 4, 4);
+    if (kCopy) {
+      std::memcpy(out + i, &a, 4);
+      std::memcpy(out + i + 4, &b, 4);
+    }
     sum += static_cast<uint64_t>(a) + b;
   }
   for (; i + 2 <= n; i += 2) {
     uint16_t w = 0;
     std::memcpy(&w, p + i, 2);
+    if (kCopy) std::memcpy(out + i, &w, 2);
     sum += w;
   }
+  if (i < n) {
+    if (kCopy) out[i] = p[i];
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-  if (i < n) sum += static_cast<uint32_t>(p[i]) << 8;
-  return static_cast<uint16_t>(Fold(static_cast<uint64_t>(Fold(sum)) + initial));
+    sum += static_cast<uint32_t>(p[i]) << 8;
 #else
-  if (i < n) sum += p[i];
-  return static_cast<uint16_t>(Fold(static_cast<uint64_t>(Swap16(Fold(sum))) + initial));
+    sum += p[i];
 #endif
+  }
+  return sum;
+}
+
+// The big-endian ones' complement sum from a native-order one, plus `initial`, folded.
+uint16_t FinishSum(uint64_t native, uint32_t initial) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+  return static_cast<uint16_t>(Fold(static_cast<uint64_t>(Fold(native)) + initial));
+#else
+  return static_cast<uint16_t>(Fold(static_cast<uint64_t>(Swap16(Fold(native))) + initial));
+#endif
+}
+
+}  // namespace
+
+uint16_t OnesSum(const uint8_t* p, size_t n, uint32_t initial) {
+  return FinishSum(NativeWordSum<false>(nullptr, p, n), initial);
+}
+
+uint16_t CopyOnesSum(uint8_t* out, const uint8_t* p, size_t n, uint32_t initial) {
+  return FinishSum(NativeWordSum<true>(out, p, n), initial);
 }
 
 size_t BuildPcapFrames(uint8_t* block, size_t length, const uint8_t* payloads,
@@ -175,14 +231,21 @@ size_t BuildPcapFrames(uint8_t* block, size_t length, const uint8_t* payloads,
     udp[6] = 0;
     udp[7] = 0;
     const uint8_t* payload = payloads == nullptr ? nullptr : payloads + job[kJobFrom];
-    if (kept > 0) std::memcpy(udp + kUdpHeader, payload, static_cast<size_t>(kept));
     if (udp_sum) {
       // Pseudo-header: the addresses, the protocol and the UDP length (RFC 768, RFC 8200 8.1).
       uint32_t sum = OnesSum(v6 ? ip + 8 : ip + 12, v6 ? 32 : 8, kIpprotoUdp + udp_length);
       sum = OnesSum(udp, kUdpHeader, sum);
-      if (payload_length > 0) sum = OnesSum(payload, static_cast<size_t>(payload_length), sum);
+      if (kept == payload_length) {
+        // The whole payload is kept (the usual case): copied and summed in one pass.
+        if (kept > 0) sum = CopyOnesSum(udp + kUdpHeader, payload, static_cast<size_t>(kept), sum);
+      } else {
+        std::memcpy(udp + kUdpHeader, payload, static_cast<size_t>(kept));
+        sum = OnesSum(payload, static_cast<size_t>(payload_length), sum);
+      }
       // The complement is 0 only for a sum of 0xffff; 0 means "no checksum", so 0xffff is sent.
       Put16Be(udp + 6, sum == 0xffff ? 0xffff : (~sum & 0xffff));
+    } else if (kept > 0) {
+      std::memcpy(udp + kUdpHeader, payload, static_cast<size_t>(kept));
     }
   }
   return count;

@@ -1,11 +1,10 @@
 // See pcap_frames.h.
 #include "pcap_frames.h"
 
+#include "batch_layout.h"
+
 #include <cstring>
 
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 
 namespace mcast {
 
@@ -69,32 +68,34 @@ namespace {
 // The sum of bytes [p, p + n) as native-order 16-bit words, not folded (n < 2^40 cannot carry
 // out of 64 bits), copying them to `out` when kCopy. The sum of native-order words is the byte
 // swap of the big-endian one on a little-endian host (RFC 1071, "byte order independence"), so
-// the loops load whole words and OnesSum/CopyOnesSum swap once at the end. With SSE2 (every
-// x86-64) 32 bytes a step: each 32-bit word is widened into a 64-bit lane, so no carry is lost.
+// the loops load whole words and OnesSum/CopyOnesSum swap once at the end; 32 bytes a step.
 template <bool kCopy>
 uint64_t NativeWordSum(uint8_t* out, const uint8_t* p, size_t n) {
   uint64_t sum = 0;
   size_t i = 0;
-#if defined(__SSE2__)
-  const __m128i zero = _mm_setzero_si128();
-  __m128i low = zero;
-  __m128i high = zero;
-  for (; i + 32 <= n; i += 32) {
-    const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i));
-    const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + i + 16));
-    if (kCopy) {
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), a);
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i + 16), b);
+  if (n >= 32) {  // (the headers' short sums skip the vector setup)
+    // 16 bytes as two 64-bit lanes; each lane's two 32-bit words summed apart (low and high
+    // halves), so no carry is lost. Vector extensions, not intrinsics: SSE2 on x86-64, NEON on
+    // arm64, from one source.
+    using Lanes = uint64_t __attribute__((vector_size(16)));
+    const Lanes mask = {0xffffffffu, 0xffffffffu};
+    Lanes low = {0, 0};
+    Lanes high = {0, 0};
+    for (; i + 32 <= n; i += 32) {
+      Lanes a;
+      Lanes b;
+      std::memcpy(&a, p + i, 16);
+      std::memcpy(&b, p + i + 16, 16);
+      if (kCopy) {
+        std::memcpy(out + i, &a, 16);
+        std::memcpy(out + i + 16, &b, 16);
+      }
+      low += (a & mask) + (b & mask);
+      high += (a >> 32) + (b >> 32);
     }
-    low = _mm_add_epi64(low, _mm_unpacklo_epi32(a, zero));
-    high = _mm_add_epi64(high, _mm_unpackhi_epi32(a, zero));
-    low = _mm_add_epi64(low, _mm_unpacklo_epi32(b, zero));
-    high = _mm_add_epi64(high, _mm_unpackhi_epi32(b, zero));
+    const Lanes total = low + high;
+    sum = Fold(total[0]) + static_cast<uint64_t>(Fold(total[1]));
   }
-  uint64_t lanes[2] = {0, 0};
-  _mm_storeu_si128(reinterpret_cast<__m128i*>(lanes), _mm_add_epi64(low, high));
-  sum = Fold(lanes[0]) + static_cast<uint64_t>(Fold(lanes[1]));
-#endif
   for (; i + 8 <= n; i += 8) {
     uint32_t a = 0;
     uint32_t b = 0;
@@ -184,7 +185,9 @@ size_t BuildPcapFrames(uint8_t* block, size_t length, const uint8_t* payloads,
       Put32Le(r + 16, low);
       Put32Le(r + 20, static_cast<uint32_t>(frame));
       Put32Le(r + 24, original);
-      std::memset(data + frame, 0, record - 4 - kEpbHeader - frame);
+      // The 0-3 padding bytes: 4 zero bytes (in the record: the trailer follows the padding),
+      // the trailer written over their end, rather than a library memset call per record.
+      Put32Le(data + frame, 0);
       Put32Le(r + record - 4, static_cast<uint32_t>(record));
     } else {
       const uint64_t ns = (static_cast<uint64_t>(high) << 32) | low;
@@ -249,6 +252,88 @@ size_t BuildPcapFrames(uint8_t* block, size_t length, const uint8_t* payloads,
     }
   }
   return count;
+}
+
+size_t BuildPcapFramesFromRecords(uint8_t* block, size_t length, const uint8_t* slab,
+                                  size_t slab_length, const uint8_t* records,
+                                  size_t records_length, size_t first, size_t count,
+                                  int32_t* state) {
+  namespace L = layout;
+  const int32_t flags = state[kStateFlags] & (kPcapIpv6 | kPcapNg);
+  const bool pcapng = (flags & kPcapNg) != 0;
+  const int32_t headers = (flags & kPcapIpv6) != 0 ? 62 : 42;
+  const int32_t snaplen = state[kStateSnaplen];
+  int64_t used = state[kStateUsed];
+  int32_t ip_id = state[kStateIpId];
+  int64_t payload_bytes = 0;
+  int32_t truncated = 0;
+  state[kStateStop] = kStopDone;
+  size_t done = 0;
+  for (; done < count; done++) {
+    const size_t i = first + done;
+    if (i >= records_length / L::kRecordBytes) {
+      state[kStateStop] = kStopBad;
+      break;
+    }
+    const uint8_t* r = records + i * L::kRecordBytes;
+    int32_t f[L::kDropCount + 1];
+    std::memcpy(f, r, sizeof(f));
+    if (f[L::kIfIndex] != state[kStateIfIndex]) {
+      state[kStateStop] = kStopInterface;
+      break;
+    }
+    const int32_t size = f[L::kSize];
+    const int32_t payload_length = f[L::kOriginalSize];
+    if (size < 0 || payload_length < size || payload_length > 65535 - 8 || snaplen < headers) {
+      state[kStateStop] = kStopBad;
+      break;
+    }
+    const int32_t frame = headers + size < snaplen ? headers + size : snaplen;
+    const int32_t record = pcapng ? 32 + ((frame + 3) & ~3) : 16 + frame;
+    // (The int32 words stay in range: a block past 2^31 bytes, or 1 GiB of payload in one call,
+    // is cut into calls as a full block is.)
+    const uint64_t end = static_cast<uint64_t>(used) + static_cast<uint64_t>(record);
+    if (used < 0 || end > length || end > 0x7fffffffu || payload_bytes > (int64_t{1} << 30)) {
+      state[kStateStop] = kStopFull;
+      break;
+    }
+    uint32_t time_low = static_cast<uint32_t>(state[kStateNowLow]);
+    uint32_t time_high = static_cast<uint32_t>(state[kStateNowHigh]);
+    if ((f[L::kFlags] & L::kFlagTimestamp) != 0) {
+      std::memcpy(&time_low, r + L::kTimestampByte, 4);
+      std::memcpy(&time_high, r + L::kTimestampByte + 4, 4);
+    }
+    int32_t job[kPcapJobWords] = {};
+    job[kJobAt] = static_cast<int32_t>(used);
+    // The UDP checksum needs the whole payload: a datagram the socket cut has none (0).
+    job[kJobFlags] = flags | (size >= payload_length ? kPcapUdpChecksum : 0);
+    job[kJobFrom] = f[L::kOffset];
+    job[kJobKept] = frame - headers;
+    job[kJobPayloadLength] = payload_length;
+    job[kJobInterface] = state[kStateInterface];
+    job[kJobTimeHigh] = static_cast<int32_t>(time_high);
+    job[kJobTimeLow] = static_cast<int32_t>(time_low);
+    job[kJobSourcePort] = f[L::kPort];
+    job[kJobDestinationPort] = state[kStatePort];
+    job[kJobTtl] = f[L::kTtl] < 0 ? 64 : f[L::kTtl];
+    job[kJobIpId] = ip_id & 0xffff;
+    job[kJobSourceAddress] = static_cast<int32_t>(i * L::kRecordBytes + L::kSourceByte);
+    job[kJobDestinationAddress] = static_cast<int32_t>(i * L::kRecordBytes + L::kDestinationByte);
+    job[kJobRecordBytes] = record;
+    if (BuildPcapFrames(block, length, slab, slab_length, records, records_length, job, 1) != 1) {
+      state[kStateStop] = kStopBad;
+      break;
+    }
+    used += record;
+    ip_id = (ip_id + 1) & 0xffff;
+    payload_bytes += payload_length;
+    if (frame < headers + payload_length) truncated++;
+  }
+  state[kStateUsed] = static_cast<int32_t>(used);
+  state[kStateIpId] = ip_id;
+  state[kStatePayloadBytes] = static_cast<int32_t>(payload_bytes);
+  state[kStateTruncated] = truncated;
+  return done;
 }
 
 }  // namespace mcast

@@ -71,7 +71,7 @@ describe("the writer's native path for mcast's batches", () => {
         if (family === 4) rx.join(group, { interface: 'lo' });
         const tx = make({ family, interface: 'lo', ttl: 3, sendBufferSize: 8 << 20 });
         const names = ['native', 'accessors', 'native-snap', 'accessors-snap'].map((n) => join(DIR, `${n}-${family}.${format}`));
-        const writers = names.map((file, k) => CaptureWriter.open(file, { format, snaplen: k < 2 ? undefined : 301, interfaceName: () => 'lo', queueBytes: 1 << 20 }));
+        const writers = names.map((file, k) => CaptureWriter.open(file, { format, snaplen: k < 2 ? 262144 : 301, interfaceName: () => 'lo', queueBytes: 1 << 20 }));
         let received = 0;
         rx.on('batch', (b) => {
           received += b.count;

@@ -8,7 +8,9 @@
 //      into a pcapng and a pcap file on tmpfs (/dev/shm). Each variant runs in its own process,
 //      warm-up cycles first, the median of the measured cycles taken; the three variants run in
 //      interleaved rounds and a cost is the median of the per-round ratios (the machine's load
-//      drifts between runs). Target: recording costs at most 25% of the receive rate.
+//      drifts between runs). Target: recording costs at most 25% of the receive rate. Each row
+//      also prints the CPU per datagram of the receiving thread and of the other threads (the
+//      file writes, on libuv's pool), which another job's load does not move.
 //   2. Replay at top speed (`mcast replay --top-speed`: the reader's batches into sendBatch,
 //      UDP_SEGMENT runs) against `mcast send --interval 0` (one payload repeated, bursts of 64 in
 //      one sendBatch), same count and size, datagrams per second (reading the file included).
@@ -22,7 +24,7 @@
 //
 // It runs only inside a private network namespace (the same rule and check as bench/run.mjs).
 import { execFileSync, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -82,15 +84,23 @@ async function child(mode, size, count, cycles, warm, dir) {
     });
   }
   const rates = [];
+  let mainNs = 0;
+  let otherNs = 0;
   for (let c = 0; c < warm + cycles; c++) {
     received = 0;
     target = count;
     for (let sent = 0; sent < count; ) sent += tx.sendBatch(list.slice(0, Math.min(64, count - sent)), group, port);
     const finished = new Promise((r) => (done = r));
+    const cpu0 = threadCpuNs();
     const t0 = process.hrtime.bigint();
     await finished;
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
-    if (c >= warm) rates.push(count / seconds);
+    const cpu1 = threadCpuNs();
+    if (c >= warm) {
+      rates.push(count / seconds);
+      mainNs += cpu1.main - cpu0.main;
+      otherNs += cpu1.other - cpu0.other;
+    }
     if (writer !== null) writer.flush();
   }
   const drops = rx.stats().kernelDrops;
@@ -99,7 +109,27 @@ async function child(mode, size, count, cycles, warm, dir) {
   rx.close();
   tx.close();
   rmSync(file, { force: true });
-  process.stdout.write(`${JSON.stringify({ mode, size, pps: median(rates), rates, drops, bytes, syncWrites: totals?.syncWrites, peakQueuedBytes: totals?.peakQueuedBytes })}\n`);
+  const per = (ns) => Math.round(ns / (cycles * count));
+  process.stdout.write(`${JSON.stringify({ mode, size, pps: median(rates), rates, drops, bytes, syncWrites: totals?.syncWrites, peakQueuedBytes: totals?.peakQueuedBytes, mainNs: per(mainNs), otherNs: per(otherNs) })}\n`);
+}
+
+// CPU time (ns) of this process's threads so far, from /proc/self/task/*/schedstat: the receiving
+// (main) thread, and the others together (the writer's libuv pool threads, V8's helpers). Unlike
+// the rates, these do not depend on who else wanted the two cores.
+function threadCpuNs() {
+  let main = 0;
+  let other = 0;
+  for (const tid of readdirSync('/proc/self/task')) {
+    let ns = 0;
+    try {
+      ns = Number(readFileSync(`/proc/self/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      continue; // a thread that ended
+    }
+    if (Number(tid) === process.pid) main += ns;
+    else other += ns;
+  }
+  return { main, other };
 }
 
 // ---- parent ------------------------------------------------------------------------------
@@ -139,7 +169,13 @@ async function recordCase(o, dir) {
     const row = { size, rounds: rounds.length };
     for (const mode of modes) {
       const runs = rounds.map((r) => r[mode]);
-      row[mode] = { pps: median(runs.map((x) => x.pps)), runs: runs.map((x) => x.pps), drops: runs.reduce((a, x) => a + x.drops, 0) };
+      row[mode] = {
+        pps: median(runs.map((x) => x.pps)),
+        runs: runs.map((x) => x.pps),
+        drops: runs.reduce((a, x) => a + x.drops, 0),
+        mainNs: median(runs.map((x) => x.mainNs)),
+        otherNs: median(runs.map((x) => x.otherNs)),
+      };
       if (mode !== 'batch') {
         row[mode].cost = median(rounds.map((r) => 1 - r[mode].pps / r.batch.pps));
         row[mode].syncWrites = runs.reduce((a, x) => a + (x.syncWrites ?? 0), 0);
@@ -238,6 +274,10 @@ function print(results) {
       if (drops > 0) lines.push(`    (kernel drops during the cycles: ${drops}; the rates count only what was received)`);
       const sync = r.pcapng.syncWrites + r.pcap.syncWrites;
       lines.push(`    writer: ${sync} blocks written synchronously (queue full), at most ${(Math.max(r.pcapng.peakQueuedBytes, r.pcap.peakQueuedBytes) / 1048576).toFixed(1)} MiB queued`);
+      // Where the cost goes, independent of the load: CPU per datagram of the receiving thread
+      // (the rate's own cost) and of the other threads (the file writes, on libuv's pool).
+      const cpu = (m) => `${r[m].mainNs} ns + ${r[m].otherNs} ns`;
+      lines.push(`    CPU per datagram, receiving thread + other threads (medians): 'batch' ${cpu('batch')}; pcapng ${cpu('pcapng')}; pcap ${cpu('pcap')}`);
     }
   }
   if (results.replay) {

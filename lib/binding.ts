@@ -194,6 +194,13 @@ export interface NativeBinding {
    * addresses from `addresses`. Returns the jobs done (a job out of bounds stops the run).
    */
   pcapFrames(block: Uint8Array, jobs: Int32Array, count: number, payloads?: Uint8Array, addresses?: Uint8Array): number;
+  /**
+   * A receive batch's records framed straight into `block` (native/pcap_frames.h
+   * BuildPcapFramesFromRecords): records [first, first + count), payloads in `slab`; `state`
+   * (12 int32: kState*) carries where, the format, snap length, port, interface, IP id and
+   * time in, and the payload bytes, truncations and why it stopped out. Returns the records done.
+   */
+  pcapFramesFromRecords(block: Uint8Array, state: Int32Array, records: Uint8Array, slab: Uint8Array, first: number, count: number): number;
   /** CLOCK_MONOTONIC in ns (the clock of process.hrtime), as a double: no BigInt per call. */
   monotonicNs(): number;
   /**

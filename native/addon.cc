@@ -22,6 +22,7 @@ namespace mcast {
 
 // native/pcap_frames_napi.cc
 Napi::Value PcapFrames(const Napi::CallbackInfo& info);
+Napi::Value PcapFramesFromRecords(const Napi::CallbackInfo& info);
 // native/pacer_napi.cc
 Napi::Value MonotonicNsJS(const Napi::CallbackInfo& info);
 Napi::Value PacerWait(const Napi::CallbackInfo& info);
@@ -161,6 +162,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("constants", Constants(env));
   exports.Set("layout", Layout(env));
   exports.Set("pcapFrames", Napi::Function::New<PcapFrames>(env, "pcapFrames"));
+  exports.Set("pcapFramesFromRecords", Napi::Function::New<PcapFramesFromRecords>(env, "pcapFramesFromRecords"));
   exports.Set("monotonicNs", Napi::Function::New<MonotonicNsJS>(env, "monotonicNs"));
   exports.Set("pacerWait", Napi::Function::New<PacerWait>(env, "pacerWait"));
   exports.Set("setTimerSlack", Napi::Function::New<SetTimerSlackJS>(env, "setTimerSlack"));

@@ -2,7 +2,7 @@
 // Enhanced Packet Block or a classic pcap record holding synthetic Ethernet + IPv4/IPv6 + UDP
 // headers (the real source, group, ports and TTL, valid checksums) and the payload. Building them
 // and summing a 1400-byte payload in JS costs about as much as receiving it; here it is a few
-// stores, a memcpy and a sum 8 bytes at a time. No N-API: the binding (pcap_frames_napi.cc)
+// stores and one pass over the payload that copies and sums it (16-byte vectors). No N-API: the binding (pcap_frames_napi.cc)
 // hands it a whole output block and a list of frames, once per batch.
 #pragma once
 
@@ -14,6 +14,10 @@ namespace mcast {
 // One's complement sum of bytes [p, p + n) as big-endian 16-bit words (an odd last byte is the
 // high half of a word), plus `initial`, folded to 16 bits, not complemented (RFC 1071).
 uint16_t OnesSum(const uint8_t* p, size_t n, uint32_t initial = 0);
+
+// Copies bytes [p, p + n) to `out` and returns OnesSum(p, n, initial), in one pass over the
+// bytes: the payload is read once for both (a separate sum after memcpy cost 2-3x the copy).
+uint16_t CopyOnesSum(uint8_t* out, const uint8_t* p, size_t n, uint32_t initial = 0);
 
 // A frame to build: kPcapJobWords int32 words at these indexes.
 constexpr size_t kPcapJobWords = 16;
@@ -50,5 +54,35 @@ constexpr int32_t kPcapNg = 4;           // an Enhanced Packet Block (else a pca
 size_t BuildPcapFrames(uint8_t* block, size_t length, const uint8_t* payloads,
                        size_t payloads_length, const uint8_t* addresses, size_t addresses_length,
                        const int32_t* jobs, size_t count);
+
+// A receive batch's records (batch_layout.h) framed straight into `block`, as the writer would
+// make one job per datagram and call BuildPcapFrames: the per-datagram work of a 'batch'
+// listener without a JS step per datagram. `state` is kPcapStateWords int32 words (kState*).
+constexpr size_t kPcapStateWords = 12;
+enum PcapStateWord : size_t {
+  kStateUsed = 0,          // in/out: where the next record goes in the block
+  kStateFlags = 1,         // in: kPcapIpv6 | kPcapNg
+  kStateSnaplen = 2,       // in: bytes kept of each frame
+  kStatePort = 3,          // in: the datagrams' destination port (the socket's)
+  kStateIfIndex = 4,       // in: the interface index whose file interface id is known
+  kStateInterface = 5,     // in: that interface id
+  kStateIpId = 6,          // in/out: the next IPv4 identification (16 bits)
+  kStateNowHigh = 7,       // in: the time (ns, high and low 32 bits) of a record without one
+  kStateNowLow = 8,
+  kStatePayloadBytes = 9,  // out: payload bytes on the wire of the datagrams done
+  kStateTruncated = 10,    // out: how many of them have a frame shorter than the original
+  kStateStop = 11,         // out: why it stopped (kStop*)
+};
+constexpr int32_t kStopDone = 0;       // every record asked for
+constexpr int32_t kStopInterface = 1;  // the next record arrived on another interface
+constexpr int32_t kStopFull = 2;       // the next record does not fit in the rest of the block
+constexpr int32_t kStopBad = 3;        // the next record is not a well-formed one of this slab
+
+// Frames records [first, first + count) of `records` (payloads in `slab`). Returns how many it
+// did; state[kStateStop] says why it stopped before `count`. Every bound is BuildPcapFrames's.
+size_t BuildPcapFramesFromRecords(uint8_t* block, size_t length, const uint8_t* slab,
+                                  size_t slab_length, const uint8_t* records,
+                                  size_t records_length, size_t first, size_t count,
+                                  int32_t* state);
 
 }  // namespace mcast

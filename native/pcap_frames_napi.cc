@@ -56,4 +56,34 @@ Napi::Value PcapFrames(const Napi::CallbackInfo& info) {
                                                                     addresses, addresses_length, jobs, count)));
 }
 
+// pcapFramesFromRecords(block: Uint8Array, state: Int32Array(12), records: Uint8Array,
+// slab: Uint8Array, first, count): a 'batch' listener's datagrams framed from the receive
+// records (BuildPcapFramesFromRecords); returns how many, state says why it stopped.
+Napi::Value PcapFramesFromRecords(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  uint8_t* block = nullptr;
+  size_t length = 0;
+  int32_t* state = nullptr;
+  size_t words = 0;
+  uint8_t* records = nullptr;
+  size_t records_length = 0;
+  uint8_t* slab = nullptr;
+  size_t slab_length = 0;
+  if (info.Length() < 6 || !TypedArray(env, info[0], napi_uint8_array, &block, &length) ||
+      !TypedArray(env, info[1], napi_int32_array, &state, &words) || words < kPcapStateWords ||
+      !TypedArray(env, info[2], napi_uint8_array, &records, &records_length) ||
+      !TypedArray(env, info[3], napi_uint8_array, &slab, &slab_length) || !info[4].IsNumber() ||
+      !info[5].IsNumber()) {
+    return ThrowArgType(env, "(block: Uint8Array, state: Int32Array(12), records: Uint8Array, slab: Uint8Array, first: number, count: number)");
+  }
+  const double first = info[4].As<Napi::Number>().DoubleValue();
+  const double wanted = info[5].As<Napi::Number>().DoubleValue();
+  // Past the records' end, the native loop stops at once (kStopBad): only the range is clamped here.
+  const double most = static_cast<double>(records_length);
+  const size_t from = !(first > 0) ? 0 : first >= most ? records_length : static_cast<size_t>(first);
+  const size_t count = !(wanted > 0) ? 0 : wanted >= most ? records_length : static_cast<size_t>(wanted);
+  return Napi::Number::New(env, static_cast<double>(BuildPcapFramesFromRecords(
+                                    block, length, slab, slab_length, records, records_length, from, count, state)));
+}
+
 }  // namespace mcast

@@ -2,10 +2,11 @@
  * The streaming capture writer: received datagrams into a pcapng file (one Enhanced Packet Block
  * each, an Interface Description Block per receiving interface, an Interface Statistics Block at
  * the end) or a classic pcap file with nanosecond timestamps. A 'batch' listener hands it the
- * whole batch: JS reserves each record in the output block and notes its fields (ints from the
- * receive records, no string, no BigInt); one native call per batch builds the records (headers,
- * checksums, the payload copied once from the receive slab); a full block is written to the file
- * asynchronously (bounded queue).
+ * whole batch: one native call frames its datagrams straight from the receive records into the
+ * output block (headers, checksums, the payload copied and summed in one pass from the receive
+ * slab; no JS step per datagram); other RecvBatch implementations and writeDatagram go through
+ * one job per datagram built in JS. A full block is written to the file asynchronously (bounded
+ * queue).
  */
 import { close as closeFd, closeSync, openSync, write, writeSync } from 'node:fs';
 import { endianness } from 'node:os';
@@ -105,13 +106,28 @@ const JOB_WORDS = 16;
 const JOB_IPV6 = 1;
 const JOB_UDP = 2;
 const JOB_PCAPNG = 4;
+/** binding.pcapFramesFromRecords's state words and stop reasons (kState*, kStop* in native/pcap_frames.h). */
+const STATE_WORDS = 12;
+const STATE_USED = 0;
+const STATE_FLAGS = 1;
+const STATE_SNAPLEN = 2;
+const STATE_PORT = 3;
+const STATE_IF_INDEX = 4;
+const STATE_INTERFACE = 5;
+const STATE_IP_ID = 6;
+const STATE_NOW_HIGH = 7;
+const STATE_NOW_LOW = 8;
+const STATE_PAYLOAD_BYTES = 9;
+const STATE_TRUNCATED = 10;
+const STATE_STOP = 11;
+const STOP_FULL = 2;
+const STOP_BAD = 3;
 const EPB_OVERHEAD = 32; // type, length, interface, ts high, ts low, captured, original, length
 const PCAP_RECORD_HEADER = 16;
 const MAX_FRAME = 65535 + HEADER_BYTES[6];
 
 const L = binding.layout;
 const STRIDE32 = L.recordBytes / 4;
-const TIMESTAMP32 = L.timestampByte / 4;
 
 function pad4(n: number): number {
   return (n + 3) & ~3;
@@ -474,49 +490,80 @@ export class CaptureWriter {
     f.destinationPort = port;
     f.sourceAt = 0;
     f.destinationAt = 0;
-    // mcast's own batches: addresses and times straight from the receive records (no strings,
-    // no BigInt per datagram); any other RecvBatch through its accessors.
-    // (Not for a socket without source addresses: its records hold none, and address(i) says so.)
-    const records = batch instanceof Batch && batch.hasSourceAddress ? batch.records : undefined;
-    const recordBytes = records === undefined ? undefined : this.#recordBytes(records);
+    // mcast's own batches: framed natively straight from the receive records (no JS step per
+    // datagram); any other RecvBatch through its accessors, one job per datagram. (Not a socket
+    // without source addresses: its records hold none, and its address(i) refuses.)
+    if (batch instanceof Batch && batch.hasSourceAddress) {
+      this.#writeRecords(batch, port, count, nowHi, nowLo);
+      return count;
+    }
     for (let i = 0; i < count; i++) {
       let hi = nowHi;
       let lo = nowLo;
-      if (records !== undefined && recordBytes !== undefined) {
-        const r = i * STRIDE32;
-        f.source = recordBytes;
-        f.sourceAt = i * L.recordBytes + L.sourceByte;
-        f.destination = recordBytes;
-        f.destinationAt = i * L.recordBytes + L.destinationByte;
-        if (((records[r + L.flags] as number) & L.flagTimestamp) !== 0) {
-          lo = (records[r + TIMESTAMP32] as number) >>> 0;
-          hi = (records[r + TIMESTAMP32 + 1] as number) >>> 0;
-        }
-      } else {
-        f.source = this.#addresses.get(batch.address(i));
-        f.destination = this.#addresses.get(batch.destination(i));
-        const timestamp = batch.timestamp(i);
-        if (timestamp !== undefined) {
-          hi = Number(timestamp >> 32n);
-          lo = Number(timestamp & 0xffffffffn);
-        }
+      f.source = this.#addresses.get(batch.address(i));
+      f.destination = this.#addresses.get(batch.destination(i));
+      const timestamp = batch.timestamp(i);
+      if (timestamp !== undefined) {
+        hi = Number(timestamp >> 32n);
+        lo = Number(timestamp & 0xffffffffn);
       }
-      if (records !== undefined) {
-        const r = i * STRIDE32;
-        const ttl = records[r + L.ttl] as number;
-        f.sourcePort = records[r + L.port] as number;
-        f.ttl = ttl < 0 ? 64 : ttl;
-        f.payloadLength = records[r + L.originalSize] as number;
-        this.#frame(records[r + L.ifIndex] as number, hi, lo, records[r + L.size] as number, slab, batch.offset(i));
-      } else {
-        f.sourcePort = batch.port(i);
-        f.ttl = batch.ttl(i) ?? 64;
-        f.payloadLength = batch.originalSize(i);
-        this.#frame(batch.interfaceIndex(i), hi, lo, batch.size(i), slab, batch.offset(i));
-      }
+      f.sourcePort = batch.port(i);
+      f.ttl = batch.ttl(i) ?? 64;
+      f.payloadLength = batch.originalSize(i);
+      this.#frame(batch.interfaceIndex(i), hi, lo, batch.size(i), slab, batch.offset(i));
     }
     this.#build();
     return count;
+  }
+
+  /** In/out words of binding.pcapFramesFromRecords (kState* in native/pcap_frames.h). */
+  readonly #state = new Int32Array(STATE_WORDS);
+
+  /**
+   * Frames datagrams [0, count) of one of mcast's batches natively, a run at a time: a run ends
+   * at a datagram from another interface (its IDB first) or one that does not fit in the block.
+   */
+  #writeRecords(batch: Batch, port: number, count: number, nowHi: number, nowLo: number): void {
+    this.#build();
+    const records = batch.records;
+    const bytes = this.#recordBytes(records);
+    const slab = batch.buffer;
+    const state = this.#state;
+    const pcapng = this.format === 'pcapng';
+    state[STATE_FLAGS] = (batch.family === 6 ? JOB_IPV6 : 0) | (pcapng ? JOB_PCAPNG : 0);
+    state[STATE_SNAPLEN] = this.snaplen;
+    state[STATE_PORT] = port;
+    state[STATE_NOW_HIGH] = nowHi;
+    state[STATE_NOW_LOW] = nowLo;
+    const t = this.#totals;
+    let i = 0;
+    while (i < count) {
+      const index = records[i * STRIDE32 + L.ifIndex] as number;
+      if (index !== this.#lastIndex) {
+        this.#lastId = this.#interfaceId(index); // may write an IDB (and so submit the block)
+        this.#lastIndex = index;
+      }
+      state[STATE_USED] = this.#used;
+      state[STATE_IF_INDEX] = this.#lastIndex;
+      state[STATE_INTERFACE] = this.#lastId;
+      state[STATE_IP_ID] = this.#ipId & 0xffff;
+      const done = binding.pcapFramesFromRecords(this.#chunk, state, bytes, slab, i, count - i);
+      this.#used = state[STATE_USED] as number;
+      this.#ipId = state[STATE_IP_ID] as number;
+      t.datagrams += done;
+      t.payloadBytes += state[STATE_PAYLOAD_BYTES] as number;
+      t.truncated += state[STATE_TRUNCATED] as number;
+      this.#perInterface[this.#lastId] = (this.#perInterface[this.#lastId] as number) + done;
+      i += done;
+      const stop = state[STATE_STOP] as number;
+      if (stop === STOP_FULL) {
+        if (done === 0 && this.#used === 0) throw new Error(`pcapFramesFromRecords: datagram ${i} does not fit in an empty block`);
+        this.#submit();
+      } else if (stop === STOP_BAD) {
+        // Never for a batch the socket made (its records and slab agree).
+        throw new Error(`pcapFramesFromRecords: receive record ${i} is not one of this batch`);
+      }
+    }
   }
 
   #recordView: Uint8Array | undefined;

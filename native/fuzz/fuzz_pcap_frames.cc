@@ -1,7 +1,9 @@
 // libFuzzer target: BuildPcapFrames (the capture writer's records) on arbitrary jobs, block,
 // payload and address sizes. Each buffer is a heap allocation of exactly its size, so ASan traps
 // any read or write past it; whatever the jobs say, the count done is at most the count given,
-// and each record built (one job at a time) lies inside the block with its length in its header.
+// and each record built (one job at a time) lies inside the block with its length in its header;
+// the same words read as receive records frame inside the block (BuildPcapFramesFromRecords);
+// the checksum helpers agree with a byte-at-a-time sum on the input.
 //
 // Input layout: [0] block size / 64, [1] payload bytes / 8, [2] address bytes, [3] job count,
 // then the jobs' int32 words (kPcapJobWords each, as many as the input holds).
@@ -51,8 +53,29 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if ((job[mcast::kJobFlags] & mcast::kPcapNg) != 0) Check(length == record);
     else Check(length == record - 16);
   }
+  // The same words as receive records (batch_layout.h) framed by BuildPcapFramesFromRecords, the
+  // first 12 as its state: at most the count asked for, and the block's used end inside it.
+  if (block != nullptr && words >= mcast::kPcapStateWords) {
+    int32_t state[mcast::kPcapStateWords];
+    std::memcpy(state, jobs.data(), sizeof(state));
+    const int32_t used_before = state[mcast::kStateUsed];
+    const size_t framed = mcast::BuildPcapFramesFromRecords(
+        block, block_size, payloads, payload_size, reinterpret_cast<const uint8_t*>(jobs.data()),
+        words * 4, data[3] % 8, count, state);
+    Check(framed <= count);
+    if (framed > 0) Check(state[mcast::kStateUsed] > used_before && static_cast<size_t>(state[mcast::kStateUsed]) <= block_size);
+  }
   delete[] block;
   delete[] payloads;
   delete[] addresses;
+  // The sums on the input itself, at its own alignment: OnesSum and CopyOnesSum agree with a
+  // byte-at-a-time big-endian word sum, and the copy is exact.
+  uint64_t reference = 0;
+  for (size_t i = 0; i < size; i++) reference += (i % 2 == 0) ? static_cast<uint32_t>(data[i]) << 8 : data[i];
+  while ((reference >> 16) != 0) reference = (reference & 0xffff) + (reference >> 16);
+  Check(mcast::OnesSum(data, size) == reference);
+  std::vector<uint8_t> copy(size);
+  Check(mcast::CopyOnesSum(copy.data(), data, size) == reference);
+  Check(size == 0 || std::memcmp(copy.data(), data, size) == 0);
   return 0;
 }

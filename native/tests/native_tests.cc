@@ -18,6 +18,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -36,6 +37,7 @@
 #include "linux_options.h"
 #include "message_block.h"
 #include "moldudp64.h"
+#include "pcap_frames.h"
 #include "recv_batch.h"
 #include "send_batch.h"
 #include "socket_ops.h"
@@ -443,6 +445,43 @@ TEST(PacksTheDatagramsOfABatchBackToBack) {
   EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
   set(1, -1, 5);
   EXPECT(!mcast::PackDatagrams(slab.data(), slab.size(), records.data(), 3, out.data(), out.size(), &written));
+}
+
+// The capture writer's checksums: OnesSum and CopyOnesSum (16 bytes a step with SSE2, then 8,
+// 2, 1) against a byte-at-a-time big-endian word sum, at every alignment and length around the
+// step sizes, with and without an initial sum; CopyOnesSum copies exactly n bytes.
+TEST(SumsOnesComplementAtEveryAlignmentAndLength) {
+  std::vector<uint8_t> bytes(600);
+  uint32_t seed = 12345;
+  for (uint8_t& b : bytes) {
+    seed = seed * 1103515245u + 12345u;
+    b = static_cast<uint8_t>(seed >> 16);
+  }
+  const auto reference = [](const uint8_t* p, size_t n, uint32_t initial) {
+    uint64_t sum = initial;
+    for (size_t i = 0; i < n; i++) sum += (i % 2 == 0) ? static_cast<uint32_t>(p[i]) << 8 : p[i];
+    while ((sum >> 16) != 0) sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+  };
+  std::vector<uint8_t> out(600);
+  for (size_t from = 0; from < 16; from++) {
+    for (size_t n = 0; from + n <= 560; n += (n < 80 ? 1 : 37)) {
+      for (const uint32_t initial : {0u, 17u + 1408u, 0x1fffeu}) {
+        const uint16_t want = reference(bytes.data() + from, n, initial);
+        EXPECT(mcast::OnesSum(bytes.data() + from, n, initial) == want);
+        std::fill(out.begin(), out.end(), uint8_t{0xa5});
+        EXPECT(mcast::CopyOnesSum(out.data() + 3, bytes.data() + from, n, initial) == want);
+        EXPECT(std::equal(bytes.begin() + static_cast<std::ptrdiff_t>(from),
+                          bytes.begin() + static_cast<std::ptrdiff_t>(from + n),
+                          out.begin() + 3));
+        EXPECT(out[2] == 0xa5 && out[3 + n] == 0xa5);
+      }
+    }
+  }
+  // All-ones words: the sum wraps and folds (no carry lost in the wide lanes).
+  const std::vector<uint8_t> ones(4096, 0xff);
+  EXPECT(mcast::OnesSum(ones.data(), ones.size()) == reference(ones.data(), ones.size(), 0));
+  EXPECT(mcast::CopyOnesSum(out.data(), ones.data(), 512, 5) == reference(ones.data(), 512, 5));
 }
 
 TEST(SizesMessageBlocksWithinAQuarterOfTheirBytes) {

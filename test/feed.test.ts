@@ -296,6 +296,11 @@ describe('arbitration over a million items, loss and reordering per link, delibe
       expect([log.byLine.get(0) ?? 0, log.byLine.get(1) ?? 0]).toEqual([stats.lines[0]!.wins, stats.lines[1]!.wins]);
       expect(stats.recoveredFromLine).toBe(union - both);
       expect(stats.pending).toBe(0);
+      // The kernel filter (on by default) dropped copies before they were queued, and counted
+      // each: its drops are the sockets' whole sk_drops (kernelDrops above takes them off).
+      expect(stats.kernelFilter.active).toBe(true);
+      expect(stats.lines[0]!.filtered + stats.lines[1]!.filtered).toBeGreaterThan(0);
+      expect([0, 1].map((i) => feed.lineSocket(i)!.stats().kernelDrops)).toEqual(stats.lines.map((l) => l.filtered));
     } finally {
       await bed.setLoss(0, 0);
       await bed.setLoss(1, 0);

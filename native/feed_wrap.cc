@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <iterator>
 
 #include "addon_data.h"
 #include "batch_layout.h"
+#include "drain.h"
 #include "napi_errors.h"
 #include "socket_wrap.h"
 
@@ -187,6 +189,7 @@ Napi::Value FeedWrap::JS_attach(const Napi::CallbackInfo& info) {
 bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
                            const uint8_t* records, int count) {
   if (closed_) return false;
+  if (line >= 0 && line <= kMaxFeedLines) pass_batches_[line]++;
   const int64_t now = NowMs();
   ReadFilter(now);
   // A flush inside OnDatagram calls JS, which may close the feed: closed_ is checked again.
@@ -240,11 +243,25 @@ Napi::Value FeedWrap::JS_expire(const Napi::CallbackInfo& info) {
   told_ = INT64_MAX;  // the timer that called this has fired
   // By index, the size read each time: a drain flushes to JS, whose listener may close the feed
   // (close() empties the list).
-  // cppcheck-suppress knownConditionTrueFalse
-  for (size_t i = 0; i < attached_.size() && !closed_; i++) {
-    Napi::Object socket = attached_[i].Value();
-    if (socket.IsEmpty()) continue;
-    Napi::ObjectWrap<SocketWrap>::Unwrap(socket)->DrainNow(socket);
+  // Every queue to its end: one drain reads at most kMaxRoundsPerWake batches, and a line whose
+  // queue is deeper than that (the kernel filter leaves the slower line's queue nearly empty, so
+  // its copies are read first) must not have its queued copies called lost. Bounded passes: a
+  // line that the kernel refills faster than it is read cannot hold the timer forever.
+  constexpr int kMaxPasses = 64;
+  for (int pass = 0; pass < kMaxPasses; pass++) {
+    std::fill(std::begin(pass_batches_), std::end(pass_batches_), 0);
+    // cppcheck-suppress knownConditionTrueFalse
+    for (size_t i = 0; i < attached_.size() && !closed_; i++) {
+      Napi::Object socket = attached_[i].Value();
+      if (socket.IsEmpty()) continue;
+      Napi::ObjectWrap<SocketWrap>::Unwrap(socket)->DrainNow(socket);
+    }
+    // cppcheck-suppress knownConditionTrueFalse
+    if (closed_) break;
+    if (std::none_of(std::begin(pass_batches_), std::end(pass_batches_),
+                     [](int n) { return n >= kMaxRoundsPerWake; })) {
+      break;
+    }
   }
   // cppcheck-suppress knownConditionTrueFalse
   if (closed_) return Napi::Number::New(env, -1);

@@ -73,6 +73,8 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   // The sockets attached as lines (and the retransmission socket), weakly: expire() reads them
   // before it acts on the clock. One that was collected reads as empty and is skipped.
   std::vector<Napi::ObjectReference> attached_;
+  // Batches each line delivered in the current pass of expire()'s reads.
+  int pass_batches_[kMaxFeedLines + 1] = {};
   // The earliest deadline JS has been told (its timer fires then), INT64_MAX: none.
   int64_t told_ = INT64_MAX;
 

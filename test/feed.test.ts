@@ -516,6 +516,8 @@ describe('mcast feed and mcast feed-send', () => {
     ]);
     const { code } = await rx.wait(20_000);
     expect(code, rx.describe()).toBe(0);
+    // The summary at exit says the kernel filter was on and what it dropped.
+    expect(rx.stderr).toMatch(/kernel filter on;.*kernel drops, \d+ filtered/);
     const records = rx.lines.map((l) => JSON.parse(l) as { seq?: number; line?: number; gap?: { from: number; to: number } });
     const items = records.filter((r) => r.seq !== undefined);
     expect(items.map((r) => r.seq)).toEqual([...Array.from({ length: 20 }, (_, i) => i + 1), ...Array.from({ length: 170 }, (_, i) => i + 31)]);

@@ -52,6 +52,9 @@ constexpr int16_t kStKey = -88;
 constexpr int16_t kStCount = -96;
 constexpr int16_t kStRecord = -112;  // FilteredRecord, 16 bytes
 
+// BPF_LD | BPF_DW | BPF_IMM (BPF_LD and BPF_IMM are 0): the two-slot 64-bit immediate load.
+constexpr uint8_t kLoadImm64 = 0x18;
+
 constexpr uint8_t R0 = 0, R1 = 1, R2 = 2, R3 = 3, R4 = 4, R6 = 6, R7 = 7, R8 = 8, R9 = 9, R10 = 10;
 
 bpf_insn Insn(uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm) {
@@ -93,11 +96,11 @@ class Asm {
     Emit(Insn(BPF_STX | BPF_ATOMIC | BPF_DW, dst, src, off, op));
   }
   void LoadImm64(uint8_t dst, uint64_t value) {
-    Emit(Insn(BPF_LD | BPF_DW | BPF_IMM, dst, 0, 0, static_cast<int32_t>(value & 0xffffffffu)));
+    Emit(Insn(kLoadImm64, dst, 0, 0, static_cast<int32_t>(value & 0xffffffffu)));
     Emit(Insn(0, 0, 0, 0, static_cast<int32_t>(value >> 32)));
   }
   void LoadMap(uint8_t dst, int fd) {
-    Emit(Insn(BPF_LD | BPF_DW | BPF_IMM, dst, BPF_PSEUDO_MAP_FD, 0, fd));
+    Emit(Insn(kLoadImm64, dst, BPF_PSEUDO_MAP_FD, 0, fd));
     Emit(Insn(0, 0, 0, 0, 0));
   }
   void JumpImm(uint8_t op, uint8_t dst, int32_t imm, int label) {
@@ -376,14 +379,6 @@ int CreateMap(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t en
   return static_cast<int>(Bpf(BPF_MAP_CREATE, &attr));
 }
 
-std::string Describe(const char* what, int err) {
-  std::string text = what;
-  text += ": ";
-  text += std::strerror(err);
-  if (err == EPERM) text += " (loading a BPF program needs CAP_BPF, or root)";
-  return text;
-}
-
 }  // namespace
 
 std::unique_ptr<FeedFilter> FeedFilter::Load(const FeedFilterConfig& config, std::string* error,
@@ -393,7 +388,7 @@ std::unique_ptr<FeedFilter> FeedFilter::Load(const FeedFilterConfig& config, std
   f->page_ = static_cast<size_t>(sysconf(_SC_PAGESIZE));
   auto fail = [&](const char* what) {
     *err = errno;
-    *error = Describe(what, *err);
+    *error = what;
     return nullptr;
   };
   f->state_fd_ = CreateMap(BPF_MAP_TYPE_ARRAY, 4, kStateWords * 8, 1, BPF_F_MMAPABLE);
@@ -402,7 +397,7 @@ std::unique_ptr<FeedFilter> FeedFilter::Load(const FeedFilterConfig& config, std
   if (f->slots_fd_ < 0) return fail("bpf(BPF_MAP_CREATE) of the filter slots");
   f->ring_fd_ = CreateMap(BPF_MAP_TYPE_RINGBUF, 0, 0, kRingBytes, 0);
   if (f->ring_fd_ < 0) return fail("bpf(BPF_MAP_CREATE) of the filter ring");
-  f->state_map_bytes_ = (kStateWords * 8 + f->page_ - 1) / f->page_ * f->page_;
+  f->state_map_bytes_ = (size_t{kStateWords} * 8 + f->page_ - 1) / f->page_ * f->page_;
   void* state = mmap(nullptr, f->state_map_bytes_, PROT_READ | PROT_WRITE, MAP_SHARED, f->state_fd_, 0);
   if (state == MAP_FAILED) return fail("mmap of the filter state");
   f->state_ = static_cast<uint64_t*>(state);
@@ -416,7 +411,7 @@ std::unique_ptr<FeedFilter> FeedFilter::Load(const FeedFilterConfig& config, std
   // Generation 0 marks an empty slot: the first generation is 1.
   __atomic_store_n(f->state_ + kWordGeneration, 1, __ATOMIC_SEQ_CST);
 
-  std::vector<char> log(64 * 1024);
+  std::vector<char> log(size_t{64} * 1024);
   static const char kLicense[] = "MIT";
   for (int line = 0; line < f->lines_; line++) {
     const std::vector<bpf_insn> code = BuildProgram(config, line, f->state_fd_, f->slots_fd_, f->ring_fd_);
@@ -437,10 +432,10 @@ std::unique_ptr<FeedFilter> FeedFilter::Load(const FeedFilterConfig& config, std
       fd = static_cast<int>(Bpf(BPF_PROG_LOAD, &attr));
       if (fd < 0) {
         *err = errno;
-        *error = Describe("bpf(BPF_PROG_LOAD) of the feed filter", *err);
+        *error = "bpf(BPF_PROG_LOAD) of the feed filter";
         std::string text(log.data(), strnlen(log.data(), log.size()));
         if (text.size() > 2000) text = "..." + text.substr(text.size() - 2000);
-        if (!text.empty()) *error += "; verifier: " + text;
+        if (!text.empty()) *error += " (verifier: " + text + ")";
         return nullptr;
       }
     }

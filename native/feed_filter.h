@@ -54,9 +54,9 @@ class FeedFilter {
   static constexpr uint32_t kMaxWalk = 256;  // MoldUDP64 messages walked per packet, at most
   static constexpr uint32_t kRingBytes = 256 * 1024;
 
-  // Creates the maps and one program per line. On failure: null, `*error` says what failed
-  // (with the verifier's log for a refused program) and `*err` is the errno (EPERM: needs
-  // CAP_BPF).
+  // Creates the maps and one program per line. On failure: null, `*error` names the call that
+  // failed (with the verifier's log for a refused program) and `*err` is its errno (EPERM:
+  // needs CAP_BPF).
   static std::unique_ptr<FeedFilter> Load(const FeedFilterConfig& config, std::string* error,
                                           int* err);
   ~FeedFilter();

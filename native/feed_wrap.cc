@@ -175,7 +175,7 @@ Napi::Value FeedWrap::JS_attach(const Napi::CallbackInfo& info) {
     if (!filter_->Attach(line, info[2].As<Napi::Number>().Int32Value(), &err)) {
       // The lines attached already keep it: a filter drops only what another filtered line
       // accepted, so fewer filtered lines only drop less.
-      filter_reason_ = std::string("setsockopt(SO_ATTACH_BPF): ") + std::strerror(err);
+      filter_reason_ = "setsockopt(SO_ATTACH_BPF)";
       filter_errno_ = err;
     }
   }
@@ -454,7 +454,7 @@ Napi::Value FeedWrap::JS_session(const Napi::CallbackInfo& info) {
 }
 
 // filterStatus() -> [loaded, reason, errno]: reason (when not empty) is why the filter is not
-// in use on every line.
+// in use on every line: what was off, or the call that failed with errno (lib/feed words it).
 Napi::Value FeedWrap::JS_filterStatus(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Array out = Napi::Array::New(env, 3);

@@ -9,6 +9,8 @@
  * and a timer never runs native code on a closed feed.
  */
 import { EventEmitter } from 'node:events';
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { binding, type NativeFeed } from '../binding';
 import { mcastError } from '../errors';
 import { createSocket, type Socket } from '../socket';
@@ -143,7 +145,7 @@ export class Feed extends EventEmitter {
         this.#listenErrors(socket);
         socket.attachConsumer((native) => this.#native.attach(native, i, native.fd()));
       });
-      const [, reason] = this.#native.filterStatus();
+      const reason = this.#filterReason();
       if (o.kernelFilter === true && reason !== '') {
         throw mcastError('ERR_MCAST_KERNEL_FILTER', `kernelFilter: true, but the kernel duplicate filter could not be used: ${reason}`);
       }
@@ -366,10 +368,17 @@ export class Feed extends EventEmitter {
     return result;
   }
 
+  /** Why the kernel filter is not in use on every line ('' when it is): native says what failed and its errno. */
+  #filterReason(): string {
+    const [, what, errno] = this.#native.filterStatus();
+    if (errno === 0) return what;
+    const hint = errno === osConstants.errno.EPERM ? ' (loading a BPF program needs CAP_BPF, or root)' : '';
+    return `${what} failed: ${getSystemErrorName(-errno)}${hint}`;
+  }
+
   #filterStats(loaded: boolean, contended: number): FeedKernelFilterStats {
     const o = this.#options;
-    const [, loadReason] = this.#native.filterStatus();
-    const reason = o.kernelFilter === 'auto' && o.timestamps ? 'off with timestamps: true (the lag histograms need every copy)' : loadReason;
+    const reason = o.kernelFilter === 'auto' && o.timestamps ? 'off with timestamps: true (the lag histograms need every copy)' : this.#filterReason();
     const active = loaded && reason === '';
     return active ? { active, contended } : { active, reason: reason === '' ? 'not loaded' : reason, contended };
   }

@@ -19,6 +19,7 @@
       "native/moldudp64.cc",
       "native/feed_copies.cc",
       "native/feed_arbiter.cc",
+      "native/feed_filter.cc",
       "native/pcap_frames.cc",
       "native/message_block.cc",
       "native/pacer.cc"

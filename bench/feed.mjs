@@ -16,7 +16,9 @@
 //
 // Per run: delivered items per second of receiver CPU time (user + system, all threads, from
 // the first item to the last), CPU ns per item, kernel drops; the metric is the feed's CPU per
-// item over the single socket's (the target: at most 1.15). A third run keeps sustained loss on
+// item over the single socket's (the target: at most 1.15). The feed runs twice: with the
+// kernel duplicate filter (the default, 'auto': the second copy is dropped before it is queued)
+// and without it (kernelFilter: false). A third run keeps sustained loss on
 // line A (10% of the numbers, in runs of 100) and reports the feed's RSS peak and pendingHigh.
 //
 // This file is both the case (imported by run.mjs) and the processes it starts:
@@ -62,10 +64,13 @@ async function run(bench, params) {
   const pairGroup = full ? await receiverRun(bench, 'pair-group', params) : none;
   const shared = full ? await receiverRun(bench, 'shared', params) : none;
   const feed = await receiverRun(bench, 'feed', params);
+  // The same feed without the kernel duplicate filter: every second copy reaches the process.
+  const feedOff = await receiverRun(bench, 'feed-nofilter', params);
   const ratioOf = (a, b) => (b.cpu_ns_per_item > 0 && a.cpu_ns_per_item > 0 ? a.cpu_ns_per_item / b.cpu_ns_per_item : null);
   const over = (base) => ratioOf(feed, base);
   const ratio = over(single);
   const ratioPair = over(pair);
+  const ratioOff = ratioOf(feedOff, single);
   const likeForLike = {
     ratio_vs_single_group: over(singleGroup),
     ratio_vs_pair_group: over(pairGroup),
@@ -75,14 +80,17 @@ async function run(bench, params) {
   const r3 = (x) => (x === null ? '—' : x.toFixed(3));
   bench.env.log(
     `  feed ${params.title}: feed ${fmtRate(feed.items_per_cpu_second)} items/CPU-s (${fmt(feed.cpu_ns_per_item)} ns/item, ${feed.delivered} delivered, ` +
-      `kernel drops ${feed.kernel_drops}) vs one line ${fmtRate(single.items_per_cpu_second)} (${fmt(single.cpu_ns_per_item)} ns/item, kernel drops ${single.kernel_drops}): ` +
+      `kernel drops ${feed.kernel_drops}, kernel filter ${feed.kernel_filter}, filtered ${feed.filtered?.join('/')} datagrams) vs one line ${fmtRate(single.items_per_cpu_second)} (${fmt(single.cpu_ns_per_item)} ns/item, kernel drops ${single.kernel_drops}): ` +
       `×${ratio === null ? '—' : ratio.toFixed(3)}; vs two plain sockets ${fmt(pair.cpu_ns_per_item)} ns/item (drops ${pair.kernel_drops}): ×${ratioPair === null ? '—' : ratioPair.toFixed(3)}; pending high ${feed.pending_high}, RSS peak ${(feed.rss_peak / 2 ** 20).toFixed(1)} MiB (+${(feed.rss_growth / 2 ** 20).toFixed(1)} MiB)`,
+  );
+  bench.env.log(
+    `  feed without the kernel filter (kernelFilter: false): ${fmt(feedOff.cpu_ns_per_item)} ns/item, kernel drops ${feedOff.kernel_drops}: ×${r3(ratioOff)} of one line; with it ×${r3(ratio)}`,
   );
   if (full) bench.env.log(
     `  like for like (sockets bound to their groups, as the feed's): one line ${fmt(singleGroup.cpu_ns_per_item)} ns/item, two ${fmt(pairGroup.cpu_ns_per_item)} (×${r3(likeForLike.pair_group_vs_single_group)} of one), ` +
       `one socket with both memberships ${fmt(shared.cpu_ns_per_item)} (×${r3(likeForLike.shared_vs_pair_group)} of two); feed ×${r3(likeForLike.ratio_vs_single_group)} of one, ×${r3(likeForLike.ratio_vs_pair_group)} of two`,
   );
-  return { ratio, ratioPair, feed, single, pair, singleGroup, pairGroup, shared, ...likeForLike };
+  return { ratio, ratioPair, ratioOff, feed, feedOff, single, pair, singleGroup, pairGroup, shared, ...likeForLike };
 }
 
 const fmt = (x) => (typeof x === 'number' ? x.toFixed(0) : '—');
@@ -138,6 +146,11 @@ export const feedCase = {
       feed_delivered: median(good.map((r) => r.feed.delivered)),
       feed_kernel_drops: median(good.map((r) => r.feed.kernel_drops)),
       feed_gap_items: median(good.map((r) => r.feed.gap_items)),
+      feed_kernel_filter: good[0]?.feed.kernel_filter ?? null,
+      feed_filtered: median(good.map((r) => (r.feed.filtered ?? []).reduce((a, x) => a + x, 0))),
+      nofilter_cpu_ns_per_item: median(good.map((r) => r.feedOff.cpu_ns_per_item)),
+      nofilter_kernel_drops: median(good.map((r) => r.feedOff.kernel_drops)),
+      ratio_nofilter_vs_single: median(good.map((r) => r.ratioOff)),
       single_items_per_cpu_second: median(good.map((r) => r.single?.items_per_cpu_second)),
       single_cpu_ns_per_item: median(good.map((r) => r.single?.cpu_ns_per_item)),
       single_kernel_drops: median(good.map((r) => r.single?.kernel_drops)),
@@ -164,7 +177,8 @@ export const feedCase = {
     value: (v) => `×${v.toFixed(3)} CPU/item`,
     range: (r) => `×${r.min.toFixed(3)} – ×${r.max.toFixed(3)}`,
     notes: (r) =>
-      `feed ${fmt(r.extra.feed_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.feed_items_per_cpu_second)} items/CPU-s, kernel drops ${fmt(r.extra.feed_kernel_drops)}, gap items ${fmt(r.extra.feed_gap_items)}), ` +
+      `feed ${fmt(r.extra.feed_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.feed_items_per_cpu_second)} items/CPU-s, kernel drops ${fmt(r.extra.feed_kernel_drops)}, gap items ${fmt(r.extra.feed_gap_items)}, ` +
+      `kernel filter ${r.extra.feed_kernel_filter}, ${fmt(r.extra.feed_filtered)} datagrams filtered); without the filter ${fmt(r.extra.nofilter_cpu_ns_per_item)} ns/item ×${r.extra.ratio_nofilter_vs_single?.toFixed(3) ?? '—'} (drops ${fmt(r.extra.nofilter_kernel_drops)}), ` +
       `one line ${fmt(r.extra.single_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.single_items_per_cpu_second)}, drops ${fmt(r.extra.single_kernel_drops)}); ` +
       `two plain sockets ${fmt(r.extra.pair_cpu_ns_per_item)} ns/item (drops ${fmt(r.extra.pair_kernel_drops)}): feed ×${r.extra.ratio_vs_pair?.toFixed(3) ?? '—'}; ` +
       `like for like (bound to the groups): feed ×${r.extra.ratio_vs_single_group?.toFixed(3) ?? '—'} of one line, ×${r.extra.ratio_vs_pair_group?.toFixed(3) ?? '—'} of two; two ×${r.extra.pair_group_vs_single_group?.toFixed(3) ?? '—'} of one; one socket for both ×${r.extra.shared_vs_pair_group?.toFixed(3) ?? '—'} of two; ` +
@@ -262,7 +276,7 @@ async function receiver(o) {
   };
   let stats;
   let close;
-  if (o.mode !== 'feed') {
+  if (!o.mode.startsWith('feed')) {
     // 'pair', 'pair-group' and 'shared' read both lines and count half of what they read: the
     // items of one stream. '-group': each socket bound to its group, as the feed's line sockets.
     // 'shared': one socket bound to the port with both memberships.
@@ -298,7 +312,8 @@ async function receiver(o) {
     };
   } else {
     const lines = [GROUP_A, GROUP_B].map((group) => ({ group, port: o.port, interface: o.ifindex }));
-    const feed = mcast.createFeed({ lines, sequence: sequenceOf(o), startSequence: 1, recvBufferSize: o.rcvbuf, gapTimeout: 50, maxPending: 1 << 20 });
+    const kernelFilter = o.mode === 'feed-nofilter' ? false : 'auto';
+    const feed = mcast.createFeed({ lines, sequence: sequenceOf(o), startSequence: 1, recvBufferSize: o.rcvbuf, gapTimeout: 50, maxPending: 1 << 20, kernelFilter });
     feed.on('batch', (b) => {
       mark();
       items += b.count;
@@ -319,6 +334,8 @@ async function receiver(o) {
         next_sequence: s.nextSequence,
         resets,
         recovered_from_line: s.recoveredFromLine,
+        kernel_filter: s.kernelFilter.active ? 'on' : `off (${s.kernelFilter.reason})`,
+        filtered: s.lines.map((l) => l.filtered),
       };
     };
     close = () => feed.close();

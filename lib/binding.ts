@@ -139,15 +139,20 @@ export interface NativeLinkWatch {
 
 /** The native feed (native/feed_wrap.h): the arbiter of lib/feed, fed by its line sockets. */
 export interface NativeFeed {
-  /** The socket's drained batches go to the arbiter as `line` (lines.length: the retransmission socket). */
-  attach(socket: NativeSocket, line: number): void;
+  /**
+   * The socket's drained batches go to the arbiter as `line` (lines.length: the retransmission
+   * socket); `fd`, the socket's descriptor, gets the kernel filter's program when it is loaded.
+   */
+  attach(socket: NativeSocket, line: number, fd?: number): void;
   /**
    * Reads what every attached socket's queue holds, then acts on the clock (gaps, requests,
    * stale lines); returns ms until it should run again, or -1. Line drains never act on the clock.
    */
   expire(): number;
-  /** Fills `out` (Float64Array(11 + 11 * lines), see lib/feed/index.ts). */
+  /** Fills `out` (Float64Array(13 + 13 * lines), see lib/feed/index.ts). */
   stats(out: Float64Array): void;
+  /** The kernel filter: [loaded, why it is not in use on every line ('' when it is), errno]. */
+  filterStatus(): [boolean, string, number];
   /** The current MoldUDP64 session bytes, or undefined. */
   session(): Buffer | undefined;
   close(): void;

@@ -221,6 +221,43 @@ void FeedArbiter::Replay(int line, const Candidate& held, int64_t now_ms, Arbite
   }
 }
 
+void FeedArbiter::OnFilteredCopy(int line, uint64_t first, uint64_t count, int64_t now_ms,
+                                 ArbiterSink* sink) {
+  if (line < 0 || line >= config_.lines || count == 0) return;
+  Line& l = lines_[line];
+  l.stats.packets++;
+  l.stats.filtered++;
+  l.last_ms = now_ms;
+  if (l.stats.stale) {
+    l.stats.stale = false;
+    sink->Resume(line);
+  }
+  if (filtered_.empty() && started_ && first + count <= next_) {
+    CountFiltered(line, first, count, sink);
+  } else {
+    filtered_.push_back({line, first, count});
+  }
+}
+
+void FeedArbiter::CountFiltered(int line, uint64_t first, uint64_t count, ArbiterSink* sink) {
+  Line& l = lines_[line];
+  if (!l.in_epoch) {  // as Admit's kDrop: an old stream's copy
+    l.stats.received += count;
+    l.stats.duplicates += count;
+    return;
+  }
+  Duplicates(line, first, count, 0, sink);
+}
+
+void FeedArbiter::SettleFiltered(ArbiterSink* sink) {
+  while (!filtered_.empty()) {
+    const FilteredCopy f = filtered_.front();
+    if (!started_ || f.first + f.count > next_) return;
+    filtered_.pop_front();
+    CountFiltered(f.line, f.first, f.count, sink);
+  }
+}
+
 void FeedArbiter::Start(uint64_t first, int64_t now_ms) {
   started_ = true;
   next_ = config_.has_start ? config_.start : first;
@@ -435,6 +472,12 @@ void FeedArbiter::Flush(ArbiterSink* sink) {
 void FeedArbiter::NewEpoch(int line, ResetReason reason, const uint8_t* new_session,
                            int64_t now_ms, ArbiterSink* sink) {
   Flush(sink);
+  // The old stream's filtered copies: every number is decided now.
+  while (!filtered_.empty()) {
+    const FilteredCopy f = filtered_.front();
+    filtered_.pop_front();
+    CountFiltered(f.line, f.first, f.count, sink);
+  }
   started_ = false;
   copies_.Clear();
   uint8_t ended[kMoldSessionBytes];

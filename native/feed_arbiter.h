@@ -13,6 +13,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <map>
 #include <set>
 #include <utility>
@@ -82,6 +83,7 @@ struct ArbiterLineStats {
   uint64_t duplicates = 0;
   uint64_t malformed = 0;
   uint64_t malformed_by[kMalformedKinds] = {};
+  uint64_t filtered = 0;  // datagrams the kernel filter dropped (counted in packets too)
   bool stale = false;
 };
 
@@ -104,6 +106,18 @@ class FeedArbiter {
   // kernel time `ts_ns` (0: unknown) and caller time `now_ms`. `truncated`: the kernel cut it.
   void OnDatagram(int line, const uint8_t* data, size_t length, bool truncated, int64_t ts_ns,
                   int64_t now_ms, ArbiterSink* sink);
+
+  // A copy that the kernel filter (feed_filter.h) dropped: `count` numbers of `line` from
+  // `first`, a duplicate of what another line's socket accepted. It shows the line is alive at
+  // once; it is counted (packets, received, duplicates, the line's last number, its copies) as
+  // the arriving copy would have been, once every number in it is decided: before that, the
+  // other line's copy may still wait in its socket. At most kMaxFilteredWaiting wait: the
+  // caller stops reading the filter's records there (its ring fills, and the filter passes).
+  void OnFilteredCopy(int line, uint64_t first, uint64_t count, int64_t now_ms, ArbiterSink* sink);
+  // Counts the waiting filtered copies whose numbers are decided.
+  void SettleFiltered(ArbiterSink* sink);
+  size_t filtered_waiting() const { return filtered_.size(); }
+  static constexpr size_t kMaxFilteredWaiting = 65536;
 
   // Acts on the clock: stale lines, requests, gaps whose time has come.
   void Expire(int64_t now_ms, ArbiterSink* sink);
@@ -186,6 +200,7 @@ class FeedArbiter {
   void NewEpoch(int line, ResetReason reason, const uint8_t* new_session, int64_t now_ms,
                 ArbiterSink* sink);
   bool TakeRequestToken(int64_t now_ms);
+  void CountFiltered(int line, uint64_t first, uint64_t count, ArbiterSink* sink);
 
   ArbiterConfig config_;
   ArbiterStats stats_;
@@ -216,6 +231,13 @@ class FeedArbiter {
   bool rate_blocked_ = false;
 
   CopyWindow copies_;
+
+  struct FilteredCopy {
+    int line;
+    uint64_t first;
+    uint64_t count;
+  };
+  std::deque<FilteredCopy> filtered_;
 };
 
 }  // namespace mcast

@@ -5,9 +5,11 @@
 #include <algorithm>
 #include <climits>
 #include <cstring>
+#include <iterator>
 
 #include "addon_data.h"
 #include "batch_layout.h"
+#include "drain.h"
 #include "napi_errors.h"
 #include "socket_wrap.h"
 
@@ -31,6 +33,9 @@ enum ConfigIndex : size_t {
   kCfgRetransmitTimeout,
   kCfgRetransmitRetries,
   kCfgRequestsPerSecond,
+  kCfgKernelFilter,  // 0 off, 1 when permitted, 2 required
+  kCfgFilterWindowMs,
+  kCfgMaxMessageSize,
   kCfgCount,
 };
 
@@ -68,6 +73,7 @@ Napi::Function FeedWrap::Define(Napi::Env env) {
                          InstanceMethod<&FeedWrap::JS_stats>("stats"),
                          InstanceMethod<&FeedWrap::JS_session>("session"),
                          InstanceMethod<&FeedWrap::JS_close>("close"),
+                         InstanceMethod<&FeedWrap::JS_filterStatus>("filterStatus"),
                      });
 }
 
@@ -130,6 +136,20 @@ FeedWrap::FeedWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FeedWrap>(
   c.retransmit_timeout_ms = static_cast<int64_t>(config[kCfgRetransmitTimeout]);
   c.retransmit_retries = static_cast<uint32_t>(config[kCfgRetransmitRetries]);
   c.requests_per_second = static_cast<uint32_t>(config[kCfgRequestsPerSecond]);
+  const int filter_mode = static_cast<int>(config[kCfgKernelFilter]);
+  if (filter_mode == 0) {
+    filter_reason_ = "off (kernelFilter: false)";
+  } else {
+    FeedFilterConfig fc;
+    fc.lines = c.lines;
+    fc.moldudp64 = c.moldudp64;
+    fc.field = c.field;
+    fc.max_message_size = static_cast<uint32_t>(config[kCfgMaxMessageSize]);
+    fc.window_ns = static_cast<uint64_t>(config[kCfgFilterWindowMs]) * 1000000u;
+    // Refused (no CAP_BPF, say): the feed works without it; lib/feed decides whether that is
+    // an error (kernelFilter: true) from filterStatus().
+    filter_ = FeedFilter::Load(fc, &filter_reason_, &filter_errno_);
+  }
   const int64_t now = NowMs();
   arbiter_ = std::make_unique<FeedArbiter>(c, now);
   told_ = now + c.stale_after_ms;  // lib/feed arms its first timer for staleAfter
@@ -150,6 +170,15 @@ Napi::Value FeedWrap::JS_attach(const Napi::CallbackInfo& info) {
   const int line = info[1].As<Napi::Number>().Int32Value();
   if (line < 0 || line > arbiter_->config().lines) return ThrowArgType(env, "a line index");
   SocketWrap* socket = Napi::ObjectWrap<SocketWrap>::Unwrap(object);
+  if (!closed_ && filter_ != nullptr && line < arbiter_->config().lines && info[2].IsNumber()) {
+    int err = 0;
+    if (!filter_->Attach(line, info[2].As<Napi::Number>().Int32Value(), &err)) {
+      // The lines attached already keep it: a filter drops only what another filtered line
+      // accepted, so fewer filtered lines only drop less.
+      filter_reason_ = "setsockopt(SO_ATTACH_BPF)";
+      filter_errno_ = err;
+    }
+  }
   socket->SetConsumer(closed_ ? nullptr : this, line, Value());
   // Weak: the socket holds the feed strongly while attached; the other way would be a cycle
   // that GC cannot see through.
@@ -160,7 +189,9 @@ Napi::Value FeedWrap::JS_attach(const Napi::CallbackInfo& info) {
 bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
                            const uint8_t* records, int count) {
   if (closed_) return false;
+  if (line >= 0 && line <= kMaxFeedLines) pass_batches_[line]++;
   const int64_t now = NowMs();
+  ReadFilter(now);
   // A flush inside OnDatagram calls JS, which may close the feed: closed_ is checked again.
   // cppcheck-suppress knownConditionTrueFalse
   for (int i = 0; i < count && !closed_; i++) {
@@ -180,7 +211,19 @@ bool FeedWrap::OnLineBatch(int line, const uint8_t* slab, size_t slab_bytes,
     arbiter_->OnDatagram(line, slab + offset, size, truncated, ts, now, this);
   }
   // cppcheck-suppress knownConditionTrueFalse
+  if (!closed_ && filter_ != nullptr) arbiter_->SettleFiltered(this);
+  // cppcheck-suppress knownConditionTrueFalse
   return !closed_;
+}
+
+void FeedWrap::ReadFilter(int64_t now_ms) {
+  if (filter_ == nullptr) return;
+  FilteredRecord r{};
+  // cppcheck-suppress knownConditionTrueFalse
+  while (!closed_ && arbiter_->filtered_waiting() < FeedArbiter::kMaxFilteredWaiting &&
+         filter_->NextRecord(&r)) {
+    arbiter_->OnFilteredCopy(static_cast<int>(r.line), r.first, r.count, now_ms, this);
+  }
 }
 
 // A drain delivers what it can and never acts on the clock: only expire() does, after it has
@@ -200,16 +243,34 @@ Napi::Value FeedWrap::JS_expire(const Napi::CallbackInfo& info) {
   told_ = INT64_MAX;  // the timer that called this has fired
   // By index, the size read each time: a drain flushes to JS, whose listener may close the feed
   // (close() empties the list).
-  // cppcheck-suppress knownConditionTrueFalse
-  for (size_t i = 0; i < attached_.size() && !closed_; i++) {
-    Napi::Object socket = attached_[i].Value();
-    if (socket.IsEmpty()) continue;
-    Napi::ObjectWrap<SocketWrap>::Unwrap(socket)->DrainNow(socket);
+  // Every queue to its end: one drain reads at most kMaxRoundsPerWake batches, and a line whose
+  // queue is deeper than that (the kernel filter leaves the slower line's queue nearly empty, so
+  // its copies are read first) must not have its queued copies called lost. Bounded passes: a
+  // line that the kernel refills faster than it is read cannot hold the timer forever.
+  constexpr int kMaxPasses = 64;
+  for (int pass = 0; pass < kMaxPasses; pass++) {
+    std::fill(std::begin(pass_batches_), std::end(pass_batches_), 0);
+    // cppcheck-suppress knownConditionTrueFalse
+    for (size_t i = 0; i < attached_.size() && !closed_; i++) {
+      Napi::Object socket = attached_[i].Value();
+      if (socket.IsEmpty()) continue;
+      Napi::ObjectWrap<SocketWrap>::Unwrap(socket)->DrainNow(socket);
+    }
+    // cppcheck-suppress knownConditionTrueFalse
+    if (closed_) break;
+    if (std::none_of(std::begin(pass_batches_), std::end(pass_batches_),
+                     [](int n) { return n >= kMaxRoundsPerWake; })) {
+      break;
+    }
   }
   // cppcheck-suppress knownConditionTrueFalse
   if (closed_) return Napi::Number::New(env, -1);
   const int64_t now = NowMs();
+  ReadFilter(now);
+  // cppcheck-suppress knownConditionTrueFalse
+  if (closed_) return Napi::Number::New(env, -1);
   arbiter_->Expire(now, this);
+  if (filter_ != nullptr) arbiter_->SettleFiltered(this);
   Flush();
   const int64_t after = NowMs();
   told_ = std::min(told_, arbiter_->NextDeadline());
@@ -271,6 +332,9 @@ void FeedWrap::Resume(int line) { LineEvent(kEventResume, line); }
 
 void FeedWrap::Reset(int line, ResetReason reason, const uint8_t* session,
                      const uint8_t* previous) {
+  // Nothing the filter saw before a reset is compared again (it bumps its own generation when
+  // a line's numbers go back or its session changes; this covers what only the arbiter saw).
+  if (filter_ != nullptr) filter_->Invalidate();
   double* e = NextEvent();
   if (e == nullptr) return;
   const size_t index = event_count_ - 1;
@@ -335,15 +399,20 @@ void FeedWrap::Flush() {
   lag_count_ = 0;
 }
 
-// stats(out: Float64Array(11 + 11 * lines))
+// stats(out: Float64Array(13 + 13 * lines))
 Napi::Value FeedWrap::JS_stats(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   double* out = nullptr;
   size_t length = 0;
   const int lines = arbiter_->config().lines;
   if (!TypedArrayOf(info[0], napi_float64_array, &out, &length) ||
-      length < 11 + 11 * static_cast<size_t>(lines)) {
-    return ThrowArgType(env, "a Float64Array(11 + 11 * lines)");
+      length < 13 + 13 * static_cast<size_t>(lines)) {
+    return ThrowArgType(env, "a Float64Array(13 + 13 * lines)");
+  }
+  // The filter's records first, so that the counts include every copy it dropped so far.
+  if (!closed_ && !in_callback_ && filter_ != nullptr) {
+    ReadFilter(NowMs());
+    if (!closed_) arbiter_->SettleFiltered(this);
   }
   const ArbiterStats& s = arbiter_->stats();
   out[0] = static_cast<double>(s.delivered);
@@ -357,9 +426,11 @@ Napi::Value FeedWrap::JS_stats(const Napi::CallbackInfo& info) {
   out[8] = static_cast<double>(s.overflows);
   out[9] = static_cast<double>(arbiter_->next_sequence());
   out[10] = arbiter_->session() != nullptr ? 1 : 0;
+  out[11] = filter_ != nullptr ? 1 : 0;
+  out[12] = filter_ != nullptr ? static_cast<double>(filter_->Contended()) : 0;
   for (int i = 0; i < lines; i++) {
     const ArbiterLineStats& l = arbiter_->line_stats(i);
-    double* o = out + 11 + 11 * static_cast<size_t>(i);
+    double* o = out + 13 + 13 * static_cast<size_t>(i);
     o[0] = static_cast<double>(l.packets);
     o[1] = static_cast<double>(l.received);
     o[2] = static_cast<double>(l.wins);
@@ -367,6 +438,9 @@ Napi::Value FeedWrap::JS_stats(const Napi::CallbackInfo& info) {
     o[4] = static_cast<double>(l.malformed);
     for (int k = 0; k < kMalformedKinds; k++) o[5 + k] = static_cast<double>(l.malformed_by[k]);
     o[10] = l.stale ? 1 : 0;
+    o[11] = static_cast<double>(l.filtered);
+    // The kernel's own count (ahead of the records taken): what sk_drops holds of the filter's.
+    o[12] = filter_ != nullptr ? static_cast<double>(filter_->Filtered(i)) : 0;
   }
   return env.Undefined();
 }
@@ -377,6 +451,17 @@ Napi::Value FeedWrap::JS_session(const Napi::CallbackInfo& info) {
   const uint8_t* session = arbiter_->session();
   if (session == nullptr) return env.Undefined();
   return Napi::Buffer<uint8_t>::Copy(env, session, kMoldSessionBytes);
+}
+
+// filterStatus() -> [loaded, reason, errno]: reason (when not empty) is why the filter is not
+// in use on every line: what was off, or the call that failed with errno (lib/feed words it).
+Napi::Value FeedWrap::JS_filterStatus(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Array out = Napi::Array::New(env, 3);
+  out.Set(0u, Napi::Boolean::New(env, filter_ != nullptr));
+  out.Set(1u, Napi::String::New(env, filter_reason_));
+  out.Set(2u, Napi::Number::New(env, filter_errno_));
+  return out;
 }
 
 Napi::Value FeedWrap::JS_close(const Napi::CallbackInfo& info) {

@@ -7,10 +7,12 @@
 #include <napi.h>
 
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "batch_consumer.h"
 #include "feed_arbiter.h"
+#include "feed_filter.h"
 
 namespace mcast {
 
@@ -37,6 +39,7 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_session(const Napi::CallbackInfo& info);
   Napi::Value JS_close(const Napi::CallbackInfo& info);
+  Napi::Value JS_filterStatus(const Napi::CallbackInfo& info);
 
   void Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t length,
                int64_t ts_ns) override;
@@ -54,9 +57,15 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   // Calls JS with what is buffered (nothing when closed or empty).
   void Flush();
   double NextDelay(int64_t now_ms) const;
+  // Takes the kernel filter's records of dropped copies into the arbiter.
+  void ReadFilter(int64_t now_ms);
 
   AddonData* addon_ = nullptr;
   std::unique_ptr<FeedArbiter> arbiter_;
+  // The kernel duplicate filter, when loaded; else why not (filter_reason_, filter_errno_).
+  std::unique_ptr<FeedFilter> filter_;
+  std::string filter_reason_;
+  int filter_errno_ = 0;
   Napi::FunctionReference on_flush_;
   napi_async_context async_context_ = nullptr;
   bool closed_ = false;
@@ -64,6 +73,8 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   // The sockets attached as lines (and the retransmission socket), weakly: expire() reads them
   // before it acts on the clock. One that was collected reads as empty and is skipped.
   std::vector<Napi::ObjectReference> attached_;
+  // Batches each line delivered in the current pass of expire()'s reads.
+  int pass_batches_[kMaxFeedLines + 1] = {};
   // The earliest deadline JS has been told (its timer fires then), INT64_MAX: none.
   int64_t told_ = INT64_MAX;
 

@@ -447,8 +447,12 @@ describe('createFeed(): lines', () => {
     open.push(tx);
     tx.send(mold(1, run(1, 2)), 'ff15::12:1', port);
     tx.send(mold(2, run(2, 2)), 'ff15::12:2', port);
-    await waitFor(() => seen.items.length === 3, 'three items');
-    expect(seen.items.map((i) => `${i.seq}:${i.line}`)).toEqual(['1:0', '2:0', '3:1']);
+    // The same packet on both lines: the kernel filter drops B's copy (IPv6 UDP too).
+    tx.send(mold(4, run(4, 1)), 'ff15::12:1', port);
+    tx.send(mold(4, run(4, 1)), 'ff15::12:2', port);
+    await waitFor(() => seen.items.length === 4 && feed.stats().lines[1]!.packets === 2, 'four items');
+    expect(seen.items.map((i) => `${i.seq}:${i.line}`)).toEqual(['1:0', '2:0', '3:1', '4:0']);
+    expect(feed.stats().lines[1]).toMatchObject({ filtered: 1, duplicates: 2, kernelDrops: 0 });
   });
 
   it("reports a quiet line 'stale' and its return 'resume'", async () => {

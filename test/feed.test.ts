@@ -296,6 +296,11 @@ describe('arbitration over a million items, loss and reordering per link, delibe
       expect([log.byLine.get(0) ?? 0, log.byLine.get(1) ?? 0]).toEqual([stats.lines[0]!.wins, stats.lines[1]!.wins]);
       expect(stats.recoveredFromLine).toBe(union - both);
       expect(stats.pending).toBe(0);
+      // The kernel filter (on by default) dropped copies before they were queued, and counted
+      // each: its drops are the sockets' whole sk_drops (kernelDrops above takes them off).
+      expect(stats.kernelFilter.active).toBe(true);
+      expect(stats.lines[0]!.filtered + stats.lines[1]!.filtered).toBeGreaterThan(0);
+      expect([0, 1].map((i) => feed.lineSocket(i)!.stats().kernelDrops)).toEqual(stats.lines.map((l) => l.filtered));
     } finally {
       await bed.setLoss(0, 0);
       await bed.setLoss(1, 0);
@@ -511,6 +516,8 @@ describe('mcast feed and mcast feed-send', () => {
     ]);
     const { code } = await rx.wait(20_000);
     expect(code, rx.describe()).toBe(0);
+    // The summary at exit says the kernel filter was on and what it dropped.
+    expect(rx.stderr).toMatch(/kernel filter on;.*kernel drops, \d+ filtered/);
     const records = rx.lines.map((l) => JSON.parse(l) as { seq?: number; line?: number; gap?: { from: number; to: number } });
     const items = records.filter((r) => r.seq !== undefined);
     expect(items.map((r) => r.seq)).toEqual([...Array.from({ length: 20 }, (_, i) => i + 1), ...Array.from({ length: 170 }, (_, i) => i + 31)]);

@@ -104,10 +104,11 @@ function options(args: ParsedArgs): FeedCliOptions {
 export function statsLine(s: FeedStats): string {
   const feed =
     `delivered ${s.delivered}, gaps ${s.gaps} (${s.gapItems} items), pending ${s.pending} (high ${s.pendingHigh}), ` +
-    `recovered ${s.recoveredFromLine} from a line / ${s.recoveredByRetransmit} by retransmission (${s.retransmitRequests} requests)`;
+    `recovered ${s.recoveredFromLine} from a line / ${s.recoveredByRetransmit} by retransmission (${s.retransmitRequests} requests), ` +
+    `kernel filter ${s.kernelFilter.active ? 'on' : `off: ${s.kernelFilter.reason}`}`;
   const lines = s.lines.map((l) => {
     const lag = l.lag !== undefined && l.lag.samples > 0 ? `, lag p50 ${(l.lag.p50 / 1000).toFixed(1)} µs p99 ${(l.lag.p99 / 1000).toFixed(1)} µs` : '';
-    return `${l.name}: ${l.packets} datagrams, ${l.received} items, ${l.wins} wins, ${l.duplicates} duplicates, ${l.malformed} malformed, ${l.kernelDrops} kernel drops${lag}${l.stale ? ', STALE' : ''}`;
+    return `${l.name}: ${l.packets} datagrams, ${l.received} items, ${l.wins} wins, ${l.duplicates} duplicates, ${l.malformed} malformed, ${l.kernelDrops} kernel drops, ${l.filtered} filtered${lag}${l.stale ? ', STALE' : ''}`;
   });
   return `feed: ${feed}; ${lines.join('; ')}`;
 }

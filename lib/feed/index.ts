@@ -9,12 +9,15 @@
  * and a timer never runs native code on a closed feed.
  */
 import { EventEmitter } from 'node:events';
+import { constants as osConstants } from 'node:os';
+import { getSystemErrorName } from 'node:util';
 import { binding, type NativeFeed } from '../binding';
+import { mcastError } from '../errors';
 import { createSocket, type Socket } from '../socket';
 import { FeedBatchView, ITEM_FIELDS } from './batch';
 import { LagRecorder } from './lag';
 import { resolveFeedOptions, type ResolvedFeedOptions } from './options';
-import type { FeedBatch, FeedGap, FeedLineEvent, FeedLineStats, FeedMessageInfo, FeedOptions, FeedReset, FeedStats } from './types';
+import type { FeedBatch, FeedGap, FeedKernelFilterStats, FeedLineEvent, FeedLineStats, FeedMessageInfo, FeedOptions, FeedReset, FeedStats } from './types';
 
 export type * from './types';
 
@@ -25,8 +28,8 @@ const REQUEST_CAPACITY = 256;
 const LAG_CAPACITY = 4096;
 const EVENT_FIELDS = 4;
 const SESSION_BYTES = 10;
-const LINE_STATS_FIELDS = 11;
-const FEED_STATS_FIELDS = 11;
+const LINE_STATS_FIELDS = 13;
+const FEED_STATS_FIELDS = 13;
 const RESET_REASONS = ['end-of-session', 'new-session', 'restart'] as const;
 
 function sessionText(bytes: Uint8Array, offset: number): string {
@@ -52,6 +55,10 @@ function nativeConfig(o: ResolvedFeedOptions): Float64Array {
     r?.timeout ?? 20,
     r?.retries ?? 0,
     r?.maxRequestsPerSecond ?? 1000,
+    // The kernel filter: 'auto' is off with timestamps (lag needs every copy).
+    o.kernelFilter === false || (o.kernelFilter === 'auto' && o.timestamps) ? 0 : o.kernelFilter === true ? 2 : 1,
+    o.kernelFilterWindow,
+    o.maxMessageSize,
   ]);
 }
 
@@ -136,8 +143,12 @@ export class Feed extends EventEmitter {
         this.#sockets.push(socket);
         socket.join(line.group, { interface: line.interfaceRef, ...(line.source !== undefined && { source: line.source }) });
         this.#listenErrors(socket);
-        socket.attachConsumer((native) => this.#native.attach(native, i));
+        socket.attachConsumer((native) => this.#native.attach(native, i, native.fd()));
       });
+      const reason = this.#filterReason();
+      if (o.kernelFilter === true && reason !== '') {
+        throw mcastError('ERR_MCAST_KERNEL_FILTER', `kernelFilter: true, but the kernel duplicate filter could not be used: ${reason}`);
+      }
       const r = o.retransmit;
       if (r !== undefined) {
         const socket = createSocket({
@@ -326,7 +337,10 @@ export class Feed extends EventEmitter {
           sequenceTooLarge: s[o + 8]!,
           truncated: s[o + 9]!,
         },
-        kernelDrops: socket === undefined ? 0 : socket.stats().kernelDrops,
+        // sk_drops counts the filter's drops too; the filter's own count (read first, so never
+        // behind them) is taken off.
+        kernelDrops: socket === undefined ? 0 : Math.max(0, socket.stats().kernelDrops - s[o + 12]!),
+        filtered: s[o + 11]!,
         stale: s[o + 10] === 1,
       };
       const lag = this.#lag?.summary(i);
@@ -345,12 +359,28 @@ export class Feed extends EventEmitter {
       pendingHigh: s[7]!,
       overflows: s[8]!,
       nextSequence: s[9]!,
+      kernelFilter: this.#filterStats(s[11] === 1, s[12]!),
     };
     if (s[10] === 1) {
       const session = this.#sessionText();
       if (session !== undefined) result.session = session;
     }
     return result;
+  }
+
+  /** Why the kernel filter is not in use on every line ('' when it is): native says what failed and its errno. */
+  #filterReason(): string {
+    const [, what, errno] = this.#native.filterStatus();
+    if (errno === 0) return what;
+    const hint = errno === osConstants.errno.EPERM ? ' (loading a BPF program needs CAP_BPF, or root)' : '';
+    return `${what} failed: ${getSystemErrorName(-errno)}${hint}`;
+  }
+
+  #filterStats(loaded: boolean, contended: number): FeedKernelFilterStats {
+    const o = this.#options;
+    const reason = o.kernelFilter === 'auto' && o.timestamps ? 'off with timestamps: true (the lag histograms need every copy)' : this.#filterReason();
+    const active = loaded && reason === '';
+    return active ? { active, contended } : { active, reason: reason === '' ? 'not loaded' : reason, contended };
   }
 
   /** Keeps the process alive while the feed is open (the default). */

@@ -16,7 +16,7 @@ const MAX_SEQUENCE = Number.MAX_SAFE_INTEGER;
 
 const FEED_KEYS = [
   'lines', 'sequence', 'gapTimeout', 'staleAfter', 'retransmit', 'maxPending', 'startSequence',
-  'timestamps', 'batchSize', 'maxMessageSize', 'recvBufferSize',
+  'timestamps', 'batchSize', 'maxMessageSize', 'recvBufferSize', 'kernelFilter', 'kernelFilterWindow',
 ] as const;
 const LINE_KEYS = ['group', 'port', 'interface', 'source', 'name'] as const;
 const FIXED_KEYS = ['offset', 'size', 'endian'] as const;
@@ -55,6 +55,10 @@ export interface ResolvedFeedOptions {
   startSequence: number | undefined;
   retransmit: ResolvedRetransmit | undefined;
   timestamps: boolean;
+  /** 'auto': used when it can be loaded; true: required; false: off. */
+  kernelFilter: 'auto' | boolean;
+  /** ms: how long an accepted copy's identity counts for the filter. */
+  kernelFilterWindow: number;
   batchSize: number | undefined;
   maxMessageSize: number;
   recvBufferSize: number | undefined;
@@ -147,16 +151,32 @@ export function resolveFeedOptions(options: FeedOptions): ResolvedFeedOptions {
       `The value of "options.sequence.offset" is out of range. The field (${sequence.offset} + ${sequence.size} bytes) must fit in maxMessageSize (${maxMessageSize})`,
     );
   }
+  const gapTimeout = o.gapTimeout === undefined ? 5 : checkInteger('options.gapTimeout', o.gapTimeout, 0, 3_600_000);
+  const timestamps = o.timestamps === undefined ? false : checkBoolean('options.timestamps', o.timestamps);
+  const kernelFilter = o.kernelFilter === undefined ? 'auto' : o.kernelFilter;
+  if (kernelFilter !== 'auto' && kernelFilter !== true && kernelFilter !== false) {
+    throw invalidArgType('options.kernelFilter', "'auto', true or false", kernelFilter);
+  }
+  if (kernelFilter === true && timestamps) {
+    throw mcastError(
+      'ERR_INVALID_ARG_VALUE',
+      'The "options.kernelFilter" property cannot be true with timestamps: true (the lag histograms need every copy, and the filter drops the later ones)',
+      'type',
+    );
+  }
   return {
     family,
     lines,
     sequence,
-    gapTimeout: o.gapTimeout === undefined ? 5 : checkInteger('options.gapTimeout', o.gapTimeout, 0, 3_600_000),
+    gapTimeout,
     staleAfter: o.staleAfter === undefined ? 1000 : checkInteger('options.staleAfter', o.staleAfter, 1, 86_400_000),
     maxPending: o.maxPending === undefined ? 65536 : checkInteger('options.maxPending', o.maxPending, 1, 16_777_216),
     startSequence: o.startSequence === undefined ? undefined : checkInteger('options.startSequence', o.startSequence, 0, MAX_SEQUENCE),
     retransmit: checkRetransmit(o.retransmit, family, sequence),
-    timestamps: o.timestamps === undefined ? false : checkBoolean('options.timestamps', o.timestamps),
+    timestamps,
+    kernelFilter,
+    kernelFilterWindow:
+      o.kernelFilterWindow === undefined ? Math.max(gapTimeout, 1) : checkInteger('options.kernelFilterWindow', o.kernelFilterWindow, 1, 3_600_000),
     // The socket's own rules check these two (lib/socket.ts), before the first line opens.
     batchSize: o.batchSize as number | undefined,
     maxMessageSize,

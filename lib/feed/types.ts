@@ -96,6 +96,23 @@ export interface FeedOptions {
   startSequence?: number;
   /** SO_TIMESTAMPNS on every line: item timestamps and the line-lag histograms in stats() (default false). */
   timestamps?: boolean;
+  /**
+   * The kernel duplicate filter (default 'auto'): an eBPF socket filter on every line socket that
+   * drops a copy of an item another line's socket has already accepted, before it is queued, so
+   * the second copy never reaches this process. It drops only an exact duplicate (MoldUDP64:
+   * same session, first number, count and length, a well-formed packet; a fixed field: same
+   * number and length) of a copy accepted within `kernelFilterWindow` ms, and never across a
+   * line whose numbers went back or whose session changed; the feed counts each dropped copy as
+   * a duplicate of its line (stats: `filtered`). Loading needs CAP_BPF (or root).
+   * - 'auto': used when it loads; otherwise the feed works as without it and
+   *   `stats().kernelFilter.reason` says why. Off with `timestamps: true` (the lag histograms
+   *   need every copy).
+   * - true: required; createFeed throws `ERR_MCAST_KERNEL_FILTER` when it cannot be loaded.
+   * - false: off.
+   */
+  kernelFilter?: 'auto' | boolean;
+  /** ms during which an accepted copy's identity makes a later copy a duplicate for the kernel filter (default: gapTimeout, at least 1). */
+  kernelFilterWindow?: number;
   /** Datagrams per recvmmsg call on each line (default 64). */
   batchSize?: number;
   /** Bytes kept per datagram (default 2048). A truncated datagram is counted malformed, never half-delivered. */
@@ -203,8 +220,10 @@ export interface FeedLineStats {
   malformed: number;
   /** `malformed`, by kind. */
   malformedBy: FeedMalformedCounts;
-  /** The kernel's drops on this line's socket (SO_RXQ_OVFL / SO_MEMINFO). */
+  /** The kernel's drops on this line's socket (SO_MEMINFO), not counting the kernel filter's. */
   kernelDrops: number;
+  /** Datagrams the kernel filter dropped as duplicates (counted in `packets`; their items in `received` and `duplicates`). */
+  filtered: number;
   /** True while the line is stale. */
   stale: boolean;
   /** With `timestamps: true`: the lag behind the first copy of each item. */
@@ -237,4 +256,16 @@ export interface FeedStats {
   nextSequence: number;
   /** The current MoldUDP64 session, with `sequence: 'moldudp64'`. */
   session?: string;
+  /** The kernel duplicate filter (see {@link FeedOptions.kernelFilter}). */
+  kernelFilter: FeedKernelFilterStats;
+}
+
+/** The state of a feed's kernel duplicate filter. */
+export interface FeedKernelFilterStats {
+  /** True when the filter is attached to every line socket. */
+  active: boolean;
+  /** Why it is not active (off, refused: EPERM needs CAP_BPF, ...). */
+  reason?: string;
+  /** Datagrams passed because another CPU held the filter's lock (the arbiter then decides). */
+  contended: number;
 }

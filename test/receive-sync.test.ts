@@ -119,6 +119,29 @@ describe('Socket#receiveSync()', () => {
     expect(result.grown).toBeLessThan(64 * 1024);
   });
 
+  it("closing another socket does not deoptimise a compiled receiveSync() loop", () => {
+    // A spin loop compiled while one socket existed: V8 had folded that socket's open state in as
+    // a constant of the class (a `closed = false` field never yet written), and the first close()
+    // of any other socket threw the loop's code away: a recompile on the spinning thread's CPU.
+    const code = `
+      const { createSocket } = require(${JSON.stringify(DIST)});
+      const b = createSocket({ address: '127.0.0.1', port: 0 });
+      const spin = (n) => { let got = 0; for (let i = 0; i < n; i++) if (b.receiveSync(0, 'spin') !== null) got++; return got; };
+      const optimized = () => (%GetOptimizationStatus(spin) & 16) !== 0;
+      for (let k = 0; k < 400 && !optimized(); k++) spin(5000);
+      const before = optimized();
+      const a = createSocket({ address: '127.0.0.1', port: 0 });
+      spin(10);
+      a.close();
+      spin(10);
+      console.log(JSON.stringify({ before, after: optimized() }));
+      b.close();
+    `;
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', code], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ before: true, after: true });
+  });
+
   it('on the main thread: refuses to wait, answers at once without a timeout', async () => {
     const port = uniquePort();
     const rx = socket({ address: '127.0.0.1', port });

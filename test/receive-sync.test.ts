@@ -119,6 +119,36 @@ describe('Socket#receiveSync()', () => {
     expect(result.grown).toBeLessThan(64 * 1024);
   });
 
+  it('waits its whole timeout on an empty socket, never less (block and spin)', async () => {
+    // The deadline was whole milliseconds of a truncated clock: a 2 ms spin could end after 1 ms,
+    // and a spin loop's 1 ms receive returned empty in mid-stream.
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { performance } = require('node:perf_hooks');
+      const sock = require(workerData.dist).createSocket({ address: '127.0.0.1', port: 0 });
+      const shortest = {};
+      for (const mode of ['spin', 'block']) {
+        shortest[mode] = Infinity;
+        for (let i = 0; i < 20; i++) {
+          const t0 = performance.now();
+          const batch = sock.receiveSync(2, mode);
+          const took = performance.now() - t0;
+          if (batch === null && took < shortest[mode]) shortest[mode] = took;
+        }
+      }
+      sock.close();
+      parentPort.postMessage(shortest);
+    `;
+    const worker = new Worker(code, { eval: true, workerData: { dist: DIST } });
+    const shortest = await new Promise<{ spin: number; block: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await new Promise((resolve) => worker.once('exit', resolve));
+    expect(shortest.spin).toBeGreaterThanOrEqual(2);
+    expect(shortest.block).toBeGreaterThanOrEqual(2);
+  });
+
   it("closing another socket does not deoptimise a compiled receiveSync() loop", () => {
     // A spin loop compiled while one socket existed: V8 had folded that socket's open state in as
     // a constant of the class (a `closed = false` field never yet written), and the first close()

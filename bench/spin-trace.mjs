@@ -37,7 +37,7 @@ for (const file of process.argv.slice(2)) {
   console.log(`${file}: ${lat.length} samples, p50 ${pct(0.5).toFixed(1)} p99 ${p99.toFixed(1)} p99.9 ${pct(0.999).toFixed(1)} max ${lat.at(-1).toFixed(1)} µs`);
   console.log(`  samples >= p99: ${cls.gap} in a gap, ${cls.yield} in a yield, ${cls.none} in neither`);
   console.log(`  in the stream: ${gaps.length} gaps (${ms(gaps).toFixed(1)} ms), ${yields.length} yields (${ms(yields).toFixed(2)} ms), ${gcs.length} GCs (${gcs.reduce((a, g) => a + g[1], 0).toFixed(2)} ms)`);
-  console.log(`  involuntary switches ${t.involuntary_switches}; CPU ticks per thread: ${t.threads.filter((x) => x.ticks > 0).map((x) => `${x.tid}:${x.ticks}`).join(' ')}`);
+  console.log(`  involuntary switches ${t.involuntary_switches}; CPU ticks (wake-ups) per thread: ${t.threads.filter((x) => x.ticks > 0 || x.wakeups > 0).map((x) => `${x.tid}:${x.ticks}(${x.wakeups ?? "?"})`).join(" ")}`);
   if (gaps.length > 0) {
     const hist = {};
     for (const s of gaps) {

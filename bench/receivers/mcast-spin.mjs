@@ -4,7 +4,7 @@
 // it. Same protocol and output as bench/c/mc_recv.c (live mode, --latency); see common.mjs.
 //
 // The worker's own event loop runs the Receiver's timers (warm-up end, idle end): in the
-// measurement the worker yields to it only when nothing came for 1 ms (before the sender starts
+// measurement the worker yields to it only when nothing came for 20 ms (before the sender starts
 // and after it stops), never while the stream runs; in the warm-up every 20 ms (spinSlice).
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -18,6 +18,12 @@ const SPIN_SLICE_MS = 20;
 const PRESPIN_SLICES = 15;
 /** receiveSync's own wait: it spins natively this long before it returns null. */
 const SPIN_TIMEOUT_MS = 1;
+/**
+ * In the measurement: empty receives in a row (of SPIN_TIMEOUT_MS each) before the loop yields.
+ * The sender pauses for over 1 ms 25-50 times in a 3 s run on a quiet machine (more when
+ * loaded), and a datagram that came during the yield that followed waited for it.
+ */
+const IDLE_RECEIVES = 20;
 
 if (isMainThread) {
   const worker = new Worker(new URL(import.meta.url), { argv: process.argv.slice(2) });
@@ -61,22 +67,28 @@ if (isMainThread) {
   // it was never optimised in place during the warm-up (--trace-opt) and was compiled as a whole
   // function only inside the measurement, on the receiver's CPU.
   //
-  // It returns (and the caller yields to the event loop) only when a receive came back empty:
-  // with the run's timeout that is after SPIN_TIMEOUT_MS without a datagram, which never happens
-  // while the sender streams, so the measured stream is received without a single yield (one
-  // yield, a turn of the worker's event loop, took 20-100 µs: at the yield rate of a 20 ms slice,
-  // about 0.5% of the datagrams waited for one, the p99's own order). With a timeout of 0 (before
-  // READY, and in the warm-up, where the Receiver's warm-up timer needs turns) it returns at the
-  // first empty receive after SPIN_SLICE_MS. The clock is read only on an empty receive: each
-  // performance.now() allocates (Node 20), and the loop must not bring a scavenge.
+  // It returns (and the caller yields to the event loop) only when receives came back empty:
+  // with the run's timeout, after IDLE_RECEIVES x SPIN_TIMEOUT_MS without a datagram, which does
+  // not happen while the sender streams, so the measured stream is received without a yield (one
+  // yield, a turn of the worker's event loop after 20 ms of spinning, took about 130 µs: at one
+  // yield per 20 ms slice, about 0.6% of the datagrams waited for one, the p99's own order).
+  // With a timeout of 0 (before READY, and in the warm-up, where the Receiver's warm-up timer
+  // needs turns) it returns at the first empty receive after SPIN_SLICE_MS. The clock is read
+  // only on an empty receive: each performance.now() allocates (Node 20), and the loop must not
+  // bring a scavenge.
   const spinSlice = (timeoutMs) => {
     const until = performance.now() + SPIN_SLICE_MS;
+    // Counted with a timeout of 0 too: the warm-up runs (and V8 compiles with feedback) the
+    // very code of the measurement's empty receives.
+    const limit = timeoutMs > 0 ? IDLE_RECEIVES : 1;
+    let empty = 0;
     for (;;) {
       const batch = sock.receiveSync(timeoutMs, 'spin');
       if (batch !== null) {
+        empty = 0;
         onBatch(batch);
         if (r.finished) return;
-      } else if (timeoutMs > 0 || performance.now() >= until) return;
+      } else if (++empty >= limit && (timeoutMs > 0 || performance.now() >= until)) return;
     }
   };
   const trace = process.env.BENCH_SPIN_TRACE ? spinTrace(process.env.BENCH_SPIN_TRACE, r, sock, onBatch) : null;
@@ -134,7 +146,9 @@ function spinTrace(dir, r, sock, onBatch) {
   const threads = () => Object.fromEntries(readdirSync('/proc/self/task').map((tid) => {
     const f = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8').split(') ')[1].split(' ');
     const comm = readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim();
-    return [tid, { comm, ticks: Number(f[11]) + Number(f[12]) }];
+    const status = readFileSync(`/proc/self/task/${tid}/status`, 'utf8');
+    const wakeups = Number(/\nvoluntary_ctxt_switches:\s+(\d+)/.exec(status)[1]);
+    return [tid, { comm, ticks: Number(f[11]) + Number(f[12]), wakeups }];
   }));
   const switches = () => Number(/nonvoluntary_ctxt_switches:\s+(\d+)/.exec(readFileSync('/proc/thread-self/status', 'utf8'))[1]);
   let threads0 = null;
@@ -171,7 +185,7 @@ function spinTrace(dir, r, sock, onBatch) {
         samples.push([p, ((p - a0.perf) * 1e6 - t.latSent[i]) / 1e3]);
       }
       const threads1 = threads();
-      const others = Object.entries(threads1).map(([tid, v]) => ({ tid, comm: v.comm, ticks: v.ticks - (threads0?.[tid]?.ticks ?? 0) }));
+      const others = Object.entries(threads1).map(([tid, v]) => ({ tid, comm: v.comm, ticks: v.ticks - (threads0?.[tid]?.ticks ?? 0), wakeups: v.wakeups - (threads0?.[tid]?.wakeups ?? 0) }));
       const self = readFileSync('/proc/thread-self/comm', 'utf8').trim();
       writeFileSync(join(dir, `spin-${process.pid}.json`), JSON.stringify({
         self,

@@ -50,6 +50,15 @@ import type {
 // deoptimised by its first call with a timeout.
 const ON_MAIN_THREAD = isMainThread;
 
+// A socket's life: OPENING while its constructor applies the options, OPEN after, CLOSED once
+// close() ran. A number that every socket already changes in its constructor, rather than a
+// `closed` boolean: V8 compiles a field that has only ever held one value in its class's objects
+// as a constant, and the first close() of ANY socket then deoptimised every compiled function
+// that checked it, another socket's receiveSync() spin loop included (test/receive-sync.test.ts).
+const OPENING = 0;
+const OPEN = 1;
+const CLOSED = 2;
+
 let bufferWarningShown = false;
 
 /** The address text and port of a native [address, port, scopeId], with the zone Node shows. */
@@ -113,7 +122,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #packer = new SendPacker();
   /** The destination the binding holds for sendBlock (see #sendBlock). */
   #blockDestination: Destination | undefined = undefined;
-  #closed = false;
+  #state = OPENING;
   readonly #dispatch: BatchDispatch;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
 
@@ -172,13 +181,14 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
       // Thrown before the listener is added: on('message') fails and nothing receives.
       if (event === 'message' && !sourceAddress) throw noSourceAddress("a 'message' listener (its info carries the source)");
       this.#dispatch.invalidate();
-      if (!this.#closed) this.#native.setReceiving(true);
+      if (this.#state !== CLOSED) this.#native.setReceiving(true);
     });
     super.on('removeListener', (event: string | symbol) => {
       if (event !== 'message' && event !== 'batch') return;
       this.#dispatch.invalidate();
-      if (!this.#closed && !this.#hasReceivers()) this.#native.setReceiving(false);
+      if (this.#state !== CLOSED && !this.#hasReceivers()) this.#native.setReceiving(false);
     });
+    this.#state = OPEN;
   }
 
   #enableGro(): void {
@@ -197,14 +207,14 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   }
 
   #checkOpen(what: string): void {
-    if (this.#closed) {
+    if (this.#state === CLOSED) {
       throw mcastError('ERR_MCAST_SOCKET_CLOSED', `Cannot ${what}: the socket is closed`);
     }
   }
 
   /** True once close() has been called. */
   get closed(): boolean {
-    return this.#closed;
+    return this.#state === CLOSED;
   }
 
   // ---- memberships ----------------------------------------------------------------------
@@ -686,20 +696,20 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
 
   /** Lets the socket keep the event loop alive while it receives (the default). */
   ref(): this {
-    if (!this.#closed) this.#native.ref();
+    if (this.#state !== CLOSED) this.#native.ref();
     return this;
   }
 
   /** Lets the process exit even though this socket is receiving. */
   unref(): this {
-    if (!this.#closed) this.#native.unref();
+    if (this.#state !== CLOSED) this.#native.unref();
     return this;
   }
 
   /** Closes the socket. Idempotent; safe inside its own 'batch' or 'message' listener. */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
+    if (this.#state === CLOSED) return;
+    this.#state = CLOSED;
     this.#native.close();
     noteClosed(this);
     forgetSocket(this);

@@ -36,17 +36,21 @@ int DrainReadable(RecvBatch* batch, int fd, const MembershipFilter* filter, Recv
 
 namespace {
 
-int64_t MonotonicMs() {
+constexpr int64_t kNsPerMs = 1000000;
+
+// In nanoseconds: a deadline in whole milliseconds of a truncated clock came up to 1 ms early
+// (a 1 ms spin returned after anything from 0 to 1 ms).
+int64_t MonotonicNs() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
 }
 
 }  // namespace
 
 int ReceiveWithin(RecvBatch* batch, int fd, const MembershipFilter* filter, RecvCounters* counters,
                   int timeout_ms, WaitMode mode, int* delivered, uint32_t* send_errors) {
-  const int64_t deadline = MonotonicMs() + (timeout_ms > 0 ? timeout_ms : 0);
+  const int64_t deadline = MonotonicNs() + int64_t{timeout_ms > 0 ? timeout_ms : 0} * kNsPerMs;
   for (;;) {
     const int n = batch->Receive(fd, filter, counters, delivered);
     if (n < 0 && IsSendSideError(-n)) {
@@ -58,11 +62,13 @@ int ReceiveWithin(RecvBatch* batch, int fd, const MembershipFilter* filter, Recv
     // Datagrams that the IPv6 filter dropped all of make no batch: wait for more.
     if (n > 0 && *delivered > 0) return n;
     if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) return n;
-    const int64_t left = deadline - MonotonicMs();
+    const int64_t left = deadline - MonotonicNs();
     if (left <= 0) return -EAGAIN;
     if (mode == WaitMode::kSpin) continue;
     pollfd p{fd, POLLIN, 0};
-    if (poll(&p, 1, static_cast<int>(left)) < 0 && errno != EINTR) return -errno;
+    // Rounded up: poll(2) counts whole milliseconds, and must not wake before the deadline.
+    const int wait_ms = static_cast<int>((left + kNsPerMs - 1) / kNsPerMs);
+    if (poll(&p, 1, wait_ms) < 0 && errno != EINTR) return -errno;
   }
 }
 

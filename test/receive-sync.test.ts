@@ -119,6 +119,59 @@ describe('Socket#receiveSync()', () => {
     expect(result.grown).toBeLessThan(64 * 1024);
   });
 
+  it('waits its whole timeout on an empty socket, never less (block and spin)', async () => {
+    // The deadline was whole milliseconds of a truncated clock: a 2 ms spin could end after 1 ms,
+    // and a spin loop's 1 ms receive returned empty in mid-stream.
+    const code = `
+      const { parentPort, workerData } = require('node:worker_threads');
+      const { performance } = require('node:perf_hooks');
+      const sock = require(workerData.dist).createSocket({ address: '127.0.0.1', port: 0 });
+      const shortest = {};
+      for (const mode of ['spin', 'block']) {
+        shortest[mode] = Infinity;
+        for (let i = 0; i < 20; i++) {
+          const t0 = performance.now();
+          const batch = sock.receiveSync(2, mode);
+          const took = performance.now() - t0;
+          if (batch === null && took < shortest[mode]) shortest[mode] = took;
+        }
+      }
+      sock.close();
+      parentPort.postMessage(shortest);
+    `;
+    const worker = new Worker(code, { eval: true, workerData: { dist: DIST } });
+    const shortest = await new Promise<{ spin: number; block: number }>((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await new Promise((resolve) => worker.once('exit', resolve));
+    expect(shortest.spin).toBeGreaterThanOrEqual(2);
+    expect(shortest.block).toBeGreaterThanOrEqual(2);
+  });
+
+  it("closing another socket does not deoptimise a compiled receiveSync() loop", () => {
+    // A spin loop compiled while one socket existed: V8 had folded that socket's open state in as
+    // a constant of the class (a `closed = false` field never yet written), and the first close()
+    // of any other socket threw the loop's code away: a recompile on the spinning thread's CPU.
+    const code = `
+      const { createSocket } = require(${JSON.stringify(DIST)});
+      const b = createSocket({ address: '127.0.0.1', port: 0 });
+      const spin = (n) => { let got = 0; for (let i = 0; i < n; i++) if (b.receiveSync(0, 'spin') !== null) got++; return got; };
+      const optimized = () => (%GetOptimizationStatus(spin) & 16) !== 0;
+      for (let k = 0; k < 400 && !optimized(); k++) spin(5000);
+      const before = optimized();
+      const a = createSocket({ address: '127.0.0.1', port: 0 });
+      spin(10);
+      a.close();
+      spin(10);
+      console.log(JSON.stringify({ before, after: optimized() }));
+      b.close();
+    `;
+    const r = spawnSync(process.execPath, ['--allow-natives-syntax', '-e', code], { encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    expect(JSON.parse(r.stdout)).toEqual({ before: true, after: true });
+  });
+
   it('on the main thread: refuses to wait, answers at once without a timeout', async () => {
     const port = uniquePort();
     const rx = socket({ address: '127.0.0.1', port });

@@ -234,8 +234,10 @@ void FeedArbiter::OnFilteredCopy(int line, uint64_t first, uint64_t count, int64
   }
   if (filtered_.empty() && started_ && first + count <= next_) {
     CountFiltered(line, first, count, sink);
-  } else {
+  } else if (filtered_.size() < kMaxFilteredWaiting) {
     filtered_.push_back({line, first, count});
+  } else {
+    CountFiltered(line, first, count, sink);  // not reached: the caller stops reading at the bound
   }
 }
 

@@ -13,8 +13,8 @@
 
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <map>
+#include <memory>
 #include <set>
 #include <utility>
 #include <vector>
@@ -237,7 +237,31 @@ class FeedArbiter {
     uint64_t first;
     uint64_t count;
   };
-  std::deque<FilteredCopy> filtered_;
+  // The waiting filtered copies, oldest first: a ring of kMaxFilteredWaiting, allocated at the
+  // first copy. Fixed, not a std::deque: a deque's growing map pulls in libstdc++'s
+  // __throw_bad_array_new_length (GLIBCXX_3.4.29), above the prebuild's floor (glibc-floor.mjs).
+  class FilteredRing {
+   public:
+    bool empty() const { return size_ == 0; }
+    size_t size() const { return size_; }
+    const FilteredCopy& front() const { return slots_[head_]; }
+    void pop_front() {
+      head_ = (head_ + 1) % kMaxFilteredWaiting;
+      size_--;
+    }
+    // The caller keeps at most kMaxFilteredWaiting waiting (OnFilteredCopy's comment).
+    void push_back(const FilteredCopy& copy) {
+      if (!slots_) slots_.reset(new FilteredCopy[kMaxFilteredWaiting]);
+      slots_[(head_ + size_) % kMaxFilteredWaiting] = copy;
+      size_++;
+    }
+
+   private:
+    std::unique_ptr<FilteredCopy[]> slots_;
+    size_t head_ = 0;
+    size_t size_ = 0;
+  };
+  FilteredRing filtered_;
 };
 
 }  // namespace mcast

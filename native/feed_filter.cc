@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #ifndef SO_ATTACH_BPF
@@ -127,7 +128,8 @@ class Asm {
     for (const auto& [at, label] : fixups_) {
       code_[at].off = static_cast<int16_t>(labels_[label] - static_cast<int>(at) - 1);
     }
-    return code_;
+    // Moved, not copied: a copy's allocate(n) pulls in GLIBCXX_3.4.29 (glibc-floor.mjs).
+    return std::move(code_);
   }
 
  private:

@@ -109,14 +109,20 @@ describe('Socket#receiveSync()', () => {
       }, 20);
     `;
     const worker = new Worker(code, { eval: true, workerData: { dist: DIST } });
+    // Listened for at once: a worker that posts and ends can emit 'exit' in the same turn as
+    // its last 'message', before a listener added after the await below would be there.
+    const exited = new Promise((resolve) => worker.once('exit', resolve));
     const result = await new Promise<{ got: number; grown: number; gcs: number }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
     });
-    await new Promise((resolve) => worker.once('exit', resolve));
+    await exited;
     expect(result.got).toBe(0);
     expect(result.gcs).toBe(0);
-    expect(result.grown).toBeLessThan(64 * 1024);
+    // The smallest per-call allocation (a 12-byte heap number) would be 2.4 MB here; 1 MiB
+    // leaves room for what V8 itself allocates when a late tier-up lands inside the window
+    // (seen: 246 KB, 1 run in 6), which is not per call.
+    expect(result.grown).toBeLessThan(1024 * 1024);
   });
 
   it('waits its whole timeout on an empty socket, never less (block and spin)', async () => {
@@ -140,11 +146,12 @@ describe('Socket#receiveSync()', () => {
       parentPort.postMessage(shortest);
     `;
     const worker = new Worker(code, { eval: true, workerData: { dist: DIST } });
+    const exited = new Promise((resolve) => worker.once('exit', resolve));  // as above
     const shortest = await new Promise<{ spin: number; block: number }>((resolve, reject) => {
       worker.once('message', resolve);
       worker.once('error', reject);
     });
-    await new Promise((resolve) => worker.once('exit', resolve));
+    await exited;
     expect(shortest.spin).toBeGreaterThanOrEqual(2);
     expect(shortest.block).toBeGreaterThanOrEqual(2);
   });

@@ -232,13 +232,13 @@ void FeedArbiter::OnFilteredCopy(int line, uint64_t first, uint64_t count, int64
     l.stats.stale = false;
     sink->Resume(line);
   }
-  if (filtered_.empty() && started_ && first + count <= next_) {
-    CountFiltered(line, first, count, sink);
-  } else if (filtered_.size() < kMaxFilteredWaiting) {
+  const bool decided = filtered_.empty() && started_ && first + count <= next_;
+  // At the bound a copy is counted at once (not reached: the caller stops reading there).
+  if (!decided && filtered_.size() < kMaxFilteredWaiting) {
     filtered_.push_back({line, first, count});
-  } else {
-    CountFiltered(line, first, count, sink);  // not reached: the caller stops reading at the bound
+    return;
   }
+  CountFiltered(line, first, count, sink);
 }
 
 void FeedArbiter::CountFiltered(int line, uint64_t first, uint64_t count, ArbiterSink* sink) {

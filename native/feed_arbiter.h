@@ -251,7 +251,7 @@ class FeedArbiter {
     }
     // The caller keeps at most kMaxFilteredWaiting waiting (OnFilteredCopy's comment).
     void push_back(const FilteredCopy& copy) {
-      if (!slots_) slots_.reset(new FilteredCopy[kMaxFilteredWaiting]);
+      if (!slots_) slots_ = std::make_unique<FilteredCopy[]>(kMaxFilteredWaiting);
       slots_[(head_ + size_) % kMaxFilteredWaiting] = copy;
       size_++;
     }

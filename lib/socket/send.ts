@@ -15,13 +15,16 @@ export function toBytes(name: string, data: unknown, family: Family): Uint8Array
   if (typeof data === 'string') bytes = Buffer.from(data, 'utf8');
   else if (data instanceof Uint8Array) bytes = data;
   else throw invalidArgType(name, 'a Buffer, Uint8Array or string', data);
-  if (bytes.length > MAX_PAYLOAD[family]) {
-    throw Object.assign(
-      outOfRange(name, `at most ${MAX_PAYLOAD[family]} bytes (the largest UDP datagram over IPv${family})`, bytes.length),
-      { code: 'ERR_MCAST_MESSAGE_TOO_LARGE' },
-    );
-  }
+  if (bytes.length > MAX_PAYLOAD[family]) throw tooLarge(name, bytes.length, family);
   return bytes;
+}
+
+/** ERR_MCAST_MESSAGE_TOO_LARGE: a datagram of `size` bytes, over the family's largest UDP payload. */
+function tooLarge(name: string, size: number, family: Family): Error {
+  return Object.assign(
+    outOfRange(name, `at most ${MAX_PAYLOAD[family]} bytes (the largest UDP datagram over IPv${family})`, size),
+    { code: 'ERR_MCAST_MESSAGE_TOO_LARGE' },
+  );
 }
 
 /**
@@ -91,13 +94,7 @@ export function gatherCount(gather: SendGather): number {
 export function gatherDatagramError(gather: SendGather, i: number, family: Family): Error {
   const offset = gather.offsets[i] as number;
   const length = gather.lengths[i] as number;
-  const max = MAX_PAYLOAD[family];
-  if (length > max) {
-    return Object.assign(
-      outOfRange(`datagrams.lengths[${i}]`, `at most ${max} bytes (the largest UDP datagram over IPv${family})`, length),
-      { code: 'ERR_MCAST_MESSAGE_TOO_LARGE' },
-    );
-  }
+  if (length > MAX_PAYLOAD[family]) return tooLarge(`datagrams.lengths[${i}]`, length, family);
   return outOfRange(
     `datagrams.offsets[${i}]`,
     `such that offset + length is at most the ${gather.bytes.length} bytes of datagrams.bytes`,

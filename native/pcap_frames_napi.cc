@@ -4,25 +4,12 @@
 #include <napi.h>
 
 #include "napi_errors.h"
+#include "napi_typed_array.h"
 #include "pcap_frames.h"
 
 namespace mcast {
 
 namespace {
-
-template <typename T>
-bool TypedArray(napi_env env, napi_value value, napi_typedarray_type want, T** data, size_t* count) {
-  napi_typedarray_type type;
-  void* base;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, value, &type, count, &base, &buffer, &offset) != napi_ok ||
-      type != want) {
-    return false;
-  }
-  *data = static_cast<T*>(base);
-  return true;
-}
 
 // An optional Uint8Array argument: absent (undefined) is no bytes.
 bool OptionalBytes(const Napi::CallbackInfo& info, size_t index, uint8_t** data, size_t* length) {

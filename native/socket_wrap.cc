@@ -13,24 +13,14 @@
 #include "linux_options.h"
 #include "message_block_napi.h"
 #include "napi_errors.h"
+#include "napi_typed_array.h"
 
 namespace mcast {
 
 namespace {
 
 bool GetBytes(napi_env env, napi_value value, uint8_t** data, size_t* length) {
-  napi_typedarray_type type;
-  size_t count;
-  void* base;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, value, &type, &count, &base, &buffer, &offset) != napi_ok ||
-      type != napi_uint8_array) {
-    return false;
-  }
-  *data = static_cast<uint8_t*>(base);
-  *length = count;
-  return true;
+  return TypedArray(env, value, napi_uint8_array, data, length);
 }
 
 // [address text, port, IPv6 scope id] of a socket address, as address() and peerAddress()
@@ -722,20 +712,6 @@ Napi::Value SocketWrap::JS_sendBlock(const Napi::CallbackInfo& info) {
   return SendOutcome(env, send_batch_.SendUniform(fd_, block_dest_, data, length, segment, &tx_));
 }
 
-// Reads a Uint32Array's elements; false for anything else.
-static bool GetUint32s(napi_env env, napi_value value, const uint32_t** data, size_t* count) {
-  napi_typedarray_type type;
-  void* base;
-  napi_value buffer;
-  size_t offset;
-  if (napi_get_typedarray_info(env, value, &type, count, &base, &buffer, &offset) != napi_ok ||
-      type != napi_uint32_array) {
-    return false;
-  }
-  *data = static_cast<const uint32_t*>(base);
-  return true;
-}
-
 // sendGather(bytes, offsets, lengths, count) -> datagrams accepted, to the setSendDestination
 // one: datagram i is lengths[i] bytes at offsets[i] in `bytes`, read in place (no copy). When
 // datagram i lies outside `bytes` or is larger than a UDP datagram, nothing is sent and the
@@ -750,8 +726,9 @@ Napi::Value SocketWrap::JS_sendGather(const Napi::CallbackInfo& info) {
   size_t offset_count;
   size_t length_count;
   uint32_t count = 0;
-  if (!GetBytes(env, info[0], &data, &length) || !GetUint32s(env, info[1], &offsets, &offset_count) ||
-      !GetUint32s(env, info[2], &lengths, &length_count) ||
+  if (!GetBytes(env, info[0], &data, &length) ||
+      !TypedArray(env, info[1], napi_uint32_array, &offsets, &offset_count) ||
+      !TypedArray(env, info[2], napi_uint32_array, &lengths, &length_count) ||
       napi_get_value_uint32(env, info[3], &count) != napi_ok) {
     return ThrowArgType(env, "(bytes: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, count)");
   }

@@ -375,7 +375,7 @@ const CASES = [
   {
     name: 'send-gso',
     who: 'senders',
-    only: ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'mcast-sendBatch-block', 'dgram-send'],
+    only: ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'mcast-sendBatch-block', 'dgram-send', 'c-gso-1024', 'mcast-sendBatch-block-1024'],
     reference: REFERENCE.sender,
     variants: (config) => config.gsoSizes.map((size) => ({ label: `${size} B`, size, seconds: config.sendSeconds })),
     describe: (p) => `send-gso ${p.size} B: each sender flat out for ${p.seconds} s (no receiver)`,

@@ -24,7 +24,7 @@ const EXPECTED: Record<string, string[]> = {
   latency: RECEIVERS,
   'latency-spin': ['c-spin', 'mcast-spin', 'mcast-batch'],
   send: SENDERS,
-  'send-gso': ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'mcast-sendBatch-block', 'dgram-send'],
+  'send-gso': ['c-gso', 'c-sendmmsg', 'mcast-sendBatch', 'mcast-sendBatch-block', 'dgram-send', 'c-gso-1024', 'mcast-sendBatch-block-1024'],
   'drain-gro': ['c-recvmmsg', 'c-gro', 'mcast-batch-gro'],
   'drain-gro-veth': ['c-recvmmsg', 'c-gro', 'mcast-batch', 'mcast-batch-gro'],
   memory: ['mcast-batch', 'mcast-message'],
@@ -74,6 +74,7 @@ describe('benchmark smoke run (npm run bench at a tiny size)', () => {
     // The offload targets are evaluated (their values are noise at this size).
     expect(r.stdout).toContain('send-gso: sendBatch(list) ≥ 0.9 × C UDP_SEGMENT');
     expect(r.stdout).toContain('send-gso: sendBatch(block) ≥ 0.9 × C UDP_SEGMENT');
+    expect(r.stdout).toContain('send-gso: sendBatch(block), 1024 per call, ≥ 0.9 × C UDP_SEGMENT(1024)');
     expect(r.stdout).toContain('drain-gro: gro batch path ≥ 0.8 × C UDP_GRO receiver');
     expect(r.stdout).toContain('drain-gro-veth: gro batch path ≥ 2 × the batch path without gro');
     expect(r.stdout).toContain('drain-gro-veth: gro batch path no worse than 0.95 × the batch path without gro');

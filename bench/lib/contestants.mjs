@@ -62,6 +62,13 @@ export const SENDERS = [
   // sendBatch(block, group, port, size): the 64 datagrams back to back in one buffer, as
   // mc_send keeps them and a video sender has them (no per-datagram work in JavaScript).
   { id: 'mcast-sendBatch-block', label: 'mcast sendBatch(64) block', kind: 'node', batch: 64, script: 'senders/mcast-send.mjs', args: ['--block'], cases: ['send-gso'] },
+  // The same two at 1024 datagrams per call (64 KiB at 64 B, 1.3 MB at 1316 B): one sendmmsg
+  // per call on both sides (1024 is sendmmsg's own cap, UIO_MAXIOV, and mc_send's --batch
+  // limit), carrying 8 or 21 full UDP_SEGMENT messages instead of 64 datagrams' one or two. What
+  // a sender with a large buffer of one stream passes (sendAll(block) of a file, a GOP); the
+  // per-call costs (C: the system call's entry; mcast: the N-API call) weigh 16 times less.
+  { id: 'c-gso-1024', label: 'C UDP_SEGMENT(1024)', kind: 'c', batch: 1024, args: ['--gso'], cases: ['send-gso'] },
+  { id: 'mcast-sendBatch-block-1024', label: 'mcast sendBatch(1024) block', kind: 'node', batch: 1024, script: 'senders/mcast-send.mjs', args: ['--block'], cases: ['send-gso'] },
 ];
 
 /** The C reference each case compares with. */

@@ -206,6 +206,12 @@ export function evaluateTargets(results) {
       }
     }
   }
+  // The block form at 1024 datagrams per call against C at the same call size (one sendmmsg
+  // per call on both sides).
+  for (const { section, row } of find(results, 'send-gso', 'mcast-sendBatch-block-1024')) {
+    const rg = ratioTo(section, row, 'c-gso-1024');
+    add('send-gso: sendBatch(block), 1024 per call, ≥ 0.9 × C UDP_SEGMENT(1024)', section.variant, rg, 0.9, rg !== null && rg >= 0.9, fmt.ratio(rg));
+  }
   for (const { section, row } of find(results, 'latency-spin', 'mcast-spin')) {
     const c = rowOf(section, 'c-spin');
     const r = c?.median && row.median ? row.median / c.median : null;

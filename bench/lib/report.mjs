@@ -233,6 +233,17 @@ export function evaluateTargets(results) {
       `median of ${pairs.length} round ratio(s) [${pairs.map((x) => x.toFixed(2)).join(', ')}]; ` +
       `p99 medians ${fmt.us(row.median)} vs C ${fmt.us(c?.median)}`);
   }
+  for (const { section, row } of find(results, 'drain', 'mcast-message')) {
+    const c = rowOf(section, 'c-recvmmsg');
+    const r = c?.median && row.median ? row.median / c.median : null;
+    // Beside the ratio of medians: the rounds' own ratios (each round drains C and mcast within
+    // seconds of each other), whose spread says how far one run's verdict can be trusted.
+    const metric = (x) => (x.cpu_seconds > 0 ? x.received / x.cpu_seconds : null);
+    const pairs = c ? pairRatios(row.runs, c.runs, metric) : [];
+    add("drain: 'message' path ≥ 0.6 × C recvmmsg(64)", section.variant, r, 0.6, r !== null && r >= 0.6,
+      `${fmt.ratio(r)}; round ratios: median ${fmt.ratio(pairs.length ? median(pairs) : null)}, ` +
+      `${fmt.ratio(pairs.length ? Math.min(...pairs) : null)} – ${fmt.ratio(pairs.length ? Math.max(...pairs) : null)} over ${pairs.length}`);
+  }
   for (const { section, row } of find(results, 'drain-gro-veth', 'mcast-batch-gro')) {
     const r = ratioTo(section, row, 'mcast-batch');
     const varying = section.variant.endsWith('varying');

@@ -577,7 +577,7 @@ async function main() {
 
   const out = [];
   out.push(`mcast benchmark — ${info.date} — ${info.machine.cpu} (${info.machine.cpus} CPUs), Linux ${info.machine.kernel}, Node ${info.machine.node}, ${info.machine.link} in a private network namespace, ${info.machine.pinned === 'no' ? 'not pinned' : `pinned: ${info.machine.pinned}`}`);
-  out.push(`median of ${config.repeats} run(s) per contestant (drain: ${config.repeats * config.drainRepeatFactor}; memory: 1 run); "vs C": ratio of medians to C recvmmsg(64) / C sendmmsg(64); receive buffer ${config.rcvbuf} B asked by every receiver (drain-gro: ${config.groRcvbuf} B)`);
+  out.push(`median of ${config.repeats} run(s) per contestant (drain: ${config.repeats * config.drainRepeatFactor}; latency-spin: ${config.repeats * config.spinRepeatFactor}; memory: 1 run); "vs C": ratio of medians to C recvmmsg(64) / C sendmmsg(64); receive buffer ${config.rcvbuf} B asked by every receiver (drain-gro: ${config.groRcvbuf} B)`);
   out.push('drain: datagrams per second of receiver CPU time; max load: share of the sent datagrams received; steady: receiver CPU time per datagram; latency: send to callback, one way; send: datagrams per second of sender CPU time (wall clock in the notes)');
   out.push('');
   out.push(table);

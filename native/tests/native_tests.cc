@@ -971,11 +971,12 @@ struct Preemption {
 };
 Preemption g_preemption;
 
+constexpr int64_t kPreemptedStart = 1000000000;
+
 int64_t PreemptedClock() {
   Preemption& p = g_preemption;
-  const int64_t start = 1000000000;
   // Each read 2 ms after the one before: past the 1 ms deadline that the read before set.
-  const int64_t now = start + int64_t{2000000} * p.reads;
+  const int64_t now = kPreemptedStart + int64_t{2000000} * p.reads;
   if (p.reads++ != 1) return now;
   const uint8_t byte = 7;
   mcast::SendCounters sc;

@@ -606,7 +606,9 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   // ---- synchronous receive (a worker thread that owns the socket) -------------------------
 
   /**
-   * Returns the next batch, waiting up to `timeoutMs` for it, or null when none came by then.
+   * Returns the next batch, waiting up to `timeoutMs` for it, or null when none came by then
+   * (the last receive starts after the deadline has passed: a thread preempted past it still
+   * gets what came meanwhile).
    * For a thread that owns its socket and wants the lowest latency: `'block'` (default) sleeps
    * in poll(2); `'spin'` receives in a loop without sleeping (a whole core; with `busyPoll` each
    * empty receive also polls the device in the kernel). The batch is the 'batch' event's view,

@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <poll.h>
-#include <time.h>
 
 #include "socket_ops.h"
 
@@ -38,32 +37,35 @@ namespace {
 
 constexpr int64_t kNsPerMs = 1000000;
 
-// In nanoseconds: a deadline in whole milliseconds of a truncated clock came up to 1 ms early
-// (a 1 ms spin returned after anything from 0 to 1 ms).
-int64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
 }  // namespace
 
 int ReceiveWithin(RecvBatch* batch, int fd, const MembershipFilter* filter, RecvCounters* counters,
-                  int timeout_ms, WaitMode mode, int* delivered, uint32_t* send_errors) {
-  const int64_t deadline = MonotonicNs() + int64_t{timeout_ms > 0 ? timeout_ms : 0} * kNsPerMs;
+                  int timeout_ms, WaitMode mode, int* delivered, uint32_t* send_errors,
+                  ClockNs clock) {
+  // In nanoseconds: a deadline in whole milliseconds of a truncated clock came up to 1 ms early
+  // (a 1 ms spin returned after anything from 0 to 1 ms).
+  const int64_t deadline = clock() + int64_t{timeout_ms > 0 ? timeout_ms : 0} * kNsPerMs;
+  // Set once the clock has passed the deadline: one more receive follows. Returning at that
+  // clock read instead (receive, then check) lost a datagram that came while the thread was
+  // preempted between the two: it passed the deadline with the datagram queued and said none.
+  bool last = timeout_ms <= 0;
   for (;;) {
     const int n = batch->Receive(fd, filter, counters, delivered);
     if (n < 0 && IsSendSideError(-n)) {
-      int last = -n;
-      const uint32_t queued = DrainErrorQueue(fd, &last);
+      int last_error = -n;
+      const uint32_t queued = DrainErrorQueue(fd, &last_error);
       *send_errors += queued > 0 ? queued : 1;
       continue;
     }
     // Datagrams that the IPv6 filter dropped all of make no batch: wait for more.
     if (n > 0 && *delivered > 0) return n;
     if (n < 0 && n != -EAGAIN && n != -EWOULDBLOCK) return n;
-    const int64_t left = deadline - MonotonicNs();
-    if (left <= 0) return -EAGAIN;
+    if (last) return -EAGAIN;
+    const int64_t left = deadline - clock();
+    if (left <= 0) {
+      last = true;
+      continue;
+    }
     if (mode == WaitMode::kSpin) continue;
     pollfd p{fd, POLLIN, 0};
     // Rounded up: poll(2) counts whole milliseconds, and must not wake before the deadline.

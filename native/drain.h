@@ -6,6 +6,7 @@
 #include <cstdint>
 
 #include "membership_filter.h"
+#include "pacer.h"
 #include "recv_batch.h"
 
 namespace mcast {
@@ -43,12 +44,18 @@ enum class WaitMode {
            // each empty receive also polls the device queue in the kernel for that long)
 };
 
+// ReceiveWithin's clock in nanoseconds: MonotonicNs (pacer.h), or a test's own.
+using ClockNs = int64_t (*)();
+
 // One batch for a thread that owns its socket: receives at once when datagrams are queued, else
 // waits up to `timeout_ms` (0: not at all) as `mode` says. Returns what RecvBatch::Receive
 // returns (-EAGAIN when the deadline passed with nothing); IsSendSideError results are taken off
-// the error queue and counted in `*send_errors` (the wait goes on). Retries EINTR.
+// the error queue and counted in `*send_errors` (the wait goes on). Retries EINTR. The last
+// receive always starts after the deadline was seen to pass, so a datagram that came before the
+// deadline is returned even when the thread was preempted between a receive and the clock read.
 int ReceiveWithin(RecvBatch* batch, int fd, const MembershipFilter* filter, RecvCounters* counters,
-                  int timeout_ms, WaitMode mode, int* delivered, uint32_t* send_errors);
+                  int timeout_ms, WaitMode mode, int* delivered, uint32_t* send_errors,
+                  ClockNs clock = MonotonicNs);
 
 // The kernel's drop count as stats() reports it: SO_RXQ_OVFL comes only with the next datagram
 // that makes it in, so SO_MEMINFO's count (all drops so far) raises it when higher.

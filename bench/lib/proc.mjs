@@ -1,6 +1,8 @@
 // Child processes of the benchmark: spawn (pinned to a CPU with taskset where possible), read
 // stdout line by line, wait for a given line, collect the final JSON line, never hang.
 import { spawn } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 const children = new Set();
 
@@ -59,6 +61,11 @@ export class Proc {
       this.child.on('close', (code, signal) => {
         if (buf) this.lines.push(buf);
         buf = '';
+        // Diagnostics (BENCH_STDOUT_DIR=DIR; never in a normal run): each process's whole
+        // stdout, e.g. V8's --trace-deopt lines of BENCH_SPIN_V8_FLAGS (receivers/mcast-spin.mjs).
+        if (process.env.BENCH_STDOUT_DIR) {
+          writeFileSync(join(process.env.BENCH_STDOUT_DIR, `${label}-${this.child.pid}.log`), `${this.lines.join('\n')}\n`);
+        }
         this.exited = true;
         this.exitCode = code;
         this.signal = signal;

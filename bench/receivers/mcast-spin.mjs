@@ -9,6 +9,7 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
 import { isMainThread, Worker } from 'node:worker_threads';
 
 import { openMcastReceiver, parseReceiverArgs, Receiver } from './common.mjs';
@@ -100,7 +101,17 @@ if (isMainThread) {
   for (let k = 0; k < PRESPIN_SLICES; k++) spinSlice(0);
   r.start();
   const yieldToLoop = () => new Promise((resolve) => setImmediate(resolve));
+  // Diagnostics (BENCH_SPIN_V8_FLAGS='--trace-opt --trace-deopt --trace-gc', with
+  // BENCH_STDOUT_DIR to keep the output): V8's trace flags on for the measurement only, between
+  // two marker lines, so that what V8 did inside the measured stream is told apart.
+  const v8Flags = process.env.BENCH_SPIN_V8_FLAGS?.split(/\s+/).filter(Boolean) ?? [];
+  let v8Traced = false;
   while (!r.finished) {
+    if (v8Flags.length > 0 && r.measuring && !v8Traced) {
+      v8Traced = true;
+      process.stdout.write('SPIN-MEASURE-START\n');
+      for (const f of v8Flags) setFlagsFromString(f);
+    }
     // The warm-up spins with a timeout of 0 too: its datagrams give the data path its feedback,
     // and the idle turns between them give V8 the loop turns to optimise it again with that
     // feedback before the measurement starts. The optimised code is the same for both timeouts.
@@ -110,6 +121,10 @@ if (isMainThread) {
     const y0 = trace ? performance.now() : 0;
     await yieldToLoop();
     if (trace && r.measuring) trace.stall(y0, performance.now(), 1);
+  }
+  if (v8Traced) {
+    for (const f of v8Flags) setFlagsFromString(f.replace(/^--/, '--no-'));
+    process.stdout.write('SPIN-MEASURE-END\n');
   }
   trace?.write();
 }

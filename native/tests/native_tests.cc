@@ -10,6 +10,7 @@
 #include <linux/rtnetlink.h>
 #include <dirent.h>
 #include <net/if.h>
+#include <poll.h>
 #include <netinet/in.h>
 #include <spawn.h>
 #include <sys/socket.h>
@@ -957,6 +958,63 @@ SOCKET_TEST(HandsOnSendSideErrorsAndGoesOn) {
   EXPECT(!sink.send_errors.empty() && sink.send_errors[0].second == ECONNREFUSED);
   EXPECT(sink.errors.empty() && sink.batches.empty());
   close(rx);
+}
+
+// ReceiveWithin's clock in PreemptedAfterAnEmptyReceive: its first read is the start; its second
+// (after the first, empty receive) plays a thread preempted past the deadline while a datagram
+// came: it sends one, waits until the socket has it, and says the deadline has passed.
+struct Preemption {
+  int tx = -1;
+  int rx = -1;
+  mcast::SockAddr to;
+  int reads = 0;
+};
+Preemption g_preemption;
+
+constexpr int64_t kPreemptedStart = 1000000000;
+
+int64_t PreemptedClock() {
+  Preemption& p = g_preemption;
+  // Each read 2 ms after the one before: past the 1 ms deadline that the read before set.
+  const int64_t now = kPreemptedStart + int64_t{2000000} * p.reads;
+  if (p.reads++ != 1) return now;
+  const uint8_t byte = 7;
+  mcast::SendCounters sc;
+  mcast::SendOne(p.tx, p.to, &byte, 1, &sc);
+  pollfd readable{p.rx, POLLIN, 0};
+  poll(&readable, 1, 2000);
+  return now;
+}
+
+// A datagram that came before the deadline is returned, though the clock read after the empty
+// receive already saw the deadline pass (the old loop returned "none" there, in both modes).
+SOCKET_TEST(ReceivesOnceMoreAfterTheDeadlinePassed) {
+  for (const mcast::WaitMode mode : {mcast::WaitMode::kSpin, mcast::WaitMode::kBlock}) {
+    mcast::SockAddr rx_addr;
+    const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+    const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+    EXPECT(rx >= 0 && tx >= 0);
+    g_preemption = Preemption{tx, rx, rx_addr, 0};
+    std::vector<uint8_t> slab(size_t{8} * 64), records(8 * mcast::layout::kRecordBytes);
+    mcast::RecvBatch batch(8, 64, slab.data(), records.data());
+    mcast::RecvCounters rc;
+    int delivered = 0;
+    uint32_t send_errors = 0;
+    EXPECT(mcast::ReceiveWithin(&batch, rx, nullptr, &rc, 1, mode, &delivered, &send_errors,
+                                PreemptedClock) == 1);
+    EXPECT(delivered == 1 && slab[0] == 7);
+    EXPECT(g_preemption.reads == 2);
+    // Nothing queued and the deadline past: -EAGAIN after one more receive, no wait.
+    EXPECT(mcast::ReceiveWithin(&batch, rx, nullptr, &rc, 1, mode, &delivered, &send_errors,
+                                PreemptedClock) == -EAGAIN);
+    // A timeout of 0: one receive, and the clock read once (the start).
+    const int reads = g_preemption.reads;
+    EXPECT(mcast::ReceiveWithin(&batch, rx, nullptr, &rc, 0, mode, &delivered, &send_errors,
+                                PreemptedClock) == -EAGAIN);
+    EXPECT(g_preemption.reads == reads + 1);
+    close(rx);
+    close(tx);
+  }
 }
 
 SOCKET_TEST(MembershipErrnos) {

@@ -255,6 +255,55 @@ describe('the asynchronous write queue', () => {
     expect(i).toBe(n);
   });
 
+  it('queued and synchronous writes mixed, with the loop turning between bursts: every datagram in file order; whenWritten() waits for the queue', async () => {
+    const file = join(DIR, 'gather.pcapng');
+    const w = CaptureWriter.open(file, { queueBytes: 3 << 20, interfaceName: () => 'mcx' });
+    const payload = Buffer.alloc(1400, 0x66);
+    const n = 40_000; // ~57 MiB
+    for (let i = 0; i < n; i++) {
+      payload.writeUInt32BE(i, 0);
+      w.writeDatagram({ timestamp: BASE_NS + BigInt(i), source: '10.0.0.2', sourcePort: 2, destination: '239.0.0.2', destinationPort: 45002, interfaceIndex: 1, payload });
+      if (i % 4000 === 0) await new Promise((resolve) => setImmediate(resolve)); // bursts of ~5.6 MiB: over the queue
+    }
+    expect(w.totals.syncWrites).toBeGreaterThan(0);
+    expect(w.totals.peakQueuedBytes).toBeLessThanOrEqual(3 << 20);
+    // What was handed to the file is there once whenWritten() resolves (the block being filled
+    // is not, until flush()).
+    w.flush();
+    const fileBytes = w.totals.fileBytes;
+    await w.whenWritten();
+    expect(readFileSync(file).length).toBe(fileBytes);
+    await w.whenWritten(); // nothing queued: at once
+    await w.close();
+    expect(readFileSync(file).length).toBe(w.totals.fileBytes);
+    let i = 0;
+    for await (const d of readCapture(file)) {
+      expect(d.payload.readUInt32BE(0)).toBe(i);
+      expect(d.timestamp).toBe(BASE_NS + BigInt(i));
+      i++;
+    }
+    expect(i).toBe(n);
+  });
+
+  it('a failed asynchronous write (ENOSPC on /dev/full) is thrown by the next call and rejects whenWritten() and close()', async () => {
+    const w = CaptureWriter.open('/dev/full', { format: 'pcapng', interfaceName: () => 'mcx' });
+    const payload = Buffer.alloc(1400, 0x67);
+    const write = (): void => w.writeDatagram({ source: '10.0.0.3', sourcePort: 3, destination: '239.0.0.3', destinationPort: 45003, interfaceIndex: 1, payload });
+    for (let i = 0; i < 2000; i++) write(); // > 1 MiB: one block queued
+    for (let k = 0; k < 100 && w.totals.peakQueuedBytes > 0; k++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      try {
+        write();
+      } catch (error) {
+        expect(error).toEqual(expect.objectContaining({ code: 'ENOSPC' }));
+        break;
+      }
+      if (k === 99) throw new Error('the failed write was never reported');
+    }
+    await expect(w.whenWritten()).rejects.toEqual(expect.objectContaining({ code: 'ENOSPC' }));
+    await expect(w.close()).rejects.toEqual(expect.objectContaining({ code: 'ENOSPC' }));
+  });
+
   it('queueBytes 0 writes every block synchronously; a bad queueBytes is refused; close() is one promise; writing after it fails', async () => {
     const file = join(DIR, 'sync.pcap');
     const w = CaptureWriter.open(file, { queueBytes: 0 });

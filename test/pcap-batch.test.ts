@@ -7,7 +7,7 @@
  * destination, an error after some datagrams).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -387,6 +387,30 @@ describe("the reader's batch mode", () => {
     await w.close();
     return file;
   }
+
+  it('a file is read one chunk ahead: blocks longer than a chunk, leftovers longer than the room before a chunk, an early break closes the file, a missing file fails the iteration', async () => {
+    const file = join(DIR, 'ahead.pcapng');
+    const w = CaptureWriter.open(file, { interfaceName: () => 'mcx' });
+    const sizes = [10, 9000, 20, 30000, 5, 1400, 60000, 0, 700];
+    for (let i = 0; i < 600; i++) w.writeDatagram({ timestamp: BASE_NS + BigInt(i), source: '10.0.0.5', sourcePort: 5, destination: '239.0.0.5', destinationPort: 45005, interfaceIndex: 1, payload: payloadOf(i, sizes[i % sizes.length]!) });
+    await w.close();
+    const expected = await viaIterator(readFileSync(file));
+    expect(expected).toHaveLength(600);
+    // 4 KiB reads (1 KiB of room before each): most blocks span several chunks.
+    for (const chunkBytes of [4096, 50_000, 1 << 20]) {
+      expect((await viaIterator(file, { chunkBytes })).map(plain), `chunkBytes ${chunkBytes}`).toEqual(expected.map(plain));
+    }
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let k = 0; k < 20; k++) {
+      for await (const d of readCapture(file, { chunkBytes: 4096 })) {
+        expect(d.frame).toBe(1);
+        break; // the next chunk is being read: return() waits for it, then closes the file
+      }
+    }
+    expect(fds()).toBe(before);
+    await expect(viaIterator(join(DIR, 'no-such-file.pcapng'))).rejects.toEqual(expect.objectContaining({ code: 'ENOENT' }));
+  });
 
   for (const format of ['pcapng', 'pcap'] as const) {
     it(`${format}: the same datagrams as the iterator, across chunk and block boundaries; runs of one destination flagged`, async () => {

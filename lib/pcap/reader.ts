@@ -174,30 +174,82 @@ class ByteSource {
   }
 }
 
+/** A chunk read from the file: bytes [headroom, headroom + bytesRead) of buffer. */
+interface ReadChunk {
+  buffer: Buffer;
+  headroom: number;
+  bytesRead: number;
+}
+
 /**
  * A file read chunk by chunk into fresh buffers (views handed out into earlier ones stay valid),
- * each beginning with the bytes the reader had left over.
+ * each beginning with the bytes the reader had left over. One read is always ahead: the next
+ * chunk is on its way from the file while the reader decodes this one (a replay from a file no
+ * longer waits for each read on the pool). Each chunk has room before it for the leftover bytes
+ * of the last, so they join without a copy of the chunk.
  */
 class FileChunks implements AsyncIterator<Uint8Array> {
   #handle: Promise<FileHandle> | undefined;
   #position = 0;
+  /** The read ahead, once the first is asked for; undefined after the end of the file. */
+  #ahead: Promise<ReadChunk> | undefined;
+  #ended = false;
+  readonly #headroom: number;
 
   constructor(
     private readonly path: string,
     private readonly chunkBytes: number,
-  ) {}
+  ) {
+    this.#headroom = Math.min(256 << 10, chunkBytes >> 2);
+  }
 
-  /** The next chunk as one buffer: `leftover`, then at least 1 and about chunkBytes new bytes; undefined at the end. */
+  /** Starts reading the next chunk (its failure is seen where it is awaited, never unhandled). */
+  #readAhead(): Promise<ReadChunk> {
+    const read = (async (): Promise<ReadChunk> => {
+      this.#handle ??= open(this.path, 'r');
+      const handle = await this.#handle;
+      const headroom = this.#headroom;
+      const buffer = Buffer.allocUnsafe(headroom + this.chunkBytes);
+      const { bytesRead } = await handle.read(buffer, headroom, this.chunkBytes, this.#position);
+      this.#position += bytesRead;
+      return { buffer, headroom, bytesRead };
+    })();
+    read.catch(() => {});
+    return read;
+  }
+
+  /** The chunk read ahead (the next one started at once); undefined at the end of the file. */
+  async #next(): Promise<ReadChunk | undefined> {
+    if (this.#ended) return undefined;
+    const chunk = await (this.#ahead ?? this.#readAhead());
+    if (chunk.bytesRead === 0) {
+      this.#ended = true;
+      this.#ahead = undefined;
+      return undefined;
+    }
+    this.#ahead = this.#readAhead();
+    return chunk;
+  }
+
+  /** The next bytes as one buffer: `leftover`, then at least 1 (and `wanted` in all, when the file has them) new bytes; undefined at the end. */
   async readAfter(leftover: Buffer, wanted: number): Promise<Buffer | undefined> {
-    this.#handle ??= open(this.path, 'r');
-    const handle = await this.#handle;
-    const room = Math.max(this.chunkBytes, wanted - leftover.length);
-    const buffer = Buffer.allocUnsafe(leftover.length + room);
-    leftover.copy(buffer, 0);
-    const { bytesRead } = await handle.read(buffer, leftover.length, room, this.#position);
-    if (bytesRead === 0) return undefined;
-    this.#position += bytesRead;
-    return buffer.subarray(0, leftover.length + bytesRead);
+    const chunks: ReadChunk[] = [];
+    let total = leftover.length;
+    while (total < wanted || chunks.length === 0) {
+      const chunk = await this.#next();
+      if (chunk === undefined) break;
+      chunks.push(chunk);
+      total += chunk.bytesRead;
+    }
+    const first = chunks[0];
+    if (first === undefined) return undefined;
+    if (chunks.length === 1 && leftover.length <= first.headroom) {
+      // The usual case: the leftover copied in front of the chunk.
+      const start = first.headroom - leftover.length;
+      leftover.copy(first.buffer, start);
+      return first.buffer.subarray(start, first.headroom + first.bytesRead);
+    }
+    return Buffer.concat([leftover, ...chunks.map((c) => c.buffer.subarray(c.headroom, c.headroom + c.bytesRead))], total);
   }
 
   async next(): Promise<IteratorResult<Uint8Array>> {
@@ -207,7 +259,11 @@ class FileChunks implements AsyncIterator<Uint8Array> {
 
   async return(): Promise<IteratorResult<Uint8Array>> {
     const handle = this.#handle;
+    const ahead = this.#ahead;
     this.#handle = undefined;
+    this.#ahead = undefined;
+    this.#ended = true;
+    await ahead?.catch(() => undefined); // the read in flight first: then the handle closes
     if (handle !== undefined) await (await handle).close();
     return { done: true, value: undefined };
   }

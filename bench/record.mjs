@@ -48,6 +48,8 @@ const HELP = `usage: node bench/record.mjs [options]        (npm run bench:recor
   --sizes LIST       payload sizes of the recording case (default 64,1400)
   --count N          datagrams per drain cycle (default 20000)
   --rounds N         interleaved rounds of the three recording variants (default 3)
+  --cpus LIST        run the recording variants on these CPUs only (taskset -c LIST): --cpus 0
+                     puts the receiving thread and the writer's pool thread on one core
   --skip LIST        some of: record,replay,drift
   --json FILE        also write the figures as JSON to FILE
   --check            exit 1 when the drift target (end time off by < 1 ms) is missed
@@ -171,7 +173,8 @@ async function recordCase(o, dir) {
     for (let r = 0; r < o.rounds; r++) {
       const round = {};
       for (const mode of modes) {
-        const { stdout } = await run([process.execPath, SELF, '--child', mode, '--size', String(size), '--count', String(o.count), '--cycles', String(o.cycles), '--dir', dir]);
+        const argv = [process.execPath, SELF, '--child', mode, '--size', String(size), '--count', String(o.count), '--cycles', String(o.cycles), '--dir', dir];
+        const { stdout } = await run(o.cpus === undefined ? argv : ['taskset', '-c', o.cpus, ...argv]);
         round[mode] = JSON.parse(stdout.trim().split('\n').at(-1));
       }
       rounds.push(round);
@@ -274,6 +277,7 @@ const fmt = (pps) => (pps === null || pps === undefined ? '-' : `${(pps / 1e3).t
 function print(results) {
   const lines = [];
   if (results.record) {
+    if (results.cpus !== undefined) lines.push('', `(the recording variants ran on CPUs ${results.cpus} only: taskset -c ${results.cpus})`);
     lines.push('', `Recording at the receiver's full rate (fill-and-drain on lo, datagrams/s into the file, each cycle until its last block is written; medians of ${results.record[0]?.rounds ?? 0} interleaved rounds, cost = median of the per-round ratios):`);
     lines.push(`  ${'payload'.padEnd(9)}${"'batch' alone".padStart(16)}${'+ pcapng file'.padStart(16)}${'+ pcap file'.padStart(16)}   cost (pcapng / pcap)   target <= ${TARGET_COST * 100}%`);
     for (const r of results.record) {
@@ -340,6 +344,7 @@ async function main() {
       size: { type: 'string' },
       cycles: { type: 'string' },
       rounds: { type: 'string' },
+      cpus: { type: 'string' },
       dir: { type: 'string' },
       check: { type: 'boolean' },
     },
@@ -364,13 +369,14 @@ async function main() {
     count: Number(values.count ?? (smoke ? 2000 : 20000)),
     cycles: smoke ? 1 : quick ? 3 : 5,
     rounds: Number(values.rounds ?? (smoke ? 1 : quick ? 2 : 3)),
+    cpus: values.cpus,
     replayCount: smoke ? 5000 : quick ? 50_000 : 200_000,
     replayRepeats: smoke ? 1 : 3,
     driftSeconds: smoke ? 1 : quick ? 3 : 10,
   };
   const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
   const dir = mkdtempSync(join('/dev/shm', 'mcast-bench-record-'));
-  const results = { load: { start: loadavg()[0] } };
+  const results = { load: { start: loadavg()[0] }, cpus: o.cpus };
   try {
     if (!skip.has('record')) results.record = await recordCase(o, dir);
     if (!skip.has('replay')) results.replay = await replayCase(o, dir);

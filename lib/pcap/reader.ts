@@ -221,7 +221,8 @@ class FileChunks implements AsyncIterator<Uint8Array> {
   /** The chunk read ahead (the next one started at once); undefined at the end of the file. */
   async #next(): Promise<ReadChunk | undefined> {
     if (this.#ended) return undefined;
-    const chunk = await (this.#ahead ?? this.#readAhead());
+    this.#ahead ??= this.#readAhead();
+    const chunk = await this.#ahead;
     if (chunk.bytesRead === 0) {
       this.#ended = true;
       this.#ahead = undefined;

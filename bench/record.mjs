@@ -5,7 +5,8 @@
 //   1. Recording at the receiver's full rate: a socket's queue is filled with N datagrams while
 //      its event loop is busy, then drained. Datagrams per second of the 'batch' path alone (the
 //      listener reads each datagram's size) against the same path feeding CaptureWriter.writeBatch
-//      into a pcapng and a pcap file on tmpfs (/dev/shm). Each variant runs in its own process,
+//      into a pcapng and a pcap file on tmpfs (/dev/shm); a recording cycle ends when its
+//      datagrams are in the file (the queued writes done). Each variant runs in its own process,
 //      warm-up cycles first, the median of the measured cycles taken; the three variants run in
 //      interleaved rounds and a cost is the median of the per-round ratios (the machine's load
 //      drifts between runs). Target: recording costs at most 25% of the receive rate. Each row
@@ -47,6 +48,8 @@ const HELP = `usage: node bench/record.mjs [options]        (npm run bench:recor
   --sizes LIST       payload sizes of the recording case (default 64,1400)
   --count N          datagrams per drain cycle (default 20000)
   --rounds N         interleaved rounds of the three recording variants (default 3)
+  --cpus LIST        run the recording variants on these CPUs only (taskset -c LIST): --cpus 0
+                     puts the receiving thread and the writer's pool thread on one core
   --skip LIST        some of: record,replay,drift
   --json FILE        also write the figures as JSON to FILE
   --check            exit 1 when the drift target (end time off by < 1 ms) is missed
@@ -84,6 +87,7 @@ async function child(mode, size, count, cycles, warm, dir) {
     });
   }
   const rates = [];
+  const receiveRates = [];
   let mainNs = 0;
   let otherNs = 0;
   for (let c = 0; c < warm + cycles; c++) {
@@ -94,14 +98,22 @@ async function child(mode, size, count, cycles, warm, dir) {
     const cpu0 = threadCpuNs();
     const t0 = process.hrtime.bigint();
     await finished;
+    const readAt = process.hrtime.bigint();
+    // A cycle ends when its datagrams are in the file: the last block flushed and the queued
+    // writes done. (Ending it when the loop has read the last datagram left up to queueBytes of
+    // writes, a quarter of a 20k cycle at 1400 B, to the next cycle's fill, uncounted.)
+    if (writer !== null) {
+      writer.flush();
+      await writer.whenWritten();
+    }
     const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
     const cpu1 = threadCpuNs();
     if (c >= warm) {
       rates.push(count / seconds);
+      receiveRates.push(count / (Number(readAt - t0) / 1e9));
       mainNs += cpu1.main - cpu0.main;
       otherNs += cpu1.other - cpu0.other;
     }
-    if (writer !== null) writer.flush();
   }
   const drops = rx.stats().kernelDrops;
   const totals = writer === null ? undefined : { ...writer.totals };
@@ -110,7 +122,7 @@ async function child(mode, size, count, cycles, warm, dir) {
   tx.close();
   rmSync(file, { force: true });
   const per = (ns) => Math.round(ns / (cycles * count));
-  process.stdout.write(`${JSON.stringify({ mode, size, pps: median(rates), rates, drops, bytes, syncWrites: totals?.syncWrites, peakQueuedBytes: totals?.peakQueuedBytes, mainNs: per(mainNs), otherNs: per(otherNs) })}\n`);
+  process.stdout.write(`${JSON.stringify({ mode, size, pps: median(rates), rates, receivePps: median(receiveRates), drops, bytes, syncWrites: totals?.syncWrites, peakQueuedBytes: totals?.peakQueuedBytes, mainNs: per(mainNs), otherNs: per(otherNs) })}\n`);
 }
 
 // CPU time (ns) of this process's threads so far, from /proc/self/task/*/schedstat: the receiving
@@ -161,7 +173,8 @@ async function recordCase(o, dir) {
     for (let r = 0; r < o.rounds; r++) {
       const round = {};
       for (const mode of modes) {
-        const { stdout } = await run([process.execPath, SELF, '--child', mode, '--size', String(size), '--count', String(o.count), '--cycles', String(o.cycles), '--dir', dir]);
+        const argv = [process.execPath, SELF, '--child', mode, '--size', String(size), '--count', String(o.count), '--cycles', String(o.cycles), '--dir', dir];
+        const { stdout } = await run(o.cpus === undefined ? argv : ['taskset', '-c', o.cpus, ...argv]);
         round[mode] = JSON.parse(stdout.trim().split('\n').at(-1));
       }
       rounds.push(round);
@@ -178,6 +191,8 @@ async function recordCase(o, dir) {
       };
       if (mode !== 'batch') {
         row[mode].cost = median(rounds.map((r) => 1 - r[mode].pps / r.batch.pps));
+        row[mode].receivePps = median(runs.map((x) => x.receivePps));
+        row[mode].receiveCost = median(rounds.map((r) => 1 - r[mode].receivePps / r.batch.pps));
         row[mode].syncWrites = runs.reduce((a, x) => a + (x.syncWrites ?? 0), 0);
         row[mode].peakQueuedBytes = Math.max(...runs.map((x) => x.peakQueuedBytes ?? 0));
       }
@@ -205,15 +220,35 @@ async function replayCase(o, dir) {
   await makeFile(file, o.replayCount, 1000, 64);
   const replay = [];
   const send = [];
-  for (let k = 0; k < o.replayRepeats; k++) {
-    const r = await run([process.execPath, CLI, 'replay', file, '--iface', 'lo', '--ttl', '0', '--top-speed', '--json']);
+  const replayLooped = [];
+  const sendLooped = [];
+  const replayRate = async (loops) => {
+    const r = await run([process.execPath, CLI, 'replay', file, '--iface', 'lo', '--ttl', '0', '--top-speed', '--loop', String(loops), '--json']);
     const report = JSON.parse(r.stdout);
-    replay.push(report.sent / report.seconds);
-    const s = await run([process.execPath, CLI, 'send', '239.77.0.2', '7777', 'x'.repeat(64), '--count', String(o.replayCount), '--interval', '0', '--iface', 'lo', '--ttl', '0', '-q']);
+    return report.sent / report.seconds;
+  };
+  const sendRate = async (count) => {
+    const s = await run([process.execPath, CLI, 'send', '239.77.0.2', '7777', 'x'.repeat(64), '--count', String(count), '--interval', '0', '--iface', 'lo', '--ttl', '0', '-q']);
     const m = /sent (\d+) datagrams .* in ([\d.]+) s/.exec(s.stderr);
-    send.push(Number(m[1]) / Number(m[2]));
+    return Number(m[1]) / Number(m[2]);
+  };
+  for (let k = 0; k < o.replayRepeats; k++) {
+    replay.push(await replayRate(1));
+    send.push(await sendRate(o.replayCount));
+    // The file played 5 times in one process: most of a single pass of 200k is V8 compiling
+    // the reader's path, which the later passes do not pay.
+    replayLooped.push(await replayRate(5));
+    sendLooped.push(await sendRate(o.replayCount * 5));
   }
-  return { count: o.replayCount, replay: median(replay), send: median(send), replayRuns: replay, sendRuns: send };
+  return {
+    count: o.replayCount,
+    replay: median(replay),
+    send: median(send),
+    replayRuns: replay,
+    sendRuns: send,
+    replayLooped: median(replayLooped),
+    sendLooped: median(sendLooped),
+  };
 }
 
 async function driftCase(o, dir) {
@@ -262,7 +297,8 @@ const fmt = (pps) => (pps === null || pps === undefined ? '-' : `${(pps / 1e3).t
 function print(results) {
   const lines = [];
   if (results.record) {
-    lines.push('', `Recording at the receiver's full rate (fill-and-drain on lo, datagrams/s; medians of ${results.record[0]?.rounds ?? 0} interleaved rounds, cost = median of the per-round ratios):`);
+    if (results.cpus !== undefined) lines.push('', `(the recording variants ran on CPUs ${results.cpus} only: taskset -c ${results.cpus})`);
+    lines.push('', `Recording at the receiver's full rate (fill-and-drain on lo, datagrams/s into the file, each cycle until its last block is written; medians of ${results.record[0]?.rounds ?? 0} interleaved rounds, cost = median of the per-round ratios):`);
     lines.push(`  ${'payload'.padEnd(9)}${"'batch' alone".padStart(16)}${'+ pcapng file'.padStart(16)}${'+ pcap file'.padStart(16)}   cost (pcapng / pcap)   target <= ${TARGET_COST * 100}%`);
     for (const r of results.record) {
       const cost = (m) => r[m].cost;
@@ -272,6 +308,9 @@ function print(results) {
       );
       const drops = r.batch.drops + r.pcapng.drops + r.pcap.drops;
       if (drops > 0) lines.push(`    (kernel drops during the cycles: ${drops}; the rates count only what was received)`);
+      // Before this stop a cycle ended when the loop had read its last datagram, with up to
+      // queueBytes still to write: that figure, for comparison.
+      lines.push(`    the receiving loop alone, the last blocks not yet in the file: ${fmt(r.pcapng.receivePps)} / ${fmt(r.pcap.receivePps)}, cost ${(r.pcapng.receiveCost * 100).toFixed(1)}% / ${(r.pcap.receiveCost * 100).toFixed(1)}%`);
       const sync = r.pcapng.syncWrites + r.pcap.syncWrites;
       lines.push(`    writer: ${sync} blocks written synchronously (queue full), at most ${(Math.max(r.pcapng.peakQueuedBytes, r.pcap.peakQueuedBytes) / 1048576).toFixed(1)} MiB queued`);
       // Where the cost goes, independent of the load: CPU per datagram of the receiving thread
@@ -285,6 +324,7 @@ function print(results) {
     lines.push('', `Sending ${r.count} datagrams of 64 bytes on lo (datagrams/s, median of ${r.replayRuns.length}):`);
     lines.push(`  mcast replay --top-speed  ${fmt(r.replay).padStart(12)}`);
     lines.push(`  mcast send --interval 0   ${fmt(r.send).padStart(12)}   (replay/send = ${(r.replay / r.send).toFixed(2)}x)`);
+    lines.push(`  the file 5 times in one process (--loop 5) / ${r.count * 5} sent: ${fmt(r.replayLooped)} / ${fmt(r.sendLooped)} (${(r.replayLooped / r.sendLooped).toFixed(2)}x)`);
   }
   if (results.drift) {
     const d = results.drift;
@@ -325,6 +365,7 @@ async function main() {
       size: { type: 'string' },
       cycles: { type: 'string' },
       rounds: { type: 'string' },
+      cpus: { type: 'string' },
       dir: { type: 'string' },
       check: { type: 'boolean' },
     },
@@ -349,13 +390,14 @@ async function main() {
     count: Number(values.count ?? (smoke ? 2000 : 20000)),
     cycles: smoke ? 1 : quick ? 3 : 5,
     rounds: Number(values.rounds ?? (smoke ? 1 : quick ? 2 : 3)),
+    cpus: values.cpus,
     replayCount: smoke ? 5000 : quick ? 50_000 : 200_000,
     replayRepeats: smoke ? 1 : 3,
     driftSeconds: smoke ? 1 : quick ? 3 : 10,
   };
   const skip = new Set((values.skip ?? '').split(',').filter(Boolean));
   const dir = mkdtempSync(join('/dev/shm', 'mcast-bench-record-'));
-  const results = { load: { start: loadavg()[0] } };
+  const results = { load: { start: loadavg()[0] }, cpus: o.cpus };
   try {
     if (!skip.has('record')) results.record = await recordCase(o, dir);
     if (!skip.has('replay')) results.replay = await replayCase(o, dir);

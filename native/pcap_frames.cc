@@ -3,6 +3,7 @@
 
 #include "batch_layout.h"
 
+#include <algorithm>
 #include <cstring>
 
 
@@ -59,6 +60,22 @@ void WriteMac(uint8_t* out, const uint8_t* address, bool v6) {
   out[0] = group ? 0x33 : 0x02;
   out[1] = group ? 0x33 : 0x00;
   std::memcpy(out + 2, last4, 4);
+}
+
+// Asks for the cache lines of block[from, from + bytes) ready to be written (prefetchw on x86-64,
+// which every x86-64 CPU runs, older Intel ones as a no-op; a write prefetch on arm64). The output
+// block comes back from the file write cold or in another core's cache: the first store into each
+// line of a record stalled (about 115 ns a datagram at 1400 B). (x86-64 needs the asm: without
+// -mprfchw, __builtin_prefetch(p, 1) is a read prefetch, and a target("prfchw") function is not
+// inlined and, being pure, its call is dropped.)
+void PrefetchForWrite(uint8_t* block, size_t from, size_t bytes) {
+  for (size_t i = 0; i < bytes; i += 64) {
+#if defined(__x86_64__)
+    __asm__ volatile("prefetchw %0" : : "m"(block[from + i]));
+#else
+    __builtin_prefetch(block + from + i, 1, 3);
+#endif
+  }
 }
 
 }  // namespace
@@ -297,6 +314,8 @@ size_t BuildPcapFramesFromRecords(uint8_t* block, size_t length, const uint8_t* 
       state[kStateStop] = kStopFull;
       break;
     }
+    // The next record's lines, while this one is built (assumed of this one's size).
+    PrefetchForWrite(block, end, std::min<uint64_t>(record, length - end));
     uint32_t time_low = static_cast<uint32_t>(state[kStateNowLow]);
     uint32_t time_high = static_cast<uint32_t>(state[kStateNowHigh]);
     if ((f[L::kFlags] & L::kFlagTimestamp) != 0) {

@@ -7,7 +7,7 @@
  * destination, an error after some datagrams).
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -255,6 +255,55 @@ describe('the asynchronous write queue', () => {
     expect(i).toBe(n);
   });
 
+  it('queued and synchronous writes mixed, with the loop turning between bursts: every datagram in file order; whenWritten() waits for the queue', async () => {
+    const file = join(DIR, 'gather.pcapng');
+    const w = CaptureWriter.open(file, { queueBytes: 3 << 20, interfaceName: () => 'mcx' });
+    const payload = Buffer.alloc(1400, 0x66);
+    const n = 40_000; // ~57 MiB
+    for (let i = 0; i < n; i++) {
+      payload.writeUInt32BE(i, 0);
+      w.writeDatagram({ timestamp: BASE_NS + BigInt(i), source: '10.0.0.2', sourcePort: 2, destination: '239.0.0.2', destinationPort: 45002, interfaceIndex: 1, payload });
+      if (i % 4000 === 0) await new Promise((resolve) => setImmediate(resolve)); // bursts of ~5.6 MiB: over the queue
+    }
+    expect(w.totals.syncWrites).toBeGreaterThan(0);
+    expect(w.totals.peakQueuedBytes).toBeLessThanOrEqual(3 << 20);
+    // What was handed to the file is there once whenWritten() resolves (the block being filled
+    // is not, until flush()).
+    w.flush();
+    const fileBytes = w.totals.fileBytes;
+    await w.whenWritten();
+    expect(readFileSync(file).length).toBe(fileBytes);
+    await w.whenWritten(); // nothing queued: at once
+    await w.close();
+    expect(readFileSync(file).length).toBe(w.totals.fileBytes);
+    let i = 0;
+    for await (const d of readCapture(file)) {
+      expect(d.payload.readUInt32BE(0)).toBe(i);
+      expect(d.timestamp).toBe(BASE_NS + BigInt(i));
+      i++;
+    }
+    expect(i).toBe(n);
+  });
+
+  it('a failed asynchronous write (ENOSPC on /dev/full) is thrown by the next call and rejects whenWritten() and close()', async () => {
+    const w = CaptureWriter.open('/dev/full', { format: 'pcapng', interfaceName: () => 'mcx' });
+    const payload = Buffer.alloc(1400, 0x67);
+    const write = (): void => w.writeDatagram({ source: '10.0.0.3', sourcePort: 3, destination: '239.0.0.3', destinationPort: 45003, interfaceIndex: 1, payload });
+    for (let i = 0; i < 2000; i++) write(); // > 1 MiB: one block queued
+    for (let k = 0; k < 100 && w.totals.peakQueuedBytes > 0; k++) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      try {
+        write();
+      } catch (error) {
+        expect(error).toEqual(expect.objectContaining({ code: 'ENOSPC' }));
+        break;
+      }
+      if (k === 99) throw new Error('the failed write was never reported');
+    }
+    await expect(w.whenWritten()).rejects.toEqual(expect.objectContaining({ code: 'ENOSPC' }));
+    await expect(w.close()).rejects.toEqual(expect.objectContaining({ code: 'ENOSPC' }));
+  });
+
   it('queueBytes 0 writes every block synchronously; a bad queueBytes is refused; close() is one promise; writing after it fails', async () => {
     const file = join(DIR, 'sync.pcap');
     const w = CaptureWriter.open(file, { queueBytes: 0 });
@@ -338,6 +387,30 @@ describe("the reader's batch mode", () => {
     await w.close();
     return file;
   }
+
+  it('a file is read one chunk ahead: blocks longer than a chunk, leftovers longer than the room before a chunk, an early break closes the file, a missing file fails the iteration', async () => {
+    const file = join(DIR, 'ahead.pcapng');
+    const w = CaptureWriter.open(file, { interfaceName: () => 'mcx' });
+    const sizes = [10, 9000, 20, 30000, 5, 1400, 60000, 0, 700];
+    for (let i = 0; i < 600; i++) w.writeDatagram({ timestamp: BASE_NS + BigInt(i), source: '10.0.0.5', sourcePort: 5, destination: '239.0.0.5', destinationPort: 45005, interfaceIndex: 1, payload: payloadOf(i, sizes[i % sizes.length]!) });
+    await w.close();
+    const expected = await viaIterator(readFileSync(file));
+    expect(expected).toHaveLength(600);
+    // 4 KiB reads (1 KiB of room before each): most blocks span several chunks.
+    for (const chunkBytes of [4096, 50_000, 1 << 20]) {
+      expect((await viaIterator(file, { chunkBytes })).map(plain), `chunkBytes ${chunkBytes}`).toEqual(expected.map(plain));
+    }
+    const fds = (): number => readdirSync('/proc/self/fd').length;
+    const before = fds();
+    for (let k = 0; k < 20; k++) {
+      for await (const d of readCapture(file, { chunkBytes: 4096 })) {
+        expect(d.frame).toBe(1);
+        break; // the next chunk is being read: return() waits for it, then closes the file
+      }
+    }
+    expect(fds()).toBe(before);
+    await expect(viaIterator(join(DIR, 'no-such-file.pcapng'))).rejects.toEqual(expect.objectContaining({ code: 'ENOENT' }));
+  });
 
   for (const format of ['pcapng', 'pcap'] as const) {
     it(`${format}: the same datagrams as the iterator, across chunk and block boundaries; runs of one destination flagged`, async () => {

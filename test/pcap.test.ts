@@ -60,8 +60,17 @@ async function readAll(input: string | Uint8Array, options = {}): Promise<{ read
   return { reader, datagrams };
 }
 
+/** `input` as a stream of chunks of 1 to `most` bytes (sizes from `random`). */
+async function* pieces(input: Uint8Array, most: number, random: () => number): AsyncGenerator<Uint8Array> {
+  for (let at = 0; at < input.length; ) {
+    const n = 1 + Math.floor(random() * most);
+    yield input.subarray(at, at + n);
+    at += n;
+  }
+}
+
 /** Every datagram through reader.batches(), and the error that ended the reading, if any. */
-async function readByBatches(input: Uint8Array): Promise<{ datagrams: CapturedDatagram[]; error?: CaptureFormatError }> {
+async function readByBatches(input: Uint8Array | AsyncIterable<Uint8Array>): Promise<{ datagrams: CapturedDatagram[]; error?: CaptureFormatError }> {
   const datagrams: CapturedDatagram[] = [];
   try {
     for await (const batch of readCapture(input).batches()) {
@@ -530,7 +539,7 @@ describe('fuzz: seeded mutations of valid files', () => {
     return b;
   }
 
-  it('3000 mutations: every run ends with datagrams or a CaptureFormatError, fast, without a crash; the batch mode agrees', async () => {
+  it('3000 mutations: every run ends with datagrams or a CaptureFormatError, fast, without a crash; the batch mode and a read in small pieces agree', async () => {
     const corpus: Buffer[] = [];
     for (const name of ['f.pcapng', 'f.pcap']) {
       const file = join(DIR, name);
@@ -547,6 +556,12 @@ describe('fuzz: seeded mutations of valid files', () => {
       const input = mutate(corpus[i % corpus.length]!, random);
       // The batch mode sees the same datagrams and the same error as the iterator.
       const viaBatches = await readByBatches(input);
+      // And in pieces: every block or record split across chunks (the reader's "need more
+      // bytes" paths) gives the same datagrams and the same error at the same offset.
+      const viaPieces = await readByBatches(pieces(input, 1 + (i % 97), random));
+      expect(viaPieces.datagrams, `mutation ${i} in pieces`).toEqual(viaBatches.datagrams);
+      expect(viaPieces.error?.message, `mutation ${i} in pieces`).toBe(viaBatches.error?.message);
+      expect(viaPieces.error?.offset, `mutation ${i} in pieces`).toBe(viaBatches.error?.offset);
       try {
         const { datagrams } = await readAll(input);
         for (const d of datagrams) {

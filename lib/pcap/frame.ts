@@ -17,11 +17,14 @@ export const LINKTYPE = {
 } as const;
 
 /** DLT_RAW as some systems wrote it in old files (12 on most BSDs, 14 on OpenBSD). */
-const LEGACY_RAW = new Set([12, 14]);
+const LEGACY_RAW = [12, 14] as const;
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
-const VLAN_TAGS = new Set([0x8100, 0x88a8, 0x9100]);
+/** 802.1Q, 802.1ad and the old QinQ tag (compared, not a Set: a hash lookup per frame shows). */
+function isVlanTag(type: number): boolean {
+  return type === 0x8100 || type === 0x88a8 || type === 0x9100;
+}
 const IPPROTO_UDP = 17;
 
 /** Bytes of the synthetic headers: Ethernet (14) + IPv4 (20) or IPv6 (40) + UDP (8). */
@@ -117,7 +120,7 @@ function networkLayer(linkType: number, buf: Uint8Array, start: number, end: num
       out.payloadStart = start;
       return ETHERTYPE_IPV6;
     default: {
-      if (linkType !== LINKTYPE.RAW && !LEGACY_RAW.has(linkType)) return 'unsupportedLinkType';
+      if (linkType !== LINKTYPE.RAW && linkType !== LEGACY_RAW[0] && linkType !== LEGACY_RAW[1]) return 'unsupportedLinkType';
       if (end < start + 1) return 'shortFrames';
       const version = (buf[start] as number) >> 4;
       out.payloadStart = start;
@@ -125,7 +128,7 @@ function networkLayer(linkType: number, buf: Uint8Array, start: number, end: num
     }
   }
   // 802.1Q / 802.1ad tags (stacked too): 4 bytes each, the real ethertype after them.
-  while (VLAN_TAGS.has(type)) {
+  while (isVlanTag(type)) {
     if (end < at + 4) return 'shortFrames';
     type = be16(buf, at + 2);
     at += 4;

@@ -174,30 +174,83 @@ class ByteSource {
   }
 }
 
+/** A chunk read from the file: bytes [headroom, headroom + bytesRead) of buffer. */
+interface ReadChunk {
+  buffer: Buffer;
+  headroom: number;
+  bytesRead: number;
+}
+
 /**
  * A file read chunk by chunk into fresh buffers (views handed out into earlier ones stay valid),
- * each beginning with the bytes the reader had left over.
+ * each beginning with the bytes the reader had left over. One read is always ahead: the next
+ * chunk is on its way from the file while the reader decodes this one (a replay from a file no
+ * longer waits for each read on the pool). Each chunk has room before it for the leftover bytes
+ * of the last, so they join without a copy of the chunk.
  */
 class FileChunks implements AsyncIterator<Uint8Array> {
   #handle: Promise<FileHandle> | undefined;
   #position = 0;
+  /** The read ahead, once the first is asked for; undefined after the end of the file. */
+  #ahead: Promise<ReadChunk> | undefined;
+  #ended = false;
+  readonly #headroom: number;
 
   constructor(
     private readonly path: string,
     private readonly chunkBytes: number,
-  ) {}
+  ) {
+    this.#headroom = Math.min(256 << 10, chunkBytes >> 2);
+  }
 
-  /** The next chunk as one buffer: `leftover`, then at least 1 and about chunkBytes new bytes; undefined at the end. */
+  /** Starts reading the next chunk (its failure is seen where it is awaited, never unhandled). */
+  #readAhead(): Promise<ReadChunk> {
+    const read = (async (): Promise<ReadChunk> => {
+      this.#handle ??= open(this.path, 'r');
+      const handle = await this.#handle;
+      const headroom = this.#headroom;
+      const buffer = Buffer.allocUnsafe(headroom + this.chunkBytes);
+      const { bytesRead } = await handle.read(buffer, headroom, this.chunkBytes, this.#position);
+      this.#position += bytesRead;
+      return { buffer, headroom, bytesRead };
+    })();
+    read.catch(() => {});
+    return read;
+  }
+
+  /** The chunk read ahead (the next one started at once); undefined at the end of the file. */
+  async #next(): Promise<ReadChunk | undefined> {
+    if (this.#ended) return undefined;
+    this.#ahead ??= this.#readAhead();
+    const chunk = await this.#ahead;
+    if (chunk.bytesRead === 0) {
+      this.#ended = true;
+      this.#ahead = undefined;
+      return undefined;
+    }
+    this.#ahead = this.#readAhead();
+    return chunk;
+  }
+
+  /** The next bytes as one buffer: `leftover`, then at least 1 (and `wanted` in all, when the file has them) new bytes; undefined at the end. */
   async readAfter(leftover: Buffer, wanted: number): Promise<Buffer | undefined> {
-    this.#handle ??= open(this.path, 'r');
-    const handle = await this.#handle;
-    const room = Math.max(this.chunkBytes, wanted - leftover.length);
-    const buffer = Buffer.allocUnsafe(leftover.length + room);
-    leftover.copy(buffer, 0);
-    const { bytesRead } = await handle.read(buffer, leftover.length, room, this.#position);
-    if (bytesRead === 0) return undefined;
-    this.#position += bytesRead;
-    return buffer.subarray(0, leftover.length + bytesRead);
+    const chunks: ReadChunk[] = [];
+    let total = leftover.length;
+    while (total < wanted || chunks.length === 0) {
+      const chunk = await this.#next();
+      if (chunk === undefined) break;
+      chunks.push(chunk);
+      total += chunk.bytesRead;
+    }
+    const first = chunks[0];
+    if (first === undefined) return undefined;
+    if (chunks.length === 1 && leftover.length <= first.headroom) {
+      // The usual case: the leftover copied in front of the chunk.
+      const start = first.headroom - leftover.length;
+      leftover.copy(first.buffer, start);
+      return first.buffer.subarray(start, first.headroom + first.bytesRead);
+    }
+    return Buffer.concat([leftover, ...chunks.map((c) => c.buffer.subarray(c.headroom, c.headroom + c.bytesRead))], total);
   }
 
   async next(): Promise<IteratorResult<Uint8Array>> {
@@ -207,7 +260,11 @@ class FileChunks implements AsyncIterator<Uint8Array> {
 
   async return(): Promise<IteratorResult<Uint8Array>> {
     const handle = this.#handle;
+    const ahead = this.#ahead;
     this.#handle = undefined;
+    this.#ahead = undefined;
+    this.#ended = true;
+    await ahead?.catch(() => undefined); // the read in flight first: then the handle closes
     if (handle !== undefined) await (await handle).close();
     return { done: true, value: undefined };
   }
@@ -383,24 +440,60 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
 
   // ---- pcapng -----------------------------------------------------------------------------
 
+  /** pcapng: the byte order of the section being read. */
+  #le = true;
+  /** pcapng: the interfaces of the section being read. */
+  #section: Interface[] = [];
+  /** pcapng: interface id of the section's first IDB among all of the file's. */
+  #firstId = 0;
+  /** pcapng: the type of the block whose bytes #pcapngBlocks asked for (for the error). */
+  #wantedType = 0;
+
+  /**
+   * The input's pull loop: #pcapngBlocks decodes what is in the buffer, this generator yields
+   * full batches and reads more. (The per-block work is in a plain function: V8 optimizes a
+   * generator's loop only on its next call, which a file read once never makes.)
+   */
   async *#pcapng(): AsyncGenerator<CaptureBatch, void, undefined> {
     const src = this.#source;
     const batch = this.#batch;
-    let le = true;
-    let section: Interface[] = [];
-    let firstId = 0; // interface id of the section's first IDB among all of the file's
     for (;;) {
+      const wanted = this.#pcapngBlocks();
+      if (wanted === 0) {
+        yield batch; // full: the consumer reads it, then it is refilled
+        batch.reset();
+        continue;
+      }
+      if (await src.ensure(wanted)) continue;
       const offset = src.offset;
-      if (src.available < 8 && !(await src.ensure(8))) {
+      if (wanted === 8) {
         if (src.available === 0) return;
         throw new CaptureFormatError(`truncated file: ${src.available} bytes at byte ${offset}, less than a block header (8 bytes)`, offset);
       }
+      if (wanted === 12) throw this.#truncated('section header block', offset, 28);
+      throw this.#truncated(`block (type ${hex32(this.#wantedType)})`, offset, wanted);
+    }
+  }
+
+  /**
+   * Decodes the pcapng blocks at the cursor, synchronously, until the batch is full (returns 0)
+   * or the next block is not all in the buffer: returns the bytes it needs at the cursor (8 for a
+   * block header, 12 for a section header's byte-order magic, else the block's length), the
+   * cursor left at that block's start.
+   */
+  #pcapngBlocks(): number {
+    const src = this.#source;
+    const batch = this.#batch;
+    for (;;) {
+      if (src.available < 8) return 8;
+      const offset = src.offset;
+      let at = src.cursor;
       // Read in place (a view per block would be garbage per datagram).
-      if (src.buffer.readUInt32LE(src.cursor) === BLOCK.SECTION_HEADER) {
-        if (!(await src.ensure(12))) throw this.#truncated('section header block', offset, 28);
+      if (src.buffer.readUInt32LE(at) === BLOCK.SECTION_HEADER) {
+        if (src.available < 12) return 12;
         const bom = src.peek(12);
-        if (bom.readUInt32LE(8) === BYTE_ORDER_MAGIC) le = true;
-        else if (bom.readUInt32BE(8) === BYTE_ORDER_MAGIC) le = false;
+        if (bom.readUInt32LE(8) === BYTE_ORDER_MAGIC) this.#le = true;
+        else if (bom.readUInt32BE(8) === BYTE_ORDER_MAGIC) this.#le = false;
         else {
           throw new CaptureFormatError(
             `bad section header block at byte ${offset}: byte-order magic bytes ${bom.subarray(8, 12).toString('hex')}, expected 4d3c2b1a or 1a2b3c4d`,
@@ -408,8 +501,10 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
           );
         }
       }
-      const type = src.view.getUint32(src.cursor, le);
-      const length = src.view.getUint32(src.cursor + 4, le);
+      const le = this.#le;
+      const view = src.view;
+      const type = view.getUint32(at, le);
+      const length = view.getUint32(at + 4, le);
       if (length < 12 || length % 4 !== 0) {
         throw new CaptureFormatError(
           `bad block at byte ${offset}: total length ${length} (a pcapng block length is a multiple of 4 and at least 12)`,
@@ -422,11 +517,13 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
           offset + 4,
         );
       }
-      if (src.available < length && !(await src.ensure(length))) throw this.#truncated(`block (type ${hex32(type)})`, offset, length);
+      if (src.available < length) {
+        this.#wantedType = type;
+        return length;
+      }
       const buffer = src.buffer;
-      const view = src.view;
-      const b = src.skip(length);
-      const trailer = view.getUint32(b + length - 4, le);
+      at = src.skip(length);
+      const trailer = view.getUint32(at + length - 4, le);
       if (trailer !== length) {
         throw new CaptureFormatError(
           `bad block at byte ${offset}: its trailing length ${trailer} differs from its leading length ${length}`,
@@ -435,78 +532,79 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
       }
       if (type === BLOCK.ENHANCED_PACKET && length >= 32) {
         // The common case first: offsets into the read buffer, no view, no closure.
-        const id = view.getUint32(b + 8, le);
-        const captured = view.getUint32(b + 20, le);
-        const iface = section[id];
+        const id = view.getUint32(at + 8, le);
+        const captured = view.getUint32(at + 20, le);
+        const iface = this.#section[id];
         if (iface !== undefined && 28 + captured <= length - 4) {
-          if (this.#packet(iface.linkType, buffer, b + 28, b + 28 + captured, firstId + id, offset, iface, view.getUint32(b + 12, le), view.getUint32(b + 16, le))) {
-            yield batch; // full: the consumer reads it, then it is refilled
-            batch.reset();
-          }
+          if (this.#packet(iface.linkType, buffer, at + 28, at + 28 + captured, this.#firstId + id, offset, iface, view.getUint32(at + 12, le), view.getUint32(at + 16, le))) return 0;
           continue;
         }
       }
-      const block = buffer.subarray(b, b + length);
-      const u16 = (at: number): number => read16(block, at, le);
-      const u32 = (at: number): number => read32(block, at, le);
-      const minimum = (bytes: number, what: string): void => {
-        if (length < bytes) throw new CaptureFormatError(`bad ${what} at byte ${offset}: ${length} bytes, less than its ${bytes}-byte minimum`, offset + 4);
-      };
-      switch (type) {
-        case BLOCK.SECTION_HEADER: {
-          minimum(28, 'section header block');
-          const major = u16(12);
-          if (major !== 1) {
-            throw new CaptureFormatError(`unsupported pcapng version ${major}.${u16(14)} in the section header at byte ${offset} (expected 1.x)`, offset + 12);
-          }
-          this.sections++;
-          firstId = this.interfaces.length;
-          section = [];
-          break;
+      this.#otherBlock(type, buffer, at, length, offset, le);
+      if (batch.full) return 0;
+    }
+  }
+
+  /** Any block but a well-formed EPB of a described interface (the fast path's): buffer[at, at + length). */
+  #otherBlock(type: number, buffer: Buffer, at: number, length: number, offset: number, le: boolean): void {
+    const block = buffer.subarray(at, at + length);
+    const u16 = (at: number): number => read16(block, at, le);
+    const u32 = (at: number): number => read32(block, at, le);
+    const minimum = (bytes: number, what: string): void => {
+      if (length < bytes) throw new CaptureFormatError(`bad ${what} at byte ${offset}: ${length} bytes, less than its ${bytes}-byte minimum`, offset + 4);
+    };
+    const section = this.#section;
+    switch (type) {
+      case BLOCK.SECTION_HEADER: {
+        minimum(28, 'section header block');
+        const major = u16(12);
+        if (major !== 1) {
+          throw new CaptureFormatError(`unsupported pcapng version ${major}.${u16(14)} in the section header at byte ${offset} (expected 1.x)`, offset + 12);
         }
-        case BLOCK.INTERFACE_DESCRIPTION: {
-          minimum(20, 'interface description block');
-          const iface = this.#interfaceBlock(block, offset, le, u16(8), u32(12));
-          section.push(iface);
-          this.interfaces.push(iface);
-          break;
-        }
-        case BLOCK.ENHANCED_PACKET:
-        case BLOCK.PACKET: {
-          const enhanced = type === BLOCK.ENHANCED_PACKET;
-          minimum(32, enhanced ? 'enhanced packet block' : 'packet block');
-          const id = enhanced ? u32(8) : u16(8);
-          const captured = u32(20);
-          if (28 + captured > length - 4) {
-            throw new CaptureFormatError(
-              `bad packet block at byte ${offset}: captured length ${captured} runs past the block's end (${length - 32} bytes of data)`,
-              offset + 20,
-            );
-          }
-          const iface = section[id];
-          if (iface === undefined) {
-            throw new CaptureFormatError(
-              `bad packet block at byte ${offset}: interface ${id}, but the section describes ${section.length} interface${section.length === 1 ? '' : 's'}`,
-              offset + 8,
-            );
-          }
-          if (this.#packet(iface.linkType, buffer, b + 28, b + 28 + captured, firstId + id, offset, iface, u32(12), u32(16))) {
-            yield batch;
-            batch.reset();
-          }
-          break;
-        }
-        case BLOCK.SIMPLE_PACKET:
-          this.frames++;
-          this.skipped.simplePackets++;
-          break;
-        case BLOCK.INTERFACE_STATISTICS:
-          minimum(24, 'interface statistics block');
-          this.statistics.push(this.#statisticsBlock(block, offset, le, firstId + u32(8)));
-          break;
-        default:
-          this.skipped.unknownBlocks++;
+        this.sections++;
+        this.#firstId = this.interfaces.length;
+        this.#section = [];
+        break;
       }
+      case BLOCK.INTERFACE_DESCRIPTION: {
+        minimum(20, 'interface description block');
+        const iface = this.#interfaceBlock(block, offset, le, u16(8), u32(12));
+        section.push(iface);
+        this.interfaces.push(iface);
+        break;
+      }
+      case BLOCK.ENHANCED_PACKET:
+      case BLOCK.PACKET: {
+        const enhanced = type === BLOCK.ENHANCED_PACKET;
+        minimum(32, enhanced ? 'enhanced packet block' : 'packet block');
+        const id = enhanced ? u32(8) : u16(8);
+        const captured = u32(20);
+        if (28 + captured > length - 4) {
+          throw new CaptureFormatError(
+            `bad packet block at byte ${offset}: captured length ${captured} runs past the block's end (${length - 32} bytes of data)`,
+            offset + 20,
+          );
+        }
+        const iface = section[id];
+        if (iface === undefined) {
+          throw new CaptureFormatError(
+            `bad packet block at byte ${offset}: interface ${id}, but the section describes ${section.length} interface${section.length === 1 ? '' : 's'}`,
+            offset + 8,
+          );
+        }
+        this.#packet(iface.linkType, buffer, at + 28, at + 28 + captured, this.#firstId + id, offset, iface, u32(12), u32(16));
+        break;
+      }
+      case BLOCK.SIMPLE_PACKET:
+        this.frames++;
+        this.skipped.simplePackets++;
+        break;
+      case BLOCK.INTERFACE_STATISTICS:
+        minimum(24, 'interface statistics block');
+        this.statistics.push(this.#statisticsBlock(block, offset, le, this.#firstId + u32(8)));
+        break;
+      default:
+        this.skipped.unknownBlocks++;
     }
   }
 
@@ -577,26 +675,53 @@ export class CaptureReader implements AsyncIterable<CapturedDatagram> {
     const fraction = nanoseconds ? 1n : 1000n;
     const clock: CaptureClock = { nanoseconds: (seconds, part) => BigInt(seconds) * 1_000_000_000n + BigInt(part) * fraction };
     for (;;) {
+      const wanted = this.#pcapRecords(le, recordHeader, iface.linkType, clock);
+      if (wanted === 0) {
+        yield batch;
+        batch.reset();
+        continue;
+      }
+      if (await src.ensure(wanted)) continue;
       const offset = src.offset;
-      if (src.available < recordHeader && !(await src.ensure(recordHeader))) {
+      if (this.#wantedHeader) {
         if (src.available === 0) return;
         throw this.#truncated('record header', offset, recordHeader);
       }
-      const captured = src.view.getUint32(src.cursor + 8, le);
+      throw this.#truncated('record', offset, wanted);
+    }
+  }
+
+  /** pcap: whether the bytes #pcapRecords asked for are a record header's (else a whole record's). */
+  #wantedHeader = false;
+
+  /**
+   * Decodes the pcap records at the cursor, synchronously (see #pcapngBlocks), until the batch is
+   * full (returns 0) or the next record is not all in the buffer: returns the bytes it needs at
+   * the cursor, the record header's or the whole record's (#wantedHeader says which).
+   */
+  #pcapRecords(le: boolean, recordHeader: number, linkType: number, clock: CaptureClock): number {
+    const src = this.#source;
+    for (;;) {
+      if (src.available < recordHeader) {
+        this.#wantedHeader = true;
+        return recordHeader;
+      }
+      const offset = src.offset;
+      const view = src.view;
+      const captured = view.getUint32(src.cursor + 8, le);
       if (captured > this.#maxBlock) {
         throw new CaptureFormatError(
           `bad record at byte ${offset}: it declares ${captured} captured bytes, more than the ${this.#maxBlock} a record may have here`,
           offset + 8,
         );
       }
-      if (src.available < recordHeader + captured && !(await src.ensure(recordHeader + captured))) throw this.#truncated('record', offset, recordHeader + captured);
+      if (src.available < recordHeader + captured) {
+        this.#wantedHeader = false;
+        return recordHeader + captured;
+      }
       const buffer = src.buffer;
       const r = src.skip(recordHeader + captured);
-      const view = src.view;
-      if (this.#packet(iface.linkType, buffer, r + recordHeader, r + recordHeader + captured, 0, offset, clock, view.getUint32(r, le), view.getUint32(r + 4, le))) {
-        yield batch;
-        batch.reset();
-      }
+      if (this.#packet(linkType, buffer, r + recordHeader, r + recordHeader + captured, 0, offset, clock, view.getUint32(r, le), view.getUint32(r + 4, le))) return 0;
     }
   }
 }

@@ -167,8 +167,8 @@ export class CaptureWriter {
   #queuedBytes = 0;
   /** The first failed asynchronous write: thrown by the next call, rejects close(). */
   #writeError: Error | undefined;
-  /** Called when the last queued write completes. */
-  #onIdle: (() => void) | undefined;
+  /** Called when the last queued write completes (close(), whenWritten()). */
+  readonly #onIdle: Array<() => void> = [];
   /** The records reserved in the block and not built yet (see native/pcap_frames.h). */
   readonly #jobs = new Int32Array(MAX_JOBS * JOB_WORDS);
   #jobCount = 0;
@@ -311,7 +311,7 @@ export class CaptureWriter {
       this.#queuedBytes -= length;
       // Reused blocks are already mapped: a fresh 1 MiB costs page faults on the hot path.
       if (this.#spare.length < this.#maxQueued) this.#spare.push(block);
-      if (this.#queued === 0) this.#onIdle?.();
+      if (this.#queued === 0) for (const then of this.#onIdle.splice(0)) then();
     });
   }
 
@@ -326,6 +326,20 @@ export class CaptureWriter {
     this.#writeNow(this.#chunk, this.#used, this.#flushed);
     this.#flushed += this.#used;
     this.#used = 0;
+  }
+
+  /**
+   * Resolves when every block handed to the file so far is written: the queued asynchronous
+   * writes (the block being filled is not one of them until {@link CaptureWriter.flush} or a
+   * full block hands it over). Rejects with the first failed write.
+   */
+  whenWritten(): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#whenIdle(() => {
+        if (this.#writeError === undefined) resolve();
+        else reject(this.#writeError);
+      });
+    });
   }
 
   // ---- file structure ---------------------------------------------------------------------
@@ -700,7 +714,7 @@ export class CaptureWriter {
 
   #whenIdle(then: () => void): void {
     if (this.#queued === 0) then();
-    else this.#onIdle = then;
+    else this.#onIdle.push(then);
   }
 }
 

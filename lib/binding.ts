@@ -49,11 +49,6 @@ export interface NativeSocket {
   /** Sends `block` cut into datagrams of `segmentSize` bytes (the last may be shorter); returns how many went. */
   sendBlock(block: Uint8Array, segmentSize: number): number;
   /**
-   * sendBlock() of the last sendBlock() call's block, its bytes as they are now, without reading
-   * the typed array again. Only for that same Uint8Array at the same length, kept alive.
-   */
-  sendBlockAgain(segmentSize: number): number;
-  /**
    * Sends datagram i = `lengths[i]` bytes at `offsets[i]` of `bytes` (i < count) to the
    * setSendDestination one; returns how many went, or -(i + 1) when datagram i lies outside
    * `bytes` or exceeds a UDP datagram (nothing sent).

@@ -122,9 +122,6 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   readonly #packer = new SendPacker();
   /** The destination the binding holds for sendBlock (see #sendBlock). */
   #blockDestination: Destination | undefined = undefined;
-  /** The block the binding holds from the last sendBlock call, and its length then (see #sendBlock). */
-  #heldBlock: Uint8Array | undefined = undefined;
-  #heldLength = 0;
   #state = OPENING;
   readonly #dispatch: BatchDispatch;
   #writableWaiters: { resolve: () => void; reject: (error: Error) => void }[] = [];
@@ -520,12 +517,6 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     const dest = this.#destinations.check(address, port);
     try {
       this.#holdDestination(dest);
-      // The same block again (a sender refilling one buffer): the binding still holds where its
-      // bytes are. Same object and same length mean same memory: a detached or out-of-bounds
-      // array has length 0 (refused above), and attached memory does not move.
-      if (block === this.#heldBlock && block.length === this.#heldLength) return this.#native.sendBlockAgain(segmentSize as number);
-      this.#heldBlock = block;
-      this.#heldLength = block.length;
       return this.#native.sendBlock(block, segmentSize as number);
     } catch (error) {
       rethrowNative(error, { action: `send ${count} datagrams to ${hostPort(dest.address, dest.port)}` });
@@ -722,7 +713,6 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
     if (this.#state === CLOSED) return;
     this.#state = CLOSED;
     this.#native.close();
-    this.#heldBlock = undefined;
     noteClosed(this);
     forgetSocket(this);
     this.#batch.count = 0;

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include <cstdint>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -67,7 +66,6 @@ Napi::Function SocketWrap::Define(Napi::Env env) {
                          InstanceMethod<&SocketWrap::JS_setSendDestination>(
                              "setSendDestination"),
                          InstanceMethod<&SocketWrap::JS_sendBlock>("sendBlock"),
-                         InstanceMethod<&SocketWrap::JS_sendBlockAgain>("sendBlockAgain"),
                          InstanceMethod<&SocketWrap::JS_sendGather>("sendGather"),
                          InstanceMethod<&SocketWrap::JS_stats>("stats"),
                          InstanceMethod<&SocketWrap::JS_fd>("fd"),
@@ -170,7 +168,6 @@ SocketWrap::~SocketWrap() {
 void SocketWrap::CloseNative() {
   if (closed_) return;
   closed_ = true;
-  held_block_ = nullptr;
   receiving_ = false;
   want_writable_ = false;
   if (watcher_ != nullptr) {
@@ -621,16 +618,6 @@ Napi::Value SocketWrap::JS_send(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, static_cast<double>(r.sent));
 }
 
-// A count of datagrams as a JS number: a small integer (napi_create_uint32, no heap number)
-// whenever it fits, which is every batch a send takes.
-static Napi::Value SentCount(Napi::Env env, size_t sent) {
-  napi_value value;
-  if (sent <= UINT32_MAX && napi_create_uint32(env, static_cast<uint32_t>(sent), &value) == napi_ok) {
-    return Napi::Value(env, value);
-  }
-  return Napi::Number::New(env, static_cast<double>(sent));
-}
-
 // sendBatch's answer: datagrams accepted, or a hard error with `sent` set on it.
 static Napi::Value SendOutcome(Napi::Env env, const SendResult& r) {
   if (r.error != 0 && r.error != EAGAIN) {
@@ -639,7 +626,7 @@ static Napi::Value SendOutcome(Napi::Env env, const SendResult& r) {
     error.ThrowAsJavaScriptException();
     return env.Undefined();
   }
-  return SentCount(env, r.sent);
+  return Napi::Number::New(env, static_cast<double>(r.sent));
 }
 
 // sendBatch(array of Uint8Array, or one packed block, count, address, port, scopeId[, lengths])
@@ -708,45 +695,21 @@ Napi::Value SocketWrap::JS_setSendDestination(const Napi::CallbackInfo& info) {
 // sendBlock(block, segmentSize) -> datagrams accepted: the block cut into datagrams of
 // segmentSize bytes (the last may be shorter), to the setSendDestination one. The fewest
 // N-API calls of any send: what a constant-size stream (video) sends, many times a second.
-// The block's bytes are held for sendBlockAgain().
 Napi::Value SocketWrap::JS_sendBlock(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  held_block_ = nullptr;
   if (!CheckOpen(env)) return env.Undefined();
   uint8_t* data;
   size_t length;
+  uint32_t segment = 0;
   // napi_get_value_uint32 refuses a non-number itself: no napi_typeof first (each N-API call
   // costs here; this one runs once per batch).
-  if (!GetBytes(env, info[0], &data, &length) || length == 0) {
-    return ThrowArgType(env, "(block: a non-empty Uint8Array, segmentSize)");
-  }
-  held_block_ = data;
-  held_block_length_ = length;
-  return SendHeldBlock(env, info[1]);
-}
-
-// sendBlockAgain(segmentSize) -> datagrams accepted: sendBlock() of the block the last
-// sendBlock() call was given, as its bytes are now, without reading the typed array again
-// (napi_get_typedarray_info was an eighth of this call's instructions). Only the facade calls
-// it, and only for the same Uint8Array object with the same length, which it keeps alive: its
-// bytes are then where they were (a detached or out-of-bounds array has length 0, and an
-// array buffer's memory never moves while it is attached).
-Napi::Value SocketWrap::JS_sendBlockAgain(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  if (!CheckOpen(env)) return env.Undefined();
-  if (held_block_ == nullptr) return ThrowArgType(env, "a block (sendBlock) first");
-  return SendHeldBlock(env, info[0]);
-}
-
-Napi::Value SocketWrap::SendHeldBlock(Napi::Env env, napi_value segment_size) {
-  uint32_t segment = 0;
-  if (napi_get_value_uint32(env, segment_size, &segment) != napi_ok) {
+  if (!GetBytes(env, info[0], &data, &length) || length == 0 ||
+      napi_get_value_uint32(env, info[1], &segment) != napi_ok) {
     return ThrowArgType(env, "(block: a non-empty Uint8Array, segmentSize)");
   }
   if (segment == 0) return ThrowArgType(env, "a segmentSize above 0");
   if (!has_block_dest_) return ThrowArgType(env, "a destination (setSendDestination) first");
-  return SendOutcome(env, send_batch_.SendUniform(fd_, block_dest_, held_block_, held_block_length_,
-                                                  segment, &tx_));
+  return SendOutcome(env, send_batch_.SendUniform(fd_, block_dest_, data, length, segment, &tx_));
 }
 
 // sendGather(bytes, offsets, lengths, count) -> datagrams accepted, to the setSendDestination

@@ -83,8 +83,6 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   Napi::Value JS_sendBatch(const Napi::CallbackInfo& info);
   Napi::Value JS_setSendDestination(const Napi::CallbackInfo& info);
   Napi::Value JS_sendBlock(const Napi::CallbackInfo& info);
-  Napi::Value JS_sendBlockAgain(const Napi::CallbackInfo& info);
-  Napi::Value SendHeldBlock(Napi::Env env, napi_value segment_size);
   Napi::Value JS_sendGather(const Napi::CallbackInfo& info);
   Napi::Value JS_stats(const Napi::CallbackInfo& info);
   Napi::Value JS_fd(const Napi::CallbackInfo& info);
@@ -136,9 +134,6 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   SendBatch send_batch_;
   SockAddr block_dest_;  // sendBlock's and sendGather's destination, set by setSendDestination
   bool has_block_dest_ = false;
-  // The bytes of the last sendBlock() call's block, for sendBlockAgain() (null: none).
-  const uint8_t* held_block_ = nullptr;
-  size_t held_block_length_ = 0;
   RecvCounters rx_;
   SendCounters tx_;
   Napi::Reference<Napi::ArrayBuffer> slab_ref_;

@@ -2,8 +2,9 @@
 // before a number still missing. Early items mostly come in order and are delivered in order,
 // so they are kept in a ring indexed by number (no search, no node per item): every waiting
 // number is in [next, next + ring size), so no two share a slot. The ring starts small and
-// doubles up to `max_slots` (the arbiter's maxPending, as a power of two, at most 2^20). An
-// item further ahead than that (a hole wider than the ring) waits in an ordered map instead.
+// doubles up to the arbiter's maxPending as a power of two, at most kMaxSlots: its size follows
+// how far ahead items wait, not how many, so it stops at 2^16 slots (3 MiB) and an item further
+// ahead than that (behind a hole of tens of thousands of numbers) waits in an ordered map.
 // Plain C++, no N-API; header only.
 #pragma once
 
@@ -99,7 +100,7 @@ class PendingStore {
 
  private:
   static constexpr size_t kMinSlots = 1024;
-  static constexpr size_t kMaxSlots = size_t{1} << 20;
+  static constexpr size_t kMaxSlots = size_t{1} << 16;
   struct Slot {
     uint64_t tag = 0;  // number + 1 of the waiting item, 0: free
     Item item;

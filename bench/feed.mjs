@@ -60,6 +60,9 @@ async function run(bench, params) {
   // case works.
   const full = bench.config.mode !== 'smoke';
   const none = { cpu_ns_per_item: null };
+  // A second baseline, MoldUDP64 only: one line read by a plain socket that also walks each
+  // packet's message lengths in JS (the first reads only each packet's count field).
+  const singleWalk = full && params.format === 'mold' ? await receiverRun(bench, 'single-walk', params) : none;
   const singleGroup = full ? await receiverRun(bench, 'single-group', params) : none;
   const pairGroup = full ? await receiverRun(bench, 'pair-group', params) : none;
   const shared = full ? await receiverRun(bench, 'shared', params) : none;
@@ -71,6 +74,7 @@ async function run(bench, params) {
   const ratio = over(single);
   const ratioPair = over(pair);
   const ratioOff = ratioOf(feedOff, single);
+  const ratioWalk = over(singleWalk);
   const likeForLike = {
     ratio_vs_single_group: over(singleGroup),
     ratio_vs_pair_group: over(pairGroup),
@@ -86,11 +90,14 @@ async function run(bench, params) {
   bench.env.log(
     `  feed without the kernel filter (kernelFilter: false): ${fmt(feedOff.cpu_ns_per_item)} ns/item, kernel drops ${feedOff.kernel_drops}: ×${r3(ratioOff)} of one line; with it ×${r3(ratio)}`,
   );
+  if (ratioWalk !== null) bench.env.log(
+    `  second baseline, one line walking every message (a plain socket that also reads each MoldUDP64 message length in JS): ${fmt(singleWalk.cpu_ns_per_item)} ns/item; feed ×${r3(ratioWalk)} of it (the target stays judged against the first, reading one line)`,
+  );
   if (full) bench.env.log(
     `  like for like (sockets bound to their groups, as the feed's): one line ${fmt(singleGroup.cpu_ns_per_item)} ns/item, two ${fmt(pairGroup.cpu_ns_per_item)} (×${r3(likeForLike.pair_group_vs_single_group)} of one), ` +
       `one socket with both memberships ${fmt(shared.cpu_ns_per_item)} (×${r3(likeForLike.shared_vs_pair_group)} of two); feed ×${r3(likeForLike.ratio_vs_single_group)} of one, ×${r3(likeForLike.ratio_vs_pair_group)} of two`,
   );
-  return { ratio, ratioPair, ratioOff, feed, feedOff, single, pair, singleGroup, pairGroup, shared, ...likeForLike };
+  return { ratio, ratioPair, ratioOff, ratioWalk, feed, feedOff, single, singleWalk, pair, singleGroup, pairGroup, shared, ...likeForLike };
 }
 
 const fmt = (x) => (typeof x === 'number' ? x.toFixed(0) : '—');
@@ -154,6 +161,8 @@ export const feedCase = {
       single_items_per_cpu_second: median(good.map((r) => r.single?.items_per_cpu_second)),
       single_cpu_ns_per_item: median(good.map((r) => r.single?.cpu_ns_per_item)),
       single_kernel_drops: median(good.map((r) => r.single?.kernel_drops)),
+      single_walk_cpu_ns_per_item: median(good.map((r) => r.singleWalk.cpu_ns_per_item)),
+      ratio_vs_single_walk: median(good.map((r) => r.ratioWalk)),
       pair_cpu_ns_per_item: median(good.map((r) => r.pair.cpu_ns_per_item)),
       pair_kernel_drops: median(good.map((r) => r.pair.kernel_drops)),
       ratio_vs_pair: median(good.map((r) => r.ratioPair)),
@@ -180,6 +189,7 @@ export const feedCase = {
       `feed ${fmt(r.extra.feed_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.feed_items_per_cpu_second)} items/CPU-s, kernel drops ${fmt(r.extra.feed_kernel_drops)}, gap items ${fmt(r.extra.feed_gap_items)}, ` +
       `kernel filter ${r.extra.feed_kernel_filter}, ${fmt(r.extra.feed_filtered)} datagrams filtered); without the filter ${fmt(r.extra.nofilter_cpu_ns_per_item)} ns/item ×${r.extra.ratio_nofilter_vs_single?.toFixed(3) ?? '—'} (drops ${fmt(r.extra.nofilter_kernel_drops)}), ` +
       `one line ${fmt(r.extra.single_cpu_ns_per_item)} ns/item (${fmtRate(r.extra.single_items_per_cpu_second)}, drops ${fmt(r.extra.single_kernel_drops)}); ` +
+      (r.extra.ratio_vs_single_walk === null ? '' : `one line walking every message ${fmt(r.extra.single_walk_cpu_ns_per_item)} ns/item: feed ×${r.extra.ratio_vs_single_walk.toFixed(3)}; `) +
       `two plain sockets ${fmt(r.extra.pair_cpu_ns_per_item)} ns/item (drops ${fmt(r.extra.pair_kernel_drops)}): feed ×${r.extra.ratio_vs_pair?.toFixed(3) ?? '—'}; ` +
       `like for like (bound to the groups): feed ×${r.extra.ratio_vs_single_group?.toFixed(3) ?? '—'} of one line, ×${r.extra.ratio_vs_pair_group?.toFixed(3) ?? '—'} of two; two ×${r.extra.pair_group_vs_single_group?.toFixed(3) ?? '—'} of one; one socket for both ×${r.extra.shared_vs_pair_group?.toFixed(3) ?? '—'} of two; ` +
       `pending high ${fmt(r.extra.feed_pending_high)}, RSS peak ${(r.extra.feed_rss_peak / 2 ** 20).toFixed(1)} MiB; target ≤ ×1.15: ${r.extra.met === null ? '—' : r.extra.met ? 'met' : 'NOT met'}`,
@@ -258,6 +268,16 @@ async function receiver(o) {
   const rss0 = process.memoryUsage().rss;
   let rssPeak = rss0;
   let items = 0;
+  // One getrusage per call, as process.cpuUsage(): CPU time and the process's voluntary context
+  // switches (each one a sleep in epoll_wait and a wakeup by the kernel).
+  const usage = () => {
+    const u = process.resourceUsage();
+    return { user: u.userCPUTime, system: u.systemCPUTime, sleeps: u.voluntaryContextSwitches };
+  };
+  const since = (start) => {
+    const u = usage();
+    return start === null ? u : { user: u.user - start.user, system: u.system - start.system, sleeps: u.sleeps - start.sleeps };
+  };
   let cpuStart = null;
   let cpuEnd = null;
   let tStart = 0n;
@@ -265,12 +285,12 @@ async function receiver(o) {
   let lastProgress = Date.now();
   const mark = () => {
     if (cpuStart === null) {
-      cpuStart = process.cpuUsage();
+      cpuStart = usage();
       tStart = process.hrtime.bigint();
     }
   };
   const done = () => {
-    cpuEnd = process.cpuUsage(cpuStart ?? undefined);
+    cpuEnd = since(cpuStart);
     tEnd = process.hrtime.bigint();
     lastProgress = Date.now();
   };
@@ -280,6 +300,8 @@ async function receiver(o) {
     // 'pair', 'pair-group' and 'shared' read both lines and count half of what they read: the
     // items of one stream. '-group': each socket bound to its group, as the feed's line sockets.
     // 'shared': one socket bound to the port with both memberships.
+    // 'single-walk': one line, also walking every message's length (MoldUDP64), as any reader
+    // of one MoldUDP64 line must to hand out its messages (the feed does it for its items).
     const groups = o.mode.startsWith('single') ? [GROUP_A] : [GROUP_A, GROUP_B];
     const weight = 1 / groups.length;
     const open = (address) => mcast.createSocket({ port: o.port, recvBufferSize: o.rcvbuf, batchSize: 64, ...(address !== undefined && { address }) });
@@ -289,6 +311,7 @@ async function receiver(o) {
         : groups.map((group) => open(o.mode.endsWith('-group') ? group : undefined));
     groups.forEach((group, i) => sockets[o.mode === 'shared' ? 0 : i].join(group, { interface: o.ifindex }));
     const mold = o.format === 'mold';
+    const walk = mold && o.mode === 'single-walk';
     let read = 0;
     for (const socket of sockets) {
       socket.on('batch', (b) => {
@@ -297,7 +320,15 @@ async function receiver(o) {
         // The same work per datagram the feed does before it can arbitrate: find its number(s).
         for (let i = 0; i < b.count; i++) {
           const at = b.offset(i);
-          if (mold) {
+          if (walk) {
+            const n = buf.readUInt16BE(at + 18);
+            if (n === 0xffff) continue;
+            let p = at + 20;
+            for (let k = 0; k < n; k++) {
+              p += 2 + buf.readUInt16BE(p);
+              read++;
+            }
+          } else if (mold) {
             const n = buf.readUInt16BE(at + 18);
             if (n !== 0xffff) read += n;
           } else if (buf.readUInt32BE(at) > 0) read++;
@@ -311,7 +342,9 @@ async function receiver(o) {
       for (const s of sockets) s.close();
     };
   } else {
-    const lines = [GROUP_A, GROUP_B].map((group) => ({ group, port: o.port, interface: o.ifindex }));
+    // 'feed-one' (a diagnostic, not in the case's runs): a feed of line A alone, which separates
+    // what the feed's own per-item work costs from what the second line adds.
+    const lines = (o.mode === 'feed-one' ? [GROUP_A] : [GROUP_A, GROUP_B]).map((group) => ({ group, port: o.port, interface: o.ifindex }));
     const kernelFilter = o.mode === 'feed-nofilter' ? false : 'auto';
     const feed = mcast.createFeed({ lines, sequence: sequenceOf(o), startSequence: 1, recvBufferSize: o.rcvbuf, gapTimeout: 50, maxPending: 1 << 20, kernelFilter });
     feed.on('batch', (b) => {
@@ -360,6 +393,11 @@ async function receiver(o) {
     mode: o.mode,
     delivered: items,
     cpu_seconds: cpu,
+    // The split, for attribution: user (the process's own code, JS and native) and system (the
+    // kernel's receive work done in the process: recvmmsg, epoll, wakeups).
+    cpu_user_seconds: cpuEnd === null ? 0 : cpuEnd.user / 1e6,
+    cpu_system_seconds: cpuEnd === null ? 0 : cpuEnd.system / 1e6,
+    sleeps: cpuEnd === null ? 0 : cpuEnd.sleeps,
     wall_seconds: Number(tEnd - tStart) / 1e9,
     items_per_cpu_second: cpu > 0 ? items / cpu : null,
     cpu_ns_per_item: items > 0 ? (cpu * 1e9) / items : null,

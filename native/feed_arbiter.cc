@@ -6,8 +6,22 @@
 
 namespace mcast {
 
+void ArbiterSink::DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes,
+                             uint16_t count, int64_t ts_ns) {
+  MoldPacket packet;
+  packet.messages = blocks;
+  packet.messages_bytes = bytes;
+  MoldMessages messages(packet);
+  const uint8_t* data = nullptr;
+  uint16_t length = 0;
+  for (uint64_t seq = first; seq < first + count && messages.Next(&data, &length); seq++) {
+    Deliver(seq, line, data, length, ts_ns);
+  }
+}
+
 FeedArbiter::FeedArbiter(const ArbiterConfig& config, int64_t now_ms)
     : config_(config),
+      pending_(config.max_pending),
       copies_(config.window_bits, std::clamp(config.lines, 1, kMaxFeedLines)) {
   config_.lines = std::clamp(config_.lines, 1, kMaxFeedLines);
   if (config_.max_pending == 0) config_.max_pending = 1;
@@ -133,24 +147,24 @@ void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns,
   MoldMessages messages(packet);
   const uint8_t* data = nullptr;
   uint16_t length = 0;
-  if (started_ && packet.sequence == next_ && next_ == high_ && line < config_.lines) {
+  if (started_ && packet.sequence == next_ && next_ == high_ && line < config_.lines &&
+      packet.messages_count() > 0) {
     // In order with nothing waiting or missing ([next, high) is empty): the faster line's
-    // usual packet. Each message is delivered as it is walked, as OnItem would, without its
-    // checks for what cannot be.
+    // usual packet. Every message is a first copy delivered at once, as OnItem would do for
+    // each, without its checks for what cannot be: counted as one run, handed over as one.
     Line& l = lines_[line];
-    uint64_t seq = next_;
-    while (messages.Next(&data, &length)) {
-      l.stats.received++;
-      FirstCopy(line, seq, ts_ns);
-      stats_.delivered++;
-      next_ = high_ = seq + 1;
-      sink->Deliver(seq, line, data, length, ts_ns);
-      seq++;
-    }
-    if (seq > packet.sequence && (!l.has_last || seq - 1 > l.last_seq)) {
+    const uint64_t first = next_;
+    const uint16_t count = packet.messages_count();
+    l.stats.received += count;
+    l.stats.wins += count;
+    copies_.FirstRange(first, count, line, ts_ns);
+    stats_.delivered += count;
+    next_ = high_ = first + count;
+    if (!l.has_last || first + count - 1 > l.last_seq) {
       l.has_last = true;
-      l.last_seq = seq - 1;
+      l.last_seq = first + count - 1;
     }
+    sink->DeliverRun(first, line, packet.messages, packet.messages_bytes, count, ts_ns);
     return;
   }
   for (uint64_t seq = packet.sequence; messages.Next(&data, &length); seq++) {
@@ -281,7 +295,7 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
     return;
   }
   if (seq < high_) {
-    if (pending_.count(seq) != 0) {
+    if (pending_.Contains(seq, next_)) {
       Duplicate(line, seq, ts_ns, sink);
       return;
     }
@@ -309,19 +323,7 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
 
 void FeedArbiter::Wait(int line, uint64_t seq, const uint8_t* data, uint32_t length,
                        int64_t ts_ns) {
-  // Early items mostly come in order, after what waits already: the end is the usual place.
-  if (spare_.empty()) {
-    pending_.emplace_hint(pending_.end(), seq, Pending{line, ts_ns, std::vector<uint8_t>(data, data + length)});
-    return;
-  }
-  PendingMap::node_type node = std::move(spare_.back());
-  spare_.pop_back();
-  node.key() = seq;
-  Pending& item = node.mapped();
-  item.line = line;
-  item.ts_ns = ts_ns;
-  item.data.assign(data, data + length);
-  pending_.insert(pending_.end(), std::move(node));
+  pending_.Put(seq, next_, line, data, length, ts_ns);
 }
 
 void FeedArbiter::NoteNext(uint64_t next, int64_t now_ms) {
@@ -414,16 +416,16 @@ void FeedArbiter::FirstCopy(int line, uint64_t seq, int64_t ts_ns) {
 
 void FeedArbiter::Settle(ArbiterSink* sink) {
   for (;;) {
-    while (!pending_.empty() && pending_.begin()->first == next_) {
-      auto it = pending_.begin();
+    while (!pending_.empty()) {
+      // Taken out first: the sink may call back into JS, and the store must be consistent then.
+      PendingStore::Item* item = pending_.Take(next_);
+      if (item == nullptr) break;
+      const uint64_t seq = next_;
       stats_.delivered++;
       next_++;
-      // Taken out first: the sink may call back into JS, and the map must be consistent then.
-      PendingMap::node_type node = pending_.extract(it);
-      const Pending& item = node.mapped();
-      sink->Deliver(node.key(), item.line, item.data.data(),
-                    static_cast<uint32_t>(item.data.size()), item.ts_ns);
-      if (spare_.size() < kMaxSpare) spare_.push_back(std::move(node));
+      sink->Deliver(seq, item->line, item->data.data(), static_cast<uint32_t>(item->data.size()),
+                    item->ts_ns);
+      PendingStore::Done(item);
     }
     if (!missing_.empty() && missing_.begin()->first == next_ &&
         missing_.begin()->second.deadline == INT64_MAX) {
@@ -460,13 +462,13 @@ void FeedArbiter::Flush(ArbiterSink* sink) {
       continue;
     }
     // Cannot happen ([next, high) is always waiting or missing); never loops if it did.
-    if (!pending_.empty() && pending_.begin()->first > next_) {
-      next_ = pending_.begin()->first;
+    if (!pending_.empty() && pending_.Lowest(next_) > next_) {
+      next_ = pending_.Lowest(next_);
       continue;
     }
     break;
   }
-  pending_.clear();
+  pending_.Clear();
   missing_.clear();
   deadlines_.clear();
 }

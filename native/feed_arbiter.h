@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "feed_copies.h"
+#include "feed_pending.h"
 #include "moldudp64.h"
 
 namespace mcast {
@@ -63,6 +64,12 @@ class ArbiterSink {
   // An item in sequence order; `line` == config.lines: it came by retransmission. ts_ns 0: none.
   virtual void Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t length,
                        int64_t ts_ns) = 0;
+  // `count` items in sequence order from `first`, all of `line`: the message blocks of one
+  // MoldUDP64 packet that ParseMoldUdp64 accepted (`bytes` of u16be length + message each). The
+  // in-order packet's usual path: a sink may copy the blocks in one go (FeedWrap does). By
+  // default, one Deliver per message.
+  virtual void DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes,
+                          uint16_t count, int64_t ts_ns);
   // [from, to] is missing on every line and was not recovered.
   virtual void Gap(uint64_t from, uint64_t to) = 0;
   virtual void Stale(int line) = 0;
@@ -136,11 +143,6 @@ class FeedArbiter {
   const uint8_t* session() const { return have_session_ ? session_ : nullptr; }
 
  private:
-  struct Pending {
-    int line;
-    int64_t ts_ns;
-    std::vector<uint8_t> data;
-  };
   struct Missing {
     uint64_t to;
     int64_t deadline;  // INT64_MAX once given up (declared when it reaches the head)
@@ -186,7 +188,7 @@ class FeedArbiter {
   // A packet of `count` numbers from `first`, all below `next`: decided already, each a
   // duplicate. Counted and marked in the copy window as one range, with no walk of its messages.
   void Duplicates(int line, uint64_t first, uint64_t count, int64_t ts_ns, ArbiterSink* sink);
-  // Stores a waiting item, in a recycled node when there is one.
+  // Stores a waiting item.
   void Wait(int line, uint64_t seq, const uint8_t* data, uint32_t length, int64_t ts_ns);
   void FirstCopy(int line, uint64_t seq, int64_t ts_ns);
   // Delivers waiting items from `next` on, and declares given-up ranges that reach the head.
@@ -209,12 +211,7 @@ class FeedArbiter {
   bool started_ = false;
   uint64_t next_ = 0;
   uint64_t high_ = 0;  // one past the highest number seen
-  using PendingMap = std::map<uint64_t, Pending>;
-  PendingMap pending_;
-  static constexpr size_t kMaxSpare = 1024;
-  // Nodes of delivered items, with their buffers, for the next waiting ones: under steady loss
-  // on one line, waiting allocates nothing once the store has warmed up.
-  std::vector<PendingMap::node_type> spare_;
+  PendingStore pending_;
   std::map<uint64_t, Missing> missing_;     // by first number; disjoint
   std::set<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline, from) of missing_ not given up
   ResetReason epoch_reason_ = ResetReason::kRestart;

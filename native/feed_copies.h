@@ -20,6 +20,8 @@ class CopyWindow {
 
   // The first copy of `seq`, from `line`, at kernel time `ts_ns` (0: unknown).
   void First(uint64_t seq, int line, int64_t ts_ns);
+  // First() for `count` numbers from `first`, all from `line` at `ts_ns`: one tight loop.
+  void FirstRange(uint64_t first, uint64_t count, int line, int64_t ts_ns);
   // A later copy. Returns true, with `*lag_ns`, when both copies have kernel times and the
   // first came from another real line.
   bool Later(uint64_t seq, int line, int64_t ts_ns, int64_t* lag_ns);

@@ -309,6 +309,50 @@ void FeedWrap::Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t len
   data_used_ += kept;
 }
 
+void FeedWrap::DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes,
+                          uint16_t count, int64_t ts_ns) {
+  if (closed_) return;
+  if (event_count_ > 0 || item_capacity_ - item_count_ < count || data_bytes_ - data_used_ < bytes) {
+    Flush();
+    if (closed_) return;
+  }
+  if (item_capacity_ - item_count_ < count || data_bytes_ - data_used_ < bytes) {
+    ArbiterSink::DeliverRun(first, line, blocks, bytes, count, ts_ns);  // one by one
+    return;
+  }
+  // The packet's message blocks in one copy, length prefixes and all: each item is a view past
+  // its prefix (the data buffer holds the items in order, with 2 bytes between them). The
+  // fields are doubles counted up as doubles (numbers are at most 2^53 - 1: exact).
+  uint8_t* out = data_ + data_used_;
+  std::memcpy(out, blocks, bytes);
+  const double line_field = line >= arbiter_->config().lines ? -1 : line;
+  double* item = items_ + item_count_ * kItemFields;
+  int64_t* stamp = stamps_ + item_count_;
+  double seq = static_cast<double>(first);
+  double offset = static_cast<double>(data_used_) + 2;
+  const uint8_t* at = out;
+  const uint8_t* const end = out + bytes;
+  uint16_t n = 0;
+  // ParseMoldUdp64 checked every length; the bounds are checked again (on the copy), so a
+  // misuse can only end the walk.
+  while (n < count && end - at >= 2) {
+    const auto length = static_cast<size_t>((at[0] << 8) | at[1]);
+    if (static_cast<size_t>(end - at - 2) < length) break;
+    item[0] = seq;
+    item[1] = line_field;
+    item[2] = offset;
+    item[3] = static_cast<double>(length);
+    *stamp++ = ts_ns;
+    item += kItemFields;
+    seq += 1;
+    offset += static_cast<double>(length + 2);
+    at += 2 + length;
+    n++;
+  }
+  item_count_ += n;
+  data_used_ += static_cast<size_t>(at - out);
+}
+
 double* FeedWrap::NextEvent() {
   if (event_count_ == event_capacity_) Flush();
   if (closed_ || event_count_ == event_capacity_) return nullptr;

@@ -19,7 +19,7 @@ ParseStatus ParseMoldUdp64(const uint8_t* data, size_t length, MoldPacket* out) 
   size_t at = kMoldHeaderBytes;
   for (uint64_t i = 0; i < count; i++) {
     if (length - at < 2) return ParseStatus::kCountPastEnd;
-    const size_t size = static_cast<size_t>(LoadBe(data + at, 2));
+    const size_t size = (static_cast<size_t>(data[at]) << 8) | data[at + 1];
     at += 2;
     if (length - at < size) return ParseStatus::kLengthPastEnd;
     at += size;

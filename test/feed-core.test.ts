@@ -7,30 +7,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
 
 import { createFeed, createSocket, type Feed, type FeedBatch, type FeedGap, type FeedOptions, type FeedReset, type Socket } from '../lib/index.js';
+import { feedKit } from './feed-helpers.js';
 import { settle, uniquePort, waitFor } from './helpers.js';
 
 const GROUP_A = '239.12.0.1';
 const GROUP_B = '239.12.0.2';
 const SESSION = 'SESSION001';
 
-const open: { close(): void }[] = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-});
-
-function feedOf(options: Partial<FeedOptions> & { port: number }): Feed {
-  const { port, ...rest } = options;
-  const feed = createFeed({
-    lines: [
-      { group: GROUP_A, port, interface: 'lo' },
-      { group: GROUP_B, port, interface: 'lo' },
-    ],
-    sequence: 'moldudp64',
-    ...rest,
-  });
-  open.push(feed);
-  return feed;
-}
+const { feedOf, open } = feedKit([GROUP_A, GROUP_B]);
 
 function sender(address?: string): Socket {
   const s = createSocket({ interface: 'lo', ...(address !== undefined && { address }) });
@@ -342,6 +326,39 @@ describe('createFeed(): MoldUDP64 arbitration', () => {
     expect(lag?.samples).toBe(2);
     expect(lag!.max).toBeGreaterThanOrEqual(lag!.p50);
     expect(feed.stats().lines[1]!.lag).toBeUndefined();
+  });
+});
+
+describe('createFeed(): the in-order packet, copied in one go', () => {
+  it("each item of a packet is its own message, empty ones included, across flushes of 4096 items, in 'batch' and in 'message'", async () => {
+    const port = uniquePort();
+    const feed = feedOf({ port, gapTimeout: 60_000, startSequence: 1, recvBufferSize: 4 << 20 });
+    // Lengths 0 to 40: 4096 is no multiple of 21, so a drain of 300 packets meets the flush bound
+    // part way.
+    const body = (seq: number): string => `${seq}:`.padEnd(41, 'x').slice(0, seq % 41);
+    const batches: string[] = [];
+    const messages: string[] = [];
+    const counts: number[] = [];
+    feed.on('batch', (b: FeedBatch) => {
+      counts.push(b.count);
+      for (let i = 0; i < b.count; i++) batches.push(`${b.sequence(i)}=${b.data(i).toString()}`);
+    });
+    feed.on('message', (data: Buffer, info: { sequence: number }) => messages.push(`${info.sequence}=${data.toString()}`));
+    const tx = sender();
+    const N = 21 * 600;
+    for (let first = 1; first <= N; first += 21) {
+      tx.send(mold(first, Array.from({ length: 21 }, (_, k) => body(first + k))), GROUP_A, port);
+      if (first % (21 * 300) === 1) await settle(20); // two bursts of 300 packets, each read in one drain
+    }
+    await waitFor(() => batches.length === N, `${N} items`, 10_000);
+    const want = Array.from({ length: N }, (_, i) => `${i + 1}=${body(i + 1)}`);
+    expect(batches).toEqual(want);
+    expect(messages).toEqual(want);
+    expect(Math.max(...counts)).toBeGreaterThan(4096 - 21);
+    expect(counts.every((c) => c <= 4096)).toBe(true);
+    const s = feed.stats();
+    expect(s.lines[0]!.kernelDrops).toBe(0);
+    expect([s.delivered, s.lines[0]!.wins, s.lines[0]!.received, s.gaps]).toEqual([N, N, N, 0]);
   });
 });
 

@@ -16,30 +16,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 
 import { createFeed, createSocket, type Feed, type FeedBatch, type FeedOptions, type FeedReset, type Socket } from '../lib/index.js';
 import { encodeMoldPacket, sessionBytes } from '../lib/feed/moldudp64-packets.js';
+import { feedKit } from './feed-helpers.js';
 import { settle, uniquePort, waitFor } from './helpers.js';
 
 const GROUP_A = '239.12.1.1';
 const GROUP_B = '239.12.1.2';
 
-const open: { close(): void }[] = [];
-afterEach(() => {
-  for (const o of open.splice(0)) o.close();
-});
-
-function feedOf(options: Partial<FeedOptions> & { port: number }): Feed {
-  const { port, ...rest } = options;
-  const feed = createFeed({
-    lines: [
-      { group: GROUP_A, port, interface: 'lo' },
-      { group: GROUP_B, port, interface: 'lo' },
-    ],
-    sequence: 'moldudp64',
-    gapTimeout: 100,
-    ...rest,
-  });
-  open.push(feed);
-  return feed;
-}
+const { feedOf, open } = feedKit([GROUP_A, GROUP_B], { gapTimeout: 100 });
 
 function sender(): Socket {
   const s = createSocket({ interface: 'lo' });

@@ -55,7 +55,7 @@ export class FeedBatchView implements FeedBatch {
     return ts === 0n ? undefined : ts;
   }
 
-  /** Bytes used by the first `count` items (they are back to back from 0). */
+  /** Bytes used by the first `count` items (they are in order from 0, a MoldUDP64 packet's with their length prefixes between them). */
   usedBytes(): number {
     if (this.count === 0) return 0;
     const at = (this.count - 1) * ITEM_FIELDS;

@@ -183,6 +183,16 @@ export class Feed extends EventEmitter {
   // ---- the native flush: items, then events, in the order the arbiter produced them ----------
 
   #onFlush(items: number, events: number, requests: number, lags: number, nextDelay: number): void {
+    if (events === 0 && requests === 0 && lags === 0) {
+      // The usual flush, items only: no closure, nothing allocated per flush (a listener's
+      // error still reaches the caller after the timer is armed, as below).
+      try {
+        if (items > 0) this.#deliver(items, this.#sessionText());
+      } finally {
+        if (!this.#closed) this.#arm(nextDelay);
+      }
+      return;
+    }
     let failure: { error: unknown } | undefined;
     const guard = (fn: () => void): void => {
       if (this.#closed) return;

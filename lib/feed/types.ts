@@ -85,7 +85,11 @@ export interface FeedOptions {
   /**
    * Items that may wait for a missing number, across the feed (default 65536). At the bound the
    * oldest missing range is declared a gap at once (as if its gapTimeout had passed) and the
-   * items behind it are delivered, so memory stays bounded and delivery never stops.
+   * items behind it are delivered, so memory stays bounded and delivery never stops. Waiting
+   * items are kept in a ring by number, which grows as items wait further ahead, up to
+   * maxPending slots (rounded up to a power of two, 1024 to 65536), and is kept for reuse: 48 bytes a
+   * slot, plus up to 128 bytes of item data a slot keeps after delivery (larger items' data is
+   * freed once they are delivered). Items further ahead than the ring wait in an ordered map.
    */
   maxPending?: number;
   /**

@@ -1,0 +1,129 @@
+// The items that wait in the feed arbiter (feed_arbiter.h): numbers in [next, high) that came
+// before a number still missing. Early items mostly come in order and are delivered in order,
+// so they are kept in a ring indexed by number (no search, no node per item): every waiting
+// number is in [next, next + ring size), so no two share a slot. The ring starts small and
+// doubles up to the arbiter's maxPending as a power of two, at most kMaxSlots: its size follows
+// how far ahead items wait, not how many, so it stops at 2^16 slots (3 MiB) and an item further
+// ahead than that (behind a hole of tens of thousands of numbers) waits in an ordered map.
+// Plain C++, no N-API; header only.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <utility>
+#include <vector>
+
+namespace mcast {
+
+class PendingStore {
+ public:
+  struct Item {
+    int line = 0;
+    int64_t ts_ns = 0;
+    std::vector<uint8_t> data;
+  };
+
+  // `max_items`: the arbiter's bound on waiting items (the ring grows to cover that many numbers).
+  explicit PendingStore(size_t max_items) {
+    size_t slots = kMinSlots;
+    while (slots < max_items && slots < kMaxSlots) slots <<= 1;
+    max_slots_ = slots;
+  }
+
+  size_t size() const { return count_ + far_.size(); }
+  bool empty() const { return size() == 0; }
+
+  // Whether `seq` waits. `next`: the arbiter's next number (seq >= next).
+  bool Contains(uint64_t seq, uint64_t next) const {
+    if (seq - next < slots_.size() && slots_[seq & (slots_.size() - 1)].tag == seq + 1) return true;
+    return !far_.empty() && far_.count(seq) != 0;
+  }
+
+  // Stores `seq` (not waiting yet, seq >= next).
+  void Put(uint64_t seq, uint64_t next, int line, const uint8_t* data, uint32_t length,
+           int64_t ts_ns) {
+    if (seq - next >= slots_.size() && slots_.size() < max_slots_) Grow(seq - next);
+    if (seq - next >= slots_.size()) {
+      far_[seq] = Item{line, ts_ns, std::vector<uint8_t>(data, data + length)};
+      return;
+    }
+    Slot& slot = slots_[seq & (slots_.size() - 1)];
+    slot.tag = seq + 1;
+    slot.item.line = line;
+    slot.item.ts_ns = ts_ns;
+    slot.item.data.assign(data, data + length);  // reuses the slot's buffer
+    count_++;
+  }
+
+  // Takes `seq` (= next) out when it waits: its item stays readable until the next Put or Clear
+  // (the caller delivers it from there, then hands it to Done). Null when `seq` does not wait.
+  Item* Take(uint64_t seq) {
+    if (!slots_.empty()) {
+      Slot& slot = slots_[seq & (slots_.size() - 1)];
+      if (slot.tag == seq + 1) {
+        slot.tag = 0;
+        count_--;
+        return &slot.item;
+      }
+    }
+    if (far_.empty() || far_.begin()->first != seq) return nullptr;
+    taken_ = std::move(far_.begin()->second);
+    far_.erase(far_.begin());
+    return &taken_;
+  }
+
+  // After a taken item was delivered: a buffer above kKeepBytes is freed, so that what a ring
+  // keeps for reuse stays small (slots * kKeepBytes at most); smaller ones are reused.
+  static void Done(Item* item) {
+    if (item->data.capacity() > kKeepBytes) std::vector<uint8_t>().swap(item->data);
+  }
+  static constexpr size_t kKeepBytes = 128;
+
+  // The lowest waiting number (at least `next`), or UINT64_MAX when none waits.
+  uint64_t Lowest(uint64_t next) const {
+    if (count_ > 0) {
+      for (uint64_t seq = next; seq - next < slots_.size(); seq++) {
+        if (slots_[seq & (slots_.size() - 1)].tag == seq + 1) return seq;
+      }
+    }
+    return far_.empty() ? UINT64_MAX : far_.begin()->first;
+  }
+
+  // Forgets every waiting item (the ring's buffers stay, for the next ones).
+  void Clear() {
+    for (Slot& slot : slots_) slot.tag = 0;
+    count_ = 0;
+    far_.clear();
+  }
+
+ private:
+  static constexpr size_t kMinSlots = 1024;
+  static constexpr size_t kMaxSlots = size_t{1} << 16;
+  struct Slot {
+    uint64_t tag = 0;  // number + 1 of the waiting item, 0: free
+    Item item;
+  };
+
+  // Makes the ring cover `ahead` numbers (up to max_slots_), moving what waits in it.
+  void Grow(uint64_t ahead) {
+    size_t slots = std::max(slots_.size(), kMinSlots);
+    while (slots <= ahead && slots < max_slots_) slots <<= 1;
+    if (slots == slots_.size()) return;
+    std::vector<Slot> grown(slots);
+    for (Slot& slot : slots_) {
+      if (slot.tag != 0) grown[(slot.tag - 1) & (slots - 1)] = std::move(slot);
+    }
+    slots_ = std::move(grown);
+    // far_ is empty: it only takes items once the ring is as large as it may grow.
+  }
+
+  std::vector<Slot> slots_;  // empty until the first item waits
+  size_t max_slots_ = kMinSlots;
+  size_t count_ = 0;  // items in the ring
+  std::map<uint64_t, Item> far_;
+  Item taken_;  // the last item Take() moved out of far_
+};
+
+}  // namespace mcast

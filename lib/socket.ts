@@ -79,7 +79,11 @@ export interface Socket {
    * uncollected at the same time), until it closes.
    */
   on(event: 'message', listener: (data: Buffer, info: MessageInfo) => void): this;
-  /** A whole recvmmsg result, zero copy, valid during the call only. */
+  /**
+   * A whole recvmmsg result, zero copy, valid during the call only. The batches of one readable
+   * event (a queued burst) run as one I/O callback: microtasks and `process.nextTick` callbacks
+   * that a listener queues run after the event's last batch, not between batches.
+   */
   on(event: 'batch', listener: (batch: RecvBatch) => void): this;
   /** A receive error reported by the kernel (with code, errno and syscall). */
   on(event: 'error', listener: (error: Error) => void): this;

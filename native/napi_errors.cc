@@ -40,10 +40,10 @@ Napi::Value ThrowArgType(Napi::Env env, const char* what) {
   return env.Undefined();
 }
 
-bool CallReportingErrors(napi_env env, napi_async_context context, napi_value recv, napi_value fn,
-                         size_t argc, const napi_value* argv) {
-  napi_value result;
-  if (napi_make_callback(env, context, recv, fn, argc, argv, &result) == napi_ok) return true;
+namespace {
+
+// After a call that failed: reports its exception as uncaught. Returns false.
+bool ReportPendingException(napi_env env) {
   bool pending = false;
   napi_is_exception_pending(env, &pending);
   if (pending) {
@@ -54,6 +54,22 @@ bool CallReportingErrors(napi_env env, napi_async_context context, napi_value re
     if (type != napi_undefined) napi_fatal_exception(env, error);
   }
   return false;
+}
+
+}  // namespace
+
+bool CallReportingErrors(napi_env env, napi_async_context context, napi_value recv, napi_value fn,
+                         size_t argc, const napi_value* argv) {
+  napi_value result;
+  if (napi_make_callback(env, context, recv, fn, argc, argv, &result) == napi_ok) return true;
+  return ReportPendingException(env);
+}
+
+bool CallInScopeReportingErrors(napi_env env, napi_value recv, napi_value fn, size_t argc,
+                                const napi_value* argv) {
+  napi_value result;
+  if (napi_call_function(env, recv, fn, argc, argv, &result) == napi_ok) return true;
+  return ReportPendingException(env);
 }
 
 }  // namespace mcast

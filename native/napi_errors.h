@@ -23,4 +23,10 @@ Napi::Value ThrowArgType(Napi::Env env, const char* what);
 bool CallReportingErrors(napi_env env, napi_async_context context, napi_value recv, napi_value fn,
                          size_t argc, const napi_value* argv);
 
+// The same inside a callback scope the caller opened (napi_open_callback_scope): a plain
+// napi_call_function, without napi_make_callback's per-call scope (async hooks, microtasks and
+// process.nextTick run when the caller closes its scope).
+bool CallInScopeReportingErrors(napi_env env, napi_value recv, napi_value fn, size_t argc,
+                                const napi_value* argv);
+
 }  // namespace mcast

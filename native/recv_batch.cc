@@ -139,33 +139,45 @@ int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* cou
   // to its header (a datagram that could not be copied out ends the batch).
   used_ = static_cast<size_t>(n) < batch_size_ ? static_cast<size_t>(n) + 1 : batch_size_;
 
+  // Members and counters in locals: every store into a record (uint8_t*) may alias them, and
+  // the compiler would otherwise reload them for each datagram.
+  const mmsghdr* const msgs = msgs_.data();
+  uint8_t* const records = records_;
+  const size_t capacity = record_capacity_;
+  const size_t slot_size = slot_size_;
+  const uint32_t keep = keep_;
+  const ArrivalPolicy* const arrival = arrival_ != nullptr && arrival_->known() ? arrival_ : nullptr;
+  uint64_t bytes = 0;
+  uint64_t truncated = 0;
   size_t out = 0;
-  for (int i = 0; i < n && out < record_capacity_; i++) {
-    const uint32_t wire_size = msgs_[i].msg_len;
-    uint8_t* record = records_ + out * layout::kRecordBytes;
-    DecodeResult r = DecodeDatagram(msgs_[i].msg_hdr, wire_size, keep_, record);
-    if (arrival_ != nullptr && arrival_->known() && (!r.has_pktinfo || r.ifindex == 0)) {
-      FillKnownArrival(*arrival_, record, &r);
+  for (int i = 0; i < n && out < capacity; i++) {
+    const uint32_t wire_size = msgs[i].msg_len;
+    uint8_t* record = records + out * layout::kRecordBytes;
+    DecodeResult r = DecodeDatagram(msgs[i].msg_hdr, wire_size, keep, record);
+    if (arrival != nullptr && (!r.has_pktinfo || r.ifindex == 0)) {
+      FillKnownArrival(*arrival, record, &r);
     }
     if (r.has_drop_count) counters->kernel_drops = r.drop_count;
     if (filter != nullptr && !filter->Admits(r.destination, r.ifindex)) {
       counters->filtered++;
       continue;  // the next datagram's record takes this place
     }
-    const auto slab_offset = static_cast<uint32_t>(static_cast<size_t>(i) * slot_size_);
+    const auto slab_offset = static_cast<uint32_t>(static_cast<size_t>(i) * slot_size);
     if (r.gro_segment_size != 0 && r.gro_segment_size < wire_size) {
       // What the slot holds of the merged receive (all of it: slots are 64 KiB with UDP_GRO).
       const uint32_t received =
-          wire_size < slot_size_ ? wire_size : static_cast<uint32_t>(slot_size_);
+          wire_size < slot_size ? wire_size : static_cast<uint32_t>(slot_size);
       out += static_cast<size_t>(
-          SplitMerged(record, record_capacity_ - out, r, received, slab_offset, counters));
+          SplitMerged(record, capacity - out, r, received, slab_offset, counters));
       continue;
     }
     PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset));
-    counters->bytes += r.kept;
-    if (r.truncated) counters->truncated++;
+    bytes += r.kept;
+    if (r.truncated) truncated++;
     out++;
   }
+  counters->bytes += bytes;
+  counters->truncated += truncated;
   if (out > 0) {
     counters->packets += static_cast<uint64_t>(out);
     counters->batches++;

@@ -125,6 +125,10 @@ class SocketWrap : public Napi::ObjectWrap<SocketWrap> {
   bool connected_ = false;
   PollWatcher* watcher_ = nullptr;
   napi_async_context async_context_ = nullptr;
+  // The callback scope HandleEvents holds open while it calls into JS (EventScope), or null:
+  // Dispatch then makes each call a napi_make_callback of its own.
+  napi_callback_scope event_scope_ = nullptr;
+  class EventScope;
   std::unique_ptr<RecvBatch> batch_;
   // IPv4: whether IP_PKTINFO can be off (one membership of the bound group); see arrival_policy.h.
   std::unique_ptr<ArrivalPolicy> arrival_;

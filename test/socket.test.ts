@@ -264,6 +264,60 @@ describe('listeners', () => {
     expect(uncaught).toEqual(['first listener threw']);
   });
 
+  it("runs a listener's microtasks and nextTick callbacks after the readable event's last batch, none lost", async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port, { batchSize: 2 });
+    // Queued before the loop runs: one readable event drains all of it, in batches of 2, 2, 1.
+    expect(tx.sendBatch(['a', 'b', 'c', 'd', 'e'], GROUP, port)).toBe(5);
+    const log: string[] = [];
+    rx.on('batch', (b) => {
+      const count = b.count;
+      log.push(`batch:${count}`);
+      queueMicrotask(() => log.push(`micro:${count}`));
+      process.nextTick(() => log.push(`tick:${count}`));
+      void Promise.resolve().then(() => log.push(`then:${count}`));
+    });
+    await waitFor(() => log.length === 12, 'three batches and their callbacks');
+    expect(rx.stats().batches).toBe(3);
+    // One callback scope per event (native/socket_wrap.cc EventScope): no tick between batches.
+    expect(log.slice(0, 3)).toEqual(['batch:2', 'batch:2', 'batch:1']);
+    expect(log.slice(3).sort()).toEqual(
+      ['micro:1', 'micro:2', 'micro:2', 'then:1', 'then:2', 'then:2', 'tick:1', 'tick:2', 'tick:2'],
+    );
+  });
+
+  it('a listener throwing in the middle of a drain: the drain ends, the error is uncaught, the rest comes next event', async () => {
+    const port = uniquePort();
+    const { rx, tx } = loopbackPair(port, { batchSize: 2 });
+    expect(tx.sendBatch(['a', 'b', 'c', 'd', 'e'], GROUP, port)).toBe(5);
+    const got: string[] = [];
+    const ticks: string[] = [];
+    let thrown = false;
+    rx.on('batch', (b) => {
+      for (let i = 0; i < b.count; i++) got.push(b.data(i).toString());
+      process.nextTick(() => ticks.push(`after ${got.length}`));
+      if (!thrown) {
+        thrown = true;
+        throw new Error('listener threw mid-drain');
+      }
+    });
+    const uncaught: string[] = [];
+    const onUncaught = (e: Error): void => void uncaught.push(e.message);
+    const previous = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    process.on('uncaughtException', onUncaught);
+    try {
+      await waitFor(() => got.length === 5, 'all five datagrams');
+      await settle(20);
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const l of previous) process.on('uncaughtException', l);
+    }
+    expect(uncaught).toEqual(['listener threw mid-drain']);
+    expect(got).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(ticks).toHaveLength(rx.stats().batches);
+  });
+
   it('a replaced emit() still sees every batch (tracers wrap emit)', async () => {
     const port = uniquePort();
     const { rx, tx } = loopbackPair(port);

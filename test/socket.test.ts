@@ -25,6 +25,25 @@ function loopbackPair(port: number, options: SocketOptions = {}): { rx: Socket; 
   return { rx, tx };
 }
 
+/**
+ * Runs `body` with this file's own uncaughtException handler in place of vitest's (which would
+ * fail the run on an error the test expects) and returns the messages of the errors it caught.
+ */
+async function catchingUncaught(body: (errors: string[]) => Promise<void>): Promise<string[]> {
+  const errors: string[] = [];
+  const onUncaught = (e: Error): void => void errors.push(e.message);
+  const previous = process.listeners('uncaughtException');
+  process.removeAllListeners('uncaughtException');
+  process.on('uncaughtException', onUncaught);
+  try {
+    await body(errors);
+  } finally {
+    process.off('uncaughtException', onUncaught);
+    for (const l of previous) process.on('uncaughtException', l);
+  }
+  return errors;
+}
+
 describe('createSocket()', () => {
   it('binds synchronously to the port asked for, or an ephemeral one', () => {
     const port = uniquePort();
@@ -247,19 +266,10 @@ describe('listeners', () => {
     });
     rx.on('batch', (b) => void got.push(`second:${b.count}`));
     rx.on('message', (d) => void got.push(`message:${d.toString()}`));
-    const uncaught: string[] = [];
-    const onUncaught = (e: Error): void => void uncaught.push(e.message);
-    // vitest has its own uncaughtException handler: take the error before it does.
-    const previous = process.listeners('uncaughtException');
-    process.removeAllListeners('uncaughtException');
-    process.on('uncaughtException', onUncaught);
-    try {
+    const uncaught = await catchingUncaught(async (errors) => {
       tx.send('x', GROUP, port);
-      await waitFor(() => uncaught.length === 1, 'the rethrown error');
-    } finally {
-      process.off('uncaughtException', onUncaught);
-      for (const l of previous) process.on('uncaughtException', l);
-    }
+      await waitFor(() => errors.length === 1, 'the rethrown error');
+    });
     expect(got).toEqual(['first', 'second:1', 'message:x']);
     expect(uncaught).toEqual(['first listener threw']);
   });
@@ -301,18 +311,10 @@ describe('listeners', () => {
         throw new Error('listener threw mid-drain');
       }
     });
-    const uncaught: string[] = [];
-    const onUncaught = (e: Error): void => void uncaught.push(e.message);
-    const previous = process.listeners('uncaughtException');
-    process.removeAllListeners('uncaughtException');
-    process.on('uncaughtException', onUncaught);
-    try {
+    const uncaught = await catchingUncaught(async () => {
       await waitFor(() => got.length === 5, 'all five datagrams');
       await settle(20);
-    } finally {
-      process.off('uncaughtException', onUncaught);
-      for (const l of previous) process.on('uncaughtException', l);
-    }
+    });
     expect(uncaught).toEqual(['listener threw mid-drain']);
     expect(got).toEqual(['a', 'b', 'c', 'd', 'e']);
     expect(ticks).toHaveLength(rx.stats().batches);

@@ -8,10 +8,7 @@ namespace mcast {
 
 void ArbiterSink::DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes,
                              uint16_t count, int64_t ts_ns) {
-  MoldPacket packet;
-  packet.messages = blocks;
-  packet.messages_bytes = bytes;
-  MoldMessages messages(packet);
+  MoldMessages messages(blocks, bytes);
   const uint8_t* data = nullptr;
   uint16_t length = 0;
   for (uint64_t seq = first; seq < first + count && messages.Next(&data, &length); seq++) {

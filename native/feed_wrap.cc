@@ -329,28 +329,25 @@ void FeedWrap::DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_
   double* item = items_ + item_count_ * kItemFields;
   int64_t* stamp = stamps_ + item_count_;
   double seq = static_cast<double>(first);
-  double offset = static_cast<double>(data_used_) + 2;
-  const uint8_t* at = out;
-  const uint8_t* const end = out + bytes;
+  // Walked on the copy: each item's offset is where its message lies in data_.
+  MoldMessages messages(out, bytes);
+  const uint8_t* message = nullptr;
+  uint16_t length = 0;
+  const uint8_t* walked = out;
   uint16_t n = 0;
-  // ParseMoldUdp64 checked every length; the bounds are checked again (on the copy), so a
-  // misuse can only end the walk.
-  while (n < count && end - at >= 2) {
-    const auto length = static_cast<size_t>((at[0] << 8) | at[1]);
-    if (static_cast<size_t>(end - at - 2) < length) break;
+  while (n < count && messages.Next(&message, &length)) {
     item[0] = seq;
     item[1] = line_field;
-    item[2] = offset;
-    item[3] = static_cast<double>(length);
+    item[2] = static_cast<double>(message - data_);
+    item[3] = length;
     *stamp++ = ts_ns;
     item += kItemFields;
     seq += 1;
-    offset += static_cast<double>(length + 2);
-    at += 2 + length;
+    walked = message + length;
     n++;
   }
   item_count_ += n;
-  data_used_ += static_cast<size_t>(at - out);
+  data_used_ += static_cast<size_t>(walked - out);
 }
 
 double* FeedWrap::NextEvent() {

@@ -30,18 +30,6 @@ ParseStatus ParseMoldUdp64(const uint8_t* data, size_t length, MoldPacket* out) 
   return ParseStatus::kOk;
 }
 
-bool MoldMessages::Next(const uint8_t** data, uint16_t* length) {
-  // The packet was checked whole by ParseMoldUdp64; the bounds are checked again anyway, so a
-  // misuse can only end the walk.
-  if (end_ - at_ < 2) return false;
-  const auto size = static_cast<uint16_t>(LoadBe(at_, 2));
-  if (static_cast<size_t>(end_ - at_ - 2) < size) return false;
-  *data = at_ + 2;
-  *length = size;
-  at_ += 2 + static_cast<size_t>(size);
-  return true;
-}
-
 ParseStatus ParseFixedSequence(const uint8_t* data, size_t length, const FixedField& field,
                                uint64_t* sequence) {
   if (field.offset > length || length - field.offset < field.size) return ParseStatus::kShortHeader;

@@ -45,9 +45,12 @@ ParseStatus ParseMoldUdp64(const uint8_t* data, size_t length, MoldPacket* out);
 class MoldMessages {
  public:
   explicit MoldMessages(const MoldPacket& packet)
-      : at_(packet.messages), end_(packet.messages + packet.messages_bytes) {}
-  // The next message (without its length prefix); false after the last.
-  bool Next(const uint8_t** data, uint16_t* length);
+      : MoldMessages(packet.messages, packet.messages_bytes) {}
+  // The message blocks alone (length prefixes and all), e.g. a copy of a packet's.
+  MoldMessages(const uint8_t* blocks, size_t bytes) : at_(blocks), end_(blocks + bytes) {}
+  // The next message (without its length prefix); false after the last. Inline: the feed's
+  // per-message paths call it once per item.
+  inline bool Next(const uint8_t** data, uint16_t* length);
 
  private:
   const uint8_t* at_;
@@ -72,6 +75,7 @@ inline uint64_t LoadBe(const uint8_t* p, size_t bytes) {
   for (size_t i = 0; i < bytes; i++) v = (v << 8) | p[i];
   return v;
 }
+
 inline uint64_t LoadLe(const uint8_t* p, size_t bytes) {
   uint64_t v = 0;
   for (size_t i = bytes; i > 0; i--) v = (v << 8) | p[i - 1];
@@ -82,6 +86,18 @@ inline void StoreBe(uint8_t* p, size_t bytes, uint64_t v) {
     p[i - 1] = static_cast<uint8_t>(v);
     v >>= 8;
   }
+}
+
+inline bool MoldMessages::Next(const uint8_t** data, uint16_t* length) {
+  // The packet was checked whole by ParseMoldUdp64; the bounds are checked again anyway, so a
+  // misuse can only end the walk.
+  if (end_ - at_ < 2) return false;
+  const auto size = static_cast<uint16_t>(LoadBe(at_, 2));
+  if (static_cast<size_t>(end_ - at_ - 2) < size) return false;
+  *data = at_ + 2;
+  *length = size;
+  at_ += 2 + static_cast<size_t>(size);
+  return true;
 }
 
 }  // namespace mcast

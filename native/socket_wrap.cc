@@ -242,9 +242,9 @@ void SocketWrap::OnPoll(uv_poll_t* handle, int status, int events) {
 // One callback scope for all the calls into JS that one poll event makes: a drain delivers up to
 // kMaxRoundsPerWake batches, and a napi_make_callback per batch (a scope of its own, async
 // hooks, a microtask checkpoint and the nextTick queue each time) cost about 860 user-space
-// instructions per batch more than napi_call_function (callgrind, warm 64 B drain). So microtasks and process.nextTick callbacks queued by
-// a listener run once the event's last batch was delivered, as after any I/O callback, not
-// between its batches (README, "Receiving").
+// instructions per batch more than napi_call_function (callgrind, warm 64 B drain). So
+// microtasks and process.nextTick callbacks queued by a listener run once the event's last batch
+// was delivered, as after any I/O callback, not between its batches (README, "Receiving").
 class SocketWrap::EventScope {
  public:
   EventScope(SocketWrap* socket, napi_env env, napi_value self) : socket_(socket), env_(env) {

@@ -17,7 +17,9 @@ export const LINKTYPE = {
 } as const;
 
 /** DLT_RAW as some systems wrote it in old files (12 on most BSDs, 14 on OpenBSD). */
-const LEGACY_RAW = [12, 14] as const;
+function isLegacyRaw(linkType: number): boolean {
+  return linkType === 12 || linkType === 14;
+}
 
 const ETHERTYPE_IPV4 = 0x0800;
 const ETHERTYPE_IPV6 = 0x86dd;
@@ -120,7 +122,7 @@ function networkLayer(linkType: number, buf: Uint8Array, start: number, end: num
       out.payloadStart = start;
       return ETHERTYPE_IPV6;
     default: {
-      if (linkType !== LINKTYPE.RAW && linkType !== LEGACY_RAW[0] && linkType !== LEGACY_RAW[1]) return 'unsupportedLinkType';
+      if (linkType !== LINKTYPE.RAW && !isLegacyRaw(linkType)) return 'unsupportedLinkType';
       if (end < start + 1) return 'shortFrames';
       const version = (buf[start] as number) >> 4;
       out.payloadStart = start;

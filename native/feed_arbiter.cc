@@ -185,6 +185,7 @@ FeedArbiter::Admission FeedArbiter::Admit(int line, uint64_t first, uint64_t cou
       return Admission::kDrop;
     }
   }
+  if (!l.has_last) l.has_queued = false;  // a new stream for this line (NewEpoch, a join)
   if (l.has_candidate) {
     Candidate held = std::move(l.candidate);
     l.has_candidate = false;
@@ -193,18 +194,27 @@ FeedArbiter::Admission FeedArbiter::Admit(int line, uint64_t first, uint64_t cou
       // new stream.
       NewEpoch(line, ResetReason::kRestart, have_session_ ? session_ : nullptr, now_ms, sink);
       Replay(line, held, now_ms, sink);
+      Queued(&l, first + count - 1);
       return Admission::kAccept;
     }
     // Not a restart: the held packet was an old copy (a duplicate, or one the network repeated).
     l.stats.received += held.items;
     l.stats.duplicates += held.items;
   }
-  // A restart candidate: the line repeats numbers it sent already (reordering never does, it
-  // only swaps), wholly below its own last number and below what the feed has decided, or goes
-  // back by more than the window remembers. It is held until the line's next packet says
-  // whether the line goes on from it (a restart) or not (an old copy).
+  // A restart candidate: wholly below the line's last number and below what the feed has
+  // decided, and either numbers the line sent already (the window says so: reordering never
+  // repeats, it only swaps), or further back ON THE LINE ITSELF than the window remembers.
+  // Not "further back than the feed's next number": a line far behind the other (its socket
+  // read later, its sender slower, its last number raised by the filter's records of copies
+  // that arrived after what its queue still holds) would make every reordered run of it a
+  // candidate, and the reordering delays 2-3 consecutive packets together, so the next packet
+  // goes on from the held one as a restart's does (issue 12, CI on d233434). It is held until
+  // the line's next packet says whether the line goes on from it (a restart) or not (an old
+  // copy).
   if (started_ && l.has_last && first + count <= l.last_seq && first < next_) {
-    if (copies_.SentBy(first, line) || next_ - first >= copies_.size()) {
+    const bool far_back = l.has_queued && first < l.queued_last &&
+                          l.queued_last - first >= copies_.size();
+    if (far_back || copies_.SentBy(first, line)) {
       l.candidate.bytes.assign(data, data + length);
       l.candidate.next = first + count;
       l.candidate.items = count;
@@ -213,7 +223,15 @@ FeedArbiter::Admission FeedArbiter::Admit(int line, uint64_t first, uint64_t cou
       return Admission::kHeld;
     }
   }
+  Queued(&l, first + count - 1);
   return Admission::kAccept;
+}
+
+void FeedArbiter::Queued(Line* l, uint64_t last) {
+  if (!l->has_queued || last > l->queued_last) {
+    l->has_queued = true;
+    l->queued_last = last;
+  }
 }
 
 void FeedArbiter::Replay(int line, const Candidate& held, int64_t now_ms, ArbiterSink* sink) {

@@ -162,6 +162,11 @@ class FeedArbiter {
     int64_t last_ms = 0;
     bool has_last = false;
     uint64_t last_seq = 0;  // the line's own last number
+    // The highest number of the line's own datagrams, in the order its socket queued them (not
+    // raised by the kernel filter's records, which are read ahead of that queue): how far a
+    // packet of the line goes back on the line itself. Valid while has_last (Admit).
+    bool has_queued = false;
+    uint64_t queued_last = 0;
     bool in_epoch = true;   // false: still on the stream before a restart / session change
   };
 
@@ -174,6 +179,8 @@ class FeedArbiter {
   Admission Admit(int line, uint64_t first, uint64_t count, const uint8_t* data, size_t length,
                   int64_t ts_ns, int64_t now_ms, ArbiterSink* sink);
   void Replay(int line, const Candidate& held, int64_t now_ms, ArbiterSink* sink);
+  // Raises the line's queued_last to `last`.
+  static void Queued(Line* l, uint64_t last);
   void OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms,
                    ArbiterSink* sink);
   void Start(uint64_t first, int64_t now_ms);

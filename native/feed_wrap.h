@@ -44,7 +44,8 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
 
   void Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t length,
                int64_t ts_ns) override;
-  void DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes, uint16_t count,
+  void DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes,
+                  const uint32_t* ends, uint16_t count,
                   int64_t ts_ns) override;
   void Gap(uint64_t from, uint64_t to) override;
   void Stale(int line) override;

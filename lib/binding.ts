@@ -158,15 +158,16 @@ export interface NativeFeed {
   close(): void;
 }
 
-/** onFlush(items, events, requests, lags, nextDelayMs) of a native feed. */
-export type NativeFeedFlush = (items: number, events: number, requests: number, lags: number, nextDelay: number) => void;
+/** onFlush(items, first, events, requests, lags, nextDelayMs) of a native feed: its items are numbered first + i. */
+export type NativeFeedFlush = (items: number, first: number, events: number, requests: number, lags: number, nextDelay: number) => void;
 
 export interface NativeFeedConstructor {
   new (
     config: Float64Array,
     onFlush: NativeFeedFlush,
     data: ArrayBuffer,
-    items: Float64Array,
+    starts: Uint32Array,
+    lines: Uint8Array,
     stamps: BigInt64Array,
     events: Float64Array,
     eventSessions: Uint8Array,

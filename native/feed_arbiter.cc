@@ -7,12 +7,11 @@
 namespace mcast {
 
 void ArbiterSink::DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes,
-                             uint16_t count, int64_t ts_ns) {
-  MoldMessages messages(blocks, bytes);
-  const uint8_t* data = nullptr;
-  uint16_t length = 0;
-  for (uint64_t seq = first; seq < first + count && messages.Next(&data, &length); seq++) {
-    Deliver(seq, line, data, length, ts_ns);
+                             const uint32_t* ends, uint16_t count, int64_t ts_ns) {
+  uint32_t start = 2;
+  for (uint16_t i = 0; i < count && ends[i] <= bytes && ends[i] >= start; i++) {
+    Deliver(first + i, line, blocks + start, ends[i] - start, ts_ns);
+    start = ends[i] + 2;
   }
 }
 
@@ -24,6 +23,7 @@ FeedArbiter::FeedArbiter(const ArbiterConfig& config, int64_t now_ms)
   if (config_.max_pending == 0) config_.max_pending = 1;
   for (Line& line : lines_) line.last_ms = now_ms;
   rate_window_ms_ = now_ms;
+  if (config_.moldudp64) ends_ = std::make_unique<uint32_t[]>(kMoldMaxCount);
 }
 
 void FeedArbiter::Malformed(int line, ParseStatus status) {
@@ -56,7 +56,7 @@ void FeedArbiter::OnDatagram(int line, const uint8_t* data, size_t length, bool 
   }
   if (config_.moldudp64) {
     MoldPacket packet;
-    const ParseStatus status = ParseMoldUdp64(data, length, &packet);
+    const ParseStatus status = ParseMoldUdp64(data, length, &packet, ends_.get());
     if (status != ParseStatus::kOk) {
       Malformed(line, status);
       return;
@@ -145,7 +145,7 @@ void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns,
   const uint8_t* data = nullptr;
   uint16_t length = 0;
   if (started_ && packet.sequence == next_ && next_ == high_ && line < config_.lines &&
-      packet.messages_count() > 0) {
+      packet.messages_count() > 0 && packet.ends != nullptr) {
     // In order with nothing waiting or missing ([next, high) is empty): the faster line's
     // usual packet. Every message is a first copy delivered at once, as OnItem would do for
     // each, without its checks for what cannot be: counted as one run, handed over as one.
@@ -161,7 +161,8 @@ void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns,
       l.has_last = true;
       l.last_seq = first + count - 1;
     }
-    sink->DeliverRun(first, line, packet.messages, packet.messages_bytes, count, ts_ns);
+    sink->DeliverRun(first, line, packet.messages, packet.messages_bytes, packet.ends, count,
+                     ts_ns);
     return;
   }
   for (uint64_t seq = packet.sequence; messages.Next(&data, &length); seq++) {
@@ -239,7 +240,8 @@ void FeedArbiter::Replay(int line, const Candidate& held, int64_t now_ms, Arbite
   const size_t length = held.bytes.size();
   if (config_.moldudp64) {
     MoldPacket packet;
-    if (ParseMoldUdp64(data, length, &packet) == ParseStatus::kOk) {
+    if (!replay_ends_) replay_ends_ = std::make_unique<uint32_t[]>(kMoldMaxCount);
+    if (ParseMoldUdp64(data, length, &packet, replay_ends_.get()) == ParseStatus::kOk) {
       OnMoldItems(line, packet, held.ts_ns, now_ms, sink);
     }
     return;

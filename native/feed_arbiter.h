@@ -65,11 +65,11 @@ class ArbiterSink {
   virtual void Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t length,
                        int64_t ts_ns) = 0;
   // `count` items in sequence order from `first`, all of `line`: the message blocks of one
-  // MoldUDP64 packet that ParseMoldUdp64 accepted (`bytes` of u16be length + message each). The
-  // in-order packet's usual path: a sink may copy the blocks in one go (FeedWrap does). By
-  // default, one Deliver per message.
+  // MoldUDP64 packet that ParseMoldUdp64 accepted (`bytes` of u16be length + message each), and
+  // where each message ends in them (MoldPacket::ends). The in-order packet's usual path: a
+  // sink may copy the blocks in one go (FeedWrap does). By default, one Deliver per message.
   virtual void DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes,
-                          uint16_t count, int64_t ts_ns);
+                          const uint32_t* ends, uint16_t count, int64_t ts_ns);
   // [from, to] is missing on every line and was not recovered.
   virtual void Gap(uint64_t from, uint64_t to) = 0;
   virtual void Stale(int line) = 0;
@@ -235,6 +235,10 @@ class FeedArbiter {
   bool rate_blocked_ = false;
 
   CopyWindow copies_;
+  // MoldPacket::ends of the packet being handled (kMoldMaxCount), and of a held packet being
+  // replayed while the packet that confirmed it waits (allocated at the first replay).
+  std::unique_ptr<uint32_t[]> ends_;
+  std::unique_ptr<uint32_t[]> replay_ends_;
 
   struct FilteredCopy {
     int line;

@@ -16,19 +16,26 @@ void CopyWindow::First(uint64_t seq, int line, int64_t ts_ns) {
   const size_t slot = seq & (size_ - 1);
   tag_[slot] = seq + 1;
   mask_[slot] = line >= lines_ ? kRetransmitFirst : static_cast<uint16_t>(1 << line);
-  first_ts_[slot] = ts_ns;
+  timed_ = timed_ || ts_ns != 0;
+  if (timed_) first_ts_[slot] = ts_ns;
   if (Recovered(mask_[slot])) recovered_++;
 }
 
 void CopyWindow::FirstRange(uint64_t first, uint64_t count, int line, int64_t ts_ns) {
   const uint16_t mask = line >= lines_ ? kRetransmitFirst : static_cast<uint16_t>(1 << line);
   if (Recovered(mask)) recovered_ += count;
+  timed_ = timed_ || ts_ns != 0;
+  uint64_t* const tags = tag_.data();
+  uint16_t* const masks = mask_.data();
+  const size_t wrap = size_ - 1;
   for (uint64_t seq = first; seq < first + count; seq++) {
-    const size_t slot = seq & (size_ - 1);
-    tag_[slot] = seq + 1;
-    mask_[slot] = mask;
-    first_ts_[slot] = ts_ns;
+    const size_t slot = seq & wrap;
+    tags[slot] = seq + 1;
+    masks[slot] = mask;
   }
+  if (!timed_) return;
+  int64_t* const stamps = first_ts_.data();
+  for (uint64_t seq = first; seq < first + count; seq++) stamps[seq & wrap] = ts_ns;
 }
 
 bool CopyWindow::Later(uint64_t seq, int line, int64_t ts_ns, int64_t* lag_ns) {

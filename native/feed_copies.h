@@ -50,6 +50,9 @@ class CopyWindow {
   std::vector<uint64_t> tag_;  // number + 1 of the slot's item, 0: empty
   std::vector<uint16_t> mask_;  // a bit per line; kRetransmitFirst: the first copy was a retransmission
   std::vector<int64_t> first_ts_;
+  // Whether any first copy had a kernel time: until one has, every first_ts_ slot holds 0, and
+  // writing 0 again is skipped (a feed without timestamps writes no time per item).
+  bool timed_ = false;
   uint64_t recovered_ = 0;
 };
 

@@ -36,10 +36,14 @@ enum ConfigIndex : size_t {
   kCfgKernelFilter,  // 0 off, 1 when permitted, 2 required
   kCfgFilterWindowMs,
   kCfgMaxMessageSize,
+  kCfgTimestamps,  // 1: the line sockets take kernel timestamps (the stamps array is read)
   kCfgCount,
 };
 
-constexpr size_t kItemFields = 4;   // seq, line (-1: retransmission), offset in data, length
+// An item's line in the lines array when it came by retransmission (JS reads it as -1).
+constexpr uint8_t kRetransmitLine = 255;
+// The gap before each item's bytes in the data buffer (a MoldUDP64 block's length prefix).
+constexpr size_t kItemGap = 2;
 constexpr size_t kEventFields = 4;  // kind, a, b, c
 constexpr size_t kEventSessionBytes = 2 * kMoldSessionBytes;  // session, previous
 constexpr size_t kRequestFields = 2;  // from, count
@@ -83,26 +87,29 @@ FeedWrap::FeedWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FeedWrap>(
   double* config = nullptr;
   size_t config_length = 0;
   size_t stamps_length = 0;
-  size_t item_length = 0;
+  size_t starts_length = 0;
+  size_t lines_length = 0;
   size_t event_length = 0;
   size_t event_session_length = 0;
   size_t request_length = 0;
   size_t request_session_length = 0;
   size_t lag_length = 0;
-  if (info.Length() < 10 || !TypedArrayOf(info[0], napi_float64_array, &config, &config_length) ||
+  if (info.Length() < 11 || !TypedArrayOf(info[0], napi_float64_array, &config, &config_length) ||
       config_length < kCfgCount || !info[1].IsFunction() || !info[2].IsArrayBuffer() ||
-      !TypedArrayOf(info[3], napi_float64_array, &items_, &item_length) ||
-      !TypedArrayOf(info[4], napi_bigint64_array, &stamps_, &stamps_length) ||
-      !TypedArrayOf(info[5], napi_float64_array, &events_, &event_length) ||
-      !TypedArrayOf(info[6], napi_uint8_array, &event_sessions_, &event_session_length) ||
-      !TypedArrayOf(info[7], napi_float64_array, &requests_, &request_length) ||
-      !TypedArrayOf(info[8], napi_uint8_array, &request_sessions_, &request_session_length) ||
-      !TypedArrayOf(info[9], napi_float64_array, &lags_, &lag_length)) {
-    ThrowArgType(env, "(config, onFlush, data, items, stamps, events, eventSessions, requests, "
-                      "requestSessions, lags)");
+      !TypedArrayOf(info[3], napi_uint32_array, &starts_, &starts_length) ||
+      !TypedArrayOf(info[4], napi_uint8_array, &lines_, &lines_length) ||
+      !TypedArrayOf(info[5], napi_bigint64_array, &stamps_, &stamps_length) ||
+      !TypedArrayOf(info[6], napi_float64_array, &events_, &event_length) ||
+      !TypedArrayOf(info[7], napi_uint8_array, &event_sessions_, &event_session_length) ||
+      !TypedArrayOf(info[8], napi_float64_array, &requests_, &request_length) ||
+      !TypedArrayOf(info[9], napi_uint8_array, &request_sessions_, &request_session_length) ||
+      !TypedArrayOf(info[10], napi_float64_array, &lags_, &lag_length)) {
+    ThrowArgType(env, "(config, onFlush, data, starts, lines, stamps, events, eventSessions, "
+                      "requests, requestSessions, lags)");
     return;
   }
-  item_capacity_ = std::min(item_length / kItemFields, stamps_length);
+  // starts holds one entry more than the items: where the next item's bytes would start.
+  item_capacity_ = std::min({starts_length == 0 ? 0 : starts_length - 1, lines_length, stamps_length});
   event_capacity_ = std::min(event_length / kEventFields, event_session_length / kEventSessionBytes);
   request_capacity_ =
       std::min(request_length / kRequestFields, request_session_length / kMoldSessionBytes);
@@ -110,14 +117,17 @@ FeedWrap::FeedWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FeedWrap>(
   Napi::ArrayBuffer data = info[2].As<Napi::ArrayBuffer>();
   data_ = static_cast<uint8_t*>(data.Data());
   data_bytes_ = data.ByteLength();
+  // Starts are 32-bit: the data buffer must not be larger.
   if (item_capacity_ == 0 || event_capacity_ == 0 || request_capacity_ == 0 ||
-      lag_capacity_ == 0 || data_bytes_ < 65536) {
-    ThrowArgType(env, "buffers of at least one entry each and 64 KiB of data");
+      lag_capacity_ == 0 || data_bytes_ < 65536 + kItemGap || data_bytes_ > UINT32_MAX) {
+    ThrowArgType(env, "buffers of at least one entry each and 64 KiB to 4 GiB of data");
     return;
   }
+  timestamps_ = config[kCfgTimestamps] != 0;
+  starts_[0] = kItemGap;
   data_ref_ = Napi::Persistent(data);
   Napi::Object arrays = Napi::Object::New(env);
-  for (uint32_t i = 3; i < 10; i++) arrays.Set(i, info[i]);
+  for (uint32_t i = 3; i < 11; i++) arrays.Set(i, info[i]);
   arrays_ref_ = Napi::Persistent(arrays);
   on_flush_ = Napi::Persistent(info[1].As<Napi::Function>());
 
@@ -289,65 +299,64 @@ double FeedWrap::NextDelay(int64_t now_ms) const {
   return static_cast<double>(std::max<int64_t>(0, next - now_ms));
 }
 
+bool FeedWrap::Reserve(uint64_t first, size_t count, size_t bytes) {
+  if (closed_) return false;
+  if (event_count_ > 0 || item_capacity_ - item_count_ < count ||
+      data_bytes_ - data_used_ < bytes || (item_count_ > 0 && first != first_ + item_count_)) {
+    Flush();
+    if (closed_) return false;
+  }
+  if (item_count_ == 0) {
+    first_ = first;
+    return true;
+  }
+  // Still holding items only when the flush could not call JS (inside its own callback, where
+  // nothing is delivered): never numbered wrongly, nor written past the end.
+  return first == first_ + item_count_ && item_capacity_ - item_count_ >= count &&
+         data_bytes_ - data_used_ >= bytes;
+}
+
+void FeedWrap::Commit(int line, size_t count, int64_t ts_ns) {
+  const uint8_t code =
+      line >= arbiter_->config().lines ? kRetransmitLine : static_cast<uint8_t>(line);
+  std::memset(lines_ + item_count_, code, count);
+  // Without timestamps JS never reads the stamps (FeedBatch.timestamp answers undefined).
+  if (timestamps_) std::fill_n(stamps_ + item_count_, count, ts_ns);
+  item_count_ += count;
+}
+
 void FeedWrap::Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t length,
                        int64_t ts_ns) {
-  if (closed_) return;
-  // Events queued before this item must reach JS before it.
-  if (event_count_ > 0 || item_count_ == item_capacity_ || data_bytes_ - data_used_ < length) {
-    Flush();
-    if (closed_) return;
-  }
-  const size_t kept = std::min<size_t>(length, data_bytes_ - data_used_);
-  std::memcpy(data_ + data_used_, data, kept);
-  double* item = items_ + item_count_ * kItemFields;
-  item[0] = static_cast<double>(seq);
-  item[1] = line >= arbiter_->config().lines ? -1 : line;
-  item[2] = static_cast<double>(data_used_);
-  item[3] = static_cast<double>(kept);
-  stamps_[item_count_] = ts_ns;
-  item_count_++;
-  data_used_ += kept;
+  if (!Reserve(seq, 1, kItemGap + length)) return;
+  // After a flush the buffer is empty and holds 4 × maxMessageSize (lib/feed): only a datagram
+  // longer than that could be cut, and the kernel cut it first.
+  const size_t start = data_used_ + kItemGap;
+  const size_t kept = std::min<size_t>(length, data_bytes_ - start);
+  StoreBe(data_ + data_used_, kItemGap, std::min<size_t>(kept, 0xFFFF));
+  std::memcpy(data_ + start, data, kept);
+  data_used_ = start + kept;
+  starts_[item_count_ + 1] = static_cast<uint32_t>(data_used_ + kItemGap);
+  Commit(line, 1, ts_ns);
 }
 
 void FeedWrap::DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes,
-                          uint16_t count, int64_t ts_ns) {
-  if (closed_) return;
-  if (event_count_ > 0 || item_capacity_ - item_count_ < count || data_bytes_ - data_used_ < bytes) {
-    Flush();
-    if (closed_) return;
-  }
-  if (item_capacity_ - item_count_ < count || data_bytes_ - data_used_ < bytes) {
-    ArbiterSink::DeliverRun(first, line, blocks, bytes, count, ts_ns);  // one by one
+                          const uint32_t* ends, uint16_t count, int64_t ts_ns) {
+  if (count == 0 || !Reserve(first, count, bytes)) return;
+  if (item_capacity_ - item_count_ < count || data_bytes_ - data_used_ < bytes ||
+      ends[count - 1] != bytes) {
+    ArbiterSink::DeliverRun(first, line, blocks, bytes, ends, count, ts_ns);  // one by one
     return;
   }
-  // The packet's message blocks in one copy, length prefixes and all: each item is a view past
-  // its prefix (the data buffer holds the items in order, with 2 bytes between them). The
-  // fields are doubles counted up as doubles (numbers are at most 2^53 - 1: exact).
-  uint8_t* out = data_ + data_used_;
-  std::memcpy(out, blocks, bytes);
-  const double line_field = line >= arbiter_->config().lines ? -1 : line;
-  double* item = items_ + item_count_ * kItemFields;
-  int64_t* stamp = stamps_ + item_count_;
-  double seq = static_cast<double>(first);
-  // Walked on the copy: each item's offset is where its message lies in data_.
-  MoldMessages messages(out, bytes);
-  const uint8_t* message = nullptr;
-  uint16_t length = 0;
-  const uint8_t* walked = out;
-  uint16_t n = 0;
-  while (n < count && messages.Next(&message, &length)) {
-    item[0] = seq;
-    item[1] = line_field;
-    item[2] = static_cast<double>(message - data_);
-    item[3] = length;
-    *stamp++ = ts_ns;
-    item += kItemFields;
-    seq += 1;
-    walked = message + length;
-    n++;
-  }
-  item_count_ += n;
-  data_used_ += static_cast<size_t>(walked - out);
+  // The packet's message blocks in one copy, length prefixes and all: the prefixes are the gaps
+  // before the items, so item i + 1 starts 2 bytes past where item i ends in the copy, and the
+  // table takes one number per item, from the parser's ends (no walk of the lengths here).
+  std::memcpy(data_ + data_used_, blocks, bytes);
+  // starts_[item_count_] (where the first item starts) is written already.
+  uint32_t* const next = starts_ + item_count_ + 1;
+  const auto base = static_cast<uint32_t>(data_used_ + kItemGap);
+  for (uint16_t i = 0; i < count; i++) next[i] = base + ends[i];
+  data_used_ += bytes;
+  Commit(line, count, ts_ns);
 }
 
 double* FeedWrap::NextEvent() {
@@ -427,8 +436,9 @@ void FeedWrap::Flush() {
   told_ = std::min(told_, deadline);
   Napi::Env env = Env();
   Napi::HandleScope scope(env);
-  napi_value args[5] = {
+  napi_value args[6] = {
       Napi::Number::New(env, static_cast<double>(item_count_)),
+      Napi::Number::New(env, static_cast<double>(first_)),
       Napi::Number::New(env, static_cast<double>(event_count_)),
       Napi::Number::New(env, static_cast<double>(request_count_)),
       Napi::Number::New(env, static_cast<double>(lag_count_)),
@@ -437,10 +447,11 @@ void FeedWrap::Flush() {
   napi_value fn = on_flush_.Value();
   in_callback_ = true;
   // A listener that threw is reported as uncaught (as for any EventEmitter); the feed goes on.
-  CallReportingErrors(env, async_context_, Value(), fn, 5, args);
+  CallReportingErrors(env, async_context_, Value(), fn, 6, args);
   in_callback_ = false;
   item_count_ = 0;
   data_used_ = 0;
+  starts_[0] = kItemGap;
   event_count_ = 0;
   request_count_ = 0;
   lag_count_ = 0;

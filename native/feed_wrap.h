@@ -22,10 +22,11 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
  public:
   static Napi::Function Define(Napi::Env env);
 
-  // new Feed(config: Float64Array, onFlush: Function, data: ArrayBuffer, items: Float64Array,
-  //          stamps: BigInt64Array, events: Float64Array, eventSessions: Uint8Array,
-  //          requests: Float64Array, requestSessions: Uint8Array, lags: Float64Array)
-  // onFlush(items, events, requests, lags, nextDelayMs) with `this` undefined.
+  // new Feed(config: Float64Array, onFlush: Function, data: ArrayBuffer, starts: Uint32Array,
+  //          lines: Uint8Array, stamps: BigInt64Array, events: Float64Array,
+  //          eventSessions: Uint8Array, requests: Float64Array, requestSessions: Uint8Array,
+  //          lags: Float64Array)
+  // onFlush(items, first, events, requests, lags, nextDelayMs) with `this` undefined.
   explicit FeedWrap(const Napi::CallbackInfo& info);
   ~FeedWrap() override;
 
@@ -43,7 +44,8 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
 
   void Deliver(uint64_t seq, int line, const uint8_t* data, uint32_t length,
                int64_t ts_ns) override;
-  void DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes, uint16_t count,
+  void DeliverRun(uint64_t first, int line, const uint8_t* blocks, size_t bytes,
+                  const uint32_t* ends, uint16_t count,
                   int64_t ts_ns) override;
   void Gap(uint64_t from, uint64_t to) override;
   void Stale(int line) override;
@@ -58,6 +60,13 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   void LineEvent(double kind, int line);
   // Calls JS with what is buffered (nothing when closed or empty).
   void Flush();
+  // Makes room for `count` items numbered from `first` and `bytes` of data (each item takes its
+  // length plus the 2 bytes before it): flushes first when they do not fit, when events wait
+  // (they reach JS before the items that follow them), or when `first` does not continue the
+  // buffered items (a flush's items are numbered first + i). False when closed.
+  bool Reserve(uint64_t first, size_t count, size_t bytes);
+  // Marks `count` items from item_count_ as `line`'s (and their stamps) and counts them.
+  void Commit(int line, size_t count, int64_t ts_ns);
   double NextDelay(int64_t now_ms) const;
   // Takes the kernel filter's records of dropped copies into the arbiter.
   void ReadFilter(int64_t now_ms);
@@ -84,9 +93,16 @@ class FeedWrap : public Napi::ObjectWrap<FeedWrap>, public BatchConsumer, privat
   Napi::ObjectReference arrays_ref_;  // the typed arrays, kept alive while native code writes them
   uint8_t* data_ = nullptr;
   size_t data_bytes_ = 0;
-  double* items_ = nullptr;
+  // The item table, per item: where its bytes start in data_ (starts_[i + 1] - 2 is where they
+  // end: each item's bytes follow a 2-byte gap, a MoldUDP64 block's length prefix), its line
+  // (kRetransmitLine: by retransmission) and, with timestamps, its kernel time. Its number is
+  // first_ + i (Reserve keeps a flush's numbers consecutive), so none is stored.
+  uint32_t* starts_ = nullptr;
+  uint8_t* lines_ = nullptr;
   int64_t* stamps_ = nullptr;
+  bool timestamps_ = false;
   size_t item_capacity_ = 0;
+  uint64_t first_ = 0;
   double* events_ = nullptr;
   uint8_t* event_sessions_ = nullptr;
   size_t event_capacity_ = 0;

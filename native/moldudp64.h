@@ -14,6 +14,8 @@ constexpr uint64_t kMaxSequence = (uint64_t{1} << 53) - 1;
 constexpr size_t kMoldHeaderBytes = 20;
 constexpr size_t kMoldSessionBytes = 10;
 constexpr uint16_t kMoldEndOfSession = 0xFFFF;
+// The most messages a packet can carry (its count field, short of the end of session).
+constexpr size_t kMoldMaxCount = 0xFFFE;
 
 enum class ParseStatus {
   kOk,              // messages (count >= 1), a heartbeat or an end of session
@@ -31,6 +33,10 @@ struct MoldPacket {
   uint16_t count = 0;                // 0: heartbeat, 0xFFFF: end of session
   const uint8_t* messages = nullptr;  // the message blocks (length u16be + bytes), checked
   size_t messages_bytes = 0;
+  // Where each message ends, as an offset from `messages` (so message i is the bytes from
+  // ends[i - 1] + 2, or 2, to ends[i]): the parser's own walk, kept when the caller gave room
+  // for it, so that nobody walks the lengths again. Null otherwise.
+  const uint32_t* ends = nullptr;
 
   bool heartbeat() const { return count == 0; }
   bool end_of_session() const { return count == kMoldEndOfSession; }
@@ -38,8 +44,10 @@ struct MoldPacket {
   uint16_t messages_count() const { return heartbeat() || end_of_session() ? 0 : count; }
 };
 
-// Parses and checks a whole packet: the header, every message block, the numbers.
-ParseStatus ParseMoldUdp64(const uint8_t* data, size_t length, MoldPacket* out);
+// Parses and checks a whole packet: the header, every message block, the numbers. With `ends`
+// (room for kMoldMaxCount), out->ends is set to it and holds each message's end (see MoldPacket).
+ParseStatus ParseMoldUdp64(const uint8_t* data, size_t length, MoldPacket* out,
+                           uint32_t* ends = nullptr);
 
 // Walks the messages of a packet that ParseMoldUdp64 accepted.
 class MoldMessages {

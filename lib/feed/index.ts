@@ -14,7 +14,7 @@ import { getSystemErrorName } from 'node:util';
 import { binding, type NativeFeed } from '../binding';
 import { mcastError } from '../errors';
 import { createSocket, type Socket } from '../socket';
-import { FeedBatchView, ITEM_FIELDS } from './batch';
+import { FeedBatchView } from './batch';
 import { LagRecorder } from './lag';
 import { resolveFeedOptions, type ResolvedFeedOptions } from './options';
 import type { FeedBatch, FeedGap, FeedKernelFilterStats, FeedLineEvent, FeedLineStats, FeedMessageInfo, FeedOptions, FeedReset, FeedStats } from './types';
@@ -59,6 +59,7 @@ function nativeConfig(o: ResolvedFeedOptions): Float64Array {
     o.kernelFilter === false || (o.kernelFilter === 'auto' && o.timestamps) ? 0 : o.kernelFilter === true ? 2 : 1,
     o.kernelFilterWindow,
     o.maxMessageSize,
+    o.timestamps ? 1 : 0,
   ]);
 }
 
@@ -83,7 +84,8 @@ export class Feed extends EventEmitter {
   readonly #sockets: Socket[] = [];
   #retransmitSocket: Socket | undefined;
   readonly #batch: FeedBatchView;
-  readonly #items: Float64Array;
+  readonly #starts: Uint32Array;
+  readonly #lines: Uint8Array;
   readonly #stamps: BigInt64Array;
   readonly #events: Float64Array;
   readonly #eventSessions: Uint8Array;
@@ -106,7 +108,10 @@ export class Feed extends EventEmitter {
     this.lineNames = o.lines.map((line) => line.name);
     const dataBytes = Math.max(1 << 20, 4 * o.maxMessageSize);
     const data = new ArrayBuffer(dataBytes);
-    this.#items = new Float64Array(ITEM_CAPACITY * ITEM_FIELDS);
+    // The item table (native/feed_wrap.h): each item's start in `data` (one more: where the
+    // next would start), its line; its number is the flush's first + its index.
+    this.#starts = new Uint32Array(ITEM_CAPACITY + 1);
+    this.#lines = new Uint8Array(ITEM_CAPACITY);
     this.#stamps = new BigInt64Array(ITEM_CAPACITY);
     this.#events = new Float64Array(EVENT_CAPACITY * EVENT_FIELDS);
     this.#eventSessions = new Uint8Array(EVENT_CAPACITY * 2 * SESSION_BYTES);
@@ -114,13 +119,14 @@ export class Feed extends EventEmitter {
     this.#requestSessions = new Uint8Array(REQUEST_CAPACITY * SESSION_BYTES);
     this.#lags = new Float64Array(LAG_CAPACITY * 2);
     this.#stats = new Float64Array(FEED_STATS_FIELDS + LINE_STATS_FIELDS * o.lines.length);
-    this.#batch = new FeedBatchView(data, this.#items, this.#stamps, o.timestamps);
+    this.#batch = new FeedBatchView(data, this.#starts, this.#lines, this.#stamps, o.timestamps);
     this.#lag = o.timestamps ? new LagRecorder(o.lines.length) : undefined;
     this.#native = new binding.Feed(
       nativeConfig(o),
-      (items, events, requests, lags, nextDelay) => this.#onFlush(items, events, requests, lags, nextDelay),
+      (items, first, events, requests, lags, nextDelay) => this.#onFlush(items, first, events, requests, lags, nextDelay),
       data,
-      this.#items,
+      this.#starts,
+      this.#lines,
       this.#stamps,
       this.#events,
       this.#eventSessions,
@@ -182,12 +188,12 @@ export class Feed extends EventEmitter {
 
   // ---- the native flush: items, then events, in the order the arbiter produced them ----------
 
-  #onFlush(items: number, events: number, requests: number, lags: number, nextDelay: number): void {
+  #onFlush(items: number, first: number, events: number, requests: number, lags: number, nextDelay: number): void {
     if (events === 0 && requests === 0 && lags === 0) {
       // The usual flush, items only: no closure, nothing allocated per flush (a listener's
       // error still reaches the caller after the timer is armed, as below).
       try {
-        if (items > 0) this.#deliver(items, this.#sessionText());
+        if (items > 0) this.#deliver(items, first, this.#sessionText());
       } finally {
         if (!this.#closed) this.#arm(nextDelay);
       }
@@ -209,7 +215,7 @@ export class Feed extends EventEmitter {
     const switchAt = this.#newSessionEvent(events);
     let session = switchAt >= 0 ? sessionText(this.#eventSessions, switchAt * 2 * SESSION_BYTES + SESSION_BYTES) : this.#sessionText();
     if (items > 0) {
-      guard(() => this.#deliver(items, session));
+      guard(() => this.#deliver(items, first, session));
     }
     for (let i = 0; i < events; i++) {
       if (i === switchAt + 1 && switchAt >= 0) session = this.#sessionText();
@@ -229,22 +235,21 @@ export class Feed extends EventEmitter {
     return -1;
   }
 
-  #deliver(count: number, session: string | undefined): void {
+  #deliver(count: number, first: number, session: string | undefined): void {
     const batch = this.#batch;
     batch.count = count;
+    batch.first = first;
     try {
       if (this.listenerCount('batch') > 0) this.emit('batch', batch satisfies FeedBatch);
       if (this.listenerCount('message') > 0 && !this.#closed) {
         // One copy per flush; each message is a view of it, the listener's to keep.
         const copy = Buffer.from(batch.buffer.subarray(0, batch.usedBytes()));
         for (let i = 0; i < count && !this.#closed; i++) {
-          const at = i * ITEM_FIELDS;
-          const offset = this.#items[at + 2]!;
-          const info: FeedMessageInfo = { sequence: this.#items[at]!, line: this.#items[at + 1]! };
+          const info: FeedMessageInfo = { sequence: first + i, line: batch.line(i) };
           const ts = batch.timestamp(i);
           if (ts !== undefined) info.timestamp = ts;
           if (session !== undefined) info.session = session;
-          this.emit('message', copy.subarray(offset, offset + this.#items[at + 3]!), info);
+          this.emit('message', copy.subarray(batch.start(i), batch.end(i)), info);
         }
       }
     } finally {

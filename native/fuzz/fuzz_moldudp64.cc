@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <vector>
 
 #include "feed_arbiter.h"
 #include "fuzz_util.h"
@@ -66,13 +67,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 3) return 0;
   {
     mcast::MoldPacket p;
-    if (mcast::ParseMoldUdp64(data + 3, size - 3, &p) == mcast::ParseStatus::kOk) {
+    static std::vector<uint32_t> ends(mcast::kMoldMaxCount);
+    if (mcast::ParseMoldUdp64(data + 3, size - 3, &p, ends.data()) == mcast::ParseStatus::kOk) {
       mcast::MoldMessages walk(p);
       const uint8_t* m = nullptr;
       uint16_t length = 0;
       size_t n = 0;
       while (walk.Next(&m, &length)) {
         Check(m >= data + 3 + mcast::kMoldHeaderBytes && m + length <= data + size);
+        // The parser's ends say where the walk finds each message.
+        Check(n < mcast::kMoldMaxCount && p.ends[n] == static_cast<size_t>(m + length - p.messages));
         n++;
       }
       Check(n == p.messages_count());

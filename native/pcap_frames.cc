@@ -82,15 +82,54 @@ void PrefetchForWrite(uint8_t* block, size_t from, size_t bytes) {
 
 namespace {
 
+#if defined(__x86_64__) && defined(__GNUC__)
+// NativeWordSum's vector loop on 32-byte vectors, 64 bytes a step, for the CPUs with AVX2 (all
+// since 2013-2015; the binary targets plain x86-64, so the choice is made at run time): half the
+// instructions a byte of the 16-byte loop. Does bytes [0, n & ~63).
+template <bool kCopy>
+__attribute__((target("avx2"))) uint64_t WideWordSum(uint8_t* out, const uint8_t* p, size_t n) {
+  using Lanes = uint64_t __attribute__((vector_size(32)));
+  const Lanes mask = {0xffffffffu, 0xffffffffu, 0xffffffffu, 0xffffffffu};
+  Lanes low = {0, 0, 0, 0};
+  Lanes high = {0, 0, 0, 0};
+  for (size_t i = 0; i + 64 <= n; i += 64) {
+    Lanes a;
+    Lanes b;
+    std::memcpy(&a, p + i, 32);
+    std::memcpy(&b, p + i + 32, 32);
+    if (kCopy) {
+      std::memcpy(out + i, &a, 32);
+      std::memcpy(out + i + 32, &b, 32);
+    }
+    low += (a & mask) + (b & mask);
+    high += (a >> 32) + (b >> 32);
+  }
+  const Lanes total = low + high;
+  return static_cast<uint64_t>(Fold(total[0])) + Fold(total[1]) + Fold(total[2]) + Fold(total[3]);
+}
+
+bool HasAvx2() {
+  static const bool has = __builtin_cpu_supports("avx2");
+  return has;
+}
+#endif
+
 // The sum of bytes [p, p + n) as native-order 16-bit words, not folded (n < 2^40 cannot carry
 // out of 64 bits), copying them to `out` when kCopy. The sum of native-order words is the byte
 // swap of the big-endian one on a little-endian host (RFC 1071, "byte order independence"), so
-// the loops load whole words and OnesSum/CopyOnesSum swap once at the end; 32 bytes a step.
+// the loops load whole words and OnesSum/CopyOnesSum swap once at the end; 64 bytes a step with
+// AVX2, 32 with SSE2 (or NEON).
 template <bool kCopy>
 uint64_t NativeWordSum(uint8_t* out, const uint8_t* p, size_t n) {
   uint64_t sum = 0;
   size_t i = 0;
-  if (n >= 32) {  // (the headers' short sums skip the vector setup)
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (n >= 64 && HasAvx2()) {
+    sum = WideWordSum<kCopy>(out, p, n);
+    i = n & ~static_cast<size_t>(63);
+  }
+#endif
+  if (n - i >= 32) {  // (the headers' short sums skip the vector setup)
     // 16 bytes as two 64-bit lanes; each lane's two 32-bit words summed apart (low and high
     // halves), so no carry is lost. Vector extensions, not intrinsics: SSE2 on x86-64, NEON on
     // arm64, from one source.
@@ -111,7 +150,7 @@ uint64_t NativeWordSum(uint8_t* out, const uint8_t* p, size_t n) {
       high += (a >> 32) + (b >> 32);
     }
     const Lanes total = low + high;
-    sum = Fold(total[0]) + static_cast<uint64_t>(Fold(total[1]));
+    sum += Fold(total[0]) + static_cast<uint64_t>(Fold(total[1]));
   }
   for (; i + 8 <= n; i += 8) {
     uint32_t a = 0;

@@ -2,7 +2,8 @@
 // Enhanced Packet Block or a classic pcap record holding synthetic Ethernet + IPv4/IPv6 + UDP
 // headers (the real source, group, ports and TTL, valid checksums) and the payload. Building them
 // and summing a 1400-byte payload in JS costs about as much as receiving it; here it is a few
-// stores and one pass over the payload that copies and sums it (16-byte vectors). No N-API: the binding (pcap_frames_napi.cc)
+// stores and one pass over the payload that copies and sums it (32-byte vectors with AVX2, else
+// 16-byte ones). No N-API: the binding (pcap_frames_napi.cc)
 // hands it a whole output block and a list of frames, once per batch.
 #pragma once
 

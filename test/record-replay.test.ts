@@ -502,4 +502,16 @@ describe('npm run bench:record', () => {
     expect(figures.drift.received).toBe(figures.drift.datagrams);
     expect(Number.isFinite(figures.drift.driftNs)).toBe(true);
   }, 150_000);
+
+  it('--huge-tmpfs: the recording variants write into a tmpfs of the run, mounted with huge=within_size, and unmount it', async () => {
+    const json = join(DIR, 'bench-huge.json');
+    const r = await net.self.exec([process.execPath, 'bench/record.mjs', '--smoke', '--huge-tmpfs', '--skip', 'replay,drift', '--json', json], { timeoutMs: 120_000 });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/into a file on a tmpfs mounted with huge=within_size/);
+    const figures = JSON.parse(readFileSync(json, 'utf8')) as { storage: string; record: Array<Record<'batch' | 'pcapng' | 'pcap', { pps: number }>> };
+    expect(figures.storage).toBe('a tmpfs mounted with huge=within_size');
+    for (const mode of ['batch', 'pcapng', 'pcap'] as const) expect(figures.record[0]?.[mode].pps).toBeGreaterThan(0);
+    // Nothing of the run's mount is left in this namespace.
+    expect(readFileSync('/proc/self/mounts', 'utf8')).not.toMatch(/mcast-bench-record/);
+  }, 150_000);
 });

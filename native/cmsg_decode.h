@@ -50,6 +50,17 @@ struct BareRecord {
 // without destination and interface).
 void MakeBareRecord(const uint8_t* known_destination, uint32_t known_ifindex, BareRecord* out);
 
+// Whether the only control message of `hdr` is an IP_PKTINFO of the kernel's exact size: what an
+// IPv4 socket that asks for nothing else (bound to the wildcard, dgram's default, so that the
+// destination is not known) gets with each datagram until the first drop. msg_control must be
+// aligned for cmsghdr, as RecvBatch's control buffers are.
+inline bool IsLonePacketInfo(const msghdr& hdr) {
+  if (hdr.msg_control == nullptr || hdr.msg_controllen != CMSG_SPACE(sizeof(in_pktinfo))) return false;
+  const auto* c = static_cast<const cmsghdr*>(hdr.msg_control);
+  return c->cmsg_len == CMSG_LEN(sizeof(in_pktinfo)) && c->cmsg_level == IPPROTO_IP &&
+         c->cmsg_type == IP_PKTINFO;
+}
+
 // Copies the source address and port of `hdr.msg_name` (IPv4 or IPv6; none when there is no name
 // or it is too short) into the record, whose source bytes and port must be zero already.
 inline void PutSource(const msghdr& hdr, uint8_t* record) {
@@ -88,6 +99,22 @@ inline uint32_t DecodeBare(const msghdr& hdr, uint32_t wire_size, uint32_t max_s
   std::memcpy(record + layout::kFlags * sizeof(int32_t), &fields[2], sizeof(int32_t));
   PutSource(hdr, record);
   *truncated = cut;
+  return kept;
+}
+
+// The record of a datagram for which IsLonePacketInfo holds, from `plain` (a BareRecord made
+// without a known arrival): byte for byte what DecodeDatagram writes (native/fuzz/fuzz_cmsg.cc
+// checks that). Returns the bytes kept.
+inline uint32_t DecodeLonePacketInfo(const msghdr& hdr, uint32_t wire_size, uint32_t max_size,
+                                     const BareRecord& plain, uint8_t* record, bool* truncated) {
+  const uint32_t kept = DecodeBare(hdr, wire_size, max_size, plain, record, truncated);
+  in_pktinfo info;
+  std::memcpy(&info, CMSG_DATA(static_cast<const cmsghdr*>(hdr.msg_control)), sizeof(info));
+  std::memcpy(record + layout::kDestinationByte, &info.ipi_addr, 4);
+  const int32_t fields[2] = {plain.flags | layout::kFlagPktinfo | (*truncated ? layout::kFlagTruncated : 0),
+                             info.ipi_ifindex};
+  static_assert(layout::kIfIndex == layout::kFlags + 1, "the flags, then the interface");
+  std::memcpy(record + layout::kFlags * sizeof(int32_t), fields, sizeof(fields));
   return kept;
 }
 

@@ -131,30 +131,6 @@ int RecvBatch::SplitMerged(uint8_t* first, size_t free_records, const DecodeResu
   return static_cast<int>(plan.count);
 }
 
-size_t RecvBatch::DecodeControlled(const mmsghdr& msg, uint8_t* record, size_t free_records,
-                                   uint32_t slab_offset, const MembershipFilter* filter,
-                                   const ArrivalPolicy* arrival, RecvCounters* counters) {
-  const uint32_t wire_size = msg.msg_len;
-  DecodeResult r = DecodeDatagram(msg.msg_hdr, wire_size, keep_, record);
-  if (arrival != nullptr && (!r.has_pktinfo || r.ifindex == 0)) {
-    FillKnownArrival(*arrival, record, &r);
-  }
-  if (r.has_drop_count) counters->kernel_drops = r.drop_count;
-  if (filter != nullptr && !filter->Admits(r.destination, r.ifindex)) {
-    counters->filtered++;
-    return 0;  // the next datagram's record takes this place
-  }
-  if (r.gro_segment_size != 0 && r.gro_segment_size < wire_size) {
-    // What the slot holds of the merged receive (all of it: slots are 64 KiB with UDP_GRO).
-    const uint32_t received = wire_size < slot_size_ ? wire_size : static_cast<uint32_t>(slot_size_);
-    return static_cast<size_t>(SplitMerged(record, free_records, r, received, slab_offset, counters));
-  }
-  PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset));
-  counters->bytes += r.kept;
-  if (r.truncated) counters->truncated++;
-  return 1;
-}
-
 int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* counters,
                        int* delivered) {
   *delivered = 0;
@@ -194,26 +170,61 @@ int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* cou
   MakeBareRecord(arrival != nullptr ? arrival->destination() : nullptr,
                  arrival != nullptr ? arrival->ifindex() : 0, &bare);
   const socklen_t bare_below = filter == nullptr ? sizeof(cmsghdr) : 0;
+  // One whose only control message is IP_PKTINFO (an IPv4 socket bound to the wildcard) gets
+  // this one and the destination and interface of its IP_PKTINFO. Not on a socket that knows
+  // its arrival: there an interface of 0 (queued while IP_PKTINFO was off) takes the known one.
+  BareRecord plain;
+  MakeBareRecord(nullptr, 0, &plain);
+  const bool lone_ok = filter == nullptr && arrival == nullptr;
   uint64_t bytes = 0;
   uint64_t truncated = 0;
   size_t out = 0;
   uint8_t* record = records_;
   uint32_t slab_offset = 0;
-  for (int i = 0; i < n && out < capacity; i++, slab_offset += static_cast<uint32_t>(slot_size)) {
+  int i = 0;
+  // Two loops, each with its own registers: a batch is almost always all bare or all decoded,
+  // and from its first datagram with a control message on, the rest of it takes the decoder.
+  for (; i < n && out < capacity; i++, slab_offset += static_cast<uint32_t>(slot_size)) {
     const msghdr& hdr = msgs[i].msg_hdr;
+    bool cut;
     if (hdr.msg_controllen < bare_below) {
-      bool cut;
       bytes += DecodeBare(hdr, msgs[i].msg_len, keep, bare, record, &cut);
-      PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset));
-      truncated += cut ? 1 : 0;
-      out++;
-      record += layout::kRecordBytes;
+    } else if (lone_ok && IsLonePacketInfo(hdr)) {
+      bytes += DecodeLonePacketInfo(hdr, msgs[i].msg_len, keep, plain, record, &cut);
+    } else {
+      break;
+    }
+    PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset));
+    truncated += cut ? 1 : 0;
+    out++;
+    record += layout::kRecordBytes;
+  }
+  for (; i < n && out < capacity; i++, slab_offset += static_cast<uint32_t>(slot_size)) {
+    const uint32_t wire_size = msgs[i].msg_len;
+    DecodeResult r = DecodeDatagram(msgs[i].msg_hdr, wire_size, keep, record);
+    if (arrival != nullptr && (!r.has_pktinfo || r.ifindex == 0)) {
+      FillKnownArrival(*arrival, record, &r);
+    }
+    if (r.has_drop_count) counters->kernel_drops = r.drop_count;
+    if (filter != nullptr && !filter->Admits(r.destination, r.ifindex)) {
+      counters->filtered++;
+      continue;  // the next datagram's record takes this place
+    }
+    if (r.gro_segment_size != 0 && r.gro_segment_size < wire_size) {
+      // What the slot holds of the merged receive (all of it: slots are 64 KiB with UDP_GRO).
+      const uint32_t received =
+          wire_size < slot_size ? wire_size : static_cast<uint32_t>(slot_size);
+      const auto used = static_cast<size_t>(
+          SplitMerged(record, capacity - out, r, received, slab_offset, counters));
+      out += used;
+      record += used * layout::kRecordBytes;
       continue;
     }
-    const size_t used = DecodeControlled(msgs[i], record, capacity - out, slab_offset, filter,
-                                         arrival, counters);
-    out += used;
-    record += used * layout::kRecordBytes;
+    PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset));
+    bytes += r.kept;
+    if (r.truncated) truncated++;
+    out++;
+    record += layout::kRecordBytes;
   }
   counters->bytes += bytes;
   counters->truncated += truncated;

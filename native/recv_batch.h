@@ -75,13 +75,6 @@ class RecvBatch {
   // Writes the records of one receive that came with a GRO segment size: its first record
   // (already decoded at `first`) is copied for each further datagram, and each gets its own
   // offset, sizes and truncation flag. Counts them. Returns the records used.
-  // The records of one datagram that came with control messages (decoded, the known arrival
-  // filled in, filtered, a GRO receive split): returns how many it used, 0 when filtered out.
-  // Out of Receive's loop, which then keeps its registers for the datagrams without any.
-  size_t DecodeControlled(const mmsghdr& msg, uint8_t* record, size_t free_records,
-                          uint32_t slab_offset, const MembershipFilter* filter,
-                          const ArrivalPolicy* arrival, RecvCounters* counters);
-
   int SplitMerged(uint8_t* first, size_t free_records, const DecodeResult& decoded,
                   uint32_t received, uint32_t slab_offset, RecvCounters* counters);
 

@@ -92,5 +92,18 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::memcpy(record + mcast::layout::kFlags * 4, with_arrival, sizeof(with_arrival));
     Check(std::memcmp(fast, record, sizeof(fast)) == 0);
   }
+
+  // A lone IP_PKTINFO of the kernel's size: DecodeLonePacketInfo writes what DecodeDatagram does.
+  if (mcast::IsLonePacketInfo(hdr)) {
+    Check(r.has_pktinfo && !r.has_drop_count && r.gro_segment_size == 0);
+    mcast::BareRecord plain;
+    mcast::MakeBareRecord(nullptr, 0, &plain);
+    alignas(8) uint8_t fast[mcast::layout::kRecordBytes];
+    std::memset(fast, 0xCD, sizeof(fast));
+    bool cut = false;
+    Check(mcast::DecodeLonePacketInfo(hdr, wire_size, max_size, plain, fast, &cut) == r.kept);
+    Check(cut == r.truncated);
+    Check(std::memcmp(fast, record, sizeof(fast)) == 0);
+  }
   return 0;
 }

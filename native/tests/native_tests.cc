@@ -697,8 +697,9 @@ SOCKET_TEST(AsksForNoSourceAddressWhenToldNot) {
 // Datagrams that come with no control message at all (IP_PKTINFO off, no timestamps, no drops:
 // the default one-group socket) take RecvBatch's bare path, which writes each record from a
 // template: every byte of every record must still be right, with and without a known arrival,
-// and in a batch that mixes them with a merged receive, which carries a control message.
-SOCKET_TEST(WritesWholeRecordsForDatagramsWithoutControlMessages) {
+// and in a batch that mixes them with a merged receive, which carries a control message. So do
+// those whose one control message is IP_PKTINFO.
+SOCKET_TEST(WritesWholeRecordsOnThePathsThatDoNotDecode) {
   mcast::OpenOptions options;  // no timestamps
   mcast::SockAddr any, rx_addr, tx_addr;
   EXPECT(mcast::ParseAddress(AF_INET, "127.0.0.1", 0, 0, &any));
@@ -756,6 +757,36 @@ SOCKET_TEST(WritesWholeRecordsForDatagramsWithoutControlMessages) {
     EXPECT(rc.packets == 4 && rc.batches == 1 && rc.truncated == 1);
     EXPECT(rc.bytes == 5 + kMax + 1 + 64);
   }
+
+  // IP_PKTINFO on and nothing else (a socket bound to an address it does not know the group
+  // of): each datagram's one control message gives its destination and interface.
+  EXPECT(mcast::SetIntOption(rx, IPPROTO_IP, IP_PKTINFO, 1) == 0);
+  batch.SetArrivalPolicy(nullptr);
+  {
+    mcast::RecvCounters rc;
+    for (size_t i = 0; i < 4; i++) EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), sizes[i], &sc).sent == 1);
+    std::memset(records.data(), 0xEE, records.size());
+    EXPECT(Receive(&batch, rx, &rc) == 4);
+    for (size_t i = 0; i < 4; i++) {
+      const uint8_t* rec = records.data() + i * mcast::layout::kRecordBytes;
+      const bool cut = sizes[i] > kMax;
+      EXPECT(RecordInt(rec, mcast::layout::kSize) == static_cast<int32_t>(cut ? kMax : sizes[i]));
+      EXPECT(RecordInt(rec, mcast::layout::kOriginalSize) == static_cast<int32_t>(sizes[i]));
+      EXPECT(RecordInt(rec, mcast::layout::kFlags) ==
+             (mcast::layout::kFlagPktinfo | (cut ? mcast::layout::kFlagTruncated : 0)));
+      EXPECT(RecordInt(rec, mcast::layout::kIfIndex) == static_cast<int32_t>(if_nametoindex("lo")));
+      EXPECT(RecordInt(rec, mcast::layout::kPort) == ntohs(tx_in.sin_port));
+      EXPECT(RecordInt(rec, mcast::layout::kTtl) == -1);
+      EXPECT(RecordInt(rec, mcast::layout::kOffset) == static_cast<int32_t>(i * kMax));
+      EXPECT(RecordInt(rec, mcast::layout::kDropCount) == 0);
+      const uint8_t loopback[16] = {127, 0, 0, 1}, zero[8] = {};
+      EXPECT(std::memcmp(rec + mcast::layout::kSourceByte, loopback, 16) == 0);
+      EXPECT(std::memcmp(rec + mcast::layout::kDestinationByte, loopback, 16) == 0);
+      EXPECT(std::memcmp(rec + mcast::layout::kTimestampByte, zero, 8) == 0);
+    }
+    EXPECT(rc.packets == 4 && rc.truncated == 1 && rc.bytes == 5 + kMax + 1 + 64);
+  }
+  EXPECT(mcast::SetIntOption(rx, IPPROTO_IP, IP_PKTINFO, 0) == 0);
 
   // With UDP_GRO: a plain datagram, a merged receive of 3 × 50 (a UDP_GRO control message),
   // and a plain one cut to 64, in one batch of 64 KiB slots.

@@ -102,8 +102,8 @@ int RecvBatch::SplitMerged(uint8_t* first, size_t free_records, const DecodeResu
   const int32_t plain = decoded.flags & ~layout::kFlagTruncated;
   // Every segment but the last has the same sizes and flags: the first record is written as one
   // of them, and copied whole for the others, which then differ only in their offset.
-  const uint32_t segment_kept = segment < keep ? segment : keep;
-  const bool segment_cut = segment_kept < segment;
+  const bool segment_cut = keep < segment;
+  const uint32_t segment_kept = segment_cut ? keep : segment;
   PutInt(first, layout::kSize, static_cast<int32_t>(segment_kept));
   PutInt(first, layout::kOriginalSize, static_cast<int32_t>(segment));
   PutInt(first, layout::kFlags, plain | (segment_cut ? layout::kFlagTruncated : 0));
@@ -118,8 +118,8 @@ int RecvBatch::SplitMerged(uint8_t* first, size_t free_records, const DecodeResu
     PutInt(record, layout::kOffset, static_cast<int32_t>(offset));
   }
   // The last one (the first, when the room held only one): its own size, at its own offset.
-  const uint32_t last_kept = plan.last_size < keep ? plan.last_size : keep;
-  const bool last_cut = last_kept < plan.last_size;
+  const bool last_cut = keep < plan.last_size;
+  const uint32_t last_kept = last_cut ? keep : plan.last_size;
   PutInt(record, layout::kSize, static_cast<int32_t>(last_kept));
   PutInt(record, layout::kOriginalSize, static_cast<int32_t>(plan.last_size));
   PutInt(record, layout::kFlags, plain | (last_cut ? layout::kFlagTruncated : 0));

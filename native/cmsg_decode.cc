@@ -24,25 +24,19 @@ bool ReadPayload(const cmsghdr* c, void* out, size_t size) {
   return true;
 }
 
-void DecodeSource(const msghdr& hdr, uint8_t* record) {
-  const auto* name = static_cast<const sockaddr*>(hdr.msg_name);
-  int32_t port = 0;
-  if (name != nullptr && hdr.msg_namelen >= sizeof(sockaddr_in) && name->sa_family == AF_INET) {
-    sockaddr_in sin;
-    std::memcpy(&sin, name, sizeof(sin));
-    std::memcpy(record + layout::kSourceByte, &sin.sin_addr, 4);
-    port = ntohs(sin.sin_port);
-  } else if (name != nullptr && hdr.msg_namelen >= sizeof(sockaddr_in6) &&
-             name->sa_family == AF_INET6) {
-    sockaddr_in6 sin6;
-    std::memcpy(&sin6, name, sizeof(sin6));
-    std::memcpy(record + layout::kSourceByte, &sin6.sin6_addr, 16);
-    port = ntohs(sin6.sin6_port);
-  }
-  PutInt(record, layout::kPort, port);
-}
-
 }  // namespace
+
+void MakeBareRecord(const uint8_t* known_destination, uint32_t known_ifindex, BareRecord* out) {
+  std::memset(out->bytes, 0, sizeof(out->bytes));
+  out->flags = 0;
+  if (known_destination != nullptr) {
+    out->flags = layout::kFlagPktinfo;
+    std::memcpy(out->bytes + layout::kDestinationByte, known_destination, 16);
+    PutInt(out->bytes, layout::kIfIndex, static_cast<int32_t>(known_ifindex));
+  }
+  PutInt(out->bytes, layout::kFlags, out->flags);
+  PutInt(out->bytes, layout::kTtl, -1);
+}
 
 DecodeResult DecodeDatagram(const msghdr& hdr, uint32_t wire_size, uint32_t max_size,
                             uint8_t* record) {
@@ -52,53 +46,59 @@ DecodeResult DecodeDatagram(const msghdr& hdr, uint32_t wire_size, uint32_t max_
   int32_t ttl = -1;
   result.truncated = (hdr.msg_flags & MSG_TRUNC) != 0 || wire_size > max_size;
   if (result.truncated) flags |= layout::kFlagTruncated;
-  DecodeSource(hdr, record);
+  PutSource(hdr, record);
 
-  if (hdr.msg_control != nullptr) {
-    const auto* control_end = static_cast<const uint8_t*>(hdr.msg_control) + hdr.msg_controllen;
-    for (cmsghdr* c = CMSG_FIRSTHDR(&hdr); c != nullptr;
-         c = CMSG_NXTHDR(const_cast<msghdr*>(&hdr), c)) {
-      // CMSG_FIRSTHDR does not check the first header's cmsg_len against msg_controllen (found
-      // by native/fuzz/fuzz_cmsg.cc): a header that claims more than the buffer holds is
-      // malformed, and nothing after it can be trusted.
-      const auto room = static_cast<size_t>(control_end - reinterpret_cast<const uint8_t*>(c));
-      if (c->cmsg_len > room) break;
-      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-        in_pktinfo info;
-        if (ReadPayload(c, &info, sizeof(info))) {
-          result.ifindex = static_cast<uint32_t>(info.ipi_ifindex);
-          std::memcpy(result.destination, &info.ipi_addr, 4);
-          result.has_pktinfo = true;
-        }
-      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-        in6_pktinfo info;
-        if (ReadPayload(c, &info, sizeof(info))) {
-          result.ifindex = info.ipi6_ifindex;
-          std::memcpy(result.destination, &info.ipi6_addr, 16);
-          result.has_pktinfo = true;
-        }
-      } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
-                 (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
-        int value;
-        if (ReadPayload(c, &value, sizeof(value))) ttl = value;
-      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
-        result.has_drop_count = ReadPayload(c, &result.drop_count, sizeof(result.drop_count));
-      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
-        timespec ts;
-        if (ReadPayload(c, &ts, sizeof(ts))) {
-          uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull +
-                        static_cast<uint64_t>(ts.tv_nsec);
-          std::memcpy(record + layout::kTimestampByte, &ns, sizeof(ns));
-          flags |= layout::kFlagTimestamp;
-        }
-      } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
-        // The kernel puts the segment size in an int (udp_cmsg_recv); 0 is not a split.
-        int segment;
-        if (ReadPayload(c, &segment, sizeof(segment)) && segment > 0) {
-          result.gro_segment_size = static_cast<uint32_t>(segment);
-        }
+  const size_t total = hdr.msg_control != nullptr ? hdr.msg_controllen : 0;
+  // Walked by offsets rather than with CMSG_NXTHDR, which is a libc call per message, with
+  // glibc's bounds (__cmsg_nxthdr): a next header must fit in what is left, and so must its
+  // aligned length; a header shorter than a header ends the walk.
+  for (size_t at = 0; total >= sizeof(cmsghdr);) {
+    const auto* c = reinterpret_cast<const cmsghdr*>(static_cast<const uint8_t*>(hdr.msg_control) + at);
+    // CMSG_FIRSTHDR does not check the first header's cmsg_len against msg_controllen (found
+    // by native/fuzz/fuzz_cmsg.cc): a header that claims more than the buffer holds is
+    // malformed, and nothing after it can be trusted.
+    if (c->cmsg_len > total - at) break;
+    if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+      in_pktinfo info;
+      if (ReadPayload(c, &info, sizeof(info))) {
+        result.ifindex = static_cast<uint32_t>(info.ipi_ifindex);
+        std::memcpy(result.destination, &info.ipi_addr, 4);
+        result.has_pktinfo = true;
+      }
+    } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+      in6_pktinfo info;
+      if (ReadPayload(c, &info, sizeof(info))) {
+        result.ifindex = info.ipi6_ifindex;
+        std::memcpy(result.destination, &info.ipi6_addr, 16);
+        result.has_pktinfo = true;
+      }
+    } else if ((c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_TTL) ||
+               (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+      int value;
+      if (ReadPayload(c, &value, sizeof(value))) ttl = value;
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SO_RXQ_OVFL) {
+      result.has_drop_count = ReadPayload(c, &result.drop_count, sizeof(result.drop_count));
+    } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+      timespec ts;
+      if (ReadPayload(c, &ts, sizeof(ts))) {
+        uint64_t ns = static_cast<uint64_t>(ts.tv_sec) * 1000000000ull +
+                      static_cast<uint64_t>(ts.tv_nsec);
+        std::memcpy(record + layout::kTimestampByte, &ns, sizeof(ns));
+        flags |= layout::kFlagTimestamp;
+      }
+    } else if (c->cmsg_level == SOL_UDP && c->cmsg_type == UDP_GRO) {
+      // The kernel puts the segment size in an int (udp_cmsg_recv); 0 is not a split.
+      int segment;
+      if (ReadPayload(c, &segment, sizeof(segment)) && segment > 0) {
+        result.gro_segment_size = static_cast<uint32_t>(segment);
       }
     }
+    if (c->cmsg_len < sizeof(cmsghdr)) break;
+    const size_t next = at + CMSG_ALIGN(c->cmsg_len);
+    if (next + sizeof(cmsghdr) > total) break;
+    const auto* n = reinterpret_cast<const cmsghdr*>(static_cast<const uint8_t*>(hdr.msg_control) + next);
+    if (n->cmsg_len > total - next || CMSG_ALIGN(n->cmsg_len) > total - next) break;
+    at = next;
   }
   if (result.has_pktinfo) {
     flags |= layout::kFlagPktinfo;

@@ -30,4 +30,30 @@ constexpr size_t kMaxGroSegments = 64;
 size_t SplitGroSegments(uint32_t received, uint32_t segment_size, uint32_t keep, GroSegment* out,
                         size_t max_out);
 
+// The same split in closed form, for the receive loop, which writes each record itself: `count`
+// segments, all but the last `segment_size` bytes long and back to back from offset 0, the last
+// at `last_offset` with `last_size` bytes. SplitGroSegments is this plan written out (the GRO
+// fuzzer checks both).
+struct GroPlan {
+  size_t count = 0;
+  uint32_t last_offset = 0;
+  uint32_t last_size = 0;
+};
+
+inline GroPlan PlanGroSplit(uint32_t received, uint32_t segment_size, size_t max_out) {
+  GroPlan plan;
+  if (max_out == 0) return plan;
+  if (segment_size == 0 || segment_size >= received) {
+    plan.count = 1;
+    plan.last_size = received;
+    return plan;
+  }
+  // One division per merged receive (received > segment_size > 0 here).
+  const size_t whole = (size_t{received} + segment_size - 1) / segment_size;
+  plan.count = whole < max_out ? whole : max_out;
+  plan.last_offset = static_cast<uint32_t>(plan.count - 1) * segment_size;
+  plan.last_size = received - plan.last_offset;  // all that is left when out of room
+  return plan;
+}
+
 }  // namespace mcast

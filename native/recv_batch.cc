@@ -94,25 +94,41 @@ void RecvBatch::SetSourceAddress(bool on) {
 
 int RecvBatch::SplitMerged(uint8_t* first, size_t free_records, const DecodeResult& decoded,
                            uint32_t received, uint32_t slab_offset, RecvCounters* counters) {
-  GroSegment segments[kMaxGroSegments];
   const size_t room = free_records < kMaxGroSegments ? free_records : kMaxGroSegments;
-  const size_t n = SplitGroSegments(received, decoded.gro_segment_size, keep_, segments, room);
-  for (size_t k = 0; k < n; k++) {
-    uint8_t* record = first + k * layout::kRecordBytes;
-    if (k > 0) std::memcpy(record, first, layout::kRecordBytes);  // the shared metadata
-    const GroSegment& s = segments[k];
-    int32_t flags = decoded.flags & ~layout::kFlagTruncated;
-    if (s.kept < s.wire_size) flags |= layout::kFlagTruncated;
-    PutInt(record, layout::kFlags, flags);
-    PutInt(record, layout::kSize, static_cast<int32_t>(s.kept));
-    PutInt(record, layout::kOriginalSize, static_cast<int32_t>(s.wire_size));
-    PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset + s.offset));
-    counters->bytes += s.kept;
-    if (s.kept < s.wire_size) counters->truncated++;
+  const uint32_t segment = decoded.gro_segment_size;
+  const GroPlan plan = PlanGroSplit(received, segment, room);
+  if (plan.count == 0) return 0;
+  const uint32_t keep = keep_;
+  const int32_t plain = decoded.flags & ~layout::kFlagTruncated;
+  // Every segment but the last has the same sizes and flags: the first record is written as one
+  // of them, and copied whole for the others, which then differ only in their offset.
+  const bool segment_cut = keep < segment;
+  const uint32_t segment_kept = segment_cut ? keep : segment;
+  PutInt(first, layout::kSize, static_cast<int32_t>(segment_kept));
+  PutInt(first, layout::kOriginalSize, static_cast<int32_t>(segment));
+  PutInt(first, layout::kFlags, plain | (segment_cut ? layout::kFlagTruncated : 0));
+  PutInt(first, layout::kOffset, static_cast<int32_t>(slab_offset));
+  const size_t last = plan.count - 1;
+  uint8_t* record = first;
+  uint32_t offset = slab_offset;
+  for (size_t k = 1; k <= last; k++) {
+    record += layout::kRecordBytes;
+    offset += segment;
+    std::memcpy(record, first, layout::kRecordBytes);  // the shared metadata
+    PutInt(record, layout::kOffset, static_cast<int32_t>(offset));
   }
+  // The last one (the first, when the room held only one): its own size, at its own offset.
+  const bool last_cut = keep < plan.last_size;
+  const uint32_t last_kept = last_cut ? keep : plan.last_size;
+  PutInt(record, layout::kSize, static_cast<int32_t>(last_kept));
+  PutInt(record, layout::kOriginalSize, static_cast<int32_t>(plan.last_size));
+  PutInt(record, layout::kFlags, plain | (last_cut ? layout::kFlagTruncated : 0));
+  PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset + plan.last_offset));
+  counters->bytes += uint64_t{segment_kept} * last + last_kept;
+  counters->truncated += (segment_cut ? last : 0) + (last_cut ? 1 : 0);
   counters->gro_receives++;
-  counters->gro_datagrams += n;
-  return static_cast<int>(n);
+  counters->gro_datagrams += plan.count;
+  return static_cast<int>(plan.count);
 }
 
 int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* counters,
@@ -142,17 +158,49 @@ int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* cou
   // Members and counters in locals: every store into a record (uint8_t*) may alias them, and
   // the compiler would otherwise reload them for each datagram.
   const mmsghdr* const msgs = msgs_.data();
-  uint8_t* const records = records_;
   const size_t capacity = record_capacity_;
   const size_t slot_size = slot_size_;
   const uint32_t keep = keep_;
   const ArrivalPolicy* const arrival = arrival_ != nullptr && arrival_->known() ? arrival_ : nullptr;
+  // A datagram that came with no control message (the default socket, bound to its one group,
+  // until the first drop) gets this record, its sizes, source and offset: no decoding. The
+  // filter needs each datagram's destination, which only IPV6_PKTINFO gives: with a filter,
+  // every datagram takes the decoder.
+  BareRecord bare;
+  MakeBareRecord(arrival != nullptr ? arrival->destination() : nullptr,
+                 arrival != nullptr ? arrival->ifindex() : 0, &bare);
+  const socklen_t bare_below = filter == nullptr ? sizeof(cmsghdr) : 0;
+  // One whose only control message is IP_PKTINFO (an IPv4 socket bound to the wildcard) gets
+  // this one and the destination and interface of its IP_PKTINFO. Not on a socket that knows
+  // its arrival: there an interface of 0 (queued while IP_PKTINFO was off) takes the known one.
+  BareRecord plain;
+  MakeBareRecord(nullptr, 0, &plain);
+  const bool lone_ok = filter == nullptr && arrival == nullptr;
   uint64_t bytes = 0;
   uint64_t truncated = 0;
   size_t out = 0;
-  for (int i = 0; i < n && out < capacity; i++) {
+  uint8_t* record = records_;
+  uint32_t slab_offset = 0;
+  int i = 0;
+  // Two loops, each with its own registers: a batch is almost always all bare or all decoded,
+  // and from its first datagram with a control message on, the rest of it takes the decoder.
+  for (; i < n && out < capacity; i++, slab_offset += static_cast<uint32_t>(slot_size)) {
+    const msghdr& hdr = msgs[i].msg_hdr;
+    bool cut;
+    if (hdr.msg_controllen < bare_below) {
+      bytes += DecodeBare(hdr, msgs[i].msg_len, keep, bare, record, &cut);
+    } else if (lone_ok && IsLonePacketInfo(hdr)) {
+      bytes += DecodeLonePacketInfo(hdr, msgs[i].msg_len, keep, plain, record, &cut);
+    } else {
+      break;
+    }
+    PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset));
+    truncated += cut ? 1 : 0;
+    out++;
+    record += layout::kRecordBytes;
+  }
+  for (; i < n && out < capacity; i++, slab_offset += static_cast<uint32_t>(slot_size)) {
     const uint32_t wire_size = msgs[i].msg_len;
-    uint8_t* record = records + out * layout::kRecordBytes;
     DecodeResult r = DecodeDatagram(msgs[i].msg_hdr, wire_size, keep, record);
     if (arrival != nullptr && (!r.has_pktinfo || r.ifindex == 0)) {
       FillKnownArrival(*arrival, record, &r);
@@ -162,19 +210,21 @@ int RecvBatch::Receive(int fd, const MembershipFilter* filter, RecvCounters* cou
       counters->filtered++;
       continue;  // the next datagram's record takes this place
     }
-    const auto slab_offset = static_cast<uint32_t>(static_cast<size_t>(i) * slot_size);
     if (r.gro_segment_size != 0 && r.gro_segment_size < wire_size) {
       // What the slot holds of the merged receive (all of it: slots are 64 KiB with UDP_GRO).
       const uint32_t received =
           wire_size < slot_size ? wire_size : static_cast<uint32_t>(slot_size);
-      out += static_cast<size_t>(
+      const auto used = static_cast<size_t>(
           SplitMerged(record, capacity - out, r, received, slab_offset, counters));
+      out += used;
+      record += used * layout::kRecordBytes;
       continue;
     }
     PutInt(record, layout::kOffset, static_cast<int32_t>(slab_offset));
     bytes += r.kept;
     if (r.truncated) truncated++;
     out++;
+    record += layout::kRecordBytes;
   }
   counters->bytes += bytes;
   counters->truncated += truncated;

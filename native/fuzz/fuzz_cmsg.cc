@@ -66,5 +66,44 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   Check(static_cast<uint32_t>(original) == wire_size);
   Check(r.truncated == ((rec_flags & mcast::layout::kFlagTruncated) != 0));
   if (wire_size > max_size) Check(r.truncated);
+
+  // A datagram without control messages: the receive loop's DecodeBare must write exactly what
+  // DecodeDatagram writes, and, for a socket that knows its arrival (arrival_policy.h), what
+  // DecodeDatagram followed by that arrival writes.
+  if (hdr.msg_controllen < sizeof(cmsghdr)) {
+    Check(!r.has_pktinfo && !r.has_drop_count && r.gro_segment_size == 0);
+    mcast::BareRecord bare;
+    mcast::MakeBareRecord(nullptr, 0, &bare);
+    alignas(8) uint8_t fast[mcast::layout::kRecordBytes];
+    std::memset(fast, 0xCD, sizeof(fast));
+    bool cut = false;
+    Check(mcast::DecodeBare(hdr, wire_size, max_size, bare, fast, &cut) == r.kept);
+    Check(cut == r.truncated);
+    Check(std::memcmp(fast, record, sizeof(fast)) == 0);
+
+    uint8_t destination[16];
+    for (size_t i = 0; i < sizeof(destination); i++) destination[i] = static_cast<uint8_t>(data[i % size] + i);
+    const uint32_t ifindex = Read32(data + 5);
+    mcast::MakeBareRecord(destination, ifindex, &bare);
+    Check(mcast::DecodeBare(hdr, wire_size, max_size, bare, fast, &cut) == r.kept);
+    std::memcpy(record + mcast::layout::kDestinationByte, destination, sizeof(destination));
+    const int32_t with_arrival[2] = {rec_flags | mcast::layout::kFlagPktinfo, static_cast<int32_t>(ifindex)};
+    static_assert(mcast::layout::kIfIndex == mcast::layout::kFlags + 1, "flags, then the interface");
+    std::memcpy(record + mcast::layout::kFlags * 4, with_arrival, sizeof(with_arrival));
+    Check(std::memcmp(fast, record, sizeof(fast)) == 0);
+  }
+
+  // A lone IP_PKTINFO of the kernel's size: DecodeLonePacketInfo writes what DecodeDatagram does.
+  if (mcast::IsLonePacketInfo(hdr)) {
+    Check(r.has_pktinfo && !r.has_drop_count && r.gro_segment_size == 0);
+    mcast::BareRecord plain;
+    mcast::MakeBareRecord(nullptr, 0, &plain);
+    alignas(8) uint8_t fast[mcast::layout::kRecordBytes];
+    std::memset(fast, 0xCD, sizeof(fast));
+    bool cut = false;
+    Check(mcast::DecodeLonePacketInfo(hdr, wire_size, max_size, plain, fast, &cut) == r.kept);
+    Check(cut == r.truncated);
+    Check(std::memcmp(fast, record, sizeof(fast)) == 0);
+  }
   return 0;
 }

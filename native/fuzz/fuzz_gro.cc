@@ -14,6 +14,30 @@
 using mcast_fuzz::Check;
 using mcast_fuzz::Read32;
 
+namespace {
+
+// The split as a loop, segment by segment (what SplitGroSegments did before PlanGroSplit gave it
+// in closed form): both must agree on every input.
+size_t ReferenceSplit(uint32_t received, uint32_t segment_size, uint32_t keep, mcast::GroSegment* out,
+                      size_t max_out) {
+  if (max_out == 0) return 0;
+  if (segment_size == 0 || segment_size >= received) {
+    out[0] = {0, received, received < keep ? received : keep};
+    return 1;
+  }
+  size_t n = 0;
+  uint32_t offset = 0;
+  while (offset < received && n < max_out) {
+    const uint32_t left = received - offset;
+    const uint32_t size = (n + 1 == max_out || left < segment_size) ? left : segment_size;
+    out[n++] = {offset, size, size < keep ? size : keep};
+    offset += size;
+  }
+  return n;
+}
+
+}  // namespace
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size < 13) return 0;
   // Receives are at most a slot (64 KiB); larger values still must not break the invariants.
@@ -46,5 +70,15 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     next += s.wire_size;
   }
   Check(next == received);
+
+  mcast::GroSegment reference[mcast::kMaxGroSegments];
+  Check(ReferenceSplit(received, segment, keep, reference, room) == n);
+  const mcast::GroPlan plan = mcast::PlanGroSplit(received, segment, room);
+  Check(plan.count == n);
+  Check(plan.last_offset == out[n - 1].offset && plan.last_size == out[n - 1].wire_size);
+  for (size_t k = 0; k < n; k++) {
+    Check(reference[k].offset == out[k].offset && reference[k].wire_size == out[k].wire_size &&
+          reference[k].kept == out[k].kept);
+  }
   return 0;
 }

@@ -695,6 +695,143 @@ SOCKET_TEST(AsksForNoSourceAddressWhenToldNot) {
   close(tx);
 }
 
+// Datagrams that come with no control message at all (IP_PKTINFO off, no timestamps, no drops:
+// the default one-group socket) take RecvBatch's bare path, which writes each record from a
+// template: every byte of every record must still be right, with and without a known arrival,
+// and in a batch that mixes them with a merged receive, which carries a control message. So do
+// those whose one control message is IP_PKTINFO.
+SOCKET_TEST(WritesWholeRecordsOnThePathsThatDoNotDecode) {
+  mcast::OpenOptions options;  // no timestamps
+  mcast::SockAddr any, rx_addr, tx_addr;
+  EXPECT(mcast::ParseAddress(AF_INET, "127.0.0.1", 0, 0, &any));
+  int rx = -1;
+  const char* failed = nullptr;
+  EXPECT(mcast::OpenBoundSocket(options, any, &rx, &failed) == 0);
+  EXPECT(mcast::SetIntOption(rx, IPPROTO_IP, IP_PKTINFO, 0) == 0);
+  mcast::LocalAddress(rx, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, &tx_addr);
+  EXPECT(rx >= 0 && tx >= 0);
+  sockaddr_in tx_in;
+  std::memcpy(&tx_in, &tx_addr.storage, sizeof(tx_in));
+  constexpr size_t kMax = 64;
+  std::vector<uint8_t> slab(8 * kMax), records(8 * mcast::layout::kRecordBytes);
+  mcast::RecvBatch batch(8, kMax, slab.data(), records.data());
+  // What a socket bound to 239.1.2.3 that joined it on interface 7 knows (arrival_policy.h).
+  mcast::SockAddr group;
+  EXPECT(mcast::ParseAddress(AF_INET, "239.1.2.3", 0, 0, &group));
+  mcast::ArrivalPolicy known(AF_INET, group, false);
+  const mcast::ArrivalPolicy::Plan plan = known.PlanJoin(group, 7);
+  known.Joined(plan, group, 7);
+  EXPECT(known.known());
+
+  const std::vector<uint8_t> payload(100, 9);
+  const size_t sizes[4] = {5, 100, 1, 64};
+  mcast::SendCounters sc;
+  for (int round = 0; round < 2; round++) {
+    if (round == 1) batch.SetArrivalPolicy(&known);
+    mcast::RecvCounters rc;
+    for (size_t i = 0; i < 4; i++) {
+      EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), sizes[i], &sc).sent == 1);
+    }
+    std::memset(records.data(), 0xEE, records.size());
+    EXPECT(Receive(&batch, rx, &rc) == 4);
+    for (size_t i = 0; i < 4; i++) {
+      const uint8_t* rec = records.data() + i * mcast::layout::kRecordBytes;
+      const bool cut = sizes[i] > kMax;
+      const bool arrival = round > 0;
+      EXPECT(RecordInt(rec, mcast::layout::kSize) == static_cast<int32_t>(cut ? kMax : sizes[i]));
+      EXPECT(RecordInt(rec, mcast::layout::kOriginalSize) == static_cast<int32_t>(sizes[i]));
+      const int32_t flags = (cut ? mcast::layout::kFlagTruncated : 0) | (arrival ? mcast::layout::kFlagPktinfo : 0);
+      EXPECT(RecordInt(rec, mcast::layout::kFlags) == flags);
+      EXPECT(RecordInt(rec, mcast::layout::kIfIndex) == (arrival ? 7 : 0));
+      EXPECT(RecordInt(rec, mcast::layout::kPort) == ntohs(tx_in.sin_port));
+      EXPECT(RecordInt(rec, mcast::layout::kTtl) == -1);
+      EXPECT(RecordInt(rec, mcast::layout::kOffset) == static_cast<int32_t>(i * kMax));
+      EXPECT(RecordInt(rec, mcast::layout::kDropCount) == 0);
+      uint8_t source[16] = {127, 0, 0, 1}, destination[16] = {};
+      if (arrival) std::memcpy(destination, known.destination(), 4);
+      EXPECT(std::memcmp(rec + mcast::layout::kSourceByte, source, 16) == 0);
+      EXPECT(std::memcmp(rec + mcast::layout::kDestinationByte, destination, 16) == 0);
+      const uint8_t zero[8] = {};
+      EXPECT(std::memcmp(rec + mcast::layout::kTimestampByte, zero, 8) == 0);
+    }
+    EXPECT(rc.packets == 4 && rc.batches == 1 && rc.truncated == 1);
+    EXPECT(rc.bytes == 5 + kMax + 1 + 64);
+  }
+
+  // IP_PKTINFO on and nothing else (a socket bound to an address it does not know the group
+  // of): each datagram's one control message gives its destination and interface.
+  EXPECT(mcast::SetIntOption(rx, IPPROTO_IP, IP_PKTINFO, 1) == 0);
+  batch.SetArrivalPolicy(nullptr);
+  {
+    mcast::RecvCounters rc;
+    for (size_t i = 0; i < 4; i++) EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), sizes[i], &sc).sent == 1);
+    std::memset(records.data(), 0xEE, records.size());
+    EXPECT(Receive(&batch, rx, &rc) == 4);
+    for (size_t i = 0; i < 4; i++) {
+      const uint8_t* rec = records.data() + i * mcast::layout::kRecordBytes;
+      const bool cut = sizes[i] > kMax;
+      EXPECT(RecordInt(rec, mcast::layout::kSize) == static_cast<int32_t>(cut ? kMax : sizes[i]));
+      EXPECT(RecordInt(rec, mcast::layout::kOriginalSize) == static_cast<int32_t>(sizes[i]));
+      EXPECT(RecordInt(rec, mcast::layout::kFlags) ==
+             (mcast::layout::kFlagPktinfo | (cut ? mcast::layout::kFlagTruncated : 0)));
+      EXPECT(RecordInt(rec, mcast::layout::kIfIndex) == static_cast<int32_t>(if_nametoindex("lo")));
+      EXPECT(RecordInt(rec, mcast::layout::kPort) == ntohs(tx_in.sin_port));
+      EXPECT(RecordInt(rec, mcast::layout::kTtl) == -1);
+      EXPECT(RecordInt(rec, mcast::layout::kOffset) == static_cast<int32_t>(i * kMax));
+      EXPECT(RecordInt(rec, mcast::layout::kDropCount) == 0);
+      const uint8_t loopback[16] = {127, 0, 0, 1}, zero[8] = {};
+      EXPECT(std::memcmp(rec + mcast::layout::kSourceByte, loopback, 16) == 0);
+      EXPECT(std::memcmp(rec + mcast::layout::kDestinationByte, loopback, 16) == 0);
+      EXPECT(std::memcmp(rec + mcast::layout::kTimestampByte, zero, 8) == 0);
+    }
+    EXPECT(rc.packets == 4 && rc.truncated == 1 && rc.bytes == 5 + kMax + 1 + 64);
+  }
+  EXPECT(mcast::SetIntOption(rx, IPPROTO_IP, IP_PKTINFO, 0) == 0);
+
+  // With UDP_GRO: a plain datagram, a merged receive of 3 × 50 (a UDP_GRO control message),
+  // and a plain one cut to 64, in one batch of 64 KiB slots.
+  EXPECT(mcast::SetIntOption(rx, SOL_UDP, UDP_GRO, 1) == 0);
+  constexpr size_t kSlot = 65536;
+  std::vector<uint8_t> gro_slab(4 * kSlot), gro_records(4 * mcast::kMaxGroSegments * mcast::layout::kRecordBytes);
+  mcast::RecvBatch gro(4, kSlot, gro_slab.data(), gro_records.data(), 4 * mcast::kMaxGroSegments);
+  gro.SetKeep(kMax);
+  gro.SetArrivalPolicy(&known);
+  EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), 5, &sc).sent == 1);
+  mcast::SendBatch sender;
+  sender.SetSegmentation(true);
+  sender.Reserve(3);
+  for (size_t i = 0; i < 3; i++) sender.Set(i, payload.data(), 50);
+  EXPECT(sender.Send(tx, rx_addr, 3, &sc).sent == 3);
+  EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), 100, &sc).sent == 1);
+  std::memset(gro_records.data(), 0xEE, gro_records.size());
+  mcast::RecvCounters rc;
+  int delivered = 0;
+  EXPECT(gro.Receive(rx, nullptr, &rc, &delivered) == 3);
+  EXPECT(delivered == 5);
+  const int32_t want_size[5] = {5, 50, 50, 50, 64}, want_wire[5] = {5, 50, 50, 50, 100};
+  const int32_t want_offset[5] = {0, kSlot, kSlot + 50, kSlot + 100, 2 * kSlot};
+  for (size_t i = 0; i < 5; i++) {
+    const uint8_t* rec = gro_records.data() + i * mcast::layout::kRecordBytes;
+    EXPECT(RecordInt(rec, mcast::layout::kSize) == want_size[i]);
+    EXPECT(RecordInt(rec, mcast::layout::kOriginalSize) == want_wire[i]);
+    EXPECT(RecordInt(rec, mcast::layout::kOffset) == want_offset[i]);
+    EXPECT(RecordInt(rec, mcast::layout::kFlags) ==
+           (mcast::layout::kFlagPktinfo | (i == 4 ? mcast::layout::kFlagTruncated : 0)));
+    EXPECT(RecordInt(rec, mcast::layout::kIfIndex) == 7);
+    EXPECT(RecordInt(rec, mcast::layout::kPort) == ntohs(tx_in.sin_port));
+    EXPECT(RecordInt(rec, mcast::layout::kTtl) == -1);
+    EXPECT(RecordInt(rec, mcast::layout::kDropCount) == 0);
+    const uint8_t source[16] = {127, 0, 0, 1}, zero[8] = {};
+    EXPECT(std::memcmp(rec + mcast::layout::kSourceByte, source, 16) == 0);
+    EXPECT(std::memcmp(rec + mcast::layout::kDestinationByte, known.destination(), 16) == 0);
+    EXPECT(std::memcmp(rec + mcast::layout::kTimestampByte, zero, 8) == 0);
+  }
+  EXPECT(rc.packets == 5 && rc.gro_receives == 1 && rc.gro_datagrams == 3 && rc.truncated == 1);
+  close(rx);
+  close(tx);
+}
+
 // Sends 200 datagrams of 1000 bytes to a receiver whose buffer holds a few, and reads what
 // made it in. Returns how many the kernel accepted from the sender.
 size_t OverflowAndDrain(int rx, int tx, const mcast::SockAddr& rx_addr, mcast::RecvBatch* batch,
@@ -778,6 +915,51 @@ SOCKET_TEST(SegmentsOnSendAndSplitsMergedReceives) {
     EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagPktinfo) != 0);
     EXPECT(RecordInt(rec, mcast::layout::kIfIndex) == 1);
     EXPECT(slab[static_cast<size_t>(offset)] == static_cast<uint8_t>(i));
+  }
+  close(rx);
+  close(tx);
+}
+
+// A merged receive with more datagrams than records left: the last record takes all the rest
+// (its real size, cut to maxMessageSize and flagged), so nothing goes missing without a trace;
+// with one record left, that one record is the whole receive.
+SOCKET_TEST(SplitsAMergedReceiveIntoTheRecordsLeft) {
+  mcast::SockAddr rx_addr;
+  const int rx = Open(AF_INET, "127.0.0.1", 0, &rx_addr);
+  const int tx = Open(AF_INET, "127.0.0.1", 0, nullptr);
+  EXPECT(rx >= 0 && tx >= 0);
+  EXPECT(mcast::SetIntOption(rx, SOL_UDP, UDP_GRO, 1) == 0);
+  constexpr size_t kSlot = 65536;
+  for (const size_t room : {size_t{5}, size_t{1}}) {
+    std::vector<uint8_t> slab(kSlot), records(room * mcast::layout::kRecordBytes);
+    mcast::RecvBatch batch(1, kSlot, slab.data(), records.data(), room);
+    batch.SetKeep(1000);
+    std::vector<uint8_t> payload(20 * 700, 3);
+    mcast::SendBatch sender;
+    sender.SetSegmentation(true);
+    sender.Reserve(20);
+    for (size_t i = 0; i < 20; i++) sender.Set(i, payload.data() + i * 700, 700);
+    mcast::SendCounters sc;
+    EXPECT(sender.Send(tx, rx_addr, 20, &sc).sent == 20 && sc.gso_sends == 1);
+    mcast::RecvCounters rc;
+    int delivered = 0;
+    EXPECT(batch.Receive(rx, nullptr, &rc, &delivered) == 1);
+    EXPECT(static_cast<size_t>(delivered) == room);
+    for (size_t k = 0; k < room; k++) {
+      const uint8_t* rec = records.data() + k * mcast::layout::kRecordBytes;
+      const bool last = k + 1 == room;
+      const int32_t wire = last ? static_cast<int32_t>((20 - k) * 700) : 700;
+      EXPECT(RecordInt(rec, mcast::layout::kOffset) == static_cast<int32_t>(k * 700));
+      EXPECT(RecordInt(rec, mcast::layout::kOriginalSize) == wire);
+      EXPECT(RecordInt(rec, mcast::layout::kSize) == (wire < 1000 ? wire : 1000));
+      EXPECT(((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagTruncated) != 0) == (wire > 1000));
+      EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagPktinfo) != 0);
+      EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagTimestamp) != 0);
+      EXPECT(RecordInt(rec, mcast::layout::kIfIndex) == 1);
+      EXPECT(RecordInt(rec, mcast::layout::kTtl) == -1);
+    }
+    EXPECT(rc.gro_receives == 1 && rc.gro_datagrams == room && rc.packets == room);
+    EXPECT(rc.truncated == 1 && rc.bytes == (room - 1) * 700 + 1000);
   }
   close(rx);
   close(tx);

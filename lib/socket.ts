@@ -5,7 +5,6 @@
  * loop alive and, once unreachable, is collected and its descriptor closed.
  */
 import { EventEmitter } from 'node:events';
-import { constants as osConstants } from 'node:os';
 import { isMainThread } from 'node:worker_threads';
 
 import { hostPort, isLinkLocalIPv6, MAX_PAYLOAD } from './address';
@@ -13,7 +12,7 @@ import { Batch, noSourceAddress } from './batch';
 import { BatchDispatch } from './dispatch';
 import { binding, MembershipOp, type NativeSocket, type NativeSocketOwner } from './binding';
 import { invalidArgType, mcastError, rethrowNative, systemError } from './errors';
-import { firstIPv4Address, resolveInterface, type ResolvedInterface } from './interfaces';
+import { resolveInterface, type ResolvedInterface } from './interfaces';
 import { forgetSocket, type InterfaceChangeEvent, setRejoin, trackMembership, trackOutgoing } from './interface-churn';
 import { noteClosed, noteMembership } from './memberships';
 import { checkMembership } from './socket/membership';
@@ -21,16 +20,15 @@ import {
   BIND_HINTS,
   C,
   checkSocketOptions,
-  DEVICE_HINTS,
   GRO_MAX_SEGMENTS,
   GRO_SLOT_BYTES,
-  MAX_BUFFER_SIZE,
   NEEDS_NET_ADMIN,
   optionTable,
   SO_BUSY_POLL,
   SO_PREFER_BUSY_POLL,
 } from './socket/options';
 import { blockDatagrams, type Destination, Destinations, gatherCount, gatherDatagramError, isGather, SendPacker, toByteList, toBytes } from './socket/send';
+import * as sockopt from './socket/sockopt';
 import { checkBoolean, checkInteger } from './validate';
 import type {
   BoundAddress,
@@ -58,8 +56,6 @@ const ON_MAIN_THREAD = isMainThread;
 const OPENING = 0;
 const OPEN = 1;
 const CLOSED = 2;
-
-let bufferWarningShown = false;
 
 /** The address text and port of a native [address, port, scopeId], with the zone Node shows. */
 function boundAddress(family: Family, [address, port, scopeId]: [string, number, number]): BoundAddress {
@@ -196,14 +192,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   }
 
   #enableGro(): void {
-    try {
-      this.#native.enableGro(this.maxMessageSize);
-    } catch (error) {
-      rethrowNative(error, {
-        action: 'turn on options.gro',
-        hint: 'this kernel or socket type has no UDP_GRO (Linux 5.0 and later have it): create the socket without gro',
-      });
-    }
+    sockopt.enableGro(this.#native, this.maxMessageSize);
   }
 
   #hasReceivers(): boolean {
@@ -279,12 +268,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   // ---- outgoing options -----------------------------------------------------------------
 
   #bindToDevice(device: ResolvedInterface): void {
-    try {
-      this.#native.setRawOption(C.SOL_SOCKET!, C.SO_BINDTODEVICE!, Buffer.from(`${device.name}\0`));
-    } catch (error) {
-      const hint = DEVICE_HINTS[(error as { errno?: number }).errno ?? 0];
-      rethrowNative(error, { action: `bind to device ${device.label}`, interface: device.name, ...(hint !== undefined && { hint }) });
-    }
+    sockopt.bindToDevice(this.#native, device);
     this.#boundDevice = device.name;
   }
 
@@ -294,13 +278,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   }
 
   #setOutgoing(iface: ResolvedInterface): void {
-    // IPv4 also names the source address: the kernel's own choice by scope fails on `lo`.
-    const source = this.family === 4 ? (iface.address ?? firstIPv4Address(iface.index)) : undefined;
-    try {
-      this.#native.setMulticastInterface(iface.index, source);
-    } catch (error) {
-      rethrowNative(error, { action: `set the outgoing interface to ${iface.label}`, interface: iface.name });
-    }
+    sockopt.setOutgoing(this.#native, this.family, iface);
     trackOutgoing(this, iface);
   }
 
@@ -312,13 +290,7 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   }
 
   #setInt(level: number, name: number, value: number, label: string, action: string, permissionHint?: string): void {
-    try {
-      this.#native.setIntOption(level, name, value, label);
-    } catch (error) {
-      const errno = (error as { errno?: number }).errno ?? 0; // negative, libuv's sign
-      const refused = errno === -osConstants.errno.EPERM || errno === -osConstants.errno.EACCES;
-      rethrowNative(error, { action, ...(refused && permissionHint !== undefined && { hint: permissionHint }) });
-    }
+    sockopt.setInt(this.#native, level, name, value, label, action, permissionHint);
   }
 
   /** IP_MULTICAST_TTL / IPV6_MULTICAST_HOPS: 0 keeps datagrams on this host, 1 (default) on the link. */
@@ -357,25 +329,8 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
   // ---- buffers ---------------------------------------------------------------------------
 
   #setBuffer(receive: boolean, bytes: number): number {
-    const name = receive ? 'recvBufferSize' : 'sendBufferSize';
-    this.#checkOpen(`set ${name}`);
-    checkInteger(name, bytes, 1, MAX_BUFFER_SIZE);
-    let effective = 0;
-    try {
-      effective = this.#native.setBufferSize(receive, bytes);
-    } catch (error) {
-      rethrowNative(error, { action: `set ${name} to ${bytes}` });
-    }
-    // The kernel reports twice the usable size; less than that means it capped the request.
-    if (effective < bytes * 2 && !bufferWarningShown) {
-      bufferWarningShown = true;
-      const sysctl = receive ? 'net.core.rmem_max' : 'net.core.wmem_max';
-      process.emitWarning(
-        `mcast: asked for a ${name} of ${bytes} bytes, the kernel granted ${Math.floor(effective / 2)} (raise ${sysctl}, or run with CAP_NET_ADMIN so that SO_${receive ? 'RCV' : 'SND'}BUFFORCE is used)`,
-        { code: 'MCAST_BUFFER_SIZE' },
-      );
-    }
-    return effective;
+    this.#checkOpen(`set ${receive ? 'recvBufferSize' : 'sendBufferSize'}`);
+    return sockopt.setBuffer(this.#native, receive, bytes);
   }
 
   /** Asks for a receive buffer of `bytes`; returns what the kernel reports (its doubled figure). */
@@ -408,35 +363,14 @@ export class Socket extends EventEmitter implements NativeSocketOwner {
    */
   setOption(level: number, name: number, value: number | boolean | Uint8Array): this {
     this.#checkOpen('set an option');
-    checkInteger('level', level, 0, 0x7fffffff);
-    checkInteger('name', name, 0, 0x7fffffff);
-    const action = `setsockopt(level ${level}, name ${name})`;
-    try {
-      if (typeof value === 'boolean' || typeof value === 'number') {
-        const int = typeof value === 'boolean' ? (value ? 1 : 0) : checkInteger('value', value, -0x80000000, 0x7fffffff);
-        this.#native.setIntOption(level, name, int, 'setsockopt');
-      } else if (value instanceof Uint8Array) {
-        this.#native.setRawOption(level, name, value);
-      } else {
-        throw invalidArgType('value', 'a number, boolean or Buffer', value);
-      }
-    } catch (error) {
-      rethrowNative(error, { action });
-    }
+    sockopt.setOption(this.#native, level, name, value);
     return this;
   }
 
   /** Raw getsockopt into `size` bytes (default 4); returns the bytes the kernel wrote. */
   getOption(level: number, name: number, size = 4): Buffer {
     this.#checkOpen('get an option');
-    checkInteger('level', level, 0, 0x7fffffff);
-    checkInteger('name', name, 0, 0x7fffffff);
-    checkInteger('size', size, 1, 65536);
-    try {
-      return this.#native.getRawOption(level, name, size);
-    } catch (error) {
-      rethrowNative(error, { action: `getsockopt(level ${level}, name ${name})` });
-    }
+    return sockopt.getOption(this.#native, level, name, size);
   }
 
   // ---- sending ---------------------------------------------------------------------------

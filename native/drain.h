@@ -1,6 +1,6 @@
 // The receive policy of one readable event, in plain C++ (no N-API) so that the native unit
 // tests cover it: how many recvmmsg rounds a wake-up makes, what ends it, what an error from
-// the receive call means. The binding (socket_wrap.cc) supplies the sink that calls into JS.
+// the receive call means. The binding (socket_wrap_recv.cc) supplies the sink that calls into JS.
 #pragma once
 
 #include <cstdint>

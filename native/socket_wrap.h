@@ -1,6 +1,8 @@
 // The JS-visible socket: owns the descriptor and a uv_poll_t on the environment's own loop, and
 // translates JS calls into socket_ops / recv_batch / send_batch. Argument checking here is only a
 // guard; lib/socket.ts validates every value and builds the errors users see.
+// The one class declaration; its definitions are split by part: socket_wrap.cc (life, state,
+// addresses, counters), socket_wrap_recv.cc, socket_wrap_send.cc, socket_wrap_options.cc.
 #pragma once
 
 #include <napi.h>

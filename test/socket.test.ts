@@ -289,7 +289,7 @@ describe('listeners', () => {
     });
     await waitFor(() => log.length === 12, 'three batches and their callbacks');
     expect(rx.stats().batches).toBe(3);
-    // One callback scope per event (native/socket_wrap.cc EventScope): no tick between batches.
+    // One callback scope per event (native/socket_wrap_recv.cc EventScope): no tick between batches.
     expect(log.slice(0, 3)).toEqual(['batch:2', 'batch:2', 'batch:1']);
     expect(log.slice(3).sort()).toEqual(
       ['micro:1', 'micro:2', 'micro:2', 'then:1', 'then:2', 'then:2', 'tick:1', 'tick:2', 'tick:2'],

@@ -10,6 +10,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 
 import { describe, expect, it } from 'vitest';
 
+import { AddressFormatter, formatAddressBytes } from '../lib/address.js';
 import type { Socket } from '../lib/index.js';
 import { socketFactory, uniquePort, waitFor } from './helpers.js';
 
@@ -174,5 +175,36 @@ describe("'message' blocks", () => {
     await waitFor(() => batches === 1, 'the batch');
     await nextTurn();
     expect(messages).toBe(0);
+  });
+});
+
+describe("'message' source and destination text", () => {
+  // The formatter compares an address with the two it formatted last before it asks its map
+  // (lib/address.ts). The record slab is rewritten in place batch after batch: text that came
+  // from a stale slot, or a slot kept after its words changed, would show here.
+  it.each([4, 6] as const)('formats each address right through alternating and changing sources (IPv%i)', (family) => {
+    const width = family === 4 ? 4 : 16;
+    const bytes = new Uint8Array(2 * width);
+    const formatter = new AddressFormatter(bytes, family);
+    const addresses = [
+      [10, 0, 0, 1], [239, 1, 2, 3], [10, 0, 0, 2], [239, 1, 2, 3], [10, 0, 0, 1], [10, 0, 0, 2],
+      [10, 0, 0, 3], [239, 1, 2, 3], [192, 168, 1, 1], [10, 0, 0, 1], [10, 0, 0, 1], [239, 1, 2, 4],
+    ].map((v4) => (family === 4 ? v4 : [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...v4]));
+    let seen = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const [k, address] of addresses.entries()) {
+        const at = (k % 2) * width;
+        bytes.set(address, at);
+        // Only the last word differs between most of these: the comparison must cover all.
+        expect(formatter.format(at)).toBe(formatAddressBytes(bytes, at, family));
+        seen++;
+      }
+    }
+    expect(seen).toBe(36);
+    // IPv6 addresses that differ only in an early word.
+    if (family === 6) {
+      bytes.set([0xfe, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1], 0);
+      expect(formatter.format(0)).toBe('fe80:1::a00:1');
+    }
   });
 });

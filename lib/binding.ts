@@ -64,11 +64,12 @@ export interface NativeSocket {
   /** One batch within `timeoutMs` (polling, or spinning when `spin`); returns its datagrams, 0 when none came. */
   receiveSync(timeoutMs: number, spin: boolean): number;
   /**
-   * The batch's first `count` datagrams, back to back, in a Buffer of exactly their bytes over a
-   * recycled native block (native/message_block.h): the block returns to the socket's pool once
-   * the Buffer and every view of it are collected.
+   * The batch's first `count` datagrams, back to back, in a recycled native block
+   * (native/message_block.h): a Buffer over a new block, or the offset of the bytes in the
+   * block returned last (batches of up to 4 KiB share a 4 KiB block). The block returns to the
+   * socket's pool once the Buffer and every view of it are collected.
    */
-  packBatch(count: number): Buffer;
+  packBatch(count: number): Buffer | number;
   /** The 'message' blocks' pool: [allocated new, idle blocks, idle bytes, outstanding blocks]. */
   messageBlocks(): [number, number, number, number];
   /** Set by lib/socket.ts: the facade that receives this socket's events. */

@@ -32,6 +32,14 @@ const viewOf: (bytes: ArrayBufferLike, offset: number, length: number) => Buffer
   return (bytes, offset, length) => Buffer.from(bytes, offset, length);
 })();
 
+/**
+ * The size of the block that batches of up to that many bytes share (MessageBlockPool::kMinBlock,
+ * native/message_block.h): PackBatch returns it whole, while a batch of its own block gets a
+ * Buffer of exactly its bytes, always more than this.
+ */
+const SHARED_BLOCK = 4096;
+const NO_BLOCK = new ArrayBuffer(0);
+
 /** A 'batch' or 'message' listener as EventEmitter stores it (a once-wrapper is bound). */
 type Listener = (this: unknown, ...args: unknown[]) => unknown;
 
@@ -42,11 +50,14 @@ export interface DispatchTarget extends EventEmitter {
 }
 
 /**
- * The batch's first `count` datagrams, back to back, in one Buffer of exactly their bytes (one
- * native call). Its memory is a block the socket recycles once the Buffer and all its views are
- * collected, so a drain does not touch fresh pages for every batch (see native/message_block.h).
+ * The batch's first `count` datagrams, back to back (one native call): a Buffer over a new
+ * block whose bytes start at its byteOffset, or the offset of the bytes in the block returned
+ * last. A batch of more than 4 KiB gets a block of exactly its bytes; smaller ones share 4 KiB
+ * blocks, as Buffers share Node's 8 KiB pool. A block is recycled by the socket once the Buffer
+ * and all its views are collected, so a drain does not touch fresh pages for every batch (see
+ * native/message_block.h).
  */
-export type PackBatch = (count: number) => Buffer;
+export type PackBatch = (count: number) => Buffer | number;
 
 /** The listener dispatch of one socket (lib/socket.ts owns one). */
 export class BatchDispatch {
@@ -56,6 +67,8 @@ export class BatchDispatch {
   #stale = true;
   #batchListeners: readonly Listener[] = [];
   #messageListeners: readonly Listener[] = [];
+  /** The block PackBatch returned last: later small batches may be packed into it too. */
+  #block: ArrayBufferLike = NO_BLOCK;
 
   constructor(target: DispatchTarget, pack: PackBatch) {
     this.#target = target;
@@ -123,13 +136,22 @@ export class BatchDispatch {
     const family = target.family === 4 ? 'IPv4' : 'IPv6';
     const useEmit = this.#useEmit();
     // One copy per batch: the datagrams go into one block (at most 1.25 x what they hold, or
-    // 4 KiB), and each message is a view of it. A message a listener keeps holds that block (as
-    // a Buffer from Node's own 8 KiB pool holds its pool); the block is reused only after every
-    // view of it was collected, so nothing can overwrite a kept message.
+    // a 4 KiB one that small batches share), and each message is a view of it. A message a
+    // listener keeps holds that block (as a Buffer from Node's own 8 KiB pool holds its pool);
+    // the block is reused only after every view of it was collected, and a shared block is
+    // written only where no view lies yet, so nothing can overwrite a kept message.
     if (target.closed) return errors; // closed by a 'batch' listener: no messages, no copy
-    const block = this.#pack(count);
-    const blockBytes = block.buffer;
-    let at = block.byteOffset;
+    const packed = this.#pack(count);
+    let at: number;
+    if (typeof packed === 'number') {
+      at = packed;
+    } else {
+      at = packed.byteOffset;
+      // Held only while it is the shared block (a block of its own is not written again, and
+      // holding it would keep it out of the pool until the next batch).
+      this.#block = packed.length === SHARED_BLOCK ? packed.buffer : NO_BLOCK;
+    }
+    const blockBytes = typeof packed === 'number' ? this.#block : packed.buffer;
     for (let i = 0; i < count && !target.closed; i++) {
       // A listener may add or remove 'message' listeners: emit() would see that from the next
       // datagram on, and so does this loop.

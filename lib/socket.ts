@@ -67,8 +67,9 @@ export interface Socket {
   /**
    * A datagram, copied out of the receive slab. Convenient; the 'batch' event is the fast path.
    * Each batch's datagrams are copied into one block, and `data` is a view of it
-   * (`data.buffer` is exactly the batch's bytes). **Retention:** keeping a message keeps its
-   * batch's block alive, at most 1.25 × the bytes of that batch's datagrams (at least 4 KiB);
+   * (`data.buffer`: a batch of more than 4 KiB has a block of exactly its bytes; smaller ones
+   * share 4 KiB blocks, as Buffers share Node's pool). **Retention:** keeping a message keeps
+   * its block alive, at most 1.25 × the bytes of its batch's datagrams, or 4 KiB;
    * `Buffer.from(data)` keeps only the datagram. The socket reuses a block only after V8 has
    * collected every message of it, so a kept message is never overwritten; it keeps up to
    * 64 MiB of such collected blocks per socket for reuse (never more than its messages once held

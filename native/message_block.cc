@@ -72,7 +72,26 @@ uint8_t* MessageBlockPool::Take(size_t bytes) {
   return block;
 }
 
+uint8_t* MessageBlockPool::TakeShared(size_t bytes, size_t* offset, bool* fresh) {
+  if (shared_ != nullptr && bytes <= kMinBlock - shared_used_) {
+    *offset = shared_used_;
+    *fresh = false;
+    shared_used_ += bytes;
+    return shared_;
+  }
+  uint8_t* block = Take(kMinBlock);
+  if (block == nullptr) return nullptr;
+  std::memset(block + bytes, 0, kMinBlock - bytes);
+  shared_ = block;
+  shared_used_ = bytes;
+  *offset = 0;
+  *fresh = true;
+  return block;
+}
+
 void MessageBlockPool::Give(uint8_t* block) {
+  // Collected (or never handed out): no room may be taken in it any more.
+  if (block == shared_) shared_ = nullptr;
   const size_t capacity = CapacityOf(block);
   outstanding_--;
   if (owned_ && idle_bytes_ + capacity <= idle_limit_) {
@@ -89,6 +108,7 @@ void MessageBlockPool::Give(uint8_t* block) {
 
 void MessageBlockPool::Release() {
   owned_ = false;
+  shared_ = nullptr;
   FreeIdle();
   DropReference();
 }

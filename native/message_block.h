@@ -35,6 +35,18 @@ class MessageBlockPool {
   // A block of BlockCapacity(bytes) bytes (bytes > 0): a returned one when there is one, else a
   // new one. Each outstanding block holds a reference to the pool. Null when out of memory.
   uint8_t* Take(size_t bytes);
+  // Room for `bytes` (0 < bytes <= kMinBlock) in the socket's shared block. Batches that small
+  // share one kMinBlock block, back to back, as Buffers share Node's own 8 KiB pool: a socket
+  // whose batches hold one datagram each then keeps 4 KiB per 4 KiB received, not per datagram.
+  // `*fresh` is true when the room is at the start of a block taken now (the last shared block
+  // was full or gone): the caller hands that block to JS, which views the next rooms in it too.
+  // Its bytes after the room are zeroed, so what JS can see of it (a view's .buffer) is never
+  // an older datagram. Null when out of memory.
+  uint8_t* TakeShared(size_t bytes, size_t* offset, bool* fresh);
+  // No more rooms in the current shared block (the caller handed JS another block, whose
+  // views the next rooms would be taken for).
+  void Unshare() { shared_ = nullptr; }
+
   // Gives a block of Take back (its messages were collected): kept for reuse while the owner
   // holds the pool and the idle limit allows, else freed. Drops the block's reference.
   void Give(uint8_t* block);
@@ -66,6 +78,8 @@ class MessageBlockPool {
   size_t outstanding_ = 0;
   uint64_t fresh_blocks_ = 0;
   bool owned_ = true;
+  uint8_t* shared_ = nullptr;  // the block TakeShared fills, outstanding (JS holds it)
+  size_t shared_used_ = 0;
   size_t references_ = 1;  // the owner's, plus one per outstanding block
   std::vector<SizeClass> idle_;
 };

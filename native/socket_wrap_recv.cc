@@ -189,9 +189,10 @@ Napi::Value SocketWrap::JS_receiveSync(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, n > 0 ? delivered : 0);
 }
 
-// packBatch(count) -> Buffer: the data of the batch's first `count` datagrams, back to back, in
-// a block of this socket's pool that comes back once V8 has collected the Buffer and every view
-// of it (the 'message' path's one copy per batch; see message_block.h). Checked against the
+// packBatch(count) -> Buffer | offset: the data of the batch's first `count` datagrams, back to
+// back, in a block of this socket's pool that comes back once V8 has collected the Buffer and
+// every view of it (the 'message' path's one copy per batch; see message_block_napi.h: a small
+// batch may go into the block returned last, and gets its offset there). Checked against the
 // records and the slab, never trusted.
 Napi::Value SocketWrap::JS_packBatch(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();

@@ -10,6 +10,7 @@ import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promi
 
 import { describe, expect, it } from 'vitest';
 
+import { AddressFormatter, formatAddressBytes } from '../lib/address.js';
 import type { Socket } from '../lib/index.js';
 import { socketFactory, uniquePort, waitFor } from './helpers.js';
 
@@ -146,6 +147,39 @@ describe("'message' blocks", () => {
     expect(rx.messageBlocks()[0]).toBe(before);
   });
 
+  it('packs batches of up to 4 KiB back to back into one shared 4 KiB block, never over a kept message', async () => {
+    // A low-rate socket: each datagram is its own batch. They used to take a 4 KiB block each.
+    const { rx, tx, port } = pair();
+    const size = 100;
+    const kept: Buffer[] = [];
+    rx.on('message', (data) => kept.push(data));
+    const before = rx.messageBlocks()[0];
+    for (let seq = 0; seq < 60; seq++) {
+      tx.send(datagram(seq, size), GROUP, port);
+      await waitFor(() => kept.length === seq + 1, `datagram ${seq}`);
+    }
+    const blocks = [...new Set(kept.map((d) => d.buffer))];
+    // 40 rooms of 100 B fit a 4 KiB block: 60 single-datagram batches take two blocks.
+    expect(blocks.length).toBe(2);
+    expect(rx.messageBlocks()[0] - before).toBe(2);
+    expect(blocks.map((b) => b.byteLength)).toEqual([4096, 4096]);
+    expect(kept.map((d) => d.byteOffset)).toEqual(Array.from({ length: 60 }, (_, k) => (k % 40) * size));
+    // The second block's bytes after its 20 datagrams are zeros, not older data.
+    expect(new Uint8Array(blocks[1] as ArrayBuffer, 20 * size).every((b) => b === 0)).toBe(true);
+    // A batch of more than 4 KiB gets its own block; the next small one starts a new shared one.
+    tx.sendBatch(Array.from({ length: 4 }, (_, k) => datagram(100 + k, 1400)), GROUP, port);
+    await waitFor(() => kept.length === 64, 'the large batch');
+    tx.send(datagram(200, size), GROUP, port);
+    await waitFor(() => kept.length === 65, 'the last datagram');
+    const last = kept[64] as Buffer;
+    expect(last.byteOffset).toBe(0);
+    expect(blocks).not.toContain(last.buffer);
+    await collect();
+    for (let seq = 0; seq < 60; seq++) expect(intact(kept[seq] as Buffer, seq, size)).toBe(true);
+    for (let k = 0; k < 4; k++) expect(intact(kept[60 + k] as Buffer, 100 + k, 1400)).toBe(true);
+    expect(intact(last, 200, size)).toBe(true);
+  });
+
   it('frees the pool when the socket closes with messages still kept, and the kept ones stay readable', async () => {
     const { rx, tx, port } = pair();
     const kept: Buffer[] = [];
@@ -174,5 +208,36 @@ describe("'message' blocks", () => {
     await waitFor(() => batches === 1, 'the batch');
     await nextTurn();
     expect(messages).toBe(0);
+  });
+});
+
+describe("'message' source and destination text", () => {
+  // The formatter compares an address with the two it formatted last before it asks its map
+  // (lib/address.ts). The record slab is rewritten in place batch after batch: text that came
+  // from a stale slot, or a slot kept after its words changed, would show here.
+  it.each([4, 6] as const)('formats each address right through alternating and changing sources (IPv%i)', (family) => {
+    const width = family === 4 ? 4 : 16;
+    const bytes = new Uint8Array(2 * width);
+    const formatter = new AddressFormatter(bytes, family);
+    const addresses = [
+      [10, 0, 0, 1], [239, 1, 2, 3], [10, 0, 0, 2], [239, 1, 2, 3], [10, 0, 0, 1], [10, 0, 0, 2],
+      [10, 0, 0, 3], [239, 1, 2, 3], [192, 168, 1, 1], [10, 0, 0, 1], [10, 0, 0, 1], [239, 1, 2, 4],
+    ].map((v4) => (family === 4 ? v4 : [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, ...v4]));
+    let seen = 0;
+    for (let round = 0; round < 3; round++) {
+      for (const [k, address] of addresses.entries()) {
+        const at = (k % 2) * width;
+        bytes.set(address, at);
+        // Only the last word differs between most of these: the comparison must cover all.
+        expect(formatter.format(at)).toBe(formatAddressBytes(bytes, at, family));
+        seen++;
+      }
+    }
+    expect(seen).toBe(36);
+    // IPv6 addresses that differ only in an early word.
+    if (family === 6) {
+      bytes.set([0xfe, 0x80, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 10, 0, 0, 1], 0);
+      expect(formatter.format(0)).toBe('fe80:1::a00:1');
+    }
   });
 });

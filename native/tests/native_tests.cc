@@ -501,6 +501,32 @@ TEST(SizesMessageBlocksWithinAQuarterOfTheirBytes) {
   }
 }
 
+TEST(SmallBatchesShareOneMessageBlockUntilItIsFullOrGivenBack) {
+  mcast::MessageBlockPool* pool = mcast::MessageBlockPool::Create();
+  size_t offset = 99;
+  bool fresh = false;
+  uint8_t* a = pool->TakeShared(1000, &offset, &fresh);
+  if (a == nullptr) std::abort();  // out of memory: nothing below can run
+  EXPECT(fresh && offset == 0 && pool->fresh_blocks() == 1);
+  EXPECT(a[1000] == 0 && a[4095] == 0);  // what JS can see past the room is zeroed
+  std::memset(a, 7, 1000);
+  EXPECT(pool->TakeShared(3000, &offset, &fresh) == a && !fresh && offset == 1000);
+  EXPECT(pool->TakeShared(96, &offset, &fresh) == a && !fresh && offset == 4000);
+  EXPECT(a[999] == 7);  // rooms never overlap
+  uint8_t* b = pool->TakeShared(1, &offset, &fresh);  // a is full: a new block
+  EXPECT(b != a && fresh && offset == 0 && pool->outstanding() == 2);
+  pool->Unshare();  // JS was handed another block: b takes no more rooms
+  uint8_t* c = pool->TakeShared(4096, &offset, &fresh);
+  EXPECT(c != b && c != a && fresh && offset == 0);
+  pool->Give(c);  // the shared block collected: the next room is in a new (here reused) block
+  uint8_t* d = pool->TakeShared(10, &offset, &fresh);
+  EXPECT(fresh && offset == 0 && d == c && pool->fresh_blocks() == 3);
+  pool->Give(a);
+  pool->Give(b);
+  pool->Give(d);
+  pool->Release();
+}
+
 TEST(ReusesMessageBlocksOnlyOnceGivenBack) {
   mcast::MessageBlockPool* pool = mcast::MessageBlockPool::Create(size_t{3} * 8192);
   uint8_t* a = pool->Take(6000);

@@ -756,8 +756,8 @@ SOCKET_TEST(WritesWholeRecordsOnThePathsThatDoNotDecode) {
   for (int round = 0; round < 2; round++) {
     if (round == 1) batch.SetArrivalPolicy(&known);
     mcast::RecvCounters rc;
-    for (size_t i = 0; i < 4; i++) {
-      EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), sizes[i], &sc).sent == 1);
+    for (const size_t size : sizes) {
+      EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), size, &sc).sent == 1);
     }
     std::memset(records.data(), 0xEE, records.size());
     EXPECT(Receive(&batch, rx, &rc) == 4);
@@ -791,7 +791,7 @@ SOCKET_TEST(WritesWholeRecordsOnThePathsThatDoNotDecode) {
   batch.SetArrivalPolicy(nullptr);
   {
     mcast::RecvCounters rc;
-    for (size_t i = 0; i < 4; i++) EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), sizes[i], &sc).sent == 1);
+    for (const size_t size : sizes) EXPECT(mcast::SendOne(tx, rx_addr, payload.data(), size, &sc).sent == 1);
     std::memset(records.data(), 0xEE, records.size());
     EXPECT(Receive(&batch, rx, &rc) == 4);
     for (size_t i = 0; i < 4; i++) {
@@ -960,7 +960,7 @@ SOCKET_TEST(SplitsAMergedReceiveIntoTheRecordsLeft) {
     std::vector<uint8_t> slab(kSlot), records(room * mcast::layout::kRecordBytes);
     mcast::RecvBatch batch(1, kSlot, slab.data(), records.data(), room);
     batch.SetKeep(1000);
-    std::vector<uint8_t> payload(20 * 700, 3);
+    std::vector<uint8_t> payload(static_cast<size_t>(20) * 700, 3);
     mcast::SendBatch sender;
     sender.SetSegmentation(true);
     sender.Reserve(20);

@@ -13,7 +13,6 @@
       "native/interfaces.cc",
       "native/membership_filter.cc",
       "native/link_messages.cc",
-      "native/gro_split.cc",
       "native/arrival_policy.cc",
       "native/drain.cc",
       "native/moldudp64.cc",

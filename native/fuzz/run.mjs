@@ -4,7 +4,7 @@
 // corpus (native/fuzz/corpus/NAME; inputs that found bugs stay there as regression tests).
 //   fuzz_cmsg     DecodeDatagram on arbitrary name/control buffers of a received datagram
 //   fuzz_address  ParseAddress/FormatAddress round trip of address text
-//   fuzz_gro      SplitGroSegments: splitting a UDP_GRO receive into its datagrams
+//   fuzz_gro      PlanGroSplit: splitting a UDP_GRO receive into its datagrams
 //   fuzz_moldudp64  the MoldUDP64 parser, and the feed arbiter fed with parsed packets
 //   fuzz_pcap_frames  BuildPcapFrames: the capture writer's records from arbitrary jobs
 // A crash leaves its reproducer in the scratch directory and fails the run; rerun it with

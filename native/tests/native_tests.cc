@@ -273,24 +273,25 @@ TEST(DecodesTheGroSegmentSizeAndReturnsTheFieldsItActsOn) {
 }
 
 TEST(SplitsAMergedReceiveBySegmentSize) {
-  mcast::GroSegment out[mcast::kMaxGroSegments];
-  // 3 × 1000 + 500: offsets back to back, the last shorter, each cut to keep = 800.
-  size_t n = mcast::SplitGroSegments(3500, 1000, 800, out, mcast::kMaxGroSegments);
-  EXPECT(n == 4);
-  for (size_t k = 0; k < 3; k++) {
-    EXPECT(out[k].offset == k * 1000 && out[k].wire_size == 1000 && out[k].kept == 800);
-  }
-  EXPECT(out[3].offset == 3000 && out[3].wire_size == 500 && out[3].kept == 500);
+  // 3 × 1000 + 500: back to back from 0, the last shorter.
+  mcast::GroPlan plan = mcast::PlanGroSplit(3500, 1000, mcast::kMaxGroSegments);
+  EXPECT(plan.count == 4 && plan.last_offset == 3000 && plan.last_size == 500);
   // An exact multiple: no short last one.
-  n = mcast::SplitGroSegments(64 * 64, 64, 2048, out, mcast::kMaxGroSegments);
-  EXPECT(n == 64 && out[63].offset == 63 * 64 && out[63].wire_size == 64);
+  plan = mcast::PlanGroSplit(64 * 64, 64, mcast::kMaxGroSegments);
+  EXPECT(plan.count == 64 && plan.last_offset == 63 * 64 && plan.last_size == 64);
   // No segment size, or one not smaller than the receive: one plain datagram.
-  EXPECT(mcast::SplitGroSegments(700, 0, 2048, out, 4) == 1 && out[0].wire_size == 700);
-  EXPECT(mcast::SplitGroSegments(700, 700, 2048, out, 4) == 1 && out[0].wire_size == 700);
+  plan = mcast::PlanGroSplit(700, 0, 4);
+  EXPECT(plan.count == 1 && plan.last_offset == 0 && plan.last_size == 700);
+  plan = mcast::PlanGroSplit(700, 700, 4);
+  EXPECT(plan.count == 1 && plan.last_offset == 0 && plan.last_size == 700);
+  plan = mcast::PlanGroSplit(700, 1316, 4);
+  EXPECT(plan.count == 1 && plan.last_size == 700);
   // Out of room: the last record takes the rest, so no byte goes unaccounted.
-  n = mcast::SplitGroSegments(1000, 100, 2048, out, 3);
-  EXPECT(n == 3 && out[2].offset == 200 && out[2].wire_size == 800);
-  EXPECT(mcast::SplitGroSegments(1000, 100, 2048, out, 0) == 0);
+  plan = mcast::PlanGroSplit(1000, 100, 3);
+  EXPECT(plan.count == 3 && plan.last_offset == 200 && plan.last_size == 800);
+  plan = mcast::PlanGroSplit(1000, 100, 1);
+  EXPECT(plan.count == 1 && plan.last_offset == 0 && plan.last_size == 1000);
+  EXPECT(mcast::PlanGroSplit(1000, 100, 0).count == 0);
 }
 
 std::vector<mcast::SegmentRun> Plan(const std::vector<size_t>& sizes, size_t max_segments = 128,

@@ -87,13 +87,16 @@ inline void PutSource(const msghdr& hdr, uint8_t* record) {
 // what DecodeDatagram writes, followed by the known arrival when `bare` has one
 // (native/fuzz/fuzz_cmsg.cc checks that). Leaves kOffset to the caller. Inline, so that the
 // receive loop pays no call per datagram. Returns the bytes kept; `*truncated` says if cut.
+// `extra_flags` joins bare.flags (DecodeLonePacketInfo's kFlagPktinfo), so the flags are written
+// once.
 inline uint32_t DecodeBare(const msghdr& hdr, uint32_t wire_size, uint32_t max_size,
-                           const BareRecord& bare, uint8_t* record, bool* truncated) {
+                           const BareRecord& bare, uint8_t* record, bool* truncated,
+                           int32_t extra_flags = 0) {
   std::memcpy(record, bare.bytes, layout::kRecordBytes);
   const bool cut = (hdr.msg_flags & MSG_TRUNC) != 0 || wire_size > max_size;
   const uint32_t kept = wire_size < max_size ? wire_size : max_size;
   const int32_t fields[3] = {static_cast<int32_t>(kept), static_cast<int32_t>(wire_size),
-                             bare.flags | (cut ? layout::kFlagTruncated : 0)};
+                             bare.flags | extra_flags | (cut ? layout::kFlagTruncated : 0)};
   std::memcpy(record + layout::kSize * sizeof(int32_t), &fields[0], sizeof(int32_t));
   std::memcpy(record + layout::kOriginalSize * sizeof(int32_t), &fields[1], sizeof(int32_t));
   std::memcpy(record + layout::kFlags * sizeof(int32_t), &fields[2], sizeof(int32_t));
@@ -107,14 +110,13 @@ inline uint32_t DecodeBare(const msghdr& hdr, uint32_t wire_size, uint32_t max_s
 // checks that). Returns the bytes kept.
 inline uint32_t DecodeLonePacketInfo(const msghdr& hdr, uint32_t wire_size, uint32_t max_size,
                                      const BareRecord& plain, uint8_t* record, bool* truncated) {
-  const uint32_t kept = DecodeBare(hdr, wire_size, max_size, plain, record, truncated);
+  const uint32_t kept =
+      DecodeBare(hdr, wire_size, max_size, plain, record, truncated, layout::kFlagPktinfo);
   in_pktinfo info;
   std::memcpy(&info, CMSG_DATA(static_cast<const cmsghdr*>(hdr.msg_control)), sizeof(info));
   std::memcpy(record + layout::kDestinationByte, &info.ipi_addr, 4);
-  const int32_t fields[2] = {plain.flags | layout::kFlagPktinfo | (*truncated ? layout::kFlagTruncated : 0),
-                             info.ipi_ifindex};
-  static_assert(layout::kIfIndex == layout::kFlags + 1, "the flags, then the interface");
-  std::memcpy(record + layout::kFlags * sizeof(int32_t), fields, sizeof(fields));
+  const int32_t ifindex = info.ipi_ifindex;
+  std::memcpy(record + layout::kIfIndex * sizeof(int32_t), &ifindex, sizeof(ifindex));
   return kept;
 }
 

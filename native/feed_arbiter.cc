@@ -157,10 +157,7 @@ void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns,
     copies_.FirstRange(first, count, line, ts_ns);
     stats_.delivered += count;
     next_ = high_ = first + count;
-    if (!l.has_last || first + count - 1 > l.last_seq) {
-      l.has_last = true;
-      l.last_seq = first + count - 1;
-    }
+    NoteLast(&l, first + count - 1);
     sink->DeliverRun(first, line, packet.messages, packet.messages_bytes, packet.ends, count,
                      ts_ns);
     return;
@@ -235,6 +232,13 @@ void FeedArbiter::Queued(Line* l, uint64_t last) {
   }
 }
 
+void FeedArbiter::NoteLast(Line* l, uint64_t last) {
+  if (!l->has_last || last > l->last_seq) {
+    l->has_last = true;
+    l->last_seq = last;
+  }
+}
+
 void FeedArbiter::Replay(int line, const Candidate& held, int64_t now_ms, ArbiterSink* sink) {
   const uint8_t* data = held.bytes.data();
   const size_t length = held.bytes.size();
@@ -302,10 +306,7 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
                          int64_t ts_ns, int64_t now_ms, ArbiterSink* sink) {
   Line& l = lines_[line];
   l.stats.received++;
-  if (line < config_.lines && (!l.has_last || seq > l.last_seq)) {
-    l.has_last = true;
-    l.last_seq = seq;
-  }
+  if (line < config_.lines) NoteLast(&l, seq);
   if (!started_) Start(seq, now_ms);
   if (seq < next_) {
     Duplicate(line, seq, ts_ns, sink);
@@ -412,10 +413,7 @@ void FeedArbiter::Duplicates(int line, uint64_t first, uint64_t count, int64_t t
   l.stats.received += count;
   l.stats.duplicates += count;
   const uint64_t last = first + count - 1;
-  if (line < config_.lines && (!l.has_last || last > l.last_seq)) {
-    l.has_last = true;
-    l.last_seq = last;
-  }
+  if (line < config_.lines) NoteLast(&l, last);
   if (ts_ns == 0) {
     copies_.LaterRange(first, count, line);  // no kernel time, so no lag to report
     return;

@@ -181,6 +181,8 @@ class FeedArbiter {
   void Replay(int line, const Candidate& held, int64_t now_ms, ArbiterSink* sink);
   // Raises the line's queued_last to `last`.
   static void Queued(Line* l, uint64_t last);
+  // Raises the line's own last number to `last` (a line never goes back: see has_last).
+  static void NoteLast(Line* l, uint64_t last);
   void OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns, int64_t now_ms,
                    ArbiterSink* sink);
   void Start(uint64_t first, int64_t now_ms);

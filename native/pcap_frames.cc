@@ -320,7 +320,9 @@ size_t BuildPcapFramesFromRecords(uint8_t* block, size_t length, const uint8_t* 
   const int32_t headers = (flags & kPcapIpv6) != 0 ? 62 : 42;
   const int32_t snaplen = state[kStateSnaplen];
   int64_t used = state[kStateUsed];
-  int32_t ip_id = state[kStateIpId];
+  // Masked on entry: the state comes from JS, and the increment below must not overflow whatever
+  // it holds (fuzz_pcap_frames found INT32_MAX + 1).
+  int32_t ip_id = state[kStateIpId] & 0xffff;
   int64_t payload_bytes = 0;
   int32_t truncated = 0;
   state[kStateStop] = kStopDone;

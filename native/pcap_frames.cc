@@ -376,7 +376,7 @@ size_t BuildPcapFramesFromRecords(uint8_t* block, size_t length, const uint8_t* 
     job[kJobSourcePort] = f[L::kPort];
     job[kJobDestinationPort] = state[kStatePort];
     job[kJobTtl] = f[L::kTtl] < 0 ? 64 : f[L::kTtl];
-    job[kJobIpId] = ip_id & 0xffff;
+    job[kJobIpId] = ip_id;
     job[kJobSourceAddress] = static_cast<int32_t>(i * L::kRecordBytes + L::kSourceByte);
     job[kJobDestinationAddress] = static_cast<int32_t>(i * L::kRecordBytes + L::kDestinationByte);
     job[kJobRecordBytes] = record;

@@ -943,6 +943,27 @@ SOCKET_TEST(SegmentsOnSendAndSplitsMergedReceives) {
     EXPECT(RecordInt(rec, mcast::layout::kIfIndex) == 1);
     EXPECT(slab[static_cast<size_t>(offset)] == static_cast<uint8_t>(i));
   }
+  EXPECT(rc.bytes == 50 * 1000 + 4 * 10);
+
+  // Every segment cut, the last one too: 2 × 1200 + 1100 with 1000 kept. Each record keeps its
+  // own wire size and flag, and the counters add what was kept.
+  const size_t sizes[3] = {1200, 1200, 1100};
+  for (size_t i = 0; i < 3; i++) sender.Set(i, payloads[i].data(), sizes[i]);
+  EXPECT(sender.Send(tx, rx_addr, 3, &sc).sent == 3 && sc.gso_sends == 3);
+  mcast::RecvCounters cut;
+  EXPECT(batch.Receive(rx, nullptr, &cut, &delivered) == 1);
+  EXPECT(delivered == 3);
+  for (size_t i = 0; i < 3; i++) {
+    const uint8_t* rec = records.data() + i * mcast::layout::kRecordBytes;
+    EXPECT(RecordInt(rec, mcast::layout::kOffset) == static_cast<int32_t>(i * 1200));
+    EXPECT(RecordInt(rec, mcast::layout::kSize) == 1000);
+    EXPECT(RecordInt(rec, mcast::layout::kOriginalSize) == static_cast<int32_t>(sizes[i]));
+    EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagTruncated) != 0);
+    EXPECT((RecordInt(rec, mcast::layout::kFlags) & mcast::layout::kFlagPktinfo) != 0);
+    EXPECT(slab[i * 1200] == static_cast<uint8_t>(i));
+  }
+  EXPECT(cut.gro_receives == 1 && cut.gro_datagrams == 3 && cut.packets == 3);
+  EXPECT(cut.truncated == 3 && cut.bytes == 3000);
   close(rx);
   close(tx);
 }

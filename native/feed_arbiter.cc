@@ -438,8 +438,7 @@ void FeedArbiter::Settle(ArbiterSink* sink) {
       const uint64_t seq = next_;
       stats_.delivered++;
       next_++;
-      sink->Deliver(seq, item->line, item->data.data(), static_cast<uint32_t>(item->data.size()),
-                    item->ts_ns);
+      sink->Deliver(seq, item->line, item->bytes(), item->length, item->ts_ns);
       PendingStore::Done(item);
     }
     if (!missing_.empty() && missing_.begin()->first == next_ &&

@@ -391,6 +391,22 @@ describe('npm pack', () => {
     // corpus, build directory or bundled dependency (megabytes) would not fit under 640 KiB.
     expect(packedSize).toBeLessThan(640 * 1024);
   });
+
+  it("exports the module's entry points and none of its own functions (binding.gyp: -fvisibility=hidden)", () => {
+    // An exported function of a -fPIC object is interposable: every call to it goes through the
+    // PLT and the compiler may not inline it. 477 symbols were exported before the flag.
+    const binaries = packedFiles.filter((f) => f.endsWith('.node'));
+    for (const file of binaries) {
+      const table = execFileSync('readelf', ['--dyn-syms', '--wide', join(ROOT, file)], { encoding: 'utf8' });
+      const defined = table
+        .split('\n')
+        .map((line) => line.trim().split(/\s+/))
+        .filter((f) => f.length >= 8 && /^\d+:$/.test(f[0]!) && f[6] !== 'UND' && (f[4] === 'GLOBAL' || f[4] === 'WEAK'))
+        .map((f) => f[7]!);
+      expect(defined, file).toContain('napi_register_module_v1');
+      expect(defined.filter((name) => /mcast|Napi/.test(name)), `${file} exports its own functions`).toEqual([]);
+    }
+  });
 });
 
 describe('the installed package (no compiler on PATH, offline)', () => {

@@ -9,7 +9,8 @@
 #   (ASan+UBSan build and libFuzzer targets), patchelf (test:asan's node copy that carries the ASan
 #   runtime), cppcheck / clang-tidy (lint), valgrind,
 #   g++-aarch64-linux-gnu (the cross compiler of `npm run prebuild`'s linux-arm64 binary; its
-#   binutils' objdump reads the versioned symbols of the glibc floor check), nftables (nft: the
+#   binutils' objdump reads the versioned symbols of the glibc floor check, readelf the exported
+#   symbols of package.test), nftables (nft: the
 #   random per-link loss of the feed test bed; this kernel has no sch_netem).
 set -euo pipefail
 
@@ -34,6 +35,6 @@ if [ "${#missing[@]}" -gt 0 ]; then
   apt-get install -y -q --no-install-recommends "${missing[@]}" </dev/null
 fi
 
-for tool in ip tc bridge ethtool vtysh /usr/lib/frr/zebra /usr/lib/frr/pimd unshare nsenter setpriv tcpdump tshark socat iperf mcfirst python3 cmake clang patchelf cppcheck clang-tidy valgrind aarch64-linux-gnu-g++ objdump nft; do
+for tool in ip tc bridge ethtool vtysh /usr/lib/frr/zebra /usr/lib/frr/pimd unshare nsenter setpriv tcpdump tshark socat iperf mcfirst python3 cmake clang patchelf cppcheck clang-tidy valgrind aarch64-linux-gnu-g++ objdump readelf nft; do
   command -v "$tool" >/dev/null || { echo "ensure-tools: required tool not found: $tool" >&2; exit 1; }
 done

@@ -1,7 +1,8 @@
 {
   # NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS: a throw while a worker is being terminated must be
   # dropped, not abort the process (node-addon-api's default is a fatal error).
-  # -fvisibility=hidden: the addon exports napi_register_module_v1 alone (NAPI_MODULE_EXPORT).
+  # -fvisibility=hidden: the addon exports only Node-API's two entry points (NAPI_MODULE_EXPORT:
+  # napi_register_module_v1, node_api_module_get_api_version_v1; package.test checks it).
   # Without it every function of ours was an exported, interposable symbol of a -fPIC object:
   # each call between them went through the PLT and none could be inlined across a call site
   # the compiler had to keep (4847 PLT calls; the feed's hot path showed them in perf).

@@ -162,6 +162,25 @@ void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns,
                      ts_ns);
     return;
   }
+  if (started_ && packet.sequence >= high_ && packet.sequence > next_ && line < config_.lines &&
+      packet.messages_count() > 0 && packet.ends != nullptr) {
+    // Above everything seen, with a number below it still missing: the faster line's packets
+    // after a loss, while the other line's copy is on its way. The packet waits whole, as one
+    // run (copied once, delivered by DeliverRun), rather than a stored item per message.
+    Line& l = lines_[line];
+    const uint64_t first = packet.sequence;
+    const uint16_t count = packet.messages_count();
+    if (first > high_) AddMissing(high_, first - 1, now_ms + config_.gap_timeout_ms, 0);
+    l.stats.received += count;
+    l.stats.wins += count;
+    copies_.FirstRange(first, count, line, ts_ns);
+    high_ = first + count;
+    NoteLast(&l, first + count - 1);
+    runs_.Push(first, count, line, ts_ns, packet.messages, packet.messages_bytes, packet.ends);
+    stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending());
+    Overflow(sink);
+    return;
+  }
   for (uint64_t seq = packet.sequence; messages.Next(&data, &length); seq++) {
     OnItem(line, seq, data, length, ts_ns, now_ms, sink);
   }
@@ -313,11 +332,11 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
     return;
   }
   if (seq < high_) {
-    if (pending_.Contains(seq, next_)) {
+    // Not missing: it waits already, alone or in a run.
+    if (pending_.Contains(seq, next_) || !Fill(seq)) {
       Duplicate(line, seq, ts_ns, sink);
       return;
     }
-    Fill(seq);
   } else {
     if (seq > high_) AddMissing(high_, seq - 1, now_ms + config_.gap_timeout_ms, 0);
     high_ = seq + 1;
@@ -332,8 +351,12 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
     return;
   }
   Wait(line, seq, data, length, ts_ns);
-  stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending_.size());
-  while (pending_.size() > config_.max_pending && !missing_.empty()) {
+  stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending());
+  Overflow(sink);
+}
+
+void FeedArbiter::Overflow(ArbiterSink* sink) {
+  while (pending() > config_.max_pending && !missing_.empty()) {
     stats_.overflows++;
     DeclareHeadGap(sink);
   }
@@ -370,11 +393,11 @@ void FeedArbiter::EraseMissing(std::map<uint64_t, Missing>::iterator it) {
   missing_.erase(it);
 }
 
-void FeedArbiter::Fill(uint64_t seq) {
+bool FeedArbiter::Fill(uint64_t seq) {
   auto it = missing_.upper_bound(seq);
-  if (it == missing_.begin()) return;
+  if (it == missing_.begin()) return false;
   --it;
-  if (seq > it->second.to) return;
+  if (seq > it->second.to) return false;
   const uint64_t from = it->first;
   Missing& m = it->second;
   if (from == seq && seq == m.to) {
@@ -399,6 +422,7 @@ void FeedArbiter::Fill(uint64_t seq) {
     m.to = seq - 1;
     AddMissing(seq + 1, tail.to, tail.deadline, tail.requests);
   }
+  return true;
 }
 
 void FeedArbiter::Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink) {
@@ -441,6 +465,14 @@ void FeedArbiter::Settle(ArbiterSink* sink) {
       sink->Deliver(seq, item->line, item->bytes(), item->length, item->ts_ns);
       PendingStore::Done(item);
     }
+    if (!runs_.empty() && runs_.front().first == next_) {
+      const PendingRuns::Run& run = runs_.Take();
+      stats_.delivered += run.count;
+      next_ += run.count;
+      sink->DeliverRun(run.first, run.line, run.blocks.data(), run.blocks.size(), run.ends.data(),
+                       run.count, run.ts_ns);
+      continue;
+    }
     if (!missing_.empty() && missing_.begin()->first == next_ &&
         missing_.begin()->second.deadline == INT64_MAX) {
       GiveUpHead(sink);
@@ -476,13 +508,16 @@ void FeedArbiter::Flush(ArbiterSink* sink) {
       continue;
     }
     // Cannot happen ([next, high) is always waiting or missing); never loops if it did.
-    if (!pending_.empty() && pending_.Lowest(next_) > next_) {
-      next_ = pending_.Lowest(next_);
+    const uint64_t lowest = std::min(pending_.empty() ? UINT64_MAX : pending_.Lowest(next_),
+                                     runs_.empty() ? UINT64_MAX : runs_.front().first);
+    if (lowest != UINT64_MAX && lowest > next_) {
+      next_ = lowest;
       continue;
     }
     break;
   }
   pending_.Clear();
+  runs_.Clear();
   missing_.clear();
   deadlines_.clear();
 }

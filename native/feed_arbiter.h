@@ -5,7 +5,8 @@
 // The model: `next` is the number to deliver; numbers in [next, high) are either waiting (an
 // early item, copied into the store) or missing (a range, with the time it was noticed). An item
 // whose number is `next` is delivered at once from the caller's memory (no copy), then every
-// waiting item that follows it. A missing range that is still missing `gap_timeout_ms` after it
+// waiting item that follows it. A MoldUDP64 packet that starts at or above `high` while a
+// number below it is missing waits whole (PendingRuns), its messages one run. A missing range that is still missing `gap_timeout_ms` after it
 // was noticed is first requested from the re-request server (with `retransmit`), else declared
 // a gap; gaps are declared in order, only at the head. At `max_pending` waiting items the head
 // range is declared a gap at once (an overflow), so memory stays bounded.
@@ -135,7 +136,8 @@ class FeedArbiter {
   const ArbiterConfig& config() const { return config_; }
   const ArbiterStats& stats() const { return stats_; }
   const ArbiterLineStats& line_stats(int line) const { return lines_[line].stats; }
-  size_t pending() const { return pending_.size(); }
+  // Items waiting: one at a time (PendingStore) and in whole packets (PendingRuns).
+  size_t pending() const { return pending_.size() + runs_.items(); }
   uint64_t next_sequence() const { return next_; }
   // Items that a line never supplied but another line did (see CopyWindow::recovered).
   uint64_t RecoveredFromLine() const { return copies_.recovered(); }
@@ -191,7 +193,10 @@ class FeedArbiter {
   // A heartbeat or end of session says `next` comes next: what is below it and unseen is missing.
   void NoteNext(uint64_t next, int64_t now_ms);
   void AddMissing(uint64_t from, uint64_t to, int64_t deadline, uint32_t requests);
-  void Fill(uint64_t seq);
+  // Marks `seq` arrived in its missing range: false when it is not missing.
+  bool Fill(uint64_t seq);
+  // Declares head ranges gaps while more than max_pending items wait.
+  void Overflow(ArbiterSink* sink);
   void EraseMissing(std::map<uint64_t, Missing>::iterator it);
   void Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink);
   // A packet of `count` numbers from `first`, all below `next`: decided already, each a
@@ -221,6 +226,7 @@ class FeedArbiter {
   uint64_t next_ = 0;
   uint64_t high_ = 0;  // one past the highest number seen
   PendingStore pending_;
+  PendingRuns runs_;
   std::map<uint64_t, Missing> missing_;     // by first number; disjoint
   std::set<std::pair<int64_t, uint64_t>> deadlines_;  // (deadline, from) of missing_ not given up
   ResetReason epoch_reason_ = ResetReason::kRestart;

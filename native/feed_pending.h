@@ -9,6 +9,10 @@
 // in its slot itself: storing and delivering it touches the slot's two cache lines and nothing
 // else, with no heap block per item to fill and read back (the loss case of the feed benchmark,
 // where most items wait behind a hole, spent a tenth of its user time there).
+// A whole MoldUDP64 packet that comes in order above everything seen while a number below it is
+// missing (the faster line's next packets, while the other line's copy of a lost one is on its
+// way) waits in PendingRuns instead, as one entry: its message blocks copied once, delivered as
+// one run when the hole is settled (ArbiterSink::DeliverRun), not an item per message here.
 // Plain C++, no N-API; header only.
 #pragma once
 
@@ -144,6 +148,99 @@ class PendingStore {
   size_t count_ = 0;  // items in the ring
   std::map<uint64_t, Item> far_;
   Item taken_;  // the last item Take() moved out of far_
+};
+
+// Whole packets waiting behind a hole (see the top of this file), oldest first. Each one starts
+// above every number seen before it came, so they are in number order, disjoint from each other
+// and from PendingStore's items and the missing ranges: a first-in first-out ring.
+class PendingRuns {
+ public:
+  struct Run {
+    uint64_t first = 0;
+    uint16_t count = 0;
+    int line = 0;
+    int64_t ts_ns = 0;
+    std::vector<uint8_t> blocks;  // the message blocks, u16be length + message each
+    std::vector<uint32_t> ends;   // where each message ends in `blocks` (MoldPacket::ends)
+  };
+
+  // Items (messages) waiting, in every run.
+  size_t items() const { return items_; }
+  bool empty() const { return size_ == 0; }
+  // The oldest run; only when !empty().
+  const Run& front() const { return ring_[head_]; }
+
+  // Stores a run that starts above every waiting one (`count` > 0 messages, `ends` as
+  // MoldPacket::ends of `blocks`).
+  void Push(uint64_t first, uint16_t count, int line, int64_t ts_ns, const uint8_t* blocks,
+            size_t bytes, const uint32_t* ends) {
+    if (size_ == ring_.size()) Grow();
+    Run& run = ring_[(head_ + size_) & (ring_.size() - 1)];
+    run.first = first;
+    run.count = count;
+    run.line = line;
+    run.ts_ns = ts_ns;
+    run.blocks.assign(blocks, blocks + bytes);  // reuses the slot's buffers
+    run.ends.assign(ends, ends + count);
+    size_++;
+    items_ += count;
+  }
+
+  // Takes the oldest run out: it stays readable until the next Push or Clear (the caller
+  // delivers it from there). A buffer above kKeepBytes is freed once the next run is taken, so
+  // what the ring keeps for reuse stays small.
+  const Run& Take() {
+    Run& run = ring_[head_];
+    head_ = (head_ + 1) & (ring_.size() - 1);
+    size_--;
+    items_ -= run.count;
+    Trim(&taken_);
+    std::swap(taken_, run);
+    if (size_ == 0) Shrink();
+    return taken_;
+  }
+
+  void Clear() {
+    head_ = 0;
+    size_ = 0;
+    items_ = 0;
+    Shrink();
+  }
+
+  // A MoldUDP64 packet of 20 32-byte messages is 680 bytes of blocks; longer buffers are not
+  // kept for reuse.
+  static constexpr size_t kKeepBytes = 1024;
+  // A ring grown past this many runs is freed once it is empty again: what it keeps for reuse
+  // stays under about 2 MiB, whatever a burst of loss made wait.
+  static constexpr size_t kKeepRuns = 1024;
+
+ private:
+  static constexpr size_t kMinRuns = 64;
+
+  static void Trim(Run* run) {
+    if (run->blocks.capacity() > kKeepBytes) std::vector<uint8_t>().swap(run->blocks);
+    if (run->ends.capacity() * sizeof(uint32_t) > kKeepBytes) std::vector<uint32_t>().swap(run->ends);
+  }
+
+  void Shrink() {
+    if (ring_.size() <= kKeepRuns) return;
+    std::vector<Run>().swap(ring_);
+    head_ = 0;
+  }
+
+  // Doubles the ring (a power of two), keeping the runs in order.
+  void Grow() {
+    std::vector<Run> grown(std::max(kMinRuns, ring_.size() * 2));
+    for (size_t i = 0; i < size_; i++) grown[i] = std::move(ring_[(head_ + i) & (ring_.size() - 1)]);
+    ring_ = std::move(grown);
+    head_ = 0;
+  }
+
+  std::vector<Run> ring_;  // empty until the first run waits
+  size_t head_ = 0;
+  size_t size_ = 0;
+  size_t items_ = 0;
+  Run taken_;
 };
 
 }  // namespace mcast

@@ -144,29 +144,10 @@ void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns,
   MoldMessages messages(packet);
   const uint8_t* data = nullptr;
   uint16_t length = 0;
-  if (started_ && packet.sequence == next_ && next_ == high_ && line < config_.lines &&
+  if (started_ && packet.sequence >= high_ && line < config_.lines &&
       packet.messages_count() > 0 && packet.ends != nullptr) {
-    // In order with nothing waiting or missing ([next, high) is empty): the faster line's
-    // usual packet. Every message is a first copy delivered at once, as OnItem would do for
-    // each, without its checks for what cannot be: counted as one run, handed over as one.
-    Line& l = lines_[line];
-    const uint64_t first = next_;
-    const uint16_t count = packet.messages_count();
-    l.stats.received += count;
-    l.stats.wins += count;
-    copies_.FirstRange(first, count, line, ts_ns);
-    stats_.delivered += count;
-    next_ = high_ = first + count;
-    NoteLast(&l, first + count - 1);
-    sink->DeliverRun(first, line, packet.messages, packet.messages_bytes, packet.ends, count,
-                     ts_ns);
-    return;
-  }
-  if (started_ && packet.sequence >= high_ && packet.sequence > next_ && line < config_.lines &&
-      packet.messages_count() > 0 && packet.ends != nullptr) {
-    // Above everything seen, with a number below it still missing: the faster line's packets
-    // after a loss, while the other line's copy is on its way. The packet waits whole, as one
-    // run (copied once, delivered by DeliverRun), rather than a stored item per message.
+    // Above everything seen: every message is a first copy, as OnItem would find each, without
+    // its checks for what cannot be. Counted as one run, and handed over or kept as one.
     Line& l = lines_[line];
     const uint64_t first = packet.sequence;
     const uint16_t count = packet.messages_count();
@@ -176,9 +157,19 @@ void FeedArbiter::OnMoldItems(int line, const MoldPacket& packet, int64_t ts_ns,
     copies_.FirstRange(first, count, line, ts_ns);
     high_ = first + count;
     NoteLast(&l, first + count - 1);
+    if (first == next_) {
+      // In order with nothing waiting or missing: the faster line's usual packet.
+      stats_.delivered += count;
+      next_ = high_;
+      sink->DeliverRun(first, line, packet.messages, packet.messages_bytes, packet.ends, count,
+                       ts_ns);
+      return;
+    }
+    // A number below it is still missing: the faster line's packets after a loss, while the
+    // other line's copy is on its way. The packet waits whole (copied once, delivered by
+    // DeliverRun), rather than a stored item per message.
     runs_.Push(first, count, line, ts_ns, packet.messages, packet.messages_bytes, packet.ends);
-    stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending());
-    Overflow(sink);
+    BoundWaiting(sink);
     return;
   }
   for (uint64_t seq = packet.sequence; messages.Next(&data, &length); seq++) {
@@ -351,11 +342,11 @@ void FeedArbiter::OnItem(int line, uint64_t seq, const uint8_t* data, uint32_t l
     return;
   }
   Wait(line, seq, data, length, ts_ns);
-  stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending());
-  Overflow(sink);
+  BoundWaiting(sink);
 }
 
-void FeedArbiter::Overflow(ArbiterSink* sink) {
+void FeedArbiter::BoundWaiting(ArbiterSink* sink) {
+  stats_.pending_high = std::max<uint64_t>(stats_.pending_high, pending());
   while (pending() > config_.max_pending && !missing_.empty()) {
     stats_.overflows++;
     DeclareHeadGap(sink);

@@ -6,10 +6,11 @@
 // early item, copied into the store) or missing (a range, with the time it was noticed). An item
 // whose number is `next` is delivered at once from the caller's memory (no copy), then every
 // waiting item that follows it. A MoldUDP64 packet that starts at or above `high` while a
-// number below it is missing waits whole (PendingRuns), its messages one run. A missing range that is still missing `gap_timeout_ms` after it
-// was noticed is first requested from the re-request server (with `retransmit`), else declared
-// a gap; gaps are declared in order, only at the head. At `max_pending` waiting items the head
-// range is declared a gap at once (an overflow), so memory stays bounded.
+// number below it is missing waits whole (PendingRuns), its messages one run. A missing range
+// that is still missing `gap_timeout_ms` after it was noticed is first requested from the
+// re-request server (with `retransmit`), else declared a gap; gaps are declared in order, only
+// at the head. At `max_pending` waiting items the head range is declared a gap at once (an
+// overflow), so memory stays bounded.
 #pragma once
 
 #include <cstddef>
@@ -195,8 +196,9 @@ class FeedArbiter {
   void AddMissing(uint64_t from, uint64_t to, int64_t deadline, uint32_t requests);
   // Marks `seq` arrived in its missing range: false when it is not missing.
   bool Fill(uint64_t seq);
-  // Declares head ranges gaps while more than max_pending items wait.
-  void Overflow(ArbiterSink* sink);
+  // After an item or a run began to wait: records the high mark, and declares head ranges gaps
+  // while more than max_pending items wait.
+  void BoundWaiting(ArbiterSink* sink);
   void EraseMissing(std::map<uint64_t, Missing>::iterator it);
   void Duplicate(int line, uint64_t seq, int64_t ts_ns, ArbiterSink* sink);
   // A packet of `count` numbers from `first`, all below `next`: decided already, each a

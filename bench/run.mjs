@@ -2,7 +2,7 @@
 // The mcast benchmark: mcast's 'batch' and 'message' paths, Node's dgram and a C reference
 // (bench/c) on the same work, on the same machine, in the same run. See bench/README.md.
 //
-//   npm run bench                      # everything (about 10 minutes)
+//   npm run bench                      # everything (about 26 minutes)
 //   npm run bench -- --quick           # fewer repeats, shorter runs (about 4 minutes)
 //   npm run bench -- --cases drain,send --repeats 7
 //   node bench/run.mjs --help
